@@ -1,0 +1,37 @@
+// Errors: every user-facing failure is a strata::Error naming the op, the argument and the values.
+#pragma once
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace strata {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+// Concatenates anything printable with operator<< into one string.
+template <class... Args>
+std::string cat(const Args&... args) {
+  std::ostringstream out;
+  (out << ... << args);
+  return out.str();
+}
+}  // namespace detail
+
+// Throws strata::Error with the concatenated message.
+template <class... Args>
+[[noreturn]] void fail(const Args&... args) {
+  throw Error(detail::cat(args...));
+}
+
+}  // namespace strata
+
+// STRATA_CHECK(cond, "conv2d: stride must be positive, got ", s) throws strata::Error when cond is false.
+#define STRATA_CHECK(cond, ...)                          \
+  do {                                                   \
+    if (!(cond)) ::strata::fail(__VA_ARGS__);            \
+  } while (0)

@@ -1,0 +1,46 @@
+// Storage: a reference-counted, 64-byte-aligned buffer on one device. Tensors are views over it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "strata/dtype.hpp"
+
+namespace strata {
+
+inline constexpr std::size_t kStorageAlignment = 64;
+
+// Where storage memory comes from. The CPU default is aligned malloc; a caching allocator can be
+// installed for the CPU device to reuse buffers across iterations.
+class Allocator {
+ public:
+  virtual ~Allocator() = default;
+  // Returns kStorageAlignment-aligned memory or throws strata::Error (never returns null for n > 0).
+  virtual void* allocate(std::size_t nbytes) = 0;
+  virtual void deallocate(void* ptr, std::size_t nbytes) = 0;
+};
+
+Allocator& cpu_allocator();
+// Installs `allocator` for CPU storage (nullptr restores the default). The allocator must outlive
+// every storage it allocated.
+void set_cpu_allocator(Allocator* allocator);
+
+class Storage {
+ public:
+  Storage(std::size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t nbytes_ = 0;
+  Device device_;
+  Allocator* allocator_ = nullptr;
+};
+
+}  // namespace strata

@@ -1,0 +1,59 @@
+#include "core/dispatch.hpp"
+
+#include <cstdlib>
+#include <string>
+
+namespace strata {
+namespace {
+
+Backend initial_cpu_backend() {
+  const char* env = std::getenv("STRATA_BACKEND");
+  if (env != nullptr && std::string(env) == "ref") return Backend::Ref;
+  return backend_available(Backend::Dnnl) ? Backend::Dnnl : Backend::Ref;
+}
+
+Backend& current_cpu_backend() {
+  static Backend backend = initial_cpu_backend();
+  return backend;
+}
+
+}  // namespace
+
+const char* backend_name(Backend backend) {
+  switch (backend) {
+    case Backend::Ref:
+      return "ref";
+    case Backend::Dnnl:
+      return "dnnl";
+    case Backend::Cuda:
+      return "cuda";
+  }
+  return "?";
+}
+
+bool backend_available(Backend backend) {
+  switch (backend) {
+    case Backend::Ref:
+      return true;
+    case Backend::Dnnl:
+#ifdef STRATA_WITH_DNNL
+      return true;
+#else
+      return false;
+#endif
+    case Backend::Cuda:
+      return false;
+  }
+  return false;
+}
+
+Backend cpu_backend() { return current_cpu_backend(); }
+
+void set_cpu_backend(Backend backend) {
+  STRATA_CHECK(backend != Backend::Cuda, "set_cpu_backend: cuda is not a CPU backend");
+  STRATA_CHECK(backend_available(backend), "set_cpu_backend: backend ", backend_name(backend),
+               " is not built into this library");
+  current_cpu_backend() = backend;
+}
+
+}  // namespace strata

@@ -1,0 +1,35 @@
+// The shared state behind a Tensor handle. Internal: users see only Tensor.
+#pragma once
+
+#include <memory>
+
+#include "strata/storage.hpp"
+#include "strata/tensor.hpp"
+
+namespace strata {
+
+struct AutogradMeta {
+  bool requires_grad = false;
+  Tensor grad;
+  std::shared_ptr<autograd::Node> grad_fn;       // null for leaves
+  std::weak_ptr<autograd::Node> grad_accumulator;  // a leaf's accumulator, shared by all uses
+};
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Shape strides;  // in elements
+  int64_t offset = 0;
+  DType dtype = DType::F32;
+  std::unique_ptr<AutogradMeta> autograd;  // created on first use
+
+  AutogradMeta& meta() {
+    if (!autograd) autograd = std::make_unique<AutogradMeta>();
+    return *autograd;
+  }
+};
+
+// A new tensor viewing `base`'s storage with other shape/strides/offset (no autograd state).
+Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
+
+}  // namespace strata

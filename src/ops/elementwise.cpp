@@ -1,0 +1,228 @@
+// Elementwise arithmetic with broadcasting and its gradients; in-place updates.
+#include "ops/elementwise.hpp"
+
+#include "core/dispatch.hpp"
+#include "core/tensor_impl.hpp"
+#include "strata/autograd.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+namespace {
+
+const ElementwiseKernels& kernels_for(const Tensor& t) {
+  return select_kernels<ElementwiseKernels>("elementwise", t.device());
+}
+
+void check_operands(const char* op, const Tensor& a, const Tensor& b) {
+  STRATA_CHECK(a.defined() && b.defined(), op, ": operand is an undefined tensor");
+  STRATA_CHECK(a.dtype() == b.dtype(), op, ": operands have different dtypes (", dtype_name(a.dtype()),
+               " and ", dtype_name(b.dtype()), ")");
+  STRATA_CHECK(is_floating(a.dtype()), op, ": expected floating-point operands, got ", dtype_name(a.dtype()));
+  STRATA_CHECK(a.device() == b.device(), op, ": operands are on different devices (", a.device().str(),
+               " and ", b.device().str(), ")");
+}
+
+Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
+  check_operands(name, a, b);
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = empty(shape, a.dtype(), a.device());
+  kernels_for(out).binary(op, out, expand_to(a, shape), expand_to(b, shape));
+  return out;
+}
+
+Tensor unary_forward(UnaryOp op, const char* name, const Tensor& x, double s) {
+  STRATA_CHECK(x.defined(), name, ": operand is an undefined tensor");
+  STRATA_CHECK(is_floating(x.dtype()), name, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
+  Tensor out = empty(x.shape(), x.dtype(), x.device());
+  kernels_for(out).unary(op, out, x, s);
+  return out;
+}
+
+void check_inplace(const Tensor& t, const char* op) {
+  STRATA_CHECK(t.defined(), op, ": called on an undefined tensor");
+  STRATA_CHECK(!(GradMode::is_enabled() && t.requires_grad()), op,
+               ": in-place update of a tensor that requires grad; wrap it in a NoGradGuard "
+               "(as optimizers do) or update a detached copy");
+}
+
+}  // namespace
+
+Tensor expand_to(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  Shape strides;
+  const int lead = shape.ndim() - t.ndim();
+  STRATA_CHECK(lead >= 0, "expand: cannot expand shape ", t.shape(), " to ", shape);
+  for (int i = 0; i < shape.ndim(); ++i) {
+    const int j = i - lead;
+    if (j < 0) {
+      strides.push_back(0);
+    } else if (t.shape()[j] == shape[i]) {
+      strides.push_back(t.strides()[j]);
+    } else {
+      STRATA_CHECK(t.shape()[j] == 1, "expand: cannot expand shape ", t.shape(), " to ", shape);
+      strides.push_back(0);
+    }
+  }
+  return make_view(t, shape, strides, t.offset());
+}
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  std::vector<int> dims;
+  const int lead = grad.ndim() - shape.ndim();
+  for (int i = 0; i < grad.ndim(); ++i)
+    if (i < lead || (shape[i - lead] == 1 && grad.shape()[i] != 1)) dims.push_back(i);
+  Tensor summed = dims.empty() ? grad : grad.sum(dims, /*keepdim=*/true);
+  return summed.reshape(shape);
+}
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Add, "add", a, b);
+  if (autograd::needs_grad({a, b}))
+    autograd::record("add", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy, const autograd::Node& node) {
+      return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy, sa) : Tensor(),
+                                 node.needs_input_grad(1) ? sum_to(gy, sb) : Tensor()};
+    });
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Sub, "sub", a, b);
+  if (autograd::needs_grad({a, b}))
+    autograd::record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy, const autograd::Node& node) {
+      return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy, sa) : Tensor(),
+                                 node.needs_input_grad(1) ? sum_to(-gy, sb) : Tensor()};
+    });
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Mul, "mul", a, b);
+  if (autograd::needs_grad({a, b}))
+    autograd::record("mul", out, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& gy, const autograd::Node& node) {
+      return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy * b, a.shape()) : Tensor(),
+                                 node.needs_input_grad(1) ? sum_to(gy * a, b.shape()) : Tensor()};
+    });
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_forward(BinaryOp::Div, "div", a, b);
+  if (autograd::needs_grad({a, b}))
+    autograd::record("div", out, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& gy, const autograd::Node& node) {
+      return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy / b, a.shape()) : Tensor(),
+                                 node.needs_input_grad(1) ? sum_to(-(gy * a) / (b * b), b.shape()) : Tensor()};
+    });
+  return out;
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+
+// ---- Scalar and unary ops ----
+
+namespace {
+
+// y = f(x, s) whose gradient is gy * dfdx(x, y).
+template <class Grad>
+Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, double s, Grad grad) {
+  Tensor out = unary_forward(op, name, x, s);
+  if (autograd::needs_grad({x}))
+    autograd::record(name, out, {x}, [grad, x = x.detach(), y = out.detach()](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{grad(gy, x, y)};
+    });
+  return out;
+}
+
+}  // namespace
+
+Tensor operator+(const Tensor& a, double b) {
+  return unary_op(UnaryOp::AddScalar, "add", a, b, [](const Tensor& gy, const Tensor&, const Tensor&) { return gy; });
+}
+Tensor operator-(const Tensor& a, double b) { return a + (-b); }
+Tensor operator*(const Tensor& a, double b) {
+  return unary_op(UnaryOp::MulScalar, "mul", a, b, [b](const Tensor& gy, const Tensor&, const Tensor&) { return gy * b; });
+}
+Tensor operator/(const Tensor& a, double b) {
+  STRATA_CHECK(b != 0.0, "div: division by the scalar zero");
+  return a * (1.0 / b);
+}
+Tensor operator+(double a, const Tensor& b) { return b + a; }
+Tensor operator-(double a, const Tensor& b) {
+  return unary_op(UnaryOp::RSubScalar, "rsub", b, a, [](const Tensor& gy, const Tensor&, const Tensor&) { return -gy; });
+}
+Tensor operator*(double a, const Tensor& b) { return b * a; }
+Tensor operator/(double a, const Tensor& b) {
+  return unary_op(UnaryOp::RDivScalar, "rdiv", b, a,
+                  [](const Tensor& gy, const Tensor& x, const Tensor& y) { return -(gy * y) / x; });
+}
+
+Tensor Tensor::operator-() const {
+  return unary_op(UnaryOp::Neg, "neg", *this, 0.0, [](const Tensor& gy, const Tensor&, const Tensor&) {
+    return unary_forward(UnaryOp::Neg, "neg", gy, 0.0);
+  });
+}
+
+Tensor Tensor::exp() const {
+  return unary_op(UnaryOp::Exp, "exp", *this, 0.0, [](const Tensor& gy, const Tensor&, const Tensor& y) { return gy * y; });
+}
+
+Tensor Tensor::log() const {
+  return unary_op(UnaryOp::Log, "log", *this, 0.0, [](const Tensor& gy, const Tensor& x, const Tensor&) { return gy / x; });
+}
+
+Tensor Tensor::sqrt() const {
+  return unary_op(UnaryOp::Sqrt, "sqrt", *this, 0.0,
+                  [](const Tensor& gy, const Tensor&, const Tensor& y) { return gy * 0.5 / y; });
+}
+
+Tensor Tensor::pow(double exponent) const {
+  return unary_op(UnaryOp::Pow, "pow", *this, exponent, [exponent](const Tensor& gy, const Tensor& x, const Tensor&) {
+    return gy * (unary_forward(UnaryOp::Pow, "pow", x, exponent - 1.0) * exponent);
+  });
+}
+
+Tensor Tensor::abs() const {
+  return unary_op(UnaryOp::Abs, "abs", *this, 0.0, [](const Tensor& gy, const Tensor& x, const Tensor&) {
+    return gy * unary_forward(UnaryOp::Sign, "abs", x, 0.0);
+  });
+}
+
+// ---- In-place ----
+
+Tensor& Tensor::fill_(double value) {
+  check_inplace(*this, "fill_");
+  kernels_for(*this).fill(*this, value);
+  return *this;
+}
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  check_inplace(*this, "copy_");
+  STRATA_CHECK(src.defined(), "copy_: source is an undefined tensor");
+  STRATA_CHECK(broadcast_shapes(shape(), src.shape(), "copy_") == shape(), "copy_: source of shape ",
+               src.shape(), " cannot be broadcast to ", shape());
+  STRATA_CHECK(device() == src.device(), "copy_: source is on ", src.device().str(), ", destination on ",
+               device().str());
+  kernels_for(*this).copy(*this, expand_to(src, shape()));
+  return *this;
+}
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  check_inplace(*this, "add_");
+  check_operands("add_", *this, other);
+  STRATA_CHECK(broadcast_shapes(shape(), other.shape(), "add_") == shape(), "add_: operand of shape ",
+               other.shape(), " cannot be broadcast to ", shape());
+  kernels_for(*this).axpy(*this, expand_to(other, shape()), alpha);
+  return *this;
+}
+
+Tensor& Tensor::mul_(double value) {
+  check_inplace(*this, "mul_");
+  STRATA_CHECK(is_floating(dtype()), "mul_: expected a floating-point tensor, got ", dtype_name(dtype()));
+  kernels_for(*this).unary(UnaryOp::MulScalar, *this, *this, value);
+  return *this;
+}
+
+}  // namespace strata

@@ -1,0 +1,113 @@
+// Reductions (sum, mean, max, argmax) over any set of dimensions, with gradients.
+#include "ops/reduce.hpp"
+
+#include <algorithm>
+
+#include "core/dispatch.hpp"
+#include "ops/elementwise.hpp"
+#include "strata/autograd.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+namespace {
+
+const ReduceKernels& kernels_for(const Tensor& t) { return select_kernels<ReduceKernels>("reduce", t.device()); }
+
+// The input rearranged as a dense (rows, n) matrix whose rows are reduced, and the output shapes.
+struct Reduction {
+  Tensor matrix;         // dense, (rows, n) elements
+  int64_t rows = 1, n = 1;
+  Shape kept_shape;      // output shape with reduced dims removed
+  Shape keepdim_shape;   // output shape with reduced dims kept as 1
+};
+
+Reduction prepare(const Tensor& x, std::vector<int> dims, const char* op) {
+  STRATA_CHECK(x.defined(), op, ": called on an undefined tensor");
+  STRATA_CHECK(is_floating(x.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
+  for (int& d : dims) d = normalize_dim(d, x.ndim(), op);
+  std::sort(dims.begin(), dims.end());
+  STRATA_CHECK(std::adjacent_find(dims.begin(), dims.end()) == dims.end(), op, ": a dimension is repeated");
+  Reduction r;
+  std::vector<int> order;
+  for (int i = 0; i < x.ndim(); ++i) {
+    const bool reduced = std::binary_search(dims.begin(), dims.end(), i);
+    r.keepdim_shape.push_back(reduced ? 1 : x.shape()[i]);
+    if (reduced) {
+      r.n *= x.shape()[i];
+    } else {
+      order.push_back(i);
+      r.kept_shape.push_back(x.shape()[i]);
+      r.rows *= x.shape()[i];
+    }
+  }
+  order.insert(order.end(), dims.begin(), dims.end());
+  r.matrix = x.detach().permute(order).contiguous();
+  return r;
+}
+
+std::vector<int> all_dims(const Tensor& x) {
+  std::vector<int> dims(x.ndim());
+  for (int i = 0; i < x.ndim(); ++i) dims[i] = i;
+  return dims;
+}
+
+}  // namespace
+
+Tensor Tensor::sum(const std::vector<int>& dims, bool keepdim) const {
+  Reduction r = prepare(*this, dims, "sum");
+  Tensor out = empty(keepdim ? r.keepdim_shape : r.kept_shape, dtype(), device());
+  kernels_for(*this).sum_rows(out, r.matrix, r.rows, r.n);
+  if (autograd::needs_grad({*this}))
+    autograd::record("sum", out, {*this}, [shape = shape(), kd = r.keepdim_shape](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{expand_to(gy.reshape(kd), shape).contiguous()};
+    });
+  return out;
+}
+
+Tensor Tensor::sum() const { return sum(all_dims(*this)); }
+
+Tensor Tensor::mean(const std::vector<int>& dims, bool keepdim) const {
+  int64_t count = 1;
+  for (int d : dims) count *= shape()[normalize_dim(d, ndim(), "mean")];
+  STRATA_CHECK(count > 0, "mean: reducing over an empty dimension of shape ", shape());
+  return sum(dims, keepdim) * (1.0 / static_cast<double>(count));
+}
+
+Tensor Tensor::mean() const { return mean(all_dims(*this)); }
+
+Tensor Tensor::max(int dim, bool keepdim) const {
+  Reduction r = prepare(*this, {dim}, "max");
+  STRATA_CHECK(r.n > 0, "max: reducing over an empty dimension of shape ", shape());
+  Tensor values = empty(keepdim ? r.keepdim_shape : r.kept_shape, dtype(), device());
+  Tensor indices = empty(values.shape(), DType::I64, device());
+  kernels_for(*this).max_rows(values, indices, r.matrix, r.rows, r.n);
+  if (autograd::needs_grad({*this})) {
+    const int d = normalize_dim(dim, ndim(), "max");
+    autograd::record("max", values, {*this}, [shape = shape(), d, indices, rows = r.rows, n = r.n](
+                                                 const Tensor& gy, const autograd::Node&) {
+      // Scatter into the (rows, n) arrangement, then move the reduced dim back into place.
+      Shape moved;
+      for (int i = 0; i < shape.ndim(); ++i)
+        if (i != d) moved.push_back(shape[i]);
+      moved.push_back(shape[d]);
+      Tensor g = empty(moved, gy.dtype(), gy.device());
+      select_kernels<ReduceKernels>("max", gy.device()).max_rows_backward(g, gy.contiguous(), indices, rows, n);
+      std::vector<int> back(shape.ndim());
+      for (int i = 0, k = 0; i < shape.ndim(); ++i) back[i] = i == d ? shape.ndim() - 1 : k++;
+      return std::vector<Tensor>{g.permute(back)};
+    });
+  }
+  return values;
+}
+
+Tensor Tensor::max() const { return flatten().max(0); }
+
+Tensor Tensor::argmax(int dim, bool keepdim) const {
+  Reduction r = prepare(*this, {dim}, "argmax");
+  STRATA_CHECK(r.n > 0, "argmax: reducing over an empty dimension of shape ", shape());
+  Tensor indices = empty(keepdim ? r.keepdim_shape : r.kept_shape, DType::I64, device());
+  kernels_for(*this).max_rows(Tensor(), indices, r.matrix, r.rows, r.n);
+  return indices;
+}
+
+}  // namespace strata

@@ -1,0 +1,254 @@
+// View ops (view, reshape, permute, slice, expand, ...), copies (contiguous, clone, to) and
+// concatenation, with their gradients.
+#include <numeric>
+
+#include "core/dispatch.hpp"
+#include "core/tensor_impl.hpp"
+#include "ops/elementwise.hpp"
+#include "strata/autograd.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+namespace {
+
+void copy_into(const Tensor& dst, const Tensor& src) {
+  select_kernels<ElementwiseKernels>("copy", dst.device()).copy(dst, src);
+}
+
+// Replaces one -1 in `shape` by the size that makes it hold `numel` elements.
+Shape infer_shape(const Shape& shape, int64_t numel, const char* op, const Shape& from) {
+  Shape out = shape;
+  int infer = -1;
+  int64_t known = 1;
+  for (int i = 0; i < shape.ndim(); ++i) {
+    if (shape[i] == -1) {
+      STRATA_CHECK(infer < 0, op, ": only one dimension can be -1, got ", shape);
+      infer = i;
+    } else {
+      STRATA_CHECK(shape[i] >= 0, op, ": invalid size ", shape[i], " in shape ", shape);
+      known *= shape[i];
+    }
+  }
+  if (infer >= 0) {
+    STRATA_CHECK(known != 0 && numel % known == 0, op, ": shape ", shape, " is invalid for a tensor of shape ",
+                 from, " (", numel, " elements)");
+    out[infer] = numel / known;
+  }
+  STRATA_CHECK(out.numel() == numel, op, ": shape ", shape, " is invalid for a tensor of shape ", from, " (",
+               numel, " elements)");
+  return out;
+}
+
+// Strides that let `shape` view the memory of (old_shape, old_strides), or false when only a copy
+// can (PyTorch's computeStride: split the old dims into contiguous chunks, then map new dims onto them).
+bool view_strides(const Shape& old_shape, const Shape& old_strides, const Shape& shape, Shape& strides) {
+  strides = shape;
+  if (old_shape.numel() == 0 || old_shape.ndim() == 0) {
+    strides = contiguous_strides(shape);
+    return true;
+  }
+  int view_d = shape.ndim() - 1;
+  int64_t chunk_base_stride = old_strides[old_shape.ndim() - 1];
+  int64_t tensor_numel = 1, view_numel = 1;
+  for (int tensor_d = old_shape.ndim() - 1; tensor_d >= 0; --tensor_d) {
+    tensor_numel *= old_shape[tensor_d];
+    if (tensor_d == 0 || (old_shape[tensor_d - 1] != 1 &&
+                          old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride)) {
+      while (view_d >= 0 && (view_numel < tensor_numel || shape[view_d] == 1)) {
+        strides[view_d] = view_numel * chunk_base_stride;
+        view_numel *= shape[view_d];
+        --view_d;
+      }
+      if (view_numel != tensor_numel) return false;
+      if (tensor_d > 0) {
+        chunk_base_stride = old_strides[tensor_d - 1];
+        tensor_numel = 1;
+        view_numel = 1;
+      }
+    }
+  }
+  return view_d == -1;
+}
+
+Tensor reshape_grad(const Tensor& out, const Tensor& in, const char* name) {
+  if (autograd::needs_grad({in}))
+    autograd::record(name, out, {in}, [shape = in.shape()](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{gy.reshape(shape)};
+    });
+  return out;
+}
+
+}  // namespace
+
+Tensor Tensor::view(const Shape& new_shape) const {
+  const Shape shape_out = infer_shape(new_shape, numel(), "view", shape());
+  Shape strides_out;
+  STRATA_CHECK(view_strides(shape(), strides(), shape_out, strides_out), "view: shape ", shape_out,
+               " is not compatible with the strides of a tensor of shape ", shape(), " and strides ",
+               strides(), "; use reshape() (which copies)");
+  return reshape_grad(make_view(*this, shape_out, strides_out, offset()), *this, "view");
+}
+
+Tensor Tensor::reshape(const Shape& new_shape) const {
+  const Shape shape_out = infer_shape(new_shape, numel(), "reshape", shape());
+  Shape strides_out;
+  if (view_strides(shape(), strides(), shape_out, strides_out))
+    return reshape_grad(make_view(*this, shape_out, strides_out, offset()), *this, "reshape");
+  return contiguous().view(shape_out);
+}
+
+Tensor Tensor::permute(const std::vector<int>& dims) const {
+  STRATA_CHECK(static_cast<int>(dims.size()) == ndim(), "permute: got ", dims.size(),
+               " dimensions for a tensor with ", ndim());
+  Shape s, st;
+  std::vector<int> inverse(dims.size(), -1);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const int d = normalize_dim(dims[i], ndim(), "permute");
+    STRATA_CHECK(inverse[d] < 0, "permute: dimension ", d, " appears twice");
+    inverse[d] = static_cast<int>(i);
+    s.push_back(shape()[d]);
+    st.push_back(strides()[d]);
+  }
+  Tensor out = make_view(*this, s, st, offset());
+  if (autograd::needs_grad({*this}))
+    autograd::record("permute", out, {*this}, [inverse](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{gy.permute(inverse)};
+    });
+  return out;
+}
+
+Tensor Tensor::transpose(int dim0, int dim1) const {
+  std::vector<int> dims(ndim());
+  std::iota(dims.begin(), dims.end(), 0);
+  std::swap(dims[normalize_dim(dim0, ndim(), "transpose")], dims[normalize_dim(dim1, ndim(), "transpose")]);
+  return permute(dims);
+}
+
+Tensor Tensor::slice(int dim, int64_t start, int64_t end, int64_t step) const {
+  const int d = normalize_dim(dim, ndim(), "slice");
+  STRATA_CHECK(step > 0, "slice: step must be positive, got ", step);
+  const int64_t n = shape()[d];
+  auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
+  start = clamp(start);
+  end = std::max(clamp(end), start);
+  Shape s = shape(), st = strides();
+  s[d] = (end - start + step - 1) / step;
+  st[d] = strides()[d] * step;
+  Tensor out = make_view(*this, s, st, offset() + start * strides()[d]);
+  if (autograd::needs_grad({*this}))
+    autograd::record("slice", out, {*this}, [shape = shape(), d, start, end, step](const Tensor& gy, const autograd::Node&) {
+      Tensor g = zeros(shape, gy.dtype());
+      copy_into(g.slice(d, start, end, step), gy);
+      return std::vector<Tensor>{g};
+    });
+  return out;
+}
+
+Tensor Tensor::unsqueeze(int dim) const {
+  const int d = normalize_dim(dim, ndim() + 1, "unsqueeze");
+  Shape s;
+  for (int i = 0; i < ndim(); ++i) {
+    if (i == d) s.push_back(1);
+    s.push_back(shape()[i]);
+  }
+  if (d == ndim()) s.push_back(1);
+  return reshape(s);
+}
+
+Tensor Tensor::squeeze(int dim) const {
+  const int d = normalize_dim(dim, ndim(), "squeeze");
+  if (shape()[d] != 1) return *this;
+  Shape s;
+  for (int i = 0; i < ndim(); ++i)
+    if (i != d) s.push_back(shape()[i]);
+  return reshape(s);
+}
+
+Tensor Tensor::flatten(int start_dim, int end_dim) const {
+  if (ndim() == 0) return reshape({1});
+  const int a = normalize_dim(start_dim, ndim(), "flatten"), b = normalize_dim(end_dim, ndim(), "flatten");
+  STRATA_CHECK(a <= b, "flatten: start_dim ", start_dim, " comes after end_dim ", end_dim);
+  Shape s;
+  for (int i = 0; i < a; ++i) s.push_back(shape()[i]);
+  int64_t merged = 1;
+  for (int i = a; i <= b; ++i) merged *= shape()[i];
+  s.push_back(merged);
+  for (int i = b + 1; i < ndim(); ++i) s.push_back(shape()[i]);
+  return reshape(s);
+}
+
+Tensor Tensor::expand(const Shape& new_shape) const {
+  STRATA_CHECK(broadcast_shapes(shape(), new_shape, "expand") == new_shape, "expand: cannot expand shape ",
+               shape(), " to ", new_shape);
+  Tensor out = expand_to(*this, new_shape).detach();
+  if (autograd::needs_grad({*this}))
+    autograd::record("expand", out, {*this}, [shape = shape()](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{sum_to(gy, shape)};
+    });
+  return out;
+}
+
+Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+
+Tensor Tensor::clone() const {
+  Tensor out = empty(shape(), dtype(), device());
+  copy_into(out, *this);
+  if (autograd::needs_grad({*this}))
+    autograd::record("clone", out, {*this}, [](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{gy};
+    });
+  return out;
+}
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype()) return *this;
+  Tensor out = empty(shape(), target, device());
+  copy_into(out, *this);
+  if (is_floating(target) && autograd::needs_grad({*this}))
+    autograd::record("to", out, {*this}, [source = dtype()](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{gy.to(source)};
+    });
+  return out;
+}
+
+Tensor cat(const std::vector<Tensor>& tensors, int dim) {
+  STRATA_CHECK(!tensors.empty(), "cat: expected at least one tensor");
+  const Tensor& first = tensors.front();
+  STRATA_CHECK(first.defined(), "cat: tensor 0 is undefined");
+  const int d = normalize_dim(dim, first.ndim(), "cat");
+  Shape shape = first.shape();
+  shape[d] = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const Tensor& t = tensors[i];
+    STRATA_CHECK(t.defined(), "cat: tensor ", i, " is undefined");
+    STRATA_CHECK(t.ndim() == first.ndim(), "cat: tensor ", i, " has ", t.ndim(), " dimensions, tensor 0 has ",
+                 first.ndim(), " (shapes ", t.shape(), " and ", first.shape(), ")");
+    STRATA_CHECK(t.dtype() == first.dtype() && t.device() == first.device(), "cat: tensor ", i,
+                 " differs in dtype or device from tensor 0");
+    for (int k = 0; k < t.ndim(); ++k)
+      STRATA_CHECK(k == d || t.shape()[k] == first.shape()[k], "cat: tensor ", i, " has shape ", t.shape(),
+                   " but tensor 0 has ", first.shape(), "; all sizes except dimension ", d, " must match");
+    shape[d] += t.shape()[d];
+  }
+  Tensor out = empty(shape, first.dtype(), first.device());
+  std::vector<int64_t> offsets;
+  int64_t at = 0;
+  for (const Tensor& t : tensors) {
+    offsets.push_back(at);
+    copy_into(out.slice(d, at, at + t.shape()[d]), t);
+    at += t.shape()[d];
+  }
+  if (autograd::needs_grad(tensors)) {
+    std::vector<int64_t> sizes;
+    for (const Tensor& t : tensors) sizes.push_back(t.shape()[d]);
+    autograd::record("cat", out, tensors, [d, offsets, sizes](const Tensor& gy, const autograd::Node& node) {
+      std::vector<Tensor> grads(offsets.size());
+      for (std::size_t i = 0; i < grads.size(); ++i)
+        if (node.needs_input_grad(i)) grads[i] = gy.slice(d, offsets[i], offsets[i] + sizes[i]);
+      return grads;
+    });
+  }
+  return out;
+}
+
+}  // namespace strata

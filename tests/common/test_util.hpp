@@ -1,0 +1,75 @@
+// Helpers shared by the test programs.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "strata/strata.hpp"
+
+namespace strata::test {
+
+// Expects `actual` to have `shape` and elements within `tol` (absolute + relative) of `expected`.
+inline void expect_near(const Tensor& actual, const Shape& shape, const std::vector<double>& expected,
+                        double tol = 1e-5) {
+  ASSERT_TRUE(actual.defined());
+  ASSERT_EQ(actual.shape(), shape);
+  const std::vector<double> got = actual.to_vector<double>();
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], expected[i], tol * (1 + std::abs(expected[i]))) << "element " << i;
+}
+
+// Elementwise comparison of two tensors of the same shape.
+inline void expect_close(const Tensor& actual, const Tensor& expected, double tol = 1e-5) {
+  ASSERT_TRUE(actual.defined() && expected.defined());
+  ASSERT_EQ(actual.shape(), expected.shape());
+  expect_near(actual, expected.shape(), expected.to_vector<double>(), tol);
+}
+
+// Uniform values in [low, high) from a fixed seed.
+inline Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::F64, double low = -1.0,
+                     double high = 1.0) {
+  Generator gen(seed);
+  return uniform(shape, low, high, gen, dtype);
+}
+
+// Distinct values (a shuffled ramp with spacing `gap`), so that max-pool and ReLU have no ties
+// or kinks within a finite-difference step.
+inline Tensor distinct(const Shape& shape, uint64_t seed, double gap = 0.01, DType dtype = DType::F64) {
+  Generator gen(seed);
+  std::vector<double> v(static_cast<std::size_t>(shape.numel()));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = (static_cast<double>(i) - v.size() / 2.0 + 0.5) * gap;
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[gen.below(i)]);
+  return from_data(std::span<const double>(v), shape).to(dtype);
+}
+
+// Runs gradcheck in double precision and expects every checked element to agree and no element
+// to sit on a kink.
+inline void expect_gradients(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                             const std::vector<Tensor>& inputs, const GradcheckOptions& options = {}) {
+  const GradcheckResult r = gradcheck(fn, inputs, options);
+  EXPECT_TRUE(r.ok) << r.message;
+  EXPECT_GT(r.checked, 0);
+  EXPECT_EQ(r.skipped_kinks, 0);
+}
+
+// Expects fn to throw strata::Error whose message contains `fragment`.
+template <class F>
+void expect_error(F&& fn, const std::string& fragment) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected an error containing: " << fragment;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
+        << "message: " << e.what() << "\nexpected to contain: " << fragment;
+  }
+}
+
+inline Tensor requires_grad(Tensor t) {
+  t.set_requires_grad(true);
+  return t;
+}
+
+}  // namespace strata::test

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Strata needs that are not installed yet. Quiet when nothing is
+# missing. Runs apt-get as root, or through sudo.
+#   tools/install_deps.sh            build, test and train dependencies
+#   tools/install_deps.sh --torch    also PyTorch (fixtures and side-by-side benchmarks only)
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libdnnl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
+  dataset-fashion-mnist
+)
+if [[ "${1:-}" == "--torch" ]]; then
+  packages+=(python3 python3-torch python3-numpy)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "make deps: installing ${missing[*]}"
+if [[ $(id -u) -eq 0 ]]; then
+  apt=(apt-get)
+elif command -v sudo >/dev/null 2>&1; then
+  apt=(sudo apt-get)
+else
+  echo "make deps: missing packages ${missing[*]}; run as root or install sudo" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}"; then
+  "${apt[@]}" update -q
+  "${apt[@]}" install -y -q --no-install-recommends "${missing[@]}"
+fi

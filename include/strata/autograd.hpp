@@ -51,7 +51,11 @@ namespace autograd {
 class Node {
  public:
   explicit Node(std::string name) : name_(std::move(name)) {}
-  virtual ~Node() = default;
+  // Destroys the chain of nodes only this one keeps alive without recursion, so that dropping the
+  // output of a very deep graph cannot overflow the stack.
+  virtual ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
 
   const std::string& name() const { return name_; }
   // The gradients with respect to each input (one per entry of next(); an undefined tensor

@@ -72,8 +72,8 @@ Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
 // stride defaults to the kernel size; padding at most half the kernel; count_include_pad as
 // PyTorch's default (average pooling divides by the window including padding).
 struct PoolOptions {
-  Dims kernel;
-  Dims stride;  // empty: equal to kernel
+  Dims kernel{};
+  Dims stride{};  // empty: equal to kernel
   Dims padding = 0;
   bool ceil_mode = false;
   bool count_include_pad = true;  // average pooling only

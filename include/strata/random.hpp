@@ -23,7 +23,7 @@ class Generator {
   uint64_t next_u64();
   double uniform();  // in [0, 1), 53 random bits
   double normal();   // standard normal (Box-Muller)
-  // Uniform integer in [0, n) without modulo bias; n > 0.
+  // Uniform integer in [0, n) without modulo bias; throws strata::Error for n == 0.
   uint64_t below(uint64_t n);
 
   State state() const { return state_; }

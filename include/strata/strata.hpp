@@ -2,10 +2,13 @@
 #pragma once
 
 #include "strata/autograd.hpp"
+#include "strata/data.hpp"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
 #include "strata/gradcheck.hpp"
+#include "strata/io.hpp"
 #include "strata/ops.hpp"
+#include "strata/optim.hpp"
 #include "strata/random.hpp"
 #include "strata/shape.hpp"
 #include "strata/storage.hpp"

@@ -16,6 +16,24 @@ bool GradMode::is_enabled() { return grad_mode_enabled; }
 void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
 
 namespace autograd {
+
+Node::~Node() {
+  // Move out every input node this one holds the last reference to, then empty those nodes' own
+  // edges the same way before they die: each destructor then finds next_ empty and returns.
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto take_orphans = [&orphans](std::vector<std::shared_ptr<Node>>& edges) {
+    for (std::shared_ptr<Node>& edge : edges)
+      if (edge && edge.use_count() == 1) orphans.push_back(std::move(edge));
+    edges.clear();
+  };
+  take_orphans(next_);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> node = std::move(orphans.back());
+    orphans.pop_back();
+    take_orphans(node->next_);
+  }
+}
+
 namespace {
 
 // A node running a backward lambda recorded by an op.
@@ -40,6 +58,8 @@ class AccumulateGrad final : public Node {
   std::vector<Tensor> apply(const Tensor& grad) override {
     std::shared_ptr<TensorImpl> leaf = leaf_.lock();
     if (!leaf) return {};
+    STRATA_CHECK(grad.dtype() == leaf->dtype, "backward: gradient of dtype ", dtype_name(grad.dtype()),
+                 " for a leaf of dtype ", dtype_name(leaf->dtype));
     AutogradMeta& meta = leaf->meta();
     if (!meta.grad.defined()) {
       // Keep the incoming tensor only when nothing else can see it (an op may pass one gradient
@@ -106,8 +126,15 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
 
 void record(const std::string& name, const Tensor& output, const std::vector<Tensor>& inputs,
             BackwardFn backward) {
+  STRATA_CHECK(output.defined(), name, ": autograd::record needs a defined output tensor");
+  STRATA_CHECK(is_floating(output.dtype()), name, ": only floating-point outputs can have gradients, got ",
+               dtype_name(output.dtype()));
   auto node = std::make_shared<FunctionNode>(name, std::move(backward));
-  for (const Tensor& input : inputs) node->add_input(edge_for(input), input.defined() ? input.shape() : Shape{});
+  for (const Tensor& input : inputs) {
+    STRATA_CHECK(!input.is_same(output), name, ": the output of autograd::record must be a new tensor, not one "
+                 "of the inputs (return a view or copy of it)");
+    node->add_input(edge_for(input), input.defined() ? input.shape() : Shape{});
+  }
   AutogradMeta& meta = output.impl()->meta();
   STRATA_CHECK(!meta.grad_fn, name, ": internal error: output already has a grad_fn");
   meta.grad_fn = std::move(node);
@@ -131,6 +158,9 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
   }
   STRATA_CHECK(seed.shape() == root.shape(), "backward: gradient of shape ", seed.shape(),
                " does not match the output's shape ", root.shape());
+  STRATA_CHECK(seed.dtype() == root.dtype() && seed.device() == root.device(), "backward: gradient is ",
+               dtype_name(seed.dtype()), " on ", seed.device().str(), " but the output is ", dtype_name(root.dtype()),
+               " on ", root.device().str());
 
   NoGradGuard no_grad;
   std::shared_ptr<Node> root_node = edge_for(root);
@@ -152,7 +182,9 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {
                    "' was freed by an earlier backward(); pass retain_graph=true to the first call "
                    "to run backward through it twice");
       grads = node->apply(grad_output);
-      if (!retain_graph) node->release();
+    }
+    if (!retain_graph) node->release();
+    if (grad_output.defined()) {
       STRATA_CHECK(grads.empty() || grads.size() == node->next().size(), "backward: '", node->name(),
                    "' returned ", grads.size(), " gradients for ", node->next().size(), " inputs");
     }

@@ -1,11 +1,20 @@
-// Readable printing in PyTorch's style: nested brackets, aligned columns, "..." for long dims.
+// Printing in PyTorch's style (torch/_tensor_str.py): nested brackets, one column width for all
+// elements, rows wrapped at 80 characters, and only the first and last 3 entries of each dim
+// when the tensor has more than 1000 elements. Number format as PyTorch's: "3." when every shown
+// value is whole, "%.4f" otherwise, "%.4e" when the shown nonzero magnitudes span more than a
+// factor 1000, exceed 1e8 or (for fractions) fall below 1e-4.
+// Suffixes: ", shape=[...]" (2-D and up, or summarised), ", dtype=..." (unless f32), then
+// ", grad_fn=<op>" or ", requires_grad=true".
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ostream>
+#include <string>
+#include <vector>
 
+#include "core/dtype_dispatch.hpp"
 #include "core/tensor_impl.hpp"
 #include "strata/autograd.hpp"
-#include "strata/ops.hpp"
 #include "strata/tensor.hpp"
 
 namespace strata {
@@ -13,93 +22,146 @@ namespace {
 
 constexpr int64_t kSummarizeAbove = 1000;  // elements
 constexpr int64_t kEdgeItems = 3;          // shown at each end of a summarised dim
+constexpr int kLineWidth = 80;             // characters per line of a printed row
 
-struct Formatter {
-  bool integral = true;     // every value is a whole number: print "3."
-  bool scientific = false;  // magnitudes too large or small for fixed point
-  int width = 1;
-  bool is_int = false;
-
-  std::string format(double v) const {
-    char buf[64];
-    if (is_int) {
-      std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(v));
-    } else if (!std::isfinite(v)) {
-      std::snprintf(buf, sizeof buf, "%s", std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
-    } else if (scientific) {
-      std::snprintf(buf, sizeof buf, "%.4e", v);
-    } else if (integral) {
-      std::snprintf(buf, sizeof buf, "%.0f.", v);
-    } else {
-      std::snprintf(buf, sizeof buf, "%.4f", v);
-    }
-    return buf;
-  }
-};
-
-void print_dim(std::string& out, const std::vector<double>& values, const Shape& shape, int dim, int64_t offset,
-               const Formatter& f, bool summarize, int indent) {
-  const Shape strides = contiguous_strides(shape);
-  const int64_t n = shape[dim];
-  out += "[";
-  bool first = true;
+// Indices shown along a dim of size n; -1 stands for the "..." between the two ends.
+std::vector<int64_t> shown_indices(int64_t n, bool summarize) {
+  std::vector<int64_t> idx;
   for (int64_t i = 0; i < n; ++i) {
     if (summarize && n > 2 * kEdgeItems && i == kEdgeItems) {
-      if (dim == shape.ndim() - 1) {
-        out += ", ...";
-      } else {
-        out += ",\n";
-        out.append(indent + 1, ' ');
-        out += "...";
-      }
-      i = n - kEdgeItems - 1;
-      continue;
+      idx.push_back(-1);
+      i = n - kEdgeItems;
     }
-    if (!first && dim == shape.ndim() - 1) {
-      out += ", ";
-    } else if (!first) {
-      out += ",";
-      out.append(shape.ndim() - dim - 1, '\n');
-      out.append(indent + 1, ' ');
+    idx.push_back(i);
+  }
+  return idx;
+}
+
+// One element of the tensor, read from its storage at an element offset.
+struct Element {
+  double real = 0.0;    // floating dtypes
+  int64_t integer = 0;  // I64
+};
+
+Element read(const Tensor& t, int64_t offset) {
+  Element e;
+  visit_any(t.dtype(), [&]<class T>() {
+    const T v = static_cast<const T*>(t.storage()->data())[offset];
+    if constexpr (std::is_same_v<T, int64_t>) e.integer = v;
+    else e.real = static_cast<double>(v);
+  });
+  return e;
+}
+
+// Storage offsets of the shown elements, in printing order.
+void collect(const Tensor& t, int dim, int64_t offset, bool summarize, std::vector<int64_t>& out) {
+  if (dim == t.ndim()) {
+    out.push_back(offset);
+    return;
+  }
+  for (int64_t i : shown_indices(t.shape()[dim], summarize))
+    if (i >= 0) collect(t, dim + 1, offset + i * t.strides()[dim], summarize, out);
+}
+
+std::string printf_str(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, v);
+  return buf;
+}
+
+class Formatter {
+ public:
+  Formatter(const Tensor& t, const std::vector<int64_t>& offsets) : is_integer_(t.dtype() == DType::I64) {
+    if (is_integer_) {
+      for (int64_t off : offsets) width_ = std::max(width_, static_cast<int>(format_raw(read(t, off)).size()));
+      return;
     }
-    first = false;
-    if (dim == shape.ndim() - 1) {
-      std::string s = f.format(values[offset + i * strides[dim]]);
-      out.append(f.width > static_cast<int>(s.size()) ? f.width - s.size() : 0, ' ');
-      out += s;
-    } else {
-      print_dim(out, values, shape, dim + 1, offset + i * strides[dim], f, summarize, indent + 1);
+    std::vector<double> finite;  // nonzero finite values decide the mode and width
+    for (int64_t off : offsets) {
+      const double v = read(t, off).real;
+      if (std::isfinite(v) && v != 0.0) finite.push_back(v);
+    }
+    if (finite.empty()) return;
+    double lo = INFINITY, hi = 0.0;
+    for (double v : finite) {
+      lo = std::min(lo, std::abs(v));
+      hi = std::max(hi, std::abs(v));
+      if (v != std::ceil(v)) int_mode_ = false;
+    }
+    sci_mode_ = hi / lo > 1000.0 || hi > 1.0e8 || (!int_mode_ && lo < 1.0e-4);
+    for (double v : finite) width_ = std::max(width_, static_cast<int>(format_raw({v, 0}).size()));
+  }
+
+  int width() const { return width_; }
+
+  // The element right-aligned to the common width.
+  std::string format(const Element& e) const {
+    const std::string s = format_raw(e);
+    return std::string(std::max<int>(0, width_ - static_cast<int>(s.size())), ' ') + s;
+  }
+
+ private:
+  std::string format_raw(const Element& e) const {
+    if (is_integer_) return std::to_string(e.integer);
+    const double v = e.real;
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+    if (sci_mode_) return printf_str("%.4e", v);
+    if (int_mode_) return printf_str("%.0f", v) + ".";
+    return printf_str("%.4f", v);
+  }
+
+  bool is_integer_;
+  bool int_mode_ = true;
+  bool sci_mode_ = false;
+  int width_ = 1;
+};
+
+// The bracketed text of dims [dim, ndim) starting at `offset`; `indent` is the column of the '['.
+std::string format_dim(const Tensor& t, int dim, int64_t offset, int indent, const Formatter& f, bool summarize) {
+  const std::vector<int64_t> idx = shown_indices(t.shape()[dim], summarize);
+  const int64_t stride = t.strides()[dim];
+  std::string out = "[";
+  // Between lines: a comma, then one newline per dim below this one (so a blank line between
+  // matrices of a 3-D tensor), then spaces up to the column after this '['.
+  std::string line_break = ",";
+  line_break.append(dim == t.ndim() - 1 ? 1 : t.ndim() - dim - 1, '\n');
+  line_break.append(indent + 1, ' ');
+  if (dim == t.ndim() - 1) {
+    // A row: ", " between elements, a new line after as many as fit in kLineWidth.
+    const std::size_t per_line = std::max(1, (kLineWidth - indent) / (f.width() + 2));
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      if (k > 0) out += k % per_line == 0 ? line_break : std::string(", ");
+      out += idx[k] < 0 ? " ..." : f.format(read(t, offset + idx[k] * stride));
+    }
+  } else {
+    for (std::size_t k = 0; k < idx.size(); ++k) {
+      if (k > 0) out += line_break;
+      out += idx[k] < 0 ? "..." : format_dim(t, dim + 1, offset + idx[k] * stride, indent + 1, f, summarize);
     }
   }
-  out += "]";
+  return out + "]";
 }
 
 }  // namespace
 
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
-  const std::vector<double> values = to_vector<double>();
-  Formatter f;
-  f.is_int = dtype() == DType::I64;
-  double max_abs = 0.0, min_abs = INFINITY;
-  for (double v : values) {
-    if (!std::isfinite(v)) continue;
-    if (v != std::floor(v)) f.integral = false;
-    max_abs = std::max(max_abs, std::abs(v));
-    if (v != 0.0) min_abs = std::min(min_abs, std::abs(v));
-  }
-  f.scientific = !f.is_int && (max_abs >= 1e8 || (!f.integral && min_abs < 1e-4));
-  for (double v : values) f.width = std::max<int>(f.width, static_cast<int>(f.format(v).size()));
+  STRATA_CHECK(device().is_cpu(), "str: tensor is on ", device().str(), "; copy it to the cpu first");
+  const bool summarize = numel() > kSummarizeAbove;
+  std::vector<int64_t> offsets;
+  collect(*this, 0, offset(), summarize, offsets);
+  const Formatter f(*this, offsets);
 
   std::string out = "tensor(";
   if (ndim() == 0) {
-    out += f.format(values[0]);
+    out += f.format(read(*this, offset()));
   } else if (numel() == 0) {
     out += "[]";
   } else {
-    print_dim(out, values, shape(), 0, 0, f, numel() > kSummarizeAbove, 7);
+    out += format_dim(*this, 0, offset(), static_cast<int>(out.size()), f, summarize);
   }
-  if (ndim() > 1 || numel() > kSummarizeAbove) out += ", shape=" + shape().str();
+  if (ndim() > 1 || summarize) out += ", shape=" + shape().str();
   if (dtype() != DType::F32) out += std::string(", dtype=") + dtype_name(dtype());
   if (grad_fn()) out += ", grad_fn=" + grad_fn()->name();
   else if (requires_grad()) out += ", requires_grad=true";

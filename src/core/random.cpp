@@ -3,6 +3,8 @@
 #include <cmath>
 #include <numbers>
 
+#include "strata/error.hpp"
+
 namespace strata {
 
 // PCG32 (O'Neill, pcg-random.org): 64-bit LCG state, xorshift-rotate output.
@@ -47,7 +49,8 @@ double Generator::normal() {
 }
 
 uint64_t Generator::below(uint64_t n) {
-  // Lemire's rejection: accept when the low part is outside the biased zone.
+  STRATA_CHECK(n > 0, "Generator::below: the bound must be positive, got 0");
+  // Rejection: 2^64 mod n values at the bottom would make r % n favour small results; skip them.
   const uint64_t threshold = (0 - n) % n;
   for (;;) {
     const uint64_t r = next_u64();

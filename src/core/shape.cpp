@@ -14,11 +14,16 @@ Shape::Shape(std::span<const int64_t> dims) {
   for (int64_t d : dims) push_back(d);
 }
 
-int64_t Shape::at(int i) const { return dims_[normalize_dim(i, ndim_, "shape")]; }
+int64_t Shape::at(int i) const {
+  STRATA_CHECK(ndim_ > 0, "shape: dimension ", i, " of a 0-dimensional shape []");
+  return dims_[normalize_dim(i, ndim_, "shape")];
+}
 
 int64_t Shape::numel() const {
   int64_t n = 1;
-  for (int i = 0; i < ndim_; ++i) n *= dims_[i];
+  for (int i = 0; i < ndim_; ++i)
+    STRATA_CHECK(!__builtin_mul_overflow(n, dims_[i], &n), "shape: the number of elements of ", *this,
+                 " overflows int64");
   return n;
 }
 

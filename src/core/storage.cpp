@@ -33,7 +33,12 @@ void set_cpu_allocator(Allocator* allocator) { installed_cpu_allocator = allocat
 Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   STRATA_CHECK(device.is_cpu(), "storage: device ", device.str(), " is not available in this build");
   allocator_ = &cpu_allocator();
-  data_ = allocator_->allocate(nbytes);
+  try {
+    data_ = allocator_->allocate(nbytes);
+  } catch (const std::bad_alloc&) {  // an installed allocator that reports failure the standard way
+    fail("out of memory: could not allocate ", nbytes, " bytes on ", device.str());
+  }
+  STRATA_CHECK(data_ != nullptr, "storage: the cpu allocator returned null for ", nbytes, " bytes");
 }
 
 Storage::~Storage() { allocator_->deallocate(data_, nbytes_); }

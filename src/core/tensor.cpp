@@ -26,7 +26,10 @@ int64_t Tensor::offset() const { return get().offset; }
 DType Tensor::dtype() const { return get().dtype; }
 Device Tensor::device() const { return get().storage->device(); }
 const std::shared_ptr<Storage>& Tensor::storage() const { return get().storage; }
-int64_t Tensor::size(int dim) const { return shape()[normalize_dim(dim, ndim(), "size")]; }
+int64_t Tensor::size(int dim) const {
+  STRATA_CHECK(ndim() > 0, "size: dimension ", dim, " of a 0-dimensional tensor");
+  return shape()[normalize_dim(dim, ndim(), "size")];
+}
 
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = get();
@@ -95,8 +98,14 @@ Tensor Tensor::grad() const {
 }
 
 void Tensor::set_grad(const Tensor& grad) const {
-  STRATA_CHECK(!grad.defined() || grad.shape() == shape(), "set_grad: gradient of shape ", grad.shape(),
-               " does not match the tensor's shape ", shape());
+  STRATA_CHECK(defined(), "set_grad: called on an undefined tensor");
+  if (grad.defined()) {
+    STRATA_CHECK(grad.shape() == shape(), "set_grad: gradient of shape ", grad.shape(),
+                 " does not match the tensor's shape ", shape());
+    STRATA_CHECK(grad.dtype() == dtype() && grad.device() == device(), "set_grad: gradient is ",
+                 dtype_name(grad.dtype()), " on ", grad.device().str(), " but the tensor is ", dtype_name(dtype()),
+                 " on ", device().str());
+  }
   impl_->meta().grad = grad;
 }
 

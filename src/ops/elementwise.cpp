@@ -43,6 +43,29 @@ void check_inplace(const Tensor& t, const char* op) {
   STRATA_CHECK(!(GradMode::is_enabled() && t.requires_grad()), op,
                ": in-place update of a tensor that requires grad; wrap it in a NoGradGuard "
                "(as optimizers do) or update a detached copy");
+  for (int i = 0; i < t.ndim(); ++i)
+    STRATA_CHECK(t.strides()[i] != 0 || t.shape()[i] <= 1, op, ": cannot write into an expanded tensor (shape ",
+                 t.shape(), ", strides ", t.strides(), "): several elements share one memory location; "
+                 "clone() it first");
+}
+
+// Whether `from` broadcasts to exactly `to` (NumPy rules, `to` unchanged).
+bool broadcasts_to(const Shape& from, const Shape& to) {
+  if (from.ndim() > to.ndim()) return false;
+  for (int i = 0; i < from.ndim(); ++i) {
+    const int64_t f = from[i], t = to[i + to.ndim() - from.ndim()];
+    if (f != t && f != 1) return false;
+  }
+  return true;
+}
+
+// `src` as an operand for an in-place update of `dst`: a private copy when it is another view of
+// dst's memory (x.copy_(x.t()) would otherwise read elements it has already overwritten).
+Tensor unaliased_source(const Tensor& dst, const Tensor& src) {
+  const bool same_view = src.storage() == dst.storage() && src.offset() == dst.offset() &&
+                         src.shape() == dst.shape() && src.strides() == dst.strides();
+  if (src.storage() != dst.storage() || same_view) return src;
+  return src.detach().clone();
 }
 
 }  // namespace
@@ -180,6 +203,8 @@ Tensor Tensor::sqrt() const {
 
 Tensor Tensor::pow(double exponent) const {
   return unary_op(UnaryOp::Pow, "pow", *this, exponent, [exponent](const Tensor& gy, const Tensor& x, const Tensor&) {
+    // x^0 is constant: its gradient is 0 even at x = 0, where 0 * x^-1 would give nan.
+    if (exponent == 0.0) return zeros_like(gy);
     return gy * (unary_forward(UnaryOp::Pow, "pow", x, exponent - 1.0) * exponent);
   });
 }
@@ -201,20 +226,20 @@ Tensor& Tensor::fill_(double value) {
 Tensor& Tensor::copy_(const Tensor& src) {
   check_inplace(*this, "copy_");
   STRATA_CHECK(src.defined(), "copy_: source is an undefined tensor");
-  STRATA_CHECK(broadcast_shapes(shape(), src.shape(), "copy_") == shape(), "copy_: source of shape ",
-               src.shape(), " cannot be broadcast to ", shape());
+  STRATA_CHECK(broadcasts_to(src.shape(), shape()), "copy_: source of shape ", src.shape(),
+               " cannot be broadcast to ", shape());
   STRATA_CHECK(device() == src.device(), "copy_: source is on ", src.device().str(), ", destination on ",
                device().str());
-  kernels_for(*this).copy(*this, expand_to(src, shape()));
+  kernels_for(*this).copy(*this, expand_to(unaliased_source(*this, src), shape()));
   return *this;
 }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_inplace(*this, "add_");
   check_operands("add_", *this, other);
-  STRATA_CHECK(broadcast_shapes(shape(), other.shape(), "add_") == shape(), "add_: operand of shape ",
-               other.shape(), " cannot be broadcast to ", shape());
-  kernels_for(*this).axpy(*this, expand_to(other, shape()), alpha);
+  STRATA_CHECK(broadcasts_to(other.shape(), shape()), "add_: operand of shape ", other.shape(),
+               " cannot be broadcast to ", shape());
+  kernels_for(*this).axpy(*this, expand_to(unaliased_source(*this, other), shape()), alpha);
   return *this;
 }
 

@@ -31,7 +31,10 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   check_floating("matmul", "right operand", b_in);
   STRATA_CHECK(a_in.ndim() >= 1 && b_in.ndim() >= 1, "matmul: operands must have at least one dimension, got ",
                a_in.shape(), " and ", b_in.shape());
-  STRATA_CHECK(a_in.dtype() == b_in.dtype(), "matmul: operands have different dtypes");
+  STRATA_CHECK(a_in.dtype() == b_in.dtype(), "matmul: operands have different dtypes (", dtype_name(a_in.dtype()),
+               " and ", dtype_name(b_in.dtype()), ")");
+  STRATA_CHECK(a_in.device() == b_in.device(), "matmul: operands are on different devices (", a_in.device().str(),
+               " and ", b_in.device().str(), ")");
   // Vectors become matrices: a (K) -> (1, K), b (K) -> (K, 1); the added dim is dropped at the end.
   const Tensor a = a_in.ndim() == 1 ? a_in.unsqueeze(0) : a_in;
   const Tensor b = b_in.ndim() == 1 ? b_in.unsqueeze(1) : b_in;

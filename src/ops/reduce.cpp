@@ -2,6 +2,7 @@
 #include "ops/reduce.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "core/dispatch.hpp"
 #include "ops/elementwise.hpp"
@@ -21,12 +22,25 @@ struct Reduction {
   Shape keepdim_shape;   // output shape with reduced dims kept as 1
 };
 
-Reduction prepare(const Tensor& x, std::vector<int> dims, const char* op) {
+// `dims` mapped into [0, ndim), sorted, each at most once. A 0-d tensor accepts dim 0 or -1 and
+// has nothing to reduce (as in PyTorch), so its list comes back empty.
+std::vector<int> reduced_dims(const Tensor& x, std::vector<int> dims, const char* op) {
   STRATA_CHECK(x.defined(), op, ": called on an undefined tensor");
-  STRATA_CHECK(is_floating(x.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
+  const std::vector<int> given = dims;
   for (int& d : dims) d = normalize_dim(d, x.ndim(), op);
   std::sort(dims.begin(), dims.end());
-  STRATA_CHECK(std::adjacent_find(dims.begin(), dims.end()) == dims.end(), op, ": a dimension is repeated");
+  if (std::adjacent_find(dims.begin(), dims.end()) != dims.end()) {
+    std::string list;
+    for (int d : given) list += (list.empty() ? "" : ",") + std::to_string(d);
+    fail(op, ": dimension list [", list, "] names a dimension twice (tensor of shape ", x.shape(), ")");
+  }
+  if (x.ndim() == 0) dims.clear();
+  return dims;
+}
+
+Reduction prepare(const Tensor& x, const std::vector<int>& dims_in, const char* op) {
+  const std::vector<int> dims = reduced_dims(x, dims_in, op);
+  STRATA_CHECK(is_floating(x.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
   Reduction r;
   std::vector<int> order;
   for (int i = 0; i < x.ndim(); ++i) {
@@ -45,7 +59,8 @@ Reduction prepare(const Tensor& x, std::vector<int> dims, const char* op) {
   return r;
 }
 
-std::vector<int> all_dims(const Tensor& x) {
+std::vector<int> all_dims(const Tensor& x, const char* op) {
+  STRATA_CHECK(x.defined(), op, ": called on an undefined tensor");
   std::vector<int> dims(x.ndim());
   for (int i = 0; i < x.ndim(); ++i) dims[i] = i;
   return dims;
@@ -64,16 +79,16 @@ Tensor Tensor::sum(const std::vector<int>& dims, bool keepdim) const {
   return out;
 }
 
-Tensor Tensor::sum() const { return sum(all_dims(*this)); }
+Tensor Tensor::sum() const { return sum(all_dims(*this, "sum")); }
 
 Tensor Tensor::mean(const std::vector<int>& dims, bool keepdim) const {
   int64_t count = 1;
-  for (int d : dims) count *= shape()[normalize_dim(d, ndim(), "mean")];
+  for (int d : reduced_dims(*this, dims, "mean")) count *= shape()[d];
   STRATA_CHECK(count > 0, "mean: reducing over an empty dimension of shape ", shape());
   return sum(dims, keepdim) * (1.0 / static_cast<double>(count));
 }
 
-Tensor Tensor::mean() const { return mean(all_dims(*this)); }
+Tensor Tensor::mean() const { return mean(all_dims(*this, "mean")); }
 
 Tensor Tensor::max(int dim, bool keepdim) const {
   Reduction r = prepare(*this, {dim}, "max");
@@ -82,6 +97,12 @@ Tensor Tensor::max(int dim, bool keepdim) const {
   Tensor indices = empty(values.shape(), DType::I64, device());
   kernels_for(*this).max_rows(values, indices, r.matrix, r.rows, r.n);
   if (autograd::needs_grad({*this})) {
+    if (ndim() == 0) {  // the value itself
+      autograd::record("max", values, {*this}, [](const Tensor& gy, const autograd::Node&) {
+        return std::vector<Tensor>{gy};
+      });
+      return values;
+    }
     const int d = normalize_dim(dim, ndim(), "max");
     autograd::record("max", values, {*this}, [shape = shape(), d, indices, rows = r.rows, n = r.n](
                                                  const Tensor& gy, const autograd::Node&) {
@@ -100,7 +121,10 @@ Tensor Tensor::max(int dim, bool keepdim) const {
   return values;
 }
 
-Tensor Tensor::max() const { return flatten().max(0); }
+Tensor Tensor::max() const {
+  STRATA_CHECK(defined(), "max: called on an undefined tensor");
+  return flatten().max(0);
+}
 
 Tensor Tensor::argmax(int dim, bool keepdim) const {
   Reduction r = prepare(*this, {dim}, "argmax");

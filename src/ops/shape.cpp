@@ -1,5 +1,6 @@
 // View ops (view, reshape, permute, slice, expand, ...), copies (contiguous, clone, to) and
 // concatenation, with their gradients.
+#include <algorithm>
 #include <numeric>
 
 #include "core/dispatch.hpp"
@@ -215,6 +216,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int dim) {
   STRATA_CHECK(!tensors.empty(), "cat: expected at least one tensor");
   const Tensor& first = tensors.front();
   STRATA_CHECK(first.defined(), "cat: tensor 0 is undefined");
+  STRATA_CHECK(first.ndim() > 0, "cat: 0-dimensional tensors cannot be concatenated; unsqueeze(0) them first");
   const int d = normalize_dim(dim, first.ndim(), "cat");
   Shape shape = first.shape();
   shape[d] = 0;

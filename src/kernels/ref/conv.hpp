@@ -12,6 +12,9 @@
 namespace strata::ref {
 
 namespace detail {
+// Below this much work threads cost more than they save (gradient checks call tiny convolutions
+// thousands of times).
+inline constexpr int64_t kParallelMacs = 1 << 16;
 // Offset of (n, c, d, h, w) in a dense (N, C, D, H, W) array with spatial sizes s.
 inline int64_t at(int64_t n, int64_t c, int64_t channels, const Spatial& s, int64_t d, int64_t h, int64_t w) {
   return (((n * channels + c) * s[0] + d) * s[1] + h) * s[2] + w;
@@ -29,7 +32,7 @@ inline int64_t input_index(const ConvGeom& g, int dim, int64_t o, int64_t k) {
 template <class T>
 void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t cg = g.in_per_group(), og = g.out_per_group();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.macs() > detail::kParallelMacs)
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t o = 0; o < g.out_channels; ++o) {
       const int64_t group = o / og;
@@ -69,7 +72,7 @@ void conv_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
     const int64_t o = t / g.stride[dim];
     return o < g.out[dim] ? o : -1;
   };
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.macs() > detail::kParallelMacs)
   for (int64_t n = 0; n < g.batch; ++n)
     for (int64_t ci = 0; ci < g.in_channels; ++ci) {
       const int64_t group = ci / cg, c = ci % cg;
@@ -101,7 +104,7 @@ void conv_backward_data(const ConvGeom& g, const T* gy, const T* w, T* gx) {
 template <class T>
 void conv_backward_weight(const ConvGeom& g, const T* gy, const T* x, T* gw) {
   const int64_t cg = g.in_per_group(), og = g.out_per_group();
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (g.macs() > detail::kParallelMacs)
   for (int64_t o = 0; o < g.out_channels; ++o)
     for (int64_t c = 0; c < cg; ++c) {
       const int64_t ci = (o / og) * cg + c;

@@ -1,0 +1,38 @@
+// strata models: the zoo with parameter counts and default inputs.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "strata/models.hpp"
+
+namespace strata::cli {
+
+void add_models_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("models", "List the model zoo with parameter counts and default input sizes");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print JSON");
+  cmd->callback([json] {
+    nlohmann::json out = nlohmann::json::array();
+    if (!*json) std::printf("%-12s %12s  %-16s %s\n", "model", "parameters", "input", "description");
+    for (const models::ModelInfo& m : models::zoo()) {
+      Shape input = m.input;
+      const int64_t params = m.build({.in_channels = input[1]})->num_parameters();
+      if (*json) {
+        out.push_back({{"name", m.name},
+                       {"parameters", params},
+                       {"input", std::vector<int64_t>(input.begin(), input.end())},
+                       {"description", m.description},
+                       {"recipe",
+                        {{"lr", m.recipe.lr}, {"batch_size", m.recipe.batch_size}, {"epochs", m.recipe.epochs},
+                         {"resize", m.recipe.resize}}}});
+      } else {
+        std::printf("%-12s %12lld  %-16s %s\n", m.name.c_str(), static_cast<long long>(params),
+                    input.str().c_str(), m.description.c_str());
+      }
+    }
+    if (*json) std::cout << out.dump(2) << "\n";
+  });
+}
+
+}  // namespace strata::cli

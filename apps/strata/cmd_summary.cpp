@@ -1,0 +1,59 @@
+// strata summary MODEL [--input N,C,H,W] [--json]: one row per layer with output shape,
+// parameters and multiply-accumulates, then totals.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "strata/models.hpp"
+#include "strata/nn/summary.hpp"
+
+namespace strata::cli {
+
+namespace {
+struct SummaryArgs {
+  std::string model;
+  std::string input;
+  int64_t classes = 10;
+  bool json = false;
+};
+
+nlohmann::json shape_json(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }
+}  // namespace
+
+void add_summary_command(CLI::App& app) {
+  auto args = std::make_shared<SummaryArgs>();
+  auto* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
+  cmd->add_option("model", args->model, "Model name (see `strata models`)")->required();
+  cmd->add_option("--input", args->input, "Input shape N,C,H,W (N,C,D,H,W for 3-D models); default: the model's training input");
+  cmd->add_option("--classes", args->classes, "Number of output classes")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", args->json, "Print JSON instead of a table");
+  cmd->callback([args] {
+    const models::ModelInfo& info = models::find(args->model);
+    const Shape input = args->input.empty() ? info.input : parse_shape(args->input, "--input");
+    STRATA_CHECK(input.ndim() == info.input.ndim(), "--input: ", info.name, " takes a ", info.input.ndim(),
+                 "-D input such as ", info.input, ", got ", input);
+    auto model = info.build({.in_channels = input[1], .num_classes = args->classes});
+    nn::ModelSummary s;
+    try {
+      s = nn::summarize(*model, input);
+    } catch (const nn::LayerError& e) {
+      fail(info.name, " cannot take input ", input, ": it stops at layer ", e.layer_path(), " (", e.layer_type(),
+           ") whose input is ", e.input_shape(), ": ", e.op_message());
+    }
+    if (!args->json) {
+      std::cout << info.name << " (" << info.description << ")\n" << nn::format_summary(s);
+      return;
+    }
+    nlohmann::json layers = nlohmann::json::array();
+    for (const nn::LayerSummary& l : s.layers)
+      layers.push_back({{"name", l.name}, {"type", l.type}, {"depth", l.depth}, {"leaf", l.leaf},
+                        {"output", shape_json(l.output)}, {"params", l.params}, {"macs", l.macs}});
+    std::cout << nlohmann::json{{"model", info.name}, {"input", shape_json(s.input)}, {"output", shape_json(s.output)},
+                                {"params", s.params}, {"macs", s.macs}, {"activation_bytes", s.activation_bytes},
+                                {"layers", layers}}
+                     .dump(2)
+              << "\n";
+  });
+}
+
+}  // namespace strata::cli

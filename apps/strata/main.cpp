@@ -1,0 +1,28 @@
+// strata: train, evaluate, inspect and benchmark the model zoo from the command line.
+#include <iostream>
+
+#include "commands.hpp"
+#include "strata/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata: convolutional neural networks in C++ (models, summary, train, eval, predict, bench)"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show the help of every subcommand");
+  strata::cli::add_models_command(app);
+  strata::cli::add_summary_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const strata::Error& e) {
+    std::cerr << "strata: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "strata: internal error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,78 @@
+// In-memory image datasets and their loaders: MNIST and Fashion-MNIST (IDX files), CIFAR-10
+// (binary batches) and image folders (DIR/<class>/<image>). Every loader validates its input
+// strictly and reports a problem as a strata::Error naming the file and what to do.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace strata::data {
+
+// N images of C x H x W uint8 pixels (0 = black, 255 = white) with one class label each.
+struct ImageDataset {
+  int64_t channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  std::vector<uint8_t> pixels;           // N x C x H x W, row-major (C order)
+  std::vector<int64_t> labels;           // N, each in [0, num_classes())
+  std::vector<std::string> class_names;  // the name of label k is class_names[k]
+
+  int64_t size() const { return static_cast<int64_t>(labels.size()); }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  int64_t image_numel() const { return channels * height * width; }  // C * H * W
+  // Pixels of image i (C x H x W); i in [0, size()).
+  std::span<const uint8_t> image(int64_t i) const;
+  // Throws strata::Error when the sizes disagree, a dimension is not positive, there are no
+  // classes or a label is out of range.
+  void validate() const;
+};
+
+enum class Split { Train, Test };
+const char* split_name(Split split);  // "train", "test"
+
+// Where a dataset is looked for by default: $STRATA_DATA/<dataset> when the environment variable
+// STRATA_DATA is set (a folder holding one sub-folder per dataset), else
+// /usr/share/datasets/<dataset>, where Debian's dataset packages install. Dataset names:
+// "fashion-mnist", "mnist", "cifar-10".
+std::filesystem::path default_data_dir(std::string_view dataset);
+
+// ---- IDX (MNIST, Fashion-MNIST) ----
+// Reads DIR/{train,t10k}-{images-idx3,labels-idx1}-ubyte, each raw or gzip-compressed (recognised
+// by its magic bytes), named with or without ".gz". Images are 1 x 28 x 28.
+ImageDataset load_fashion_mnist(const std::filesystem::path& dir, Split split);
+ImageDataset load_mnist(const std::filesystem::path& dir, Split split);
+// Any IDX pair: images (magic 00 00 08 03: N x H x W unsigned bytes) and labels (00 00 08 01: N
+// unsigned bytes, each below class_names.size()).
+ImageDataset load_idx(const std::filesystem::path& images_file, const std::filesystem::path& labels_file,
+                      std::vector<std::string> class_names);
+// "T-shirt/top", "Trouser", ..., "Ankle boot" (labels 0..9).
+const std::vector<std::string>& fashion_mnist_class_names();
+// "0", "1", ..., "9".
+const std::vector<std::string>& mnist_class_names();
+
+// ---- CIFAR-10 (binary version) ----
+// Reads data_batch_1.bin .. data_batch_5.bin (Train, 50000 images) or test_batch.bin (Test, 10000)
+// from DIR, or from DIR/cifar-10-batches-bin as the archive extracts. Each file is a sequence of
+// 3073-byte records: the label byte, then 3 x 32 x 32 pixels (R, G, B planes, rows top to bottom).
+// Files may be gzip-compressed and named with ".gz".
+ImageDataset load_cifar10(const std::filesystem::path& dir, Split split);
+// "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck".
+const std::vector<std::string>& cifar10_class_names();
+
+// ---- Image folders ----
+struct ImageFolderOptions {
+  int channels = 3;    // 1 (grey, stb_image's luma) or 3 (RGB); alpha is dropped
+  int64_t height = 0;  // resize every image to height x width (bilinear, as resize_bilinear);
+  int64_t width = 0;   // 0 x 0 keeps the size, which must then be the same for every image
+};
+// DIR/<class>/<file>.png|.jpg|.jpeg|.bmp (extensions in any case; other files and hidden entries
+// are ignored). Classes are the sub-folders sorted by name, labelled 0, 1, ... in that order;
+// images within a class are sorted by file name. Every class must hold at least one image, and
+// an image that cannot be read or decoded is an error naming the file.
+ImageDataset load_image_folder(const std::filesystem::path& dir, const ImageFolderOptions& options = {});
+
+}  // namespace strata::data

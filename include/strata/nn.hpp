@@ -1,0 +1,6 @@
+// Modules, layers and initialisers (torch.nn).
+#pragma once
+
+#include "strata/nn/init.hpp"
+#include "strata/nn/layers.hpp"
+#include "strata/nn/module.hpp"

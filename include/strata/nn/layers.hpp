@@ -1,0 +1,216 @@
+// The layers of torch.nn that CNNs are made of. Each holds its parameters and options and
+// delegates the math to one op (include/strata/ops.hpp). Default initialisation is PyTorch's
+// (Kaiming-uniform with a = sqrt(5) for weights, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for biases).
+#pragma once
+
+#include <initializer_list>
+#include <memory>
+
+#include "strata/nn/module.hpp"
+#include "strata/ops.hpp"
+
+namespace strata::nn {
+
+using ModulePtr = std::shared_ptr<Module>;
+
+// Children named "0", "1", ...; forward applies them in order.
+class Sequential : public Module {
+ public:
+  Sequential() : Module("Sequential") {}
+  Sequential(std::initializer_list<ModulePtr> modules);
+  explicit Sequential(const std::vector<ModulePtr>& modules);
+  void push_back(ModulePtr module);
+  std::size_t size() const { return children().size(); }
+  const ModulePtr& operator[](std::size_t i) const { return children().at(i).second; }
+  Tensor forward(const Tensor& x) override;
+};
+
+// std::make_shared<Sequential> of the given modules.
+inline std::shared_ptr<Sequential> sequential(std::initializer_list<ModulePtr> modules) {
+  return std::make_shared<Sequential>(std::vector<ModulePtr>(modules));
+}
+
+// Convolution over 2 or 3 spatial dims; weight (out, in/groups, k...), bias (out).
+class ConvNd : public Module {
+ public:
+  ConvNd(const char* type, int nd, int64_t in_channels, int64_t out_channels, Dims kernel_size,
+         const ConvOptions& options, bool bias);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  int nd() const { return nd_; }
+  int64_t in_channels() const { return in_channels_; }
+  int64_t out_channels() const { return out_channels_; }
+  const ConvOptions& options() const { return options_; }
+  Tensor weight, bias;  // bias undefined when built without one
+
+ private:
+  int nd_;
+  int64_t in_channels_, out_channels_;
+  Dims kernel_;
+  ConvOptions options_;
+};
+
+class Conv2d : public ConvNd {
+ public:
+  Conv2d(int64_t in_channels, int64_t out_channels, Dims kernel_size, const ConvOptions& options = {},
+         bool bias = true)
+      : ConvNd("Conv2d", 2, in_channels, out_channels, kernel_size, options, bias) {}
+};
+
+class Conv3d : public ConvNd {
+ public:
+  Conv3d(int64_t in_channels, int64_t out_channels, Dims kernel_size, const ConvOptions& options = {},
+         bool bias = true)
+      : ConvNd("Conv3d", 3, in_channels, out_channels, kernel_size, options, bias) {}
+};
+
+enum class PoolKind : uint8_t { Max, Avg };
+
+class PoolNd : public Module {
+ public:
+  PoolNd(const char* type, PoolKind kind, int nd, const PoolOptions& options);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  PoolKind kind() const { return kind_; }
+  int nd() const { return nd_; }
+  const PoolOptions& options() const { return options_; }
+
+ private:
+  PoolKind kind_;
+  int nd_;
+  PoolOptions options_;
+};
+
+class MaxPool2d : public PoolNd {
+ public:
+  explicit MaxPool2d(const PoolOptions& options) : PoolNd("MaxPool2d", PoolKind::Max, 2, options) {}
+  MaxPool2d(Dims kernel, Dims stride = {}, Dims padding = 0)
+      : MaxPool2d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
+};
+class MaxPool3d : public PoolNd {
+ public:
+  explicit MaxPool3d(const PoolOptions& options) : PoolNd("MaxPool3d", PoolKind::Max, 3, options) {}
+  MaxPool3d(Dims kernel, Dims stride = {}, Dims padding = 0)
+      : MaxPool3d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
+};
+class AvgPool2d : public PoolNd {
+ public:
+  explicit AvgPool2d(const PoolOptions& options) : PoolNd("AvgPool2d", PoolKind::Avg, 2, options) {}
+  AvgPool2d(Dims kernel, Dims stride = {}, Dims padding = 0)
+      : AvgPool2d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
+};
+class AvgPool3d : public PoolNd {
+ public:
+  explicit AvgPool3d(const PoolOptions& options) : PoolNd("AvgPool3d", PoolKind::Avg, 3, options) {}
+  AvgPool3d(Dims kernel, Dims stride = {}, Dims padding = 0)
+      : AvgPool3d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
+};
+
+class AdaptiveAvgPoolNd : public Module {
+ public:
+  AdaptiveAvgPoolNd(const char* type, int nd, Dims output_size);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+ private:
+  int nd_;
+  Dims output_size_;
+};
+class AdaptiveAvgPool2d : public AdaptiveAvgPoolNd {
+ public:
+  explicit AdaptiveAvgPool2d(Dims output_size) : AdaptiveAvgPoolNd("AdaptiveAvgPool2d", 2, output_size) {}
+};
+class AdaptiveAvgPool3d : public AdaptiveAvgPoolNd {
+ public:
+  explicit AdaptiveAvgPool3d(Dims output_size) : AdaptiveAvgPoolNd("AdaptiveAvgPool3d", 3, output_size) {}
+};
+
+// Batch normalization; BatchNorm1d takes (N,C) or (N,C,L), 2d (N,C,H,W), 3d (N,C,D,H,W).
+// Parameters weight (C) = 1, bias (C) = 0; buffers running_mean (C) = 0, running_var (C) = 1,
+// num_batches_tracked (i64 scalar), as PyTorch.
+class BatchNormNd : public Module {
+ public:
+  BatchNormNd(const char* type, int input_ndim, int64_t num_features, double eps, double momentum);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  int64_t num_features() const { return num_features_; }
+  double eps() const { return eps_; }
+  double momentum() const { return momentum_; }
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+
+ private:
+  int input_ndim_;  // 0 for BatchNorm1d (accepts 2-D or 3-D)
+  int64_t num_features_;
+  double eps_, momentum_;
+};
+class BatchNorm1d : public BatchNormNd {
+ public:
+  explicit BatchNorm1d(int64_t num_features, double eps = 1e-5, double momentum = 0.1)
+      : BatchNormNd("BatchNorm1d", 0, num_features, eps, momentum) {}
+};
+class BatchNorm2d : public BatchNormNd {
+ public:
+  explicit BatchNorm2d(int64_t num_features, double eps = 1e-5, double momentum = 0.1)
+      : BatchNormNd("BatchNorm2d", 4, num_features, eps, momentum) {}
+};
+class BatchNorm3d : public BatchNormNd {
+ public:
+  explicit BatchNorm3d(int64_t num_features, double eps = 1e-5, double momentum = 0.1)
+      : BatchNormNd("BatchNorm3d", 5, num_features, eps, momentum) {}
+};
+
+// y = x weight^T + bias; weight (out, in), bias (out).
+class Linear : public Module {
+ public:
+  Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+  Tensor weight, bias;
+
+ private:
+  int64_t in_features_, out_features_;
+};
+
+class ReLU : public Module {
+ public:
+  ReLU() : Module("ReLU") {}
+  Tensor forward(const Tensor& x) override { return relu(x); }
+};
+
+class Sigmoid : public Module {
+ public:
+  Sigmoid() : Module("Sigmoid") {}
+  Tensor forward(const Tensor& x) override { return sigmoid(x); }
+};
+
+class Tanh : public Module {
+ public:
+  Tanh() : Module("Tanh") {}
+  Tensor forward(const Tensor& x) override { return tanh(x); }
+};
+
+// Inverted dropout in training mode (default_generator()), identity in evaluation mode.
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5);
+  Tensor forward(const Tensor& x) override { return dropout(x, p_, is_training()); }
+  std::string extra_repr() const override;
+
+ private:
+  double p_;
+};
+
+// Flattens dims start_dim..end_dim into one (default: all but the batch dim), as nn.Flatten.
+class Flatten : public Module {
+ public:
+  explicit Flatten(int start_dim = 1, int end_dim = -1) : Module("Flatten"), start_(start_dim), end_(end_dim) {}
+  Tensor forward(const Tensor& x) override { return x.flatten(start_, end_); }
+  std::string extra_repr() const override;
+
+ private:
+  int start_, end_;
+};
+
+}  // namespace strata::nn

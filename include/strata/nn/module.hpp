@@ -1,0 +1,130 @@
+// Module: the building block of networks, as torch.nn.Module.
+//
+// A module owns named parameters (trainable tensors), named buffers (state such as BatchNorm's
+// running statistics) and named child modules. Hierarchical names join these with '.', exactly
+// as PyTorch's state_dict() keys ("0.weight", "1.0.conv1.weight", "0.1.running_mean"), so that
+// weights move between the two. Networks are composed at run time (Sequential, registered
+// factories); a block of your own subclasses Module and overrides forward():
+//
+//   class Scale : public nn::Module {
+//    public:
+//     Scale() : Module("Scale") { factor = register_parameter("factor", ones({1})); }
+//     Tensor forward(const Tensor& x) override { return x * factor; }
+//     Tensor factor;
+//   };
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "strata/tensor.hpp"
+
+namespace strata::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  explicit Module(std::string type_name);
+  virtual ~Module() = default;
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+
+  // The computation. Call the module with operator() rather than forward() directly: it also
+  // names the layer in errors and reports to an active ForwardObserver (used by summaries).
+  virtual Tensor forward(const Tensor& x) = 0;
+  Tensor operator()(const Tensor& x);
+
+  // "Conv2d", "Sequential", ...
+  const std::string& type_name() const { return type_name_; }
+  // Dotted path from the root this module was registered under ("" for a root).
+  std::string path() const;
+
+  // ---- Registration (in the constructor of a subclass) ----
+  // Registers and returns `tensor` as a trainable parameter (requires_grad is set).
+  Tensor register_parameter(const std::string& name, Tensor tensor);
+  // Registers and returns `tensor` as a buffer (saved in the state dict, not trained).
+  Tensor register_buffer(const std::string& name, Tensor tensor);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
+    add_child(name, module);
+    return module;
+  }
+
+  // ---- Traversal ----
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
+  NamedTensors named_parameters() const;  // recursive, PyTorch order and names
+  NamedTensors named_buffers() const;
+  std::vector<Tensor> parameters() const;
+  // Every module below and including this one, with its dotted name ("" for this one).
+  std::vector<std::pair<std::string, Module*>> named_modules();
+  int64_t num_parameters() const;  // elements of all parameters
+
+  // ---- State ----
+  // Parameters and buffers in PyTorch's state_dict() order: each module's own parameters, then
+  // its own buffers, then its children in registration order.
+  NamedTensors state_dict() const;
+  // Copies values in by name. Every missing, unexpected or mis-shaped key is reported in one
+  // strata::Error; nothing is changed when any is found.
+  void load_state_dict(const NamedTensors& state);
+
+  // ---- Modes and conversion ----
+  void train(bool on = true);  // recursive
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  // Converts every floating-point parameter and buffer to `dtype` in place (handles stay valid).
+  void to(DType dtype);
+  void zero_grad();  // drops every parameter's gradient
+
+  // ---- Printing ----
+  // The module tree as PyTorch prints it: "Sequential(\n  (0): Conv2d(1, 6, kernel_size=(5, 5)...".
+  std::string str() const;
+  // The part inside the parentheses of a leaf's line, e.g. "in_features=400, out_features=120, bias=True".
+  virtual std::string extra_repr() const { return ""; }
+
+ protected:
+  void add_child(const std::string& name, std::shared_ptr<Module> module);
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out, bool parameters, bool buffers) const;
+
+  std::string type_name_;
+  bool training_ = true;
+  NamedTensors parameters_;
+  NamedTensors buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  const Module* parent_ = nullptr;
+  std::string name_in_parent_;
+};
+
+// Observes every module call on this thread while alive (nested modules report before their
+// parent returns). Used by summaries; at most one at a time.
+class ForwardObserver {
+ public:
+  using Callback = std::function<void(const Module& module, const Tensor& input, const Tensor& output)>;
+  explicit ForwardObserver(Callback callback);
+  ~ForwardObserver();
+  ForwardObserver(const ForwardObserver&) = delete;
+  ForwardObserver& operator=(const ForwardObserver&) = delete;
+};
+
+// Raised by Module::operator() when a layer's computation fails: names the innermost layer
+// (path and type) and the input shape it received, then the op's own message.
+class LayerError : public Error {
+ public:
+  LayerError(std::string layer_path, std::string layer_type, Shape input_shape, const std::string& message);
+  const std::string& layer_path() const { return path_; }
+  const std::string& layer_type() const { return type_; }
+  const Shape& input_shape() const { return input_shape_; }
+  const std::string& op_message() const { return op_message_; }
+
+ private:
+  std::string path_, type_;
+  Shape input_shape_;
+  std::string op_message_;
+};
+
+}  // namespace strata::nn

@@ -1,0 +1,32 @@
+// Registers the reference activation kernels (kernels/ref/activation.hpp) for tensors.
+#include "kernels/ref/activation.hpp"
+
+#include "core/dispatch.hpp"
+#include "core/dtype_dispatch.hpp"
+
+namespace strata {
+namespace {
+
+Tensor forward(Activation kind, const Tensor& x) {
+  Tensor y = empty(x.shape(), x.dtype(), x.device());
+  const Tensor xc = x.contiguous();
+  visit_floating(x.dtype(), activation_name(kind), [&]<class T>() {
+    ref::activation_forward<T>(kind, x.numel(), xc.data<T>(), y.data<T>());
+  });
+  return y;
+}
+
+Tensor backward(Activation kind, const Tensor& gy, const Tensor& y) {
+  Tensor gx = empty(y.shape(), y.dtype(), y.device());
+  const Tensor gyc = gy.contiguous(), yc = y.contiguous();
+  visit_floating(y.dtype(), activation_name(kind), [&]<class T>() {
+    ref::activation_backward<T>(kind, y.numel(), gyc.data<T>(), yc.data<T>(), gx.data<T>());
+  });
+  return gx;
+}
+
+const ActivationKernels kRefActivation{[](Activation, DType) { return true; }, forward, backward};
+STRATA_REGISTER_KERNELS(ActivationKernels, Backend::Ref, kRefActivation);
+
+}  // namespace
+}  // namespace strata

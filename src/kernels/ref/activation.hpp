@@ -1,0 +1,57 @@
+// Reference activation kernels: one element at a time, in double, over dense arrays of n elements.
+// Templated on the scalar type (float, double).
+#pragma once
+
+#include <cmath>
+
+#include "ops/activation.hpp"
+
+namespace strata::ref {
+
+namespace detail {
+// relu(NaN) is NaN, as in PyTorch.
+inline double relu(double x) { return x > 0.0 || std::isnan(x) ? x : 0.0; }
+// Never evaluates exp of a large positive number: for x < 0, sigmoid(x) = e^x / (1 + e^x).
+inline double sigmoid(double x) {
+  if (x >= 0.0) return 1.0 / (1.0 + std::exp(-x));
+  const double e = std::exp(x);
+  return e / (1.0 + e);
+}
+}  // namespace detail
+
+// y[i] = f(x[i]).
+template <class T>
+void activation_forward(Activation kind, int64_t n, const T* x, T* y) {
+  auto apply = [&](auto f) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(f(static_cast<double>(x[i])));
+  };
+  switch (kind) {
+    case Activation::Relu:
+      return apply(detail::relu);
+    case Activation::Sigmoid:
+      return apply(detail::sigmoid);
+    case Activation::Tanh:
+      return apply([](double v) { return std::tanh(v); });
+  }
+}
+
+// gx[i] = gy[i] f'(x[i]) written with y[i] = f(x[i]): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2.
+template <class T>
+void activation_backward(Activation kind, int64_t n, const T* gy, const T* y, T* gx) {
+  auto apply = [&](auto derivative) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i)
+      gx[i] = static_cast<T>(static_cast<double>(gy[i]) * derivative(static_cast<double>(y[i])));
+  };
+  switch (kind) {
+    case Activation::Relu:
+      return apply([](double v) { return v > 0.0 ? 1.0 : 0.0; });
+    case Activation::Sigmoid:
+      return apply([](double v) { return v * (1.0 - v); });
+    case Activation::Tanh:
+      return apply([](double v) { return 1.0 - v * v; });
+  }
+}
+
+}  // namespace strata::ref

@@ -1,0 +1,60 @@
+// The registry of zoo models: name, description, default input, the book's recipe, builder.
+#include <sstream>
+
+#include "models/architectures.hpp"
+
+namespace strata::models {
+
+const std::vector<ModelInfo>& zoo() {
+  static const std::vector<ModelInfo> models = {
+      {"lenet", "LeNet-5 as in the book: sigmoid, average pooling", {1, 1, 28, 28}, {0.9, 256, 10, 28}, build_lenet},
+      {"lenet-bn", "LeNet with batch normalization", {1, 1, 28, 28}, {1.0, 256, 10, 28}, build_lenet_bn},
+      {"alexnet", "AlexNet for 224x224 inputs", {1, 1, 224, 224}, {0.01, 128, 10, 224}, build_alexnet},
+      {"vgg11", "VGG-11", {1, 1, 224, 224}, {0.05, 128, 10, 224},
+       [](const ModelOptions& o) { return build_vgg(o, {{1, 64}, {1, 128}, {2, 256}, {2, 512}, {2, 512}}); }},
+      {"vgg11-small", "VGG-11 with a quarter of the channels (the one the book trains)", {1, 1, 224, 224},
+       {0.05, 128, 10, 224},
+       [](const ModelOptions& o) { return build_vgg(o, {{1, 16}, {1, 32}, {2, 64}, {2, 128}, {2, 128}}); }},
+      {"nin", "Network in Network", {1, 1, 224, 224}, {0.1, 128, 10, 224}, build_nin},
+      {"googlenet", "GoogLeNet (Inception v1)", {1, 1, 96, 96}, {0.1, 128, 10, 96}, build_googlenet},
+      {"resnet18", "ResNet-18", {1, 1, 96, 96}, {0.05, 256, 10, 96},
+       [](const ModelOptions& o) { return build_resnet18(o, 2); }},
+      {"resnet3d18", "ResNet-18 with 3-D layers for volumes and short videos", {1, 1, 16, 96, 96},
+       {0.05, 64, 10, 96}, [](const ModelOptions& o) { return build_resnet18(o, 3); }},
+  };
+  return models;
+}
+
+const ModelInfo& find(const std::string& name) {
+  std::ostringstream names;
+  for (const ModelInfo& m : zoo()) {
+    if (m.name == name) return m;
+    names << (names.tellp() > 0 ? ", " : "") << m.name;
+  }
+  fail("unknown model '", name, "'; the zoo has: ", names.str());
+}
+
+std::shared_ptr<nn::Module> build(const std::string& name, const ModelOptions& options) {
+  STRATA_CHECK(options.in_channels > 0, "build: in_channels must be positive, got ", options.in_channels);
+  STRATA_CHECK(options.num_classes > 0, "build: num_classes must be positive, got ", options.num_classes);
+  return find(name).build(options);
+}
+
+void init_book(nn::Module& model, Generator* gen) {
+  for (auto& [_, m] : model.named_modules()) {
+    Tensor* weight = nullptr;
+    Tensor* bias = nullptr;
+    if (auto* conv = dynamic_cast<nn::ConvNd*>(m)) {
+      weight = &conv->weight;
+      bias = &conv->bias;
+    } else if (auto* fc = dynamic_cast<nn::Linear*>(m)) {
+      weight = &fc->weight;
+      bias = &fc->bias;
+    }
+    if (weight == nullptr) continue;
+    nn::init::xavier_uniform(*weight, 1.0, gen);
+    if (bias->defined()) nn::init::zeros(*bias);
+  }
+}
+
+}  // namespace strata::models

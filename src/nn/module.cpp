@@ -1,0 +1,220 @@
+// Module: registration, traversal, state dicts, modes, printing and layer-naming errors.
+#include "strata/nn/module.hpp"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "core/tensor_impl.hpp"
+#include "strata/autograd.hpp"
+
+namespace strata::nn {
+namespace {
+
+thread_local ForwardObserver::Callback* active_observer = nullptr;
+
+// Makes every handle of `dst` see `src`'s data (PyTorch's `param.data = src`): storage, shape,
+// strides and dtype are replaced; autograd state (requires_grad, grad) stays with dst.
+void replace_data(const Tensor& dst, const Tensor& src) {
+  TensorImpl* d = dst.impl();
+  const TensorImpl* s = src.impl();
+  d->storage = s->storage;
+  d->shape = s->shape;
+  d->strides = s->strides;
+  d->offset = s->offset;
+  d->dtype = s->dtype;
+}
+
+void check_name(const std::string& name, const std::string& type, const char* what) {
+  STRATA_CHECK(!name.empty() && name.find('.') == std::string::npos, type, ": ", what, " name '", name,
+               "' must be non-empty and contain no '.'");
+}
+
+}  // namespace
+
+Module::Module(std::string type_name) : type_name_(std::move(type_name)) {}
+
+Tensor Module::operator()(const Tensor& x) {
+  Tensor y;
+  try {
+    y = forward(x);
+  } catch (const LayerError&) {
+    throw;  // already names the innermost layer
+  } catch (const Error& e) {
+    throw LayerError(path(), type_name_, x.defined() ? x.shape() : Shape{}, e.what());
+  }
+  if (active_observer != nullptr) (*active_observer)(*this, x, y);
+  return y;
+}
+
+std::string Module::path() const {
+  std::string p = name_in_parent_;
+  for (const Module* m = parent_; m != nullptr && m->parent_ != nullptr; m = m->parent_) p = m->name_in_parent_ + "." + p;
+  return p;
+}
+
+Tensor Module::register_parameter(const std::string& name, Tensor tensor) {
+  check_name(name, type_name_, "parameter");
+  STRATA_CHECK(tensor.defined(), type_name_, ": parameter '", name, "' is undefined");
+  if (!tensor.requires_grad()) tensor.set_requires_grad(true);
+  parameters_.emplace_back(name, tensor);
+  return tensor;
+}
+
+Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
+  check_name(name, type_name_, "buffer");
+  STRATA_CHECK(tensor.defined(), type_name_, ": buffer '", name, "' is undefined");
+  buffers_.emplace_back(name, tensor);
+  return tensor;
+}
+
+void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
+  check_name(name, type_name_, "child module");
+  STRATA_CHECK(module != nullptr, type_name_, ": child module '", name, "' is null");
+  for (const auto& [existing, _] : children_)
+    STRATA_CHECK(existing != name, type_name_, ": a child module named '", name, "' already exists");
+  module->parent_ = this;
+  module->name_in_parent_ = name;
+  children_.emplace_back(name, std::move(module));
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& out, bool parameters, bool buffers) const {
+  if (parameters)
+    for (const auto& [name, t] : parameters_) out.emplace_back(prefix + name, t);
+  if (buffers)
+    for (const auto& [name, t] : buffers_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out, parameters, buffers);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", out, true, false);
+  return out;
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect("", out, false, true);
+  return out;
+}
+
+NamedTensors Module::state_dict() const {
+  NamedTensors out;
+  collect("", out, true, true);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [_, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> out{{"", this}};
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, m] : child->named_modules()) out.emplace_back(sub.empty() ? name : name + "." + sub, m);
+  return out;
+}
+
+int64_t Module::num_parameters() const {
+  int64_t n = 0;
+  for (const auto& [_, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+void Module::load_state_dict(const NamedTensors& state) {
+  const NamedTensors own = state_dict();
+  std::map<std::string, const Tensor*> given;
+  std::vector<std::string> duplicated, missing, unexpected, mismatched;
+  for (const auto& [name, t] : state)
+    if (!given.emplace(name, &t).second) duplicated.push_back(name);
+  std::set<std::string> known;
+  for (const auto& [name, t] : own) {
+    known.insert(name);
+    auto it = given.find(name);
+    if (it == given.end()) {
+      missing.push_back(name);
+    } else if (!it->second->defined() || it->second->shape() != t.shape()) {
+      mismatched.push_back(name + " (expected " + t.shape().str() + ", got " +
+                           (it->second->defined() ? it->second->shape().str() : "undefined") + ")");
+    }
+  }
+  for (const auto& [name, _] : state)
+    if (!known.count(name)) unexpected.push_back(name);
+  if (!duplicated.empty() || !missing.empty() || !unexpected.empty() || !mismatched.empty()) {
+    std::ostringstream msg;
+    msg << "load_state_dict: the weights do not fit this " << type_name_ << ":";
+    auto list = [&msg](const char* what, const std::vector<std::string>& names) {
+      if (names.empty()) return;
+      msg << "\n  " << what << " (" << names.size() << "):";
+      for (const auto& n : names) msg << " " << n;
+    };
+    list("missing keys", missing);
+    list("unexpected keys", unexpected);
+    list("shape mismatches", mismatched);
+    list("duplicated keys", duplicated);
+    throw Error(msg.str());
+  }
+  NoGradGuard no_grad;
+  for (const auto& [name, t] : own) {
+    Tensor dst = t;
+    dst.copy_(*given.at(name));
+  }
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [_, child] : children_) child->train(on);
+}
+
+void Module::to(DType dtype) {
+  NoGradGuard no_grad;
+  for (auto& [_, t] : state_dict()) {
+    if (!is_floating(t.dtype()) || t.dtype() == dtype) continue;
+    replace_data(t, t.detach().to(dtype));
+    t.zero_grad();
+  }
+}
+
+void Module::zero_grad() {
+  for (auto& [_, t] : named_parameters()) t.zero_grad();
+}
+
+std::string Module::str() const {
+  if (children_.empty()) return type_name_ + "(" + extra_repr() + ")";
+  std::string out = type_name_ + "(";
+  if (const std::string extra = extra_repr(); !extra.empty()) out += extra;
+  out += "\n";
+  for (const auto& [name, child] : children_) {
+    std::string line = child->str();
+    // Indent nested lines by two spaces.
+    std::string indented;
+    for (char c : line) {
+      indented += c;
+      if (c == '\n') indented += "  ";
+    }
+    out += "  (" + name + "): " + indented + "\n";
+  }
+  return out + ")";
+}
+
+ForwardObserver::ForwardObserver(Callback callback) {
+  STRATA_CHECK(active_observer == nullptr, "ForwardObserver: another observer is already active on this thread");
+  active_observer = new Callback(std::move(callback));
+}
+
+ForwardObserver::~ForwardObserver() {
+  delete active_observer;
+  active_observer = nullptr;
+}
+
+LayerError::LayerError(std::string layer_path, std::string layer_type, Shape input_shape, const std::string& message)
+    : Error("layer " + (layer_path.empty() ? std::string("<root>") : layer_path) + " (" + layer_type +
+            ") cannot take input " + input_shape.str() + ": " + message),
+      path_(std::move(layer_path)),
+      type_(std::move(layer_type)),
+      input_shape_(input_shape),
+      op_message_(message) {}
+
+}  // namespace strata::nn

@@ -1,0 +1,79 @@
+// relu, sigmoid, tanh (through ActivationKernels) and inverted dropout, with gradients.
+#include "ops/activation.hpp"
+
+#include "core/dispatch.hpp"
+#include "core/dtype_dispatch.hpp"
+#include "strata/autograd.hpp"
+#include "strata/ops.hpp"
+#include "strata/random.hpp"
+
+namespace strata {
+
+const char* activation_name(Activation kind) {
+  switch (kind) {
+    case Activation::Relu:
+      return "relu";
+    case Activation::Sigmoid:
+      return "sigmoid";
+    case Activation::Tanh:
+      return "tanh";
+  }
+  fail("internal error: unknown activation");
+}
+
+namespace {
+
+void check_input(const char* op, const Tensor& x) {
+  STRATA_CHECK(x.defined(), op, ": input is an undefined tensor");
+  STRATA_CHECK(is_floating(x.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
+}
+
+Tensor activation(Activation kind, const Tensor& x) {
+  const char* op = activation_name(kind);
+  check_input(op, x);
+  const ActivationKernels& k = select_kernels<ActivationKernels>(
+      op, x.device(), [&](const ActivationKernels& t) { return t.supports(kind, x.dtype()); });
+  Tensor y = k.forward(kind, x.detach());
+  if (autograd::needs_grad({x}))
+    autograd::record(op, y, {x}, [kind, &k, y = y.detach()](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{k.backward(kind, gy, y)};
+    });
+  return y;
+}
+
+// mask[i] = 0 with probability p, else 1/(1-p); one uniform draw per element in row-major order.
+Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
+  Tensor mask = empty(shape, dtype);
+  const double keep_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
+  visit_floating(dtype, "dropout", [&]<class T>() {
+    T* m = mask.data<T>();
+    for (int64_t i = 0; i < mask.numel(); ++i) m[i] = static_cast<T>(gen.uniform() < p ? 0.0 : keep_scale);
+  });
+  return mask;
+}
+
+}  // namespace
+
+Tensor relu(const Tensor& x) { return activation(Activation::Relu, x); }
+Tensor sigmoid(const Tensor& x) { return activation(Activation::Sigmoid, x); }
+Tensor tanh(const Tensor& x) { return activation(Activation::Tanh, x); }
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  check_input("dropout", x);
+  STRATA_CHECK(p >= 0.0 && p <= 1.0, "dropout: p must be in [0, 1], got ", p);
+  if (!training || p == 0.0) return x;
+  STRATA_CHECK(x.device().is_cpu(), "dropout: masks are drawn on the host; the input is on ", x.device().str());
+  const Tensor mask = dropout_mask(x.shape(), x.dtype(), p, gen != nullptr ? *gen : default_generator());
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    y = x * mask;
+  }
+  if (autograd::needs_grad({x}))
+    autograd::record("dropout", y, {x}, [mask](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{gy * mask};
+    });
+  return y;
+}
+
+}  // namespace strata

@@ -1,0 +1,82 @@
+// batch_norm: validation (BatchNormGeom::make), kernel selection and gradients.
+#include "ops/batchnorm.hpp"
+
+#include "core/dispatch.hpp"
+#include "strata/autograd.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+namespace {
+
+void check_per_channel(const char* name, const Shape* shape, int64_t channels) {
+  if (shape == nullptr) return;
+  STRATA_CHECK(shape->ndim() == 1 && (*shape)[0] == channels, "batch_norm: ", name, " must have shape [", channels,
+               "] (one per channel), got ", *shape);
+}
+
+}  // namespace
+
+BatchNormGeom BatchNormGeom::make(const Shape& x, const Shape* weight, const Shape* bias, const Shape* running_mean,
+                                  const Shape* running_var, bool training, double momentum, double eps) {
+  STRATA_CHECK(x.ndim() >= 2, "batch_norm: expected an input of 2 or more dimensions (N, C, ...), got ", x);
+  BatchNormGeom g;
+  g.x_shape = x;
+  g.batch = x[0];
+  g.channels = x[1];
+  for (int i = 2; i < x.ndim(); ++i) g.spatial *= x[i];
+  check_per_channel("weight", weight, g.channels);
+  check_per_channel("bias", bias, g.channels);
+  check_per_channel("running_mean", running_mean, g.channels);
+  check_per_channel("running_var", running_var, g.channels);
+  STRATA_CHECK(eps > 0.0, "batch_norm: eps must be positive, got ", eps);
+  STRATA_CHECK(momentum >= 0.0 && momentum <= 1.0, "batch_norm: momentum must be in [0, 1], got ", momentum);
+  if (training) {
+    STRATA_CHECK(g.count() > 1, "batch_norm: expected more than 1 value per channel when training, got input size ",
+                 x);
+  } else {
+    STRATA_CHECK(running_mean != nullptr && running_var != nullptr,
+                 "batch_norm: running_mean and running_var must be defined in evaluation mode");
+  }
+  return g;
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  STRATA_CHECK(x.defined(), "batch_norm: input is an undefined tensor");
+  STRATA_CHECK(is_floating(x.dtype()), "batch_norm: input must be floating-point, got ", dtype_name(x.dtype()));
+  auto shape_of = [](const Tensor& t) { return t.defined() ? t.shape() : Shape{}; };
+  const Shape ws = shape_of(weight), bs = shape_of(bias), ms = shape_of(running_mean), vs = shape_of(running_var);
+  auto ptr = [](const Tensor& t, const Shape& s) { return t.defined() ? &s : nullptr; };
+  const BatchNormGeom g = BatchNormGeom::make(x.shape(), ptr(weight, ws), ptr(bias, bs), ptr(running_mean, ms),
+                                              ptr(running_var, vs), training, momentum, eps);
+  for (auto [name, t] : {std::pair{"weight", weight}, std::pair{"bias", bias}, std::pair{"running_mean", running_mean},
+                         std::pair{"running_var", running_var}}) {
+    if (!t.defined()) continue;
+    STRATA_CHECK(t.dtype() == x.dtype(), "batch_norm: ", name, " is ", dtype_name(t.dtype()), " but input is ",
+                 dtype_name(x.dtype()));
+    STRATA_CHECK(t.device() == x.device(), "batch_norm: ", name, " is on ", t.device().str(), " but input is on ",
+                 x.device().str());
+  }
+  STRATA_CHECK(!(running_mean.defined() && running_mean.requires_grad()) &&
+                   !(running_var.defined() && running_var.requires_grad()),
+               "batch_norm: running_mean and running_var are buffers and must not require grad");
+
+  const BatchNormKernels& k = select_kernels<BatchNormKernels>(
+      "batch_norm", x.device(), [&](const BatchNormKernels& t) { return t.supports(g, x.dtype()); });
+  const Tensor w = weight.defined() ? weight.detach() : Tensor(), b = bias.defined() ? bias.detach() : Tensor();
+  const BatchNormForward f =
+      training ? k.forward_training(g, x.detach(), w, b, running_mean, running_var, momentum, eps)
+               : k.forward_inference(g, x.detach(), w, b, running_mean, running_var, eps);
+  if (autograd::needs_grad({x, weight, bias}))
+    autograd::record("batch_norm", f.y, {x, weight, bias},
+                     [g, &k, training, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd](
+                         const Tensor& gy, const autograd::Node& node) {
+                       const BatchNormGrads r = k.backward(g, gy, x, w, mean, invstd, training);
+                       return std::vector<Tensor>{node.needs_input_grad(0) ? r.grad_x : Tensor(),
+                                                  node.needs_input_grad(1) ? r.grad_weight : Tensor(),
+                                                  node.needs_input_grad(2) ? r.grad_bias : Tensor()};
+                     });
+  return f.y;
+}
+
+}  // namespace strata

@@ -1,0 +1,196 @@
+// Activations and dropout: values (PyTorch's results computed by hand), stability for large |x|,
+// gradient checks over a table of kinds and shapes, the reference kernels' derivatives, dropout's
+// masks and scaling, and errors.
+#include <cmath>
+#include <functional>
+#include <limits>
+
+#include "common/test_util.hpp"
+#include "kernels/ref/activation.hpp"
+#include "ops/activation.hpp"
+
+using namespace strata;
+using namespace strata::test;
+
+namespace {
+
+Tensor apply(Activation kind, const Tensor& x) {
+  switch (kind) {
+    case Activation::Relu:
+      return relu(x);
+    case Activation::Sigmoid:
+      return sigmoid(x);
+    case Activation::Tanh:
+      return tanh(x);
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST(ActivationValues, ReluSigmoidTanh) {
+  const Tensor x = from_data({-2.0f, -0.5f, 0.0f, 0.5f, 1.0f});
+  expect_near(relu(x), {5}, {0, 0, 0, 0.5, 1});
+  // sigmoid(-2) = 1/(1+e^2), sigmoid(0.5) = 1/(1+e^-0.5), sigmoid(1) = 1/(1+e^-1).
+  expect_near(sigmoid(x), {5}, {0.11920292, 0.37754067, 0.5, 0.62245933, 0.73105858});
+  expect_near(tanh(x), {5}, {-0.96402758, -0.46211716, 0, 0.46211716, 0.76159416});
+}
+
+// No overflow into inf/inf or NaN far from 0, in either precision.
+TEST(ActivationValues, StableForLargeMagnitudes) {
+  for (DType dtype : {DType::F32, DType::F64}) {
+    const Tensor x = from_data({-1000.0f, -100.0f, 100.0f, 1000.0f}).to(dtype);
+    expect_near(sigmoid(x), {4}, {0, 3.72007598e-44, 1, 1}, 1e-6);
+    expect_near(tanh(x), {4}, {-1, -1, 1, 1}, 1e-6);
+    expect_near(relu(x), {4}, {0, 0, 100, 1000});
+  }
+}
+
+TEST(ActivationValues, NaNPropagatesAndStridedInput) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
+    EXPECT_TRUE(std::isnan(apply(kind, from_data(std::vector<double>{nan})).item())) << activation_name(kind);
+  const Tensor x = random({3, 4}, 5).transpose(0, 1);
+  ASSERT_FALSE(x.is_contiguous());
+  expect_close(relu(x), relu(x.contiguous()), 0);
+  expect_close(sigmoid(x), sigmoid(x.contiguous()), 0);
+}
+
+// Derivatives from the output: relu gy [y > 0], sigmoid gy y (1 - y), tanh gy (1 - y^2).
+TEST(ActivationValues, GradientsAtKnownPoints) {
+  Tensor x = requires_grad(from_data(std::vector<double>{-1.0, 0.5, 2.0}));
+  relu(x).sum().backward();
+  expect_near(x.grad(), {3}, {0, 1, 1});
+  x.zero_grad();
+  sigmoid(x).sum().backward();
+  expect_near(x.grad(), {3}, {0.19661193, 0.23500371, 0.10499359});
+  x.zero_grad();
+  tanh(x).sum().backward();
+  expect_near(x.grad(), {3}, {0.41997434, 0.78644773, 0.07065082});
+}
+
+// ---- Gradient checks over a table (double precision through autograd) ----
+
+struct ActivationCase {
+  const char* name;
+  Activation kind;
+  Shape x;
+};
+
+void PrintTo(const ActivationCase& c, std::ostream* os) { *os << c.name; }
+
+class ActivationGradients : public ::testing::TestWithParam<ActivationCase> {};
+
+TEST_P(ActivationGradients, MatchFiniteDifferences) {
+  const ActivationCase& c = GetParam();
+  // Distinct values 0.05 apart (an even count has no exact 0): none within a finite-difference
+  // step of relu's kink at 0.
+  expect_gradients([&](const std::vector<Tensor>& in) { return apply(c.kind, in[0]); },
+                   {requires_grad(distinct(c.x, 7, 0.05))});
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, ActivationGradients,
+                         ::testing::Values(ActivationCase{"relu_1d", Activation::Relu, {10}},
+                                           ActivationCase{"relu_4d", Activation::Relu, {2, 3, 4, 5}},
+                                           ActivationCase{"sigmoid_1d", Activation::Sigmoid, {7}},
+                                           ActivationCase{"sigmoid_4d", Activation::Sigmoid, {2, 3, 4, 5}},
+                                           ActivationCase{"tanh_1d", Activation::Tanh, {7}},
+                                           ActivationCase{"tanh_5d", Activation::Tanh, {1, 2, 3, 2, 4}}),
+                         [](const ::testing::TestParamInfo<ActivationCase>& info) { return std::string(info.param.name); });
+
+// The reference kernels themselves, in double: backward(gy, forward(x)) against central
+// differences of <forward(x), gy>, which for a pointwise f is gy f'(x) element by element.
+TEST(ActivationKernelRef, BackwardIsTheForwardsDerivative) {
+  const Tensor x = distinct({40}, 3, 0.1), gy = random({40}, 4);
+  const int64_t n = x.numel();
+  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
+    SCOPED_TRACE(activation_name(kind));
+    Tensor y = empty({n}, DType::F64), gx = empty({n}, DType::F64), up = empty({n}, DType::F64),
+           down = empty({n}, DType::F64);
+    ref::activation_forward<double>(kind, n, x.data<double>(), y.data<double>());
+    ref::activation_backward<double>(kind, n, gy.data<double>(), y.data<double>(), gx.data<double>());
+    const Tensor x_up = x + 1e-6, x_down = x - 1e-6;
+    ref::activation_forward<double>(kind, n, x_up.data<double>(), up.data<double>());
+    ref::activation_forward<double>(kind, n, x_down.data<double>(), down.data<double>());
+    expect_close(gx, (up - down) * gy / 2e-6, 1e-7);
+  }
+}
+
+// ---- Dropout ----
+
+TEST(Dropout, IdentityWhenEvaluatingOrPZero) {
+  const Tensor x = random({3, 4}, 1);
+  EXPECT_TRUE(dropout(x, 0.5, /*training=*/false).is_same(x));
+  EXPECT_TRUE(dropout(x, 0.0, /*training=*/true).is_same(x));
+}
+
+TEST(Dropout, POneGivesZeros) {
+  Tensor x = requires_grad(random({3, 4}, 1));
+  Tensor y = dropout(x, 1.0, true);
+  expect_near(y, {3, 4}, std::vector<double>(12, 0.0));
+  y.sum().backward();
+  expect_near(x.grad(), {3, 4}, std::vector<double>(12, 0.0));
+}
+
+// Each element is 0 or x/(1-p); about a fraction p are zeros; the mean is kept (inverted dropout).
+TEST(Dropout, InvertedScalingAndDropRate) {
+  Generator gen(11);
+  const Tensor x = ones({200000}, DType::F64);
+  const std::vector<double> y = dropout(x, 0.3, true, &gen).to_vector<double>();
+  int64_t zeros_seen = 0;
+  double sum = 0.0;
+  for (double v : y) {
+    if (v == 0.0) {
+      ++zeros_seen;
+    } else {
+      EXPECT_NEAR(v, 1.0 / 0.7, 1e-12);
+    }
+    sum += v;
+  }
+  EXPECT_NEAR(static_cast<double>(zeros_seen) / y.size(), 0.3, 0.005);
+  EXPECT_NEAR(sum / y.size(), 1.0, 0.01);
+}
+
+TEST(Dropout, SameSeedSameMask) {
+  const Tensor x = random({4, 5}, 2);
+  Generator a(5), b(5), c(6);
+  const Tensor ya = dropout(x, 0.5, true, &a), yb = dropout(x, 0.5, true, &b), yc = dropout(x, 0.5, true, &c);
+  expect_close(ya, yb, 0);
+  EXPECT_NE(ya.to_vector<double>(), yc.to_vector<double>());
+  // The default generator, reseeded, repeats its masks too.
+  manual_seed(9);
+  const Tensor d1 = dropout(x, 0.5, true);
+  manual_seed(9);
+  expect_close(dropout(x, 0.5, true), d1, 0);
+}
+
+// The gradient is the same mask scaled by 1/(1-p): for x = 1, grad_x equals y.
+TEST(Dropout, BackwardUsesTheForwardMask) {
+  Generator gen(3);
+  Tensor x = requires_grad(ones({6, 7}, DType::F64));
+  const Tensor y = dropout(x, 0.4, true, &gen);
+  y.sum().backward();
+  expect_close(x.grad(), y.detach(), 0);
+}
+
+TEST(Dropout, GradientCheckWithAFixedGenerator) {
+  expect_gradients(
+      [](const std::vector<Tensor>& in) {
+        Generator gen(17);  // a fresh generator per call: the same mask every time
+        return dropout(in[0], 0.3, true, &gen);
+      },
+      {requires_grad(random({3, 5}, 8))});
+}
+
+// ---- Errors name the op, the argument and the values ----
+
+TEST(ActivationErrors, Messages) {
+  expect_error([] { relu(arange(4, DType::I64)); }, "relu: expected a floating-point tensor, got i64");
+  expect_error([] { sigmoid(Tensor()); }, "sigmoid: input is an undefined tensor");
+  expect_error([] { tanh(arange(4, DType::I64)); }, "tanh: expected a floating-point tensor, got i64");
+  const Tensor x = zeros({2, 3});
+  expect_error([&] { dropout(x, 1.5, true); }, "dropout: p must be in [0, 1], got 1.5");
+  expect_error([&] { dropout(x, -0.1, false); }, "dropout: p must be in [0, 1], got -0.1");
+  expect_error([&] { dropout(x, std::numeric_limits<double>::quiet_NaN(), true); }, "dropout: p must be in [0, 1], got nan");
+  expect_error([] { dropout(arange(4, DType::I64), 0.5, true); }, "dropout: expected a floating-point tensor, got i64");
+}

@@ -4,3 +4,5 @@
 #include "strata/nn/init.hpp"
 #include "strata/nn/layers.hpp"
 #include "strata/nn/module.hpp"
+#include "strata/nn/summary.hpp"
+#include "strata/nn/weights.hpp"

@@ -113,6 +113,8 @@ class Tensor {
   TensorImpl* impl() const { return impl_.get(); }
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // PyTorch-style text: "tensor([[0., 1.],\n        [2., 3.]], shape=[2,2])"; large tensors are
+  // summarised with "..." (see src/core/print.cpp for the rules).
   std::string str() const;
 
  private:

@@ -10,11 +10,12 @@
 #include <cstdio>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/dtype_dispatch.hpp"
-#include "core/tensor_impl.hpp"
 #include "strata/autograd.hpp"
+#include "strata/storage.hpp"
 #include "strata/tensor.hpp"
 
 namespace strata {

@@ -27,7 +27,8 @@ Shape infer_shape(const Shape& shape, int64_t numel, const char* op, const Shape
       infer = i;
     } else {
       STRATA_CHECK(shape[i] >= 0, op, ": invalid size ", shape[i], " in shape ", shape);
-      known *= shape[i];
+      STRATA_CHECK(!__builtin_mul_overflow(known, shape[i], &known), op, ": the number of elements of ", shape,
+                   " overflows int64");
     }
   }
   if (infer >= 0) {

@@ -7,6 +7,8 @@
 #include "strata/error.hpp"
 #include "strata/gradcheck.hpp"
 #include "strata/io.hpp"
+#include "strata/models.hpp"
+#include "strata/nn.hpp"
 #include "strata/ops.hpp"
 #include "strata/optim.hpp"
 #include "strata/random.hpp"

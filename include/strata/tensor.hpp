@@ -26,6 +26,14 @@ namespace autograd {
 class Node;
 }
 
+// Physical arrangement of a tensor's elements.
+//   Strided    shape + strides (row-major unless a view op made them otherwise).
+//   Blocked16  image batches (N, C, H, W) or (N, C, D, H, W) with C a multiple of 16, stored as
+//              (N, C/16, H, W, 16): channels in blocks of 16 innermost (oneDNN's nChw16c /
+//              nCdhw16c). The oneDNN backend keeps activations this way from layer to layer; every
+//              op accepts it, and ops without a blocked kernel convert to Strided first.
+enum class Layout : uint8_t { Strided, Blocked16 };
+
 class Tensor {
  public:
   Tensor() = default;
@@ -41,7 +49,8 @@ class Tensor {
   int64_t numel() const { return shape().numel(); }
   DType dtype() const;
   Device device() const;
-  bool is_contiguous() const;  // row-major and dense
+  bool is_contiguous() const;  // Strided, row-major and dense
+  Layout layout() const;
   const std::shared_ptr<Storage>& storage() const;
 
   // ---- Element access ----
@@ -67,8 +76,8 @@ class Tensor {
   Tensor squeeze(int dim) const;
   Tensor flatten(int start_dim = 0, int end_dim = -1) const;
   Tensor expand(const Shape& shape) const;  // broadcast view (stride 0 on expanded dims)
-  Tensor contiguous() const;                // itself if already contiguous, else a dense copy
-  Tensor clone() const;                     // always a dense copy
+  Tensor contiguous() const;                // itself if already contiguous, else a dense row-major copy
+  Tensor clone() const;                     // always a dense copy (in the same layout)
   Tensor to(DType dtype) const;             // converted copy (itself if already dtype)
   Tensor detach() const;                    // same data, no autograd history
 

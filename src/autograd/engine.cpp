@@ -3,6 +3,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/layout.hpp"
 #include "core/tensor_impl.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
@@ -66,7 +67,8 @@ class AccumulateGrad final : public Node {
       // to several inputs); otherwise copy, so accumulating later never writes into a shared buffer.
       const bool exclusive = grad.impl_ptr().use_count() == 1 && grad.storage().use_count() == 1 &&
                              grad.is_contiguous() && grad.offset() == 0;
-      meta.grad = exclusive ? grad.detach() : grad.clone();
+      // Leaves hold Strided gradients, whatever layout the op that produced them used.
+      meta.grad = exclusive ? grad.detach() : grad.layout() == Layout::Strided ? grad.clone() : to_layout(grad, Layout::Strided);
     } else {
       meta.grad.add_(grad);
     }

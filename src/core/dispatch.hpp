@@ -6,21 +6,11 @@
 
 #include <array>
 
+#include "strata/backend.hpp"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
 
 namespace strata {
-
-enum class Backend : uint8_t { Ref, Dnnl, Cuda };
-inline constexpr int kNumBackends = 3;
-const char* backend_name(Backend backend);
-
-// The backend CPU ops try first: Dnnl when built in, unless STRATA_BACKEND=ref (read once at
-// start-up) or set_cpu_backend(Backend::Ref). Ref is always the fallback.
-Backend cpu_backend();
-void set_cpu_backend(Backend backend);
-// Whether a backend was compiled into this build.
-bool backend_available(Backend backend);
 
 template <class Table>
 class KernelRegistry {

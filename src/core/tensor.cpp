@@ -31,8 +31,11 @@ int64_t Tensor::size(int dim) const {
   return shape()[normalize_dim(dim, ndim(), "size")];
 }
 
+Layout Tensor::layout() const { return get().layout; }
+
 bool Tensor::is_contiguous() const {
   const TensorImpl& t = get();
+  if (t.layout != Layout::Strided) return false;
   int64_t expected = 1;
   for (int i = t.shape.ndim() - 1; i >= 0; --i) {
     if (t.shape[i] == 1) continue;
@@ -131,6 +134,7 @@ Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, i
   impl->strides = strides;
   impl->offset = offset;
   impl->dtype = base.dtype();
+  impl->layout = base.layout();
   return Tensor(std::move(impl));
 }
 

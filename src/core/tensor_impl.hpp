@@ -21,6 +21,7 @@ struct TensorImpl {
   Shape strides;  // in elements
   int64_t offset = 0;
   DType dtype = DType::F32;
+  Layout layout = Layout::Strided;
   std::unique_ptr<AutogradMeta> autograd;  // created on first use
 
   AutogradMeta& meta() {
@@ -29,7 +30,8 @@ struct TensorImpl {
   }
 };
 
-// A new tensor viewing `base`'s storage with other shape/strides/offset (no autograd state).
+// A new tensor viewing `base`'s storage with other shape/strides/offset (no autograd state),
+// in base's layout.
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);
 
 }  // namespace strata

@@ -22,6 +22,7 @@ BatchNormGeom BatchNormGeom::make(const Shape& x, const Shape* weight, const Sha
   BatchNormGeom g;
   g.x_shape = x;
   g.batch = x[0];
+  g.eps = eps;
   g.channels = x[1];
   for (int i = 2; i < x.ndim(); ++i) g.spatial *= x[i];
   check_per_channel("weight", weight, g.channels);

@@ -2,6 +2,7 @@
 #include "ops/elementwise.hpp"
 
 #include "core/dispatch.hpp"
+#include "core/layout.hpp"
 #include "core/tensor_impl.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
@@ -22,19 +23,34 @@ void check_operands(const char* op, const Tensor& a, const Tensor& b) {
                " and ", b.device().str(), ")");
 }
 
+// The kernels take Strided operands. Blocked16 operands of one shape are passed as flat views
+// (elementwise results do not depend on the arrangement) and the result stays Blocked16; a
+// Blocked16 operand meeting anything else is converted to Strided.
+Tensor strided(const Tensor& t) { return t.layout() == Layout::Strided ? t : to_layout(t.detach(), Layout::Strided); }
+
+bool both_blocked(const Tensor& a, const Tensor& b) {
+  return a.layout() == Layout::Blocked16 && b.layout() == Layout::Blocked16 && a.shape() == b.shape();
+}
+
 Tensor binary_forward(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
   check_operands(name, a, b);
+  if (both_blocked(a, b)) {
+    Tensor out = empty_in(a.shape(), a.dtype(), a.device(), Layout::Blocked16);
+    kernels_for(out).binary(op, flat_view(out), flat_view(a), flat_view(b));
+    return out;
+  }
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = empty(shape, a.dtype(), a.device());
-  kernels_for(out).binary(op, out, expand_to(a, shape), expand_to(b, shape));
+  kernels_for(out).binary(op, out, expand_to(strided(a), shape), expand_to(strided(b), shape));
   return out;
 }
 
 Tensor unary_forward(UnaryOp op, const char* name, const Tensor& x, double s) {
   STRATA_CHECK(x.defined(), name, ": operand is an undefined tensor");
   STRATA_CHECK(is_floating(x.dtype()), name, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
-  Tensor out = empty(x.shape(), x.dtype(), x.device());
-  kernels_for(out).unary(op, out, x, s);
+  Tensor out = empty_in(x.shape(), x.dtype(), x.device(), x.layout());
+  if (x.layout() == Layout::Strided) kernels_for(out).unary(op, out, x, s);
+  else kernels_for(out).unary(op, flat_view(out), flat_view(x), s);
   return out;
 }
 
@@ -219,7 +235,7 @@ Tensor Tensor::abs() const {
 
 Tensor& Tensor::fill_(double value) {
   check_inplace(*this, "fill_");
-  kernels_for(*this).fill(*this, value);
+  kernels_for(*this).fill(layout() == Layout::Strided ? *this : flat_view(*this), value);
   return *this;
 }
 
@@ -230,7 +246,13 @@ Tensor& Tensor::copy_(const Tensor& src) {
                " cannot be broadcast to ", shape());
   STRATA_CHECK(device() == src.device(), "copy_: source is on ", src.device().str(), ", destination on ",
                device().str());
-  kernels_for(*this).copy(*this, expand_to(unaliased_source(*this, src), shape()));
+  if (layout() == Layout::Blocked16) {
+    STRATA_CHECK(src.shape() == shape(), "copy_: a blocked destination takes a source of its own shape ", shape(),
+                 ", got ", src.shape());
+    kernels_for(*this).copy(flat_view(*this), flat_view(to_layout(unaliased_source(*this, src), Layout::Blocked16)));
+    return *this;
+  }
+  kernels_for(*this).copy(*this, expand_to(strided(unaliased_source(*this, src)), shape()));
   return *this;
 }
 
@@ -239,14 +261,22 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   check_operands("add_", *this, other);
   STRATA_CHECK(broadcasts_to(other.shape(), shape()), "add_: operand of shape ", other.shape(),
                " cannot be broadcast to ", shape());
-  kernels_for(*this).axpy(*this, expand_to(unaliased_source(*this, other), shape()), alpha);
+  if (layout() == Layout::Blocked16) {
+    STRATA_CHECK(other.shape() == shape(), "add_: a blocked destination takes an operand of its own shape ",
+                 shape(), ", got ", other.shape());
+    kernels_for(*this).axpy(flat_view(*this), flat_view(to_layout(unaliased_source(*this, other), Layout::Blocked16)),
+                            alpha);
+    return *this;
+  }
+  kernels_for(*this).axpy(*this, expand_to(strided(unaliased_source(*this, other)), shape()), alpha);
   return *this;
 }
 
 Tensor& Tensor::mul_(double value) {
   check_inplace(*this, "mul_");
   STRATA_CHECK(is_floating(dtype()), "mul_: expected a floating-point tensor, got ", dtype_name(dtype()));
-  kernels_for(*this).unary(UnaryOp::MulScalar, *this, *this, value);
+  const Tensor target = layout() == Layout::Strided ? *this : flat_view(*this);
+  kernels_for(*this).unary(UnaryOp::MulScalar, target, target, value);
   return *this;
 }
 

@@ -31,7 +31,10 @@ std::vector<int> reduced_dims(const Tensor& x, std::vector<int> dims, const char
   std::sort(dims.begin(), dims.end());
   if (std::adjacent_find(dims.begin(), dims.end()) != dims.end()) {
     std::string list;
-    for (int d : given) list += (list.empty() ? "" : ",") + std::to_string(d);
+    for (int d : given) {
+      if (!list.empty()) list += ',';
+      list += std::to_string(d);
+    }
     fail(op, ": dimension list [", list, "] names a dimension twice (tensor of shape ", x.shape(), ")");
   }
   if (x.ndim() == 0) dims.clear();

@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "core/dispatch.hpp"
+#include "core/layout.hpp"
 #include "core/tensor_impl.hpp"
 #include "ops/elementwise.hpp"
 #include "strata/autograd.hpp"
@@ -12,8 +13,9 @@
 namespace strata {
 namespace {
 
+// dst (Strided, any strides) = src in any layout.
 void copy_into(const Tensor& dst, const Tensor& src) {
-  select_kernels<ElementwiseKernels>("copy", dst.device()).copy(dst, src);
+  select_kernels<ElementwiseKernels>("copy", dst.device()).copy(dst, src.layout() == Layout::Strided ? src : to_layout(src.detach(), Layout::Strided));
 }
 
 // Replaces one -1 in `shape` by the size that makes it hold `numel` elements.
@@ -83,6 +85,7 @@ Tensor reshape_grad(const Tensor& out, const Tensor& in, const char* name) {
 }  // namespace
 
 Tensor Tensor::view(const Shape& new_shape) const {
+  if (layout() != Layout::Strided) return contiguous().view(new_shape);
   const Shape shape_out = infer_shape(new_shape, numel(), "view", shape());
   Shape strides_out;
   STRATA_CHECK(view_strides(shape(), strides(), shape_out, strides_out), "view: shape ", shape_out,
@@ -92,6 +95,7 @@ Tensor Tensor::view(const Shape& new_shape) const {
 }
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
+  if (layout() != Layout::Strided) return contiguous().reshape(new_shape);
   const Shape shape_out = infer_shape(new_shape, numel(), "reshape", shape());
   Shape strides_out;
   if (view_strides(shape(), strides(), shape_out, strides_out))
@@ -100,6 +104,7 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
 }
 
 Tensor Tensor::permute(const std::vector<int>& dims) const {
+  if (layout() != Layout::Strided) return contiguous().permute(dims);
   STRATA_CHECK(static_cast<int>(dims.size()) == ndim(), "permute: got ", dims.size(),
                " dimensions for a tensor with ", ndim());
   Shape s, st;
@@ -127,6 +132,7 @@ Tensor Tensor::transpose(int dim0, int dim1) const {
 }
 
 Tensor Tensor::slice(int dim, int64_t start, int64_t end, int64_t step) const {
+  if (layout() != Layout::Strided) return contiguous().slice(dim, start, end, step);
   const int d = normalize_dim(dim, ndim(), "slice");
   STRATA_CHECK(step > 0, "slice: step must be positive, got ", step);
   const int64_t n = shape()[d];
@@ -180,6 +186,7 @@ Tensor Tensor::flatten(int start_dim, int end_dim) const {
 }
 
 Tensor Tensor::expand(const Shape& new_shape) const {
+  if (layout() != Layout::Strided) return contiguous().expand(new_shape);
   STRATA_CHECK(broadcast_shapes(shape(), new_shape, "expand") == new_shape, "expand: cannot expand shape ",
                shape(), " to ", new_shape);
   Tensor out = expand_to(*this, new_shape).detach();
@@ -190,11 +197,15 @@ Tensor Tensor::expand(const Shape& new_shape) const {
   return out;
 }
 
-Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
+Tensor Tensor::contiguous() const {
+  if (layout() != Layout::Strided) return to_layout(*this, Layout::Strided);
+  return is_contiguous() ? *this : clone();
+}
 
 Tensor Tensor::clone() const {
-  Tensor out = empty(shape(), dtype(), device());
-  copy_into(out, *this);
+  Tensor out = empty_in(shape(), dtype(), device(), layout());
+  if (layout() == Layout::Strided) copy_into(out, *this);
+  else select_kernels<ElementwiseKernels>("clone", device()).copy(flat_view(out), flat_view(*this));
   if (autograd::needs_grad({*this}))
     autograd::record("clone", out, {*this}, [](const Tensor& gy, const autograd::Node&) {
       return std::vector<Tensor>{gy};

@@ -1,0 +1,126 @@
+// strata bench MODEL: images per second of training iterations (forward, loss, backward, SGD
+// update) or inference, median over timed iterations after warm-up, with the spread and peak
+// resident memory. Inputs and labels are random; the numbers measure compute only.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <omp.h>
+
+#include "commands.hpp"
+#include "strata/strata.hpp"
+
+namespace strata::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  std::string mode = "train";
+  int64_t batch_size = 0;
+  std::string input;
+  int iters = 10;
+  int warmup = 3;
+  int threads = 0;
+  std::string backend;
+  bool json = false;
+};
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+void run_bench(const BenchArgs& a) {
+  const models::ModelInfo& info = models::find(a.model);
+  STRATA_CHECK(a.mode == "train" || a.mode == "infer", "--mode: expected train or infer, got '", a.mode, "'");
+  if (a.threads > 0) omp_set_num_threads(a.threads);
+  if (!a.backend.empty()) {
+    STRATA_CHECK(a.backend == "ref" || a.backend == "dnnl", "--backend: expected ref or dnnl, got '", a.backend, "'");
+    set_cpu_backend(a.backend == "ref" ? Backend::Ref : Backend::Dnnl);
+  }
+  Shape sample = info.input;  // {1, C, H, W}
+  if (!a.input.empty()) {
+    const Shape chw = parse_shape(a.input, "--input");
+    STRATA_CHECK(chw.ndim() == sample.ndim() - 1, "--input: ", info.name, " takes ", sample.ndim() - 1,
+                 " values (C,H,W or C,D,H,W), got ", chw);
+    for (int i = 0; i < chw.ndim(); ++i) sample[i + 1] = chw[i];
+  }
+  const int64_t batch = a.batch_size > 0 ? a.batch_size : info.recipe.batch_size;
+  Shape input = sample;
+  input[0] = batch;
+  STRATA_CHECK(a.iters > 0 && a.warmup >= 0, "--iters must be positive and --warmup non-negative");
+
+  auto model = info.build({.in_channels = input[1]});
+  models::init_book(*model);
+  Generator gen(1);
+  const Tensor x = uniform(input, 0.0, 1.0, gen);
+  std::vector<int64_t> label_values(static_cast<std::size_t>(batch));
+  for (auto& l : label_values) l = static_cast<int64_t>(gen.below(10));
+  const Tensor labels = from_data(std::span<const int64_t>(label_values));
+  const bool train = a.mode == "train";
+  model->train(train);
+  optim::SGD sgd(model->parameters(), 1e-4);
+
+  auto step = [&] {
+    if (train) {
+      sgd.zero_grad();
+      Tensor loss = cross_entropy((*model)(x), labels);
+      loss.backward();
+      sgd.step();
+    } else {
+      NoGradGuard no_grad;
+      (*model)(x);
+    }
+  };
+  for (int i = 0; i < a.warmup; ++i) step();
+  std::vector<double> rates;
+  for (int i = 0; i < a.iters; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rates.push_back(static_cast<double>(batch) / s);
+  }
+  std::sort(rates.begin(), rates.end());
+  const double median = rates[rates.size() / 2];
+  const double lo = rates.front(), hi = rates.back();
+  const int threads = omp_get_max_threads();
+  if (a.json) {
+    std::cout << nlohmann::json{{"model", info.name}, {"mode", a.mode}, {"batch_size", batch},
+                                {"input", std::vector<int64_t>(input.begin(), input.end())},
+                                {"images_per_sec", median}, {"min", lo}, {"max", hi}, {"iters", a.iters},
+                                {"threads", threads}, {"backend", backend_name(cpu_backend())},
+                                {"peak_rss_mb", peak_rss_mb()}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("%s %s batch %lld input %s: %.1f images/s (median of %d; min %.1f, max %.1f), %d threads, "
+                "backend %s, peak RSS %.0f MB\n",
+                info.name.c_str(), a.mode.c_str(), static_cast<long long>(batch), input.str().c_str(), median,
+                a.iters, lo, hi, threads, backend_name(cpu_backend()), peak_rss_mb());
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  auto* cmd = app.add_subcommand("bench", "Measure training or inference throughput of a zoo model");
+  cmd->add_option("model", args->model, "Model name (see `strata models`)")->required();
+  cmd->add_option("--mode", args->mode, "train (forward, loss, backward, SGD update) or infer")
+      ->check(CLI::IsMember({"train", "infer"}));
+  cmd->add_option("--batch-size", args->batch_size, "Batch size (default: the model's recipe)")->check(CLI::PositiveNumber);
+  cmd->add_option("--input", args->input, "One sample's shape C,H,W (default: the model's training input)");
+  cmd->add_option("--iters", args->iters, "Timed iterations")->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", args->warmup, "Untimed iterations first")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", args->threads, "Threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--backend", args->backend, "ref or dnnl (default: dnnl when built in)")
+      ->check(CLI::IsMember({"ref", "dnnl"}));
+  cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->callback([args] { run_bench(*args); });
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,32 @@
+// Which kernels run the ops. The reference kernels (plain loops, the specification) are always
+// built; the oneDNN backend is the fast CPU path when the library was built with it (the
+// default). STRATA_BACKEND=ref in the environment selects the reference kernels at start-up.
+#pragma once
+
+#include <cstdint>
+
+namespace strata {
+
+enum class Backend : uint8_t { Ref, Dnnl, Cuda };
+inline constexpr int kNumBackends = 3;
+const char* backend_name(Backend backend);  // "ref", "dnnl", "cuda"
+
+// The backend CPU ops try first (Ref is always the fallback for what it declines).
+Backend cpu_backend();
+void set_cpu_backend(Backend backend);
+// Whether a backend was compiled into this build.
+bool backend_available(Backend backend);
+
+// Sets the CPU backend for its scope and restores the previous one.
+class BackendGuard {
+ public:
+  explicit BackendGuard(Backend backend) : previous_(cpu_backend()) { set_cpu_backend(backend); }
+  ~BackendGuard() { set_cpu_backend(previous_); }
+  BackendGuard(const BackendGuard&) = delete;
+  BackendGuard& operator=(const BackendGuard&) = delete;
+
+ private:
+  Backend previous_;
+};
+
+}  // namespace strata

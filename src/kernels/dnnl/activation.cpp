@@ -1,0 +1,86 @@
+// ReLU, sigmoid and tanh on oneDNN's eltwise primitives (ActivationKernels, ops/activation.hpp).
+// Elementwise results do not depend on the arrangement, so a tensor of any dense layout is
+// passed as one flat vector and the output keeps the input's layout; the "use_dst_for_bwd"
+// algorithms compute the gradient from the saved output y.
+#include "core/dispatch.hpp"
+#include "kernels/dnnl/context.hpp"
+#include "ops/activation.hpp"
+
+namespace strata::dnnl_backend {
+namespace {
+
+using dnnl::memory;
+
+dnnl::algorithm algorithm_of(Activation kind) {
+  switch (kind) {
+    case Activation::Relu:
+      return dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+    case Activation::Sigmoid:
+      return dnnl::algorithm::eltwise_logistic_use_dst_for_bwd;
+    case Activation::Tanh:
+      return dnnl::algorithm::eltwise_tanh_use_dst_for_bwd;
+  }
+  return dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
+}
+
+memory::desc flat_desc(int64_t n) { return memory::desc({n}, memory::data_type::f32, memory::format_tag::a); }
+
+struct Forward {
+  dnnl::eltwise_forward::primitive_desc pd;
+  dnnl::eltwise_forward prim;
+};
+struct Backward {
+  dnnl::eltwise_backward::primitive_desc pd;
+  dnnl::eltwise_backward prim;
+};
+
+const Forward& forward_plan(Activation kind, int64_t n) {
+  static Cache<Forward> cache;
+  return cache.get(std::to_string(static_cast<int>(kind)) + ":" + std::to_string(n), [&] {
+    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm_of(kind), flat_desc(n), 0.f, 0.f);
+    dnnl::eltwise_forward::primitive_desc pd(desc, engine());
+    return Forward{pd, dnnl::eltwise_forward(pd)};
+  });
+}
+
+const Backward& backward_plan(Activation kind, int64_t n) {
+  static Cache<Backward> cache;
+  return cache.get(std::to_string(static_cast<int>(kind)) + ":" + std::to_string(n), [&] {
+    dnnl::eltwise_backward::desc desc(algorithm_of(kind), flat_desc(n), flat_desc(n), 0.f, 0.f);
+    dnnl::eltwise_backward::primitive_desc pd(desc, engine(), forward_plan(kind, n).pd);
+    return Backward{pd, dnnl::eltwise_backward(pd)};
+  });
+}
+
+// The tensor itself when dense in any layout, else a dense copy.
+Tensor dense(const Tensor& t) { return t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach(); }
+
+bool supports(Activation, DType dtype) { return supported_dtype(dtype); }
+
+Tensor forward(Activation kind, const Tensor& x) {
+  const Tensor src = dense(x);
+  Tensor y = empty_in(src.shape(), DType::F32, Device::cpu(), src.layout());
+  const int64_t n = src.numel();
+  if (n == 0) return y;
+  forward_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(flat_desc(n), src)},
+                                                {DNNL_ARG_DST, memory_of(flat_desc(n), y)}});
+  return y;
+}
+
+Tensor backward(Activation kind, const Tensor& grad_y, const Tensor& y) {
+  const Tensor dst = dense(y);
+  const Tensor diff_dst = in_layout(grad_y, dst.layout());
+  Tensor gx = empty_in(dst.shape(), DType::F32, Device::cpu(), dst.layout());
+  const int64_t n = dst.numel();
+  if (n == 0) return gx;
+  backward_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_DST, memory_of(flat_desc(n), dst)},
+                                                 {DNNL_ARG_DIFF_DST, memory_of(flat_desc(n), diff_dst)},
+                                                 {DNNL_ARG_DIFF_SRC, memory_of(flat_desc(n), gx)}});
+  return gx;
+}
+
+const ActivationKernels kDnnlActivation{supports, forward, backward};
+STRATA_REGISTER_KERNELS(ActivationKernels, Backend::Dnnl, kDnnlActivation);
+
+}  // namespace
+}  // namespace strata::dnnl_backend

@@ -1,0 +1,169 @@
+// Batch normalization on oneDNN (BatchNormKernels, ops/batchnorm.hpp). oneDNN keeps the batch
+// variance; Strata's contract saves 1/sqrt(var + eps), so the variance oneDNN's backward needs is
+// recovered as 1/invstd^2 - eps (oneDNN only ever uses var + eps, which this restores exactly up
+// to rounding). Running statistics are updated here, with the unbiased variance, as PyTorch does.
+#include <cmath>
+
+#include "core/dispatch.hpp"
+#include "kernels/dnnl/context.hpp"
+#include "ops/batchnorm.hpp"
+
+namespace strata::dnnl_backend {
+namespace {
+
+using dnnl::memory;
+using flags = dnnl::normalization_flags;
+
+// (N, C) batches are normalised as (N, C, 1, 1) so they use the same primitives.
+Shape shape_4d(const BatchNormGeom& g) {
+  return g.x_shape.ndim() >= 4 ? g.x_shape : Shape{g.batch, g.channels, g.spatial, 1};
+}
+
+memory::desc data_desc(const BatchNormGeom& g) {
+  const Shape s = shape_4d(g);
+  return desc_of(s, preferred_layout(s));
+}
+
+struct Forward {
+  dnnl::batch_normalization_forward::primitive_desc pd;
+  dnnl::batch_normalization_forward prim;
+};
+struct Backward {
+  dnnl::batch_normalization_backward::primitive_desc pd;
+  dnnl::batch_normalization_backward prim;
+};
+
+const flags kAffine = flags::use_scale | flags::use_shift;
+
+const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
+  static Cache<Forward> cache;
+  return cache.get(key_of(shape_4d(g), Layout::Strided) + (training ? "t" : "i") + std::to_string(eps), [&] {
+    const flags f = training ? kAffine : kAffine | flags::use_global_stats;
+    dnnl::batch_normalization_forward::desc desc(
+        training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data_desc(g),
+        static_cast<float>(eps), f);
+    dnnl::batch_normalization_forward::primitive_desc pd(desc, engine());
+    return Forward{pd, dnnl::batch_normalization_forward(pd)};
+  });
+}
+
+const Backward& backward_plan(const BatchNormGeom& g, bool training, double eps) {
+  static Cache<Backward> cache;
+  return cache.get(key_of(shape_4d(g), Layout::Strided) + (training ? "t" : "i") + std::to_string(eps), [&] {
+    const flags f = training ? kAffine : kAffine | flags::use_global_stats;
+    dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward, data_desc(g), data_desc(g),
+                                                  static_cast<float>(eps), f);
+    dnnl::batch_normalization_backward::primitive_desc pd(desc, engine(), forward_plan(g, true, eps).pd);
+    return Backward{pd, dnnl::batch_normalization_backward(pd)};
+  });
+}
+
+// The input (and its gradient) as oneDNN sees it: 4-D or 5-D in the preferred layout.
+Tensor as_data(const BatchNormGeom& g, const Tensor& t) {
+  const Tensor r = t.ndim() >= 4 ? t : t.detach().contiguous().reshape(shape_4d(g));
+  return in_preferred_layout(r);
+}
+
+Tensor from_data(const BatchNormGeom& g, const Tensor& t) {
+  return g.x_shape.ndim() >= 4 ? t : t.contiguous().reshape(g.x_shape).detach();
+}
+
+Tensor vec(const Tensor& t, int64_t c, double fill) {
+  return t.defined() ? t.detach().contiguous() : full({c}, fill);
+}
+
+// saved variance (C) from invstd, for oneDNN.
+Tensor variance_from_invstd(const Tensor& invstd, double eps) {
+  Tensor var = empty(invstd.shape());
+  const float* in = invstd.data<float>();
+  float* out = var.data<float>();
+  for (int64_t i = 0; i < invstd.numel(); ++i) out[i] = static_cast<float>(1.0 / (double(in[i]) * in[i]) - eps);
+  return var;
+}
+
+bool supports(const BatchNormGeom& g, DType dtype) {
+  return supported_dtype(dtype) && g.x_shape.ndim() <= 5 && g.count() > 0;
+}
+
+BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                  const Tensor& running_mean, const Tensor& running_var, double momentum, double eps) {
+  const Forward& plan = forward_plan(g, true, eps);
+  const Tensor src = as_data(g, x);
+  Tensor y = empty_preferred(src.shape());
+  Tensor mean = empty({g.channels}), var = empty({g.channels});
+  const Tensor scale = vec(weight, g.channels, 1.0), shift = vec(bias, g.channels, 0.0);
+  plan.prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(src)},
+                               {DNNL_ARG_DST, memory_of(y)},
+                               {DNNL_ARG_SCALE, memory_of(scale)},
+                               {DNNL_ARG_SHIFT, memory_of(shift)},
+                               {DNNL_ARG_MEAN, memory_of(mean)},
+                               {DNNL_ARG_VARIANCE, memory_of(var)}});
+  Tensor invstd = empty({g.channels});
+  const float* pm = mean.data<float>();
+  const float* pv = var.data<float>();
+  float* pi = invstd.data<float>();
+  const double m = static_cast<double>(g.count());
+  for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + eps));
+  if (running_mean.defined()) {
+    Tensor rm = running_mean.detach().contiguous();
+    float* r = rm.data<float>();
+    for (int64_t c = 0; c < g.channels; ++c) r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * pm[c]);
+    if (!rm.is_same(running_mean)) running_mean.detach().copy_(rm);
+  }
+  if (running_var.defined()) {
+    Tensor rv = running_var.detach().contiguous();
+    float* r = rv.data<float>();
+    const double unbias = m > 1 ? m / (m - 1) : 1.0;
+    for (int64_t c = 0; c < g.channels; ++c)
+      r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * pv[c] * unbias);
+    if (!rv.is_same(running_var)) running_var.detach().copy_(rv);
+  }
+  return {from_data(g, y), mean, invstd};
+}
+
+BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   const Tensor& running_mean, const Tensor& running_var, double eps) {
+  const Forward& plan = forward_plan(g, false, eps);
+  const Tensor src = as_data(g, x);
+  Tensor y = empty_preferred(src.shape());
+  const Tensor scale = vec(weight, g.channels, 1.0), shift = vec(bias, g.channels, 0.0);
+  const Tensor mean = running_mean.detach().clone(), var = running_var.detach().contiguous();
+  plan.prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(src)},
+                               {DNNL_ARG_DST, memory_of(y)},
+                               {DNNL_ARG_SCALE, memory_of(scale)},
+                               {DNNL_ARG_SHIFT, memory_of(shift)},
+                               {DNNL_ARG_MEAN, memory_of(mean)},
+                               {DNNL_ARG_VARIANCE, memory_of(var)}});
+  Tensor invstd = empty({g.channels});
+  const float* pv = var.data<float>();
+  float* pi = invstd.data<float>();
+  for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + eps));
+  return {from_data(g, y), mean, invstd};
+}
+
+BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                        const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
+  const Backward& plan = backward_plan(g, training, g.eps);
+  const Tensor src = as_data(g, x), diff_dst = as_data(g, grad_y);
+  Tensor gx = empty_preferred(src.shape());
+  Tensor gw = empty({g.channels}), gb = empty({g.channels});
+  // oneDNN 2.6 insists on a shift argument in backward when use_shift is set, though unused.
+  const Tensor scale = vec(weight, g.channels, 1.0), shift = zeros({g.channels});
+  const Tensor var = variance_from_invstd(saved_invstd, g.eps);
+  plan.prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(src)},
+                               {DNNL_ARG_DIFF_DST, memory_of(diff_dst)},
+                               {DNNL_ARG_SCALE, memory_of(scale)},
+                               {DNNL_ARG_SHIFT, memory_of(shift)},
+                               {DNNL_ARG_MEAN, memory_of(saved_mean)},
+                               {DNNL_ARG_VARIANCE, memory_of(var)},
+                               {DNNL_ARG_DIFF_SRC, memory_of(gx)},
+                               {DNNL_ARG_DIFF_SCALE, memory_of(gw)},
+                               {DNNL_ARG_DIFF_SHIFT, memory_of(gb)}});
+  return {from_data(g, gx), gw, gb};
+}
+
+const BatchNormKernels kDnnlBatchNorm{supports, forward_training, forward_inference, backward};
+STRATA_REGISTER_KERNELS(BatchNormKernels, Backend::Dnnl, kDnnlBatchNorm);
+
+}  // namespace
+}  // namespace strata::dnnl_backend

@@ -1,0 +1,90 @@
+#include "kernels/dnnl/context.hpp"
+
+#include <cstring>
+
+#include "core/tensor_impl.hpp"
+
+namespace strata::dnnl_backend {
+
+using dnnl::memory;
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  static dnnl::stream s(engine());
+  return s;
+}
+
+Layout preferred_layout(const Shape& shape) { return blockable(shape) ? Layout::Blocked16 : Layout::Strided; }
+
+Tensor in_layout(const Tensor& t, Layout layout) { return to_layout(t.detach(), layout); }
+
+Tensor empty_preferred(const Shape& shape) {
+  return empty_in(shape, DType::F32, Device::cpu(), preferred_layout(shape));
+}
+
+memory::dims dims_of(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
+
+memory::desc desc_of(const Shape& shape, Layout layout) {
+  using tag = memory::format_tag;
+  if (layout == Layout::Blocked16) {
+    return memory::desc(dims_of(shape), memory::data_type::f32, shape.ndim() == 4 ? tag::nChw16c : tag::nCdhw16c);
+  }
+  static const tag plain[] = {tag::undef, tag::a, tag::ab, tag::abc, tag::abcd, tag::abcde, tag::abcdef};
+  STRATA_CHECK(shape.ndim() >= 1 && shape.ndim() <= 6, "dnnl: unsupported rank ", shape.ndim());
+  return memory::desc(dims_of(shape), memory::data_type::f32, plain[shape.ndim()]);
+}
+
+memory memory_of(const memory::desc& desc, const Tensor& t) {
+  return memory(desc, engine(), t.raw_data());
+}
+
+memory memory_of(const Tensor& t) {
+  STRATA_CHECK(t.layout() != Layout::Strided || t.is_contiguous(), "dnnl: tensor of shape ", t.shape(),
+               " is not dense");
+  return memory_of(desc_of(t), t);
+}
+
+memory reorder_to(const memory::desc& desc, const memory& from, Tensor& holder) {
+  if (from.get_desc() == desc) return from;
+  holder = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
+  memory to(desc, engine(), holder.raw_data());
+  dnnl::reorder(from, to).execute(stream(), const_cast<memory&>(from), to);
+  return to;
+}
+
+memory as_input(const memory::desc& desc, const Tensor& t, Tensor& holder) {
+  const Tensor dense = t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach();
+  holder = dense;
+  return reorder_to(desc, memory_of(dense), holder);
+}
+
+Output::Output(const memory::desc& desc, const Shape& shape) : result_(empty_preferred(shape)) {
+  dnnl::memory own = memory_of(result_);
+  if (own.get_desc() == desc) {
+    memory_ = own;
+  } else {
+    scratch_ = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
+    memory_ = dnnl::memory(desc, engine(), scratch_.raw_data());
+  }
+}
+
+Tensor Output::finish() {
+  if (scratch_.defined()) {
+    dnnl::memory own = memory_of(result_);
+    dnnl::reorder(memory_, own).execute(stream(), memory_, own);
+  }
+  return result_;
+}
+
+std::string key_of(const Shape& shape, Layout layout) {
+  std::string k;
+  for (int64_t d : shape) k += std::to_string(d) + "x";
+  k += layout == Layout::Blocked16 ? "b" : "s";
+  return k;
+}
+
+}  // namespace strata::dnnl_backend

@@ -1,0 +1,234 @@
+// The fast CPU backend (oneDNN) against the reference kernels: forward and every gradient, on a
+// table of shapes per op (odd sizes, stride, padding, dilation, groups, batch 1, 3-D, channels that
+// are and are not multiples of 16, so both the blocked and the plain layouts run), and chains of
+// ops that pass blocked activations from layer to layer. Rows are skipped, not failed, in a build
+// without oneDNN.
+#include <functional>
+
+#include "common/test_util.hpp"
+
+using namespace strata;
+using namespace strata::test;
+
+namespace {
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+
+struct Run {
+  Tensor y;
+  std::vector<Tensor> grads;
+};
+
+// Forward, then backward of sum(y * r) for a fixed random r, on `backend`.
+Run run(Backend backend, const Fn& fn, const std::vector<Tensor>& inputs) {
+  BackendGuard guard(backend);
+  std::vector<Tensor> leaves;
+  for (const Tensor& t : inputs) leaves.push_back(t.defined() ? requires_grad(t.detach().clone()) : Tensor());
+  Run r;
+  r.y = fn(leaves);
+  const Tensor weights = random(r.y.shape(), 99, DType::F32);
+  (r.y * weights).sum().backward();
+  r.y = r.y.detach().contiguous();
+  for (const Tensor& t : leaves) r.grads.push_back(t.defined() ? t.grad() : Tensor());
+  return r;
+}
+
+// Largest |a - b| relative to the largest |b| (a scale-aware error for sums of many products).
+double relative_error(const Tensor& a, const Tensor& b) {
+  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  double diff = 0, scale = 1e-12;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    diff = std::max(diff, std::abs(x[i] - y[i]));
+    scale = std::max(scale, std::abs(y[i]));
+  }
+  return diff / scale;
+}
+
+void expect_backends_agree(const Fn& fn, const std::vector<Tensor>& inputs, double tol = 1e-4) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const Run ref = run(Backend::Ref, fn, inputs), fast = run(Backend::Dnnl, fn, inputs);
+  ASSERT_EQ(fast.y.shape(), ref.y.shape());
+  EXPECT_LT(relative_error(fast.y, ref.y), tol) << "forward";
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) continue;
+    ASSERT_TRUE(fast.grads[i].defined() && ref.grads[i].defined()) << "input " << i;
+    ASSERT_EQ(fast.grads[i].shape(), ref.grads[i].shape());
+    EXPECT_LT(relative_error(fast.grads[i], ref.grads[i]), 10 * tol) << "gradient of input " << i;
+  }
+}
+
+Tensor rnd(const Shape& s, uint64_t seed) { return random(s, seed, DType::F32); }
+
+}  // namespace
+
+// ---- Convolution ----
+
+struct ConvRow {
+  const char* name;
+  Shape x, w;
+  ConvOptions options;
+  bool bias;
+};
+void PrintTo(const ConvRow& r, std::ostream* os) { *os << r.name; }
+class ConvBackends : public ::testing::TestWithParam<ConvRow> {};
+
+TEST_P(ConvBackends, Agree) {
+  const ConvRow& c = GetParam();
+  expect_backends_agree(
+      [&](const std::vector<Tensor>& in) {
+        return c.x.ndim() == 5 ? conv3d(in[0], in[1], in[2], c.options) : conv2d(in[0], in[1], in[2], c.options);
+      },
+      {rnd(c.x, 1), rnd(c.w, 2), c.bias ? rnd({c.w[0]}, 3) : Tensor()});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConvBackends,
+    ::testing::Values(
+        ConvRow{"first_layer", {2, 1, 28, 28}, {6, 1, 5, 5}, {.padding = 2}, true},
+        ConvRow{"lenet_conv2", {3, 6, 14, 14}, {16, 6, 5, 5}, {}, true},
+        ConvRow{"blocked_3x3", {2, 16, 9, 7}, {32, 16, 3, 3}, {.padding = 1}, true},
+        ConvRow{"blocked_stride2", {1, 32, 11, 11}, {16, 32, 3, 3}, {.stride = 2, .padding = 1}, false},
+        ConvRow{"one_by_one_stride2", {2, 32, 8, 8}, {64, 32, 1, 1}, {.stride = 2}, true},
+        ConvRow{"odd_channels", {2, 3, 10, 9}, {5, 3, 3, 2}, {.stride = {2, 1}, .padding = {1, 0}}, true},
+        ConvRow{"dilation", {1, 16, 12, 12}, {16, 16, 3, 3}, {.padding = 2, .dilation = 2}, true},
+        ConvRow{"groups", {2, 32, 7, 7}, {32, 8, 3, 3}, {.padding = 1, .groups = 4}, true},
+        ConvRow{"depthwise", {1, 16, 6, 6}, {16, 1, 3, 3}, {.padding = 1, .groups = 16}, false},
+        ConvRow{"big_kernel_stride4", {1, 1, 35, 35}, {16, 1, 11, 11}, {.stride = 4, .padding = 1}, true},
+        ConvRow{"floor_drops_rows", {1, 16, 8, 8}, {16, 16, 3, 3}, {.stride = 2}, true},
+        ConvRow{"3d", {1, 16, 5, 6, 5}, {16, 16, 3, 3, 3}, {.stride = {1, 2, 1}, .padding = 1}, true},
+        ConvRow{"3d_plain", {2, 2, 5, 5, 5}, {3, 2, 3, 3, 3}, {.stride = 2, .padding = 1}, true}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// ---- Pooling ----
+
+struct PoolRow {
+  const char* name;
+  Shape x;
+  bool max;
+  PoolOptions options;
+};
+void PrintTo(const PoolRow& r, std::ostream* os) { *os << r.name; }
+class PoolBackends : public ::testing::TestWithParam<PoolRow> {};
+
+TEST_P(PoolBackends, Agree) {
+  const PoolRow& p = GetParam();
+  const bool three_d = p.x.ndim() == 5;
+  expect_backends_agree(
+      [&](const std::vector<Tensor>& in) {
+        if (p.max) return three_d ? max_pool3d(in[0], p.options) : max_pool2d(in[0], p.options);
+        return three_d ? avg_pool3d(in[0], p.options) : avg_pool2d(in[0], p.options);
+      },
+      {distinct(p.x, 5, 0.01, DType::F32)});
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, PoolBackends,
+    ::testing::Values(PoolRow{"max_3s2", {2, 16, 9, 9}, true, {.kernel = 3, .stride = 2}},
+                      PoolRow{"max_3s2p1", {1, 32, 12, 12}, true, {.kernel = 3, .stride = 2, .padding = 1}},
+                      PoolRow{"max_plain", {2, 3, 7, 6}, true, {.kernel = 2}},
+                      PoolRow{"max_ceil", {1, 16, 7, 7}, true, {.kernel = 2, .ceil_mode = true}},
+                      PoolRow{"avg_2", {2, 6, 28, 28}, false, {.kernel = 2}},
+                      PoolRow{"avg_pad_include", {1, 16, 7, 7}, false, {.kernel = 3, .stride = 2, .padding = 1}},
+                      PoolRow{"avg_pad_exclude", {1, 16, 7, 7}, false,
+                              {.kernel = 3, .stride = 2, .padding = 1, .count_include_pad = false}},
+                      PoolRow{"avg_ceil_past_padding", {1, 3, 5, 5}, false, {.kernel = 2, .ceil_mode = true}},
+                      PoolRow{"max_3d", {1, 16, 5, 6, 7}, true, {.kernel = 3, .stride = 2, .padding = 1}},
+                      PoolRow{"avg_3d", {2, 2, 4, 4, 4}, false, {.kernel = 2}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+TEST(AdaptivePoolBackends, Agree) {
+  expect_backends_agree([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {1, 1}); },
+                        {rnd({2, 32, 3, 3}, 6)});
+  expect_backends_agree([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {2, 3}); },
+                        {rnd({1, 16, 4, 6}, 7)});
+  expect_backends_agree([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], 3); },
+                        {rnd({1, 16, 5, 5}, 8)});  // uneven bins: the reference kernel runs
+  expect_backends_agree([](const std::vector<Tensor>& in) { return adaptive_avg_pool3d(in[0], {1, 1, 1}); },
+                        {rnd({2, 16, 2, 3, 3}, 9)});
+}
+
+// ---- Batch normalization, activations, linear ----
+
+struct NormRow {
+  const char* name;
+  Shape x;
+  bool training;
+};
+void PrintTo(const NormRow& r, std::ostream* os) { *os << r.name; }
+class BatchNormBackends : public ::testing::TestWithParam<NormRow> {};
+
+TEST_P(BatchNormBackends, Agree) {
+  const NormRow& r = GetParam();
+  const int64_t c = r.x[1];
+  const Tensor mean = rnd({c}, 20) * 0.1, var = rnd({c}, 21) * 0.2 + 1.0;
+  expect_backends_agree(
+      [&](const std::vector<Tensor>& in) {
+        Tensor rm = mean.clone(), rv = var.clone();
+        return batch_norm(in[0], in[1], in[2], rm, rv, r.training, 0.1, 1e-5);
+      },
+      {rnd(r.x, 10) * 2.0 + 0.5, rnd({c}, 11) + 1.0, rnd({c}, 12)});
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, BatchNormBackends,
+                         ::testing::Values(NormRow{"2d_blocked", {4, 16, 5, 5}, true},
+                                           NormRow{"2d_plain", {3, 6, 7, 5}, true},
+                                           NormRow{"1d", {8, 12}, true}, NormRow{"1d_eval", {8, 12}, false},
+                                           NormRow{"eval_blocked", {2, 32, 3, 3}, false},
+                                           NormRow{"3d", {2, 16, 3, 4, 3}, true}),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(BatchNormBackends, RunningStatisticsAgree) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const Tensor x = rnd({4, 16, 3, 3}, 30) * 3.0 + 1.0;
+  Tensor rm[2] = {zeros({16}), zeros({16})}, rv[2] = {ones({16}), ones({16})};
+  for (int i = 0; i < 2; ++i) {
+    BackendGuard guard(i == 0 ? Backend::Ref : Backend::Dnnl);
+    batch_norm(x, {}, {}, rm[i], rv[i], true, 0.1, 1e-5);
+  }
+  EXPECT_LT(relative_error(rm[1], rm[0]), 1e-5);
+  EXPECT_LT(relative_error(rv[1], rv[0]), 1e-5);
+}
+
+TEST(ActivationBackends, Agree) {
+  for (auto f : {relu, sigmoid, tanh}) {
+    expect_backends_agree([f](const std::vector<Tensor>& in) { return f(in[0]); }, {distinct({2, 16, 3, 5}, 3, 0.01, DType::F32)});
+    expect_backends_agree([f](const std::vector<Tensor>& in) { return f(in[0]); }, {distinct({7, 5}, 4, 0.01, DType::F32)});
+  }
+}
+
+TEST(LinearBackends, Agree) {
+  expect_backends_agree([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                        {rnd({8, 400}, 1), rnd({120, 400}, 2), rnd({120}, 3)});
+  expect_backends_agree([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                        {rnd({1, 7}, 4), rnd({3, 7}, 5), Tensor()});
+}
+
+// ---- Chains: blocked activations flow from layer to layer and back ----
+
+TEST(ChainBackends, ResidualBlockAgrees) {
+  // relu(bn(conv(x))) -> conv -> bn, + shortcut, relu, max pool, global average pool, linear.
+  const Tensor m = zeros({32}), v = ones({32});
+  expect_backends_agree(
+      [&](const std::vector<Tensor>& in) {
+        Tensor rm = m.clone(), rv = v.clone(), rm2 = m.clone(), rv2 = v.clone();
+        Tensor y = relu(batch_norm(conv2d(in[0], in[1], {}, {.padding = 1}), in[3], in[4], rm, rv, true));
+        y = batch_norm(conv2d(y, in[2], {}, {.padding = 1}), in[3], in[4], rm2, rv2, true);
+        y = relu(y + in[0]);
+        y = max_pool2d(y, {.kernel = 3, .stride = 2, .padding = 1});
+        y = adaptive_avg_pool2d(y, {1, 1}).flatten(1);
+        return linear(y, in[5]);
+      },
+      {rnd({2, 32, 6, 6}, 1), rnd({32, 32, 3, 3}, 2) * 0.2, rnd({32, 32, 3, 3}, 3) * 0.2, rnd({32}, 4) + 1.0,
+       rnd({32}, 5), rnd({10, 32}, 6)});
+}
+
+TEST(ChainBackends, InceptionConcatAgrees) {
+  expect_backends_agree(
+      [](const std::vector<Tensor>& in) {
+        const Tensor a = relu(conv2d(in[0], in[1]));
+        const Tensor b = relu(conv2d(in[0], in[2], {}, {.padding = 1}));
+        const Tensor c = max_pool2d(in[0], {.kernel = 3, .stride = 1, .padding = 1});
+        return sigmoid(cat({a, b, c}, 1));
+      },
+      {rnd({2, 16, 5, 5}, 1), rnd({16, 16, 1, 1}, 2), rnd({32, 16, 3, 3}, 3) * 0.3});
+}

@@ -10,8 +10,8 @@ namespace strata {
 
 inline constexpr std::size_t kStorageAlignment = 64;
 
-// Where storage memory comes from. The CPU default is aligned malloc; a caching allocator can be
-// installed for the CPU device to reuse buffers across iterations.
+// Where storage memory comes from. The CPU default caches freed buffers for reuse across training
+// iterations (STRATA_CACHING_ALLOCATOR=0 turns that off); another allocator can be installed.
 class Allocator {
  public:
   virtual ~Allocator() = default;
@@ -24,6 +24,8 @@ Allocator& cpu_allocator();
 // Installs `allocator` for CPU storage (nullptr restores the default). The allocator must outlive
 // every storage it allocated.
 void set_cpu_allocator(Allocator* allocator);
+// Returns the buffers the default CPU allocator keeps for reuse to the system.
+void release_cached_cpu_memory();
 
 class Storage {
  public:

@@ -3,6 +3,11 @@
 #include <cstdlib>
 #include <new>
 
+#include <unistd.h>
+
+#include <string>
+
+#include "core/caching_allocator.hpp"
 #include "strata/error.hpp"
 
 namespace strata {
@@ -19,13 +24,36 @@ class AlignedCpuAllocator final : public Allocator {
   void deallocate(void* ptr, std::size_t) override { std::free(ptr); }
 };
 
-AlignedCpuAllocator default_cpu_allocator;
+// The default: cache freed buffers (see core/caching_allocator.hpp), up to a quarter of the
+// machine's memory. Sanitizer builds and STRATA_CACHING_ALLOCATOR=0 use plain aligned malloc, so
+// that use-after-free stays detectable.
+Allocator& default_cpu_allocator() {
+  static AlignedCpuAllocator plain;
+#ifdef STRATA_SANITIZE
+  return plain;
+#else
+  static CachingAllocator* caching = [] {
+    const char* env = std::getenv("STRATA_CACHING_ALLOCATOR");
+    if (env != nullptr && std::string(env) == "0") return static_cast<CachingAllocator*>(nullptr);
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    const std::size_t limit = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page / 4 : (1ull << 31);
+    return new CachingAllocator(limit);  // never destroyed: storages may outlive static destruction
+  }();
+  if (caching != nullptr) return *caching;
+  return plain;
+#endif
+}
+
 Allocator* installed_cpu_allocator = nullptr;
 
 }  // namespace
 
 Allocator& cpu_allocator() {
-  return installed_cpu_allocator ? *installed_cpu_allocator : default_cpu_allocator;
+  return installed_cpu_allocator ? *installed_cpu_allocator : default_cpu_allocator();
+}
+
+void release_cached_cpu_memory() {
+  if (auto* caching = dynamic_cast<CachingAllocator*>(&default_cpu_allocator())) caching->release();
 }
 
 void set_cpu_allocator(Allocator* allocator) { installed_cpu_allocator = allocator; }

@@ -1,4 +1,5 @@
 // Layer modules: state (parameters, options) plus one call into ops. Printing matches PyTorch.
+#include <charconv>
 #include <cmath>
 #include <sstream>
 
@@ -27,6 +28,31 @@ bool all_equal(const Dims& dims, int64_t value) {
 }
 
 const char* py_bool(bool b) { return b ? "True" : "False"; }
+
+// A double as Python's repr() prints it: the shortest digits that read back exactly, in
+// scientific notation when the exponent is below -4 or at least 16 ("1e-05", "2.5e-06"), else
+// positional with at least one decimal ("0.1", "1.0", "0.001").
+std::string py_float(double value) {
+  if (!std::isfinite(value)) return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::scientific);
+  const std::string sci(buf, end);  // "-1.2345e-05": sign, digits with one point, exponent
+  const std::size_t e = sci.find('e');
+  const int exponent = std::stoi(sci.substr(e + 1));
+  const bool negative = sci[0] == '-';
+  std::string digits = sci.substr(negative ? 1 : 0, e - (negative ? 1 : 0));
+  std::erase(digits, '.');
+  std::string out = negative ? "-" : "";
+  if (exponent < -4 || exponent >= 16) {
+    out += digits.substr(0, 1);
+    if (digits.size() > 1) out += "." + digits.substr(1);
+    const int a = std::abs(exponent);
+    return out + (exponent < 0 ? "e-" : "e+") + (a < 10 ? "0" : "") + std::to_string(a);
+  }
+  if (exponent < 0) return out + "0." + std::string(-exponent - 1, '0') + digits;
+  if (static_cast<int>(digits.size()) <= exponent + 1) return out + digits + std::string(exponent + 1 - digits.size(), '0') + ".0";
+  return out + digits.substr(0, exponent + 1) + "." + digits.substr(exponent + 1);
+}
 
 // PyTorch's default for Conv and Linear: weight Kaiming-uniform with a = sqrt(5), bias
 // U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
@@ -117,9 +143,8 @@ std::string PoolNd::extra_repr() const {
   std::ostringstream s;
   s << "kernel_size=" << arg(options_.kernel, 1) << ", stride=" << arg(stride, 1)
     << ", padding=" << arg(options_.padding, 0);
-  if (kind_ == PoolKind::Max) s << ", dilation=1";
-  s << ", ceil_mode=" << py_bool(options_.ceil_mode);
-  if (kind_ == PoolKind::Avg && !options_.count_include_pad) s << ", count_include_pad=False";
+  // PyTorch's average pooling prints only these three; max pooling adds dilation and ceil_mode.
+  if (kind_ == PoolKind::Max) s << ", dilation=1, ceil_mode=" << py_bool(options_.ceil_mode);
   return s.str();
 }
 
@@ -165,7 +190,8 @@ Tensor BatchNormNd::forward(const Tensor& x) {
 
 std::string BatchNormNd::extra_repr() const {
   std::ostringstream s;
-  s << num_features_ << ", eps=" << eps_ << ", momentum=" << momentum_ << ", affine=True, track_running_stats=True";
+  s << num_features_ << ", eps=" << py_float(eps_) << ", momentum=" << py_float(momentum_)
+    << ", affine=True, track_running_stats=True";
   return s.str();
 }
 
@@ -195,7 +221,7 @@ Dropout::Dropout(double p) : Module("Dropout"), p_(p) {
 
 std::string Dropout::extra_repr() const {
   std::ostringstream s;
-  s << "p=" << p_ << ", inplace=False";
+  s << "p=" << py_float(p_) << ", inplace=False";
   return s.str();
 }
 

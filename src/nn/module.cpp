@@ -30,6 +30,19 @@ void check_name(const std::string& name, const std::string& type, const char* wh
                "' must be non-empty and contain no '.'");
 }
 
+// Parameters, buffers and children share one namespace: their state_dict keys would clash.
+void check_unused(const std::string& name, const std::string& type, const char* what, const NamedTensors& parameters,
+                  const NamedTensors& buffers,
+                  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children) {
+  auto has = [&name](const auto& entries) {
+    for (const auto& entry : entries)
+      if (entry.first == name) return true;
+    return false;
+  };
+  STRATA_CHECK(!has(parameters) && !has(buffers) && !has(children), type, ": cannot register ", what, " '", name,
+               "': a parameter, buffer or child module of that name already exists");
+}
+
 }  // namespace
 
 Module::Module(std::string type_name) : type_name_(std::move(type_name)) {}
@@ -55,6 +68,7 @@ std::string Module::path() const {
 
 Tensor Module::register_parameter(const std::string& name, Tensor tensor) {
   check_name(name, type_name_, "parameter");
+  check_unused(name, type_name_, "parameter", parameters_, buffers_, children_);
   STRATA_CHECK(tensor.defined(), type_name_, ": parameter '", name, "' is undefined");
   if (!tensor.requires_grad()) tensor.set_requires_grad(true);
   parameters_.emplace_back(name, tensor);
@@ -63,6 +77,7 @@ Tensor Module::register_parameter(const std::string& name, Tensor tensor) {
 
 Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
   check_name(name, type_name_, "buffer");
+  check_unused(name, type_name_, "buffer", parameters_, buffers_, children_);
   STRATA_CHECK(tensor.defined(), type_name_, ": buffer '", name, "' is undefined");
   buffers_.emplace_back(name, tensor);
   return tensor;
@@ -71,8 +86,7 @@ Tensor Module::register_buffer(const std::string& name, Tensor tensor) {
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_name(name, type_name_, "child module");
   STRATA_CHECK(module != nullptr, type_name_, ": child module '", name, "' is null");
-  for (const auto& [existing, _] : children_)
-    STRATA_CHECK(existing != name, type_name_, ": a child module named '", name, "' already exists");
+  check_unused(name, type_name_, "child module", parameters_, buffers_, children_);
   module->parent_ = this;
   module->name_in_parent_ = name;
   children_.emplace_back(name, std::move(module));
@@ -182,19 +196,24 @@ void Module::zero_grad() {
 }
 
 std::string Module::str() const {
-  if (children_.empty()) return type_name_ + "(" + extra_repr() + ")";
-  std::string out = type_name_ + "(";
-  if (const std::string extra = extra_repr(); !extra.empty()) out += extra;
-  out += "\n";
+  // As torch.nn.Module.__repr__: the lines of extra_repr() and then one "(name): child" per
+  // child, each child's own lines indented by two more spaces; a single extra line without
+  // children stays inside the parentheses.
+  std::vector<std::string> lines;
+  std::istringstream extra(extra_repr());
+  for (std::string line; std::getline(extra, line);) lines.push_back(line);
+  const std::size_t extra_lines = lines.size();
   for (const auto& [name, child] : children_) {
-    std::string line = child->str();
-    // Indent nested lines by two spaces.
-    std::string indented;
-    for (char c : line) {
-      indented += c;
-      if (c == '\n') indented += "  ";
-    }
-    out += "  (" + name + "): " + indented + "\n";
+    std::string line = "(" + name + "): ";
+    for (char c : child->str()) line += c == '\n' ? std::string("\n  ") : std::string(1, c);
+    lines.push_back(line);
+  }
+  std::string out = type_name_ + "(";
+  if (extra_lines == 1 && children_.empty()) {
+    out += lines[0];
+  } else if (!lines.empty()) {
+    out += "\n";
+    for (const std::string& line : lines) out += "  " + line + "\n";
   }
   return out + ")";
 }

@@ -63,7 +63,7 @@ inline std::string le64(uint64_t n) {
 }
 
 inline std::filesystem::path data_file(const std::string& name) {
-  return std::filesystem::path(STRATA_TEST_DATA_DIR) / "io" / name;
+  return std::filesystem::path(STRATA_TEST_FIXTURES_DIR) / "io" / name;
 }
 
 // Expects fn() to throw a strata::Error that starts with "<op>: '<path>': " and contains `fragment`.

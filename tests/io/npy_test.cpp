@@ -1,8 +1,8 @@
 // .npy: round trips, files written by numpy (and the same bytes from save_npy), malformed files.
 //
-// Fixtures in tests/data/io/, generated from the repository root (numpy 1.24) with:
+// Fixtures in tests/fixtures/io/, generated from the repository root (numpy 1.24) with:
 //   /usr/bin/python3 -c "
-//   import numpy as np; d = 'tests/data/io/'
+//   import numpy as np; d = 'tests/fixtures/io/'
 //   np.save(d + 'f32_2x3.npy', np.arange(6, dtype='<f4').reshape(2, 3) / 4)
 //   np.save(d + 'f64_scalar.npy', np.float64(-2.5))
 //   np.save(d + 'i64_5.npy', np.array([-3, 0, 1, 2**40, -2**62], dtype='<i8'))

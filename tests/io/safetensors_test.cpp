@@ -1,11 +1,11 @@
 // safetensors: round trips, the exact bytes the reference library writes, and files written by
 // PyTorch through tools/torch_weights.py.
 //
-// Fixtures in tests/data/io/, generated from the repository root with:
+// Fixtures in tests/fixtures/io/, generated from the repository root with:
 //   /usr/bin/python3 -c "import torch; torch.save({'conv.weight': torch.arange(18, dtype=torch.float32).reshape(2, 1, 3, 3) / 4, 'conv.bias': torch.tensor([-1.5, 2.25]), 'bn.num_batches_tracked': torch.tensor(7), 'scale': torch.tensor([[0.1, -0.2]], dtype=torch.float64), 'empty': torch.zeros(0, 3)}, '/tmp/io_state.pt')"
-//   /usr/bin/python3 tools/torch_weights.py export /tmp/io_state.pt tests/data/io/torch_state.safetensors --metadata format=pt
+//   /usr/bin/python3 tools/torch_weights.py export /tmp/io_state.pt tests/fixtures/io/torch_state.safetensors --metadata format=pt
 //   /usr/bin/python3 -c "import torch; torch.save({'half': torch.tensor([1.5, -2.0, 65504.0, 2.0**-24, float('-inf')], dtype=torch.float16), 'bf16': torch.tensor([1.0, -3.5, 2.0**100], dtype=torch.bfloat16), 'i32': torch.tensor([-2**31, 2**31 - 1], dtype=torch.int32), 'i16': torch.tensor([-32768, 32767], dtype=torch.int16), 'i8': torch.tensor([[-128], [127]], dtype=torch.int8), 'u8': torch.tensor([0, 255], dtype=torch.uint8)}, '/tmp/io_widened.pt')"
-//   /usr/bin/python3 tools/torch_weights.py export /tmp/io_widened.pt tests/data/io/torch_widened.safetensors
+//   /usr/bin/python3 tools/torch_weights.py export /tmp/io_widened.pt tests/fixtures/io/torch_widened.safetensors
 #include <cmath>
 
 #include "common/test_util.hpp"

@@ -3,8 +3,10 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
+MODEL      ?= lenet-bn
+TRAIN_ARGS ?=
 
-.PHONY: all deps deps-torch configure build test test-asan clean
+.PHONY: all deps deps-torch configure build test test-asan train clean
 
 all: build
 
@@ -22,6 +24,12 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+# Trains MODEL on Fashion-MNIST with the book's recipe into runs/MODEL (replacing an earlier run
+# there), then prints the test accuracy and where the weights, metrics and curves are. Extra
+# options go in TRAIN_ARGS, e.g. make train MODEL=lenet TRAIN_ARGS="--epochs 5".
+train: build
+	$(BUILD)/strata train $(MODEL) --out runs/$(MODEL) --overwrite $(TRAIN_ARGS)
 
 # The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
 test-asan: deps

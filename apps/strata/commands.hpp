@@ -11,6 +11,10 @@ namespace strata::cli {
 
 void add_models_command(CLI::App& app);
 void add_summary_command(CLI::App& app);
+void add_train_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_predict_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 // "1,1,28,28" -> [1,1,28,28]; throws strata::Error naming the flag on a malformed list.
 Shape parse_shape(const std::string& text, const char* flag);

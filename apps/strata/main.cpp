@@ -10,6 +10,10 @@ int main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");
   strata::cli::add_models_command(app);
   strata::cli::add_summary_command(app);
+  strata::cli::add_train_command(app);
+  strata::cli::add_eval_command(app);
+  strata::cli::add_predict_command(app);
+  strata::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

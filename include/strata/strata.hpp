@@ -2,6 +2,7 @@
 #pragma once
 
 #include "strata/autograd.hpp"
+#include "strata/backend.hpp"
 #include "strata/data.hpp"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
@@ -15,3 +16,4 @@
 #include "strata/shape.hpp"
 #include "strata/storage.hpp"
 #include "strata/tensor.hpp"
+#include "strata/train.hpp"

@@ -1,0 +1,69 @@
+// strata predict WEIGHTS INPUT...: the top-k classes of images or .npy batches.
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "strata/io.hpp"
+#include "strata/ops.hpp"
+#include "strata/train.hpp"
+
+namespace strata::cli {
+
+namespace {
+
+struct PredictArgs {
+  std::string weights, model, output;
+  std::vector<std::string> inputs;
+  int64_t top_k = 5, batch_size = 256;
+  bool json = false;
+};
+
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto a = std::make_shared<PredictArgs>();
+  auto* cmd = app.add_subcommand("predict", "Classify images (PNG, JPEG, BMP) or .npy batches with trained weights");
+  cmd->add_option("weights", a->weights, "Weights file (.safetensors)")->required();
+  cmd->add_option("inputs", a->inputs, "Image files, or .npy files of float32 N x C x H x W inputs")->required();
+  cmd->add_option("--model", a->model, "Zoo model of a weights file without Strata metadata");
+  cmd->add_option("--top-k", a->top_k, "Classes to show per input")->check(CLI::Range(1, 100000));
+  cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 65536));
+  cmd->add_option("--output", a->output, "Also write the logits (N x classes, float32) to this .npy file");
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->callback([a] {
+    train::LoadedModel loaded = train::load_model(a->weights, a->model);
+    std::vector<Tensor> batches;
+    std::vector<std::string> names;  // one per example: the file, with [i] inside a .npy batch
+    for (const std::string& path : a->inputs) {
+      Tensor x = train::load_input(path, loaded.info);
+      const int64_t n = x.size(0);
+      for (int64_t i = 0; i < n; ++i) names.push_back(n == 1 ? path : detail::cat(path, "[", i, "]"));
+      batches.push_back(std::move(x));
+    }
+    const Tensor inputs = batches.size() == 1 ? batches[0] : cat(batches, 0);
+    const Tensor logits = train::predict_logits(*loaded.module, inputs, a->batch_size);
+    const auto top = train::top_k(logits, a->top_k, loaded.info.classes);
+    if (!a->output.empty()) io::save_npy(a->output, logits.to(DType::F32));
+    if (a->json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (std::size_t i = 0; i < top.size(); ++i) {
+        nlohmann::json classes = nlohmann::json::array();
+        for (const train::ClassScore& s : top[i])
+          classes.push_back({{"index", s.index}, {"name", s.name}, {"probability", s.probability}});
+        out.push_back({{"input", names[i]}, {"top", classes}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return;
+    }
+    for (std::size_t i = 0; i < top.size(); ++i) {
+      std::printf("%s:", names[i].c_str());
+      for (std::size_t j = 0; j < top[i].size(); ++j)
+        std::printf("%s %s %.4f", j ? "," : "", top[i][j].name.c_str(), top[i][j].probability);
+      std::printf("\n");
+    }
+    if (!a->output.empty()) std::printf("logits: %s\n", a->output.c_str());
+  });
+}
+
+}  // namespace strata::cli

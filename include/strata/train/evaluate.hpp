@@ -1,0 +1,29 @@
+// Test-set evaluation: accuracy, per-class accuracy and the confusion matrix.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "strata/data/loader.hpp"
+#include "strata/nn/module.hpp"
+
+namespace strata::train {
+
+struct Evaluation {
+  std::vector<std::string> class_names;
+  // confusion[t][p]: examples of true class t predicted as class p (argmax of the logits).
+  std::vector<std::vector<int64_t>> confusion;
+
+  int64_t count() const;                   // examples evaluated (the sum of the matrix)
+  int64_t correct() const;                 // its trace
+  double accuracy() const;                 // correct / count (0 for no examples)
+  int64_t class_count(int64_t k) const;    // examples of true class k (row sum)
+  double class_accuracy(int64_t k) const;  // confusion[k][k] / class_count(k); NaN when 0
+};
+
+// Runs `model` in evaluation mode without autograd over one epoch of `loader` (its mode is
+// restored afterwards). The model must give (B, K) logits for the dataset's K classes.
+Evaluation evaluate(nn::Module& model, const data::DataLoader& loader);
+
+}  // namespace strata::train

@@ -1,0 +1,270 @@
+// TrainConfig: the recipe defaults, validation, and the JSON form of config.json.
+#include "strata/train/config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <type_traits>
+#include <utility>
+
+#include "strata/error.hpp"
+#include "strata/models.hpp"
+
+namespace strata::train {
+namespace {
+
+using json = nlohmann::json;
+
+template <class Kind, std::size_t N>
+using Names = std::array<std::pair<Kind, const char*>, N>;
+
+constexpr Names<DatasetKind, 4> kDatasets = {{{DatasetKind::FashionMnist, "fashion-mnist"},
+                                              {DatasetKind::Mnist, "mnist"},
+                                              {DatasetKind::Cifar10, "cifar10"},
+                                              {DatasetKind::Folder, "folder"}}};
+constexpr Names<OptimizerKind, 3> kOptimizers = {
+    {{OptimizerKind::Sgd, "sgd"}, {OptimizerKind::Adam, "adam"}, {OptimizerKind::AdamW, "adamw"}}};
+constexpr Names<ScheduleKind, 4> kSchedules = {{{ScheduleKind::Constant, "constant"},
+                                                {ScheduleKind::Step, "step"},
+                                                {ScheduleKind::Cosine, "cosine"},
+                                                {ScheduleKind::OneCycle, "onecycle"}}};
+
+template <class Kind, std::size_t N>
+const char* name_of(const Names<Kind, N>& names, Kind kind) {
+  for (const auto& [k, name] : names)
+    if (k == kind) return name;
+  return "?";
+}
+
+template <class Kind, std::size_t N>
+Kind parse_name(const Names<Kind, N>& names, std::string_view name, const char* what) {
+  std::ostringstream choices;
+  for (const auto& [k, n] : names) {
+    if (name == n) return k;
+    choices << (choices.tellp() > 0 ? ", " : "") << n;
+  }
+  fail("unknown ", what, " '", name, "'; choose one of: ", choices.str());
+}
+
+// Limits that keep a mistyped value from asking for absurd amounts of memory or time.
+constexpr int64_t kMaxEpochs = 100000;
+constexpr int64_t kMaxBatch = 65536;
+constexpr int64_t kMaxResize = 2048;
+constexpr int64_t kMaxPadding = 256;
+constexpr int kMaxThreads = 1024;
+
+bool finite_nonneg(double v) { return std::isfinite(v) && v >= 0.0; }
+
+}  // namespace
+
+const char* dataset_name(DatasetKind kind) { return name_of(kDatasets, kind); }
+const char* optimizer_name(OptimizerKind kind) { return name_of(kOptimizers, kind); }
+const char* schedule_name(ScheduleKind kind) { return name_of(kSchedules, kind); }
+DatasetKind parse_dataset(std::string_view name) { return parse_name(kDatasets, name, "dataset"); }
+OptimizerKind parse_optimizer(std::string_view name) { return parse_name(kOptimizers, name, "optimizer"); }
+ScheduleKind parse_schedule(std::string_view name) { return parse_name(kSchedules, name, "schedule"); }
+
+TrainConfig TrainConfig::for_model(const std::string& model) {
+  const models::Recipe& recipe = models::find(model).recipe;
+  TrainConfig c;
+  c.model = model;
+  c.lr = recipe.lr;
+  c.batch_size = recipe.batch_size;
+  c.epochs = recipe.epochs;
+  c.resize = recipe.resize;
+  return c;
+}
+
+void validate(const TrainConfig& c) {
+  STRATA_CHECK(!c.model.empty(), "train: no model given; name one of `strata models`");
+  STRATA_CHECK(c.folder_channels == 1 || c.folder_channels == 3,
+               "train: folder_channels must be 1 (grey) or 3 (RGB), got ", c.folder_channels);
+  STRATA_CHECK(c.limit_train >= 0 && c.limit_test >= 0, "train: limit_train and limit_test must be >= 0 (0: all), got ",
+               c.limit_train, " and ", c.limit_test);
+  STRATA_CHECK(c.epochs >= 1 && c.epochs <= kMaxEpochs, "train: epochs must be in [1, ", kMaxEpochs, "], got ",
+               c.epochs);
+  STRATA_CHECK(c.batch_size >= 1 && c.batch_size <= kMaxBatch, "train: batch_size must be in [1, ", kMaxBatch,
+               "], got ", c.batch_size);
+  STRATA_CHECK(std::isfinite(c.lr) && c.lr > 0.0, "train: lr must be a positive number, got ", c.lr);
+  STRATA_CHECK(finite_nonneg(c.momentum) && c.momentum < 1.0, "train: momentum must be in [0, 1), got ", c.momentum);
+  STRATA_CHECK(c.optimizer == OptimizerKind::Sgd || (c.momentum == 0.0 && !c.nesterov),
+               "train: momentum and nesterov apply to sgd only; ", optimizer_name(c.optimizer),
+               " has its own moment estimates");
+  STRATA_CHECK(!c.nesterov || c.momentum > 0.0, "train: nesterov needs momentum > 0 (e.g. 0.9)");
+  STRATA_CHECK(finite_nonneg(c.weight_decay), "train: weight_decay must be >= 0, got ", c.weight_decay);
+  STRATA_CHECK(c.warmup_epochs >= 0 && c.warmup_epochs < c.epochs,
+               "train: warmup_epochs must be in [0, epochs = ", c.epochs, "), got ", c.warmup_epochs);
+  STRATA_CHECK(c.warmup_epochs == 0 || c.schedule == ScheduleKind::Cosine,
+               "train: warmup_epochs applies to the cosine schedule only, not ", schedule_name(c.schedule));
+  STRATA_CHECK(c.step_epochs >= 0 && c.step_epochs <= kMaxEpochs, "train: step_epochs must be in [0, ", kMaxEpochs,
+               "] (0: a third of the epochs), got ", c.step_epochs);
+  STRATA_CHECK(std::isfinite(c.step_gamma) && c.step_gamma > 0.0 && c.step_gamma <= 1.0,
+               "train: step_gamma must be in (0, 1], got ", c.step_gamma);
+  STRATA_CHECK(finite_nonneg(c.label_smoothing) && c.label_smoothing < 1.0,
+               "train: label_smoothing must be in [0, 1), got ", c.label_smoothing);
+  STRATA_CHECK(finite_nonneg(c.clip_grad_norm), "train: clip_grad_norm must be >= 0 (0: no clipping), got ",
+               c.clip_grad_norm);
+  STRATA_CHECK(c.resize >= 0 && c.resize <= kMaxResize, "train: resize must be in [0, ", kMaxResize,
+               "] (0: keep the dataset's size), got ", c.resize);
+  STRATA_CHECK(c.crop_padding >= 0 && c.crop_padding <= kMaxPadding, "train: crop_padding must be in [0, ", kMaxPadding,
+               "], got ", c.crop_padding);
+  STRATA_CHECK(c.mean.size() == c.std.size(), "train: mean has ", c.mean.size(), " entries but std has ", c.std.size());
+  STRATA_CHECK(c.normalize || c.mean.empty(), "train: mean and std are given but normalize is off");
+  for (std::size_t i = 0; i < c.mean.size(); ++i)
+    STRATA_CHECK(std::isfinite(c.mean[i]) && std::isfinite(c.std[i]) && c.std[i] > 0.0f, "train: channel ", i,
+                 " has mean ", c.mean[i], " and std ", c.std[i], "; the std must be positive and both finite");
+  STRATA_CHECK(c.threads >= 0 && c.threads <= kMaxThreads, "train: threads must be in [0, ", kMaxThreads,
+               "] (0: OpenMP's default), got ", c.threads);
+  STRATA_CHECK(!c.out_dir.empty(), "train: no output directory given (out_dir)");
+}
+
+// ---- JSON ----
+
+std::string config_to_json(const TrainConfig& c) {
+  const json j = {
+      {"model", c.model},
+      {"dataset", dataset_name(c.dataset)},
+      {"data_dir", c.data_dir.string()},
+      {"folder_channels", c.folder_channels},
+      {"limit_train", c.limit_train},
+      {"limit_test", c.limit_test},
+      {"epochs", c.epochs},
+      {"batch_size", c.batch_size},
+      {"lr", c.lr},
+      {"optimizer", optimizer_name(c.optimizer)},
+      {"momentum", c.momentum},
+      {"nesterov", c.nesterov},
+      {"weight_decay", c.weight_decay},
+      {"schedule", schedule_name(c.schedule)},
+      {"warmup_epochs", c.warmup_epochs},
+      {"step_epochs", c.step_epochs},
+      {"step_gamma", c.step_gamma},
+      {"label_smoothing", c.label_smoothing},
+      {"clip_grad_norm", c.clip_grad_norm},
+      {"resize", c.resize},
+      {"augment", c.augment},
+      {"crop_padding", c.crop_padding},
+      {"normalize", c.normalize},
+      {"mean", c.mean},
+      {"std", c.std},
+      {"shuffle", c.shuffle},
+      {"threads", c.threads},
+      // A string: JSON numbers above 2^53 lose digits in many readers.
+      {"seed", std::to_string(c.seed)},
+      {"init", c.init.string()},
+      {"out_dir", c.out_dir.string()},
+      {"overwrite", c.overwrite},
+  };
+  return j.dump(2);
+}
+
+namespace {
+
+// Reads j[key] into `out` when present, checking its JSON type.
+class Reader {
+ public:
+  explicit Reader(const json& j) : j_(j) {}
+
+  template <class T>
+  void get(const char* key, T& out) {
+    seen_.push_back(key);
+    auto it = j_.find(key);
+    if (it == j_.end()) return;
+    try {
+      if constexpr (std::is_same_v<T, bool>) {
+        STRATA_CHECK(it->is_boolean(), "must be true or false");
+      } else if constexpr (std::is_integral_v<T>) {
+        STRATA_CHECK(it->is_number_integer(), "must be a whole number");
+      } else if constexpr (std::is_floating_point_v<T>) {
+        STRATA_CHECK(it->is_number(), "must be a number");
+      } else if constexpr (std::is_same_v<T, std::string>) {
+        STRATA_CHECK(it->is_string(), "must be a string");
+      } else {
+        STRATA_CHECK(it->is_array() && std::all_of(it->begin(), it->end(), [](const json& v) { return v.is_number(); }),
+                     "must be a list of numbers");
+      }
+      out = it->get<T>();
+    } catch (const Error& e) {
+      fail("config: '", key, "' ", e.what(), ", got ", it->dump());
+    } catch (const json::exception& e) {
+      fail("config: '", key, "' is out of range: ", it->dump());
+    }
+  }
+
+  void check_unknown() const {
+    for (const auto& [key, _] : j_.items())
+      STRATA_CHECK(std::find(seen_.begin(), seen_.end(), key) != seen_.end(), "config: unknown field '", key, "'");
+  }
+
+ private:
+  const json& j_;
+  std::vector<std::string> seen_;
+};
+
+}  // namespace
+
+TrainConfig config_from_json(std::string_view text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    fail("config: not valid JSON (", e.what(), ")");
+  }
+  STRATA_CHECK(j.is_object(), "config: expected a JSON object, got ", j.type_name());
+  TrainConfig c;
+  Reader r(j);
+  std::string dataset = dataset_name(c.dataset), optimizer = optimizer_name(c.optimizer),
+              schedule = schedule_name(c.schedule), data_dir, init, out_dir, seed = std::to_string(c.seed);
+  r.get("model", c.model);
+  r.get("dataset", dataset);
+  r.get("data_dir", data_dir);
+  r.get("folder_channels", c.folder_channels);
+  r.get("limit_train", c.limit_train);
+  r.get("limit_test", c.limit_test);
+  r.get("epochs", c.epochs);
+  r.get("batch_size", c.batch_size);
+  r.get("lr", c.lr);
+  r.get("optimizer", optimizer);
+  r.get("momentum", c.momentum);
+  r.get("nesterov", c.nesterov);
+  r.get("weight_decay", c.weight_decay);
+  r.get("schedule", schedule);
+  r.get("warmup_epochs", c.warmup_epochs);
+  r.get("step_epochs", c.step_epochs);
+  r.get("step_gamma", c.step_gamma);
+  r.get("label_smoothing", c.label_smoothing);
+  r.get("clip_grad_norm", c.clip_grad_norm);
+  r.get("resize", c.resize);
+  r.get("augment", c.augment);
+  r.get("crop_padding", c.crop_padding);
+  r.get("normalize", c.normalize);
+  r.get("mean", c.mean);
+  r.get("std", c.std);
+  r.get("shuffle", c.shuffle);
+  r.get("threads", c.threads);
+  r.get("seed", seed);
+  r.get("init", init);
+  r.get("out_dir", out_dir);
+  r.get("overwrite", c.overwrite);
+  r.check_unknown();
+  c.dataset = parse_dataset(dataset);
+  c.optimizer = parse_optimizer(optimizer);
+  c.schedule = parse_schedule(schedule);
+  c.data_dir = data_dir;
+  c.init = init;
+  c.out_dir = out_dir;
+  std::size_t used = 0;
+  try {
+    c.seed = std::stoull(seed, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  STRATA_CHECK(used == seed.size() && !seed.empty() && seed[0] != '-',
+               "config: 'seed' must be a whole number >= 0 in a string, got '", seed, "'");
+  validate(c);
+  return c;
+}
+
+}  // namespace strata::train

@@ -1,0 +1,149 @@
+// Weights files with Strata metadata: writing the metadata, reading it back strictly, and
+// building + loading the model a file describes.
+#include "strata/train/model_file.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "strata/error.hpp"
+#include "strata/models.hpp"
+#include "strata/nn/weights.hpp"
+#include "train/checkpoint.hpp"
+#include "train/weights_metadata.hpp"
+
+namespace strata::train {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int64_t kMaxInputSize = 4096;  // per dimension of strata.input
+constexpr std::size_t kMaxClasses = 100000;
+
+std::string shape_text(const Shape& s) {
+  std::ostringstream out;
+  for (int i = 0; i < s.ndim(); ++i) out << (i ? "," : "") << s[i];
+  return out.str();
+}
+
+// "1,28,28" -> [1,28,28]: 3 or 4 positive sizes.
+Shape parse_input(const std::string& text, const std::string& where) {
+  Shape s;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    STRATA_CHECK(used == item.size() && !item.empty() && v > 0 && v <= kMaxInputSize && s.ndim() < 4, where,
+                 "strata.input must be 3 or 4 sizes in [1, ", kMaxInputSize, "] such as 1,28,28; got '", text, "'");
+    s.push_back(v);
+  }
+  STRATA_CHECK(s.ndim() == 3 || s.ndim() == 4, where, "strata.input must be C,H,W or C,D,H,W such as 1,28,28; got '",
+               text, "'");
+  return s;
+}
+
+json parse_json(const std::string& text, const std::string& where, const char* key) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    fail(where, key, " is not valid JSON: ", text.substr(0, 80));
+  }
+}
+
+std::vector<float> float_list(const json& j, const std::string& where, const char* key) {
+  STRATA_CHECK(
+      j.is_array() && j.size() <= 4 && std::all_of(j.begin(), j.end(), [](const json& v) { return v.is_number(); }),
+      where, "strata.normalize ", key, " must be a list of at most 4 numbers, got ", j.dump());
+  return j.get<std::vector<float>>();
+}
+
+}  // namespace
+
+io::Metadata to_metadata(const WeightsInfo& info) {
+  io::Metadata m;
+  m["strata.model"] = info.model;
+  m["strata.input"] = shape_text(info.input);
+  m["strata.classes"] = json(info.classes).dump();
+  if (!info.dataset.empty()) m["strata.dataset"] = info.dataset;
+  if (!info.mean.empty()) m["strata.normalize"] = json{{"mean", info.mean}, {"std", info.std}}.dump();
+  return m;
+}
+
+WeightsInfo parse_weights_info(const io::Metadata& m, const std::string& where, const std::string& model_override) {
+  auto get = [&](const char* key) -> const std::string* {
+    auto it = m.find(key);
+    return it == m.end() ? nullptr : &it->second;
+  };
+  WeightsInfo info;
+  const std::string* model = get("strata.model");
+  STRATA_CHECK(model || !model_override.empty(), where,
+               "has no strata.model metadata (not written by Strata?); name its architecture with --model NAME");
+  info.model = model_override.empty() ? *model : model_override;
+  // A model of the user's own (trained with a ModelBuilder) is not in the zoo; its files always
+  // carry strata.input.
+  const models::ModelInfo* zoo = nullptr;
+  for (const models::ModelInfo& m : models::zoo())
+    if (m.name == info.model) zoo = &m;
+
+  if (const std::string* input = get("strata.input")) {
+    info.input = parse_input(*input, where);
+  } else {
+    if (!zoo) models::find(info.model);  // the error listing the zoo
+    for (int d = 1; d < zoo->input.ndim(); ++d) info.input.push_back(zoo->input[d]);
+  }
+  STRATA_CHECK(!zoo || info.input.ndim() + 1 == zoo->input.ndim(), where, "strata.input ", info.input, " does not fit ",
+               info.model, ", whose input is ", zoo->input.ndim() - 1, "-D (such as ", zoo->input, " with the batch)");
+
+  if (const std::string* classes = get("strata.classes")) {
+    const json j = parse_json(*classes, where, "strata.classes");
+    STRATA_CHECK(j.is_array() && !j.empty() && j.size() <= kMaxClasses &&
+                     std::all_of(j.begin(), j.end(), [](const json& v) { return v.is_string(); }),
+                 where, "strata.classes must be a non-empty JSON list of class names, got ", classes->substr(0, 80));
+    info.classes = j.get<std::vector<std::string>>();
+  } else {
+    for (int k = 0; k < 10; ++k) info.classes.push_back(std::to_string(k));
+  }
+
+  if (const std::string* dataset = get("strata.dataset")) info.dataset = *dataset;
+
+  if (const std::string* norm = get("strata.normalize")) {
+    const json j = parse_json(*norm, where, "strata.normalize");
+    STRATA_CHECK(j.is_object() && j.contains("mean") && j.contains("std"), where,
+                 "strata.normalize must be {\"mean\": [...], \"std\": [...]}, got ", norm->substr(0, 80));
+    info.mean = float_list(j["mean"], where, "mean");
+    info.std = float_list(j["std"], where, "std");
+    STRATA_CHECK(info.mean.size() == info.std.size() &&
+                     (info.mean.size() == 1 || static_cast<int64_t>(info.mean.size()) == info.input[0]),
+                 where, "strata.normalize has ", info.mean.size(), " means and ", info.std.size(), " stds for ",
+                 info.input[0], " channels");
+    for (float s : info.std) STRATA_CHECK(s > 0.0f, where, "strata.normalize std values must be positive");
+  }
+  return info;
+}
+
+WeightsInfo read_weights_info(const std::filesystem::path& path, const std::string& model_override) {
+  const io::Metadata m = io::read_safetensors_metadata(path);
+  const std::string where = detail::cat("'", path.string(), "': ");
+  STRATA_CHECK(!is_checkpoint(m), where,
+               "is a training checkpoint, not a weights file; use model.safetensors or best.safetensors of "
+               "the same run directory");
+  return parse_weights_info(m, where, model_override);
+}
+
+LoadedModel load_model(const std::filesystem::path& path, const std::string& model_override) {
+  LoadedModel loaded;
+  loaded.info = read_weights_info(path, model_override);
+  loaded.module = models::build(loaded.info.model, {.in_channels = loaded.info.input[0],
+                                                    .num_classes = static_cast<int64_t>(loaded.info.classes.size())});
+  nn::load_weights(*loaded.module, path);
+  loaded.module->eval();
+  return loaded;
+}
+
+}  // namespace strata::train

@@ -1,0 +1,332 @@
+// Trainer: setting a run up (new or resumed), the epoch loop, and the files written after each
+// epoch (see strata/train/trainer.hpp for what each holds and in which order they are written).
+#include "strata/train/trainer.hpp"
+
+#include <omp.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "strata/autograd.hpp"
+#include "strata/nn/weights.hpp"
+#include "strata/ops.hpp"
+#include "strata/random.hpp"
+#include "strata/train/evaluate.hpp"
+#include "strata/train/report.hpp"
+#include "train/checkpoint.hpp"
+#include "train/setup.hpp"
+#include "train/text_file.hpp"
+
+namespace strata::train {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// The input batch alone may not take more memory than this (a mistyped batch size or resize).
+constexpr double kMaxBatchGiB = 4.0;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::string value_name(double v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+  const std::vector<int64_t> predicted = logits.detach().argmax(1).to_vector<int64_t>();
+  const int64_t* y = labels.data<int64_t>();
+  int64_t correct = 0;
+  for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == y[i];
+  return correct;
+}
+
+bool all_finite(const std::vector<Tensor>& params) {
+  for (const Tensor& p : params)
+    for (float v : p.detach().to_vector<float>())
+      if (!std::isfinite(v)) return false;
+  return true;
+}
+
+// Sets the OpenMP thread count when one is given and returns the count in use.
+int apply_threads(int threads) {
+  if (threads > 0) omp_set_num_threads(threads);
+  return omp_get_max_threads();
+}
+
+void check_data(const TrainData& d) {
+  STRATA_CHECK(d.train && d.test, "Trainer: TrainData needs both the train and the test split");
+  d.train->validate();
+  d.test->validate();
+  STRATA_CHECK(
+      d.train->channels == d.test->channels && d.train->height == d.test->height && d.train->width == d.test->width,
+      "Trainer: the train images are ", d.train->channels, "x", d.train->height, "x", d.train->width,
+      " but the test images are ", d.test->channels, "x", d.test->height, "x", d.test->width);
+  STRATA_CHECK(d.train->class_names == d.test->class_names, "Trainer: the train split has ", d.train->num_classes(),
+               " classes and the test split ", d.test->num_classes(), ", or their names differ");
+}
+
+}  // namespace
+
+RunFiles::RunFiles(const fs::path& d)
+    : dir(d),
+      model(d / "model.safetensors"),
+      best(d / "best.safetensors"),
+      checkpoint(d / "checkpoint.safetensors"),
+      metrics(d / "metrics.csv"),
+      curves(d / "curves.svg"),
+      config(d / "config.json") {}
+
+struct Trainer::State {
+  TrainConfig config;
+  TrainData data;
+  RunFiles files{fs::path()};
+  std::shared_ptr<nn::Module> model;
+  WeightsInfo weights;
+  std::unique_ptr<data::DataLoader> train_loader, test_loader;
+  std::unique_ptr<optim::Optimizer> optimizer;
+  std::unique_ptr<optim::LRSchedule> schedule;
+  int64_t completed = 0;
+  std::vector<EpochMetrics> history;
+  double best_test_acc = -1.0;
+  int64_t best_epoch = 0;
+
+  // Loads the data when not given, then builds the loaders and the model (not initialised).
+  void prepare(const ModelBuilder& build) {
+    if (!data.train) data = load_data(config);
+    check_data(data);
+    const data::ImageDataset& train = *data.train;
+    if (!build) {
+      const models::ModelInfo& info = models::find(config.model);
+      STRATA_CHECK(info.input.ndim() == 4, config.model, " takes ", info.input.ndim() - 2, "-D inputs such as ",
+                   info.input, "; training runs on 2-D image datasets");
+    }
+    const models::ModelOptions options{.in_channels = train.channels, .num_classes = train.num_classes()};
+    model = build ? build(options) : models::build(config.model, options);
+    STRATA_CHECK(model, "Trainer: the model builder returned no model");
+
+    // A final batch of one example is dropped: batch normalization needs two.
+    const int64_t train_size = config.limit_train > 0 ? std::min(config.limit_train, train.size()) : train.size();
+    train_loader = std::make_unique<data::DataLoader>(
+        data.train, data::DataLoaderOptions{.batch_size = config.batch_size,
+                                            .shuffle = config.shuffle,
+                                            .seed = config.seed,
+                                            .drop_last = train_size > 1 && train_size % config.batch_size == 1,
+                                            .limit = config.limit_train,
+                                            .transform = make_transform(config, true)});
+    test_loader = std::make_unique<data::DataLoader>(
+        data.test,
+        data::DataLoaderOptions{
+            .batch_size = config.batch_size, .limit = config.limit_test, .transform = make_transform(config, false)});
+    const Shape input = train_loader->image_shape();
+    const double batch_gib =
+        static_cast<double>(config.batch_size) * static_cast<double>(input.numel()) * 4.0 / (1 << 30);
+    STRATA_CHECK(batch_gib <= kMaxBatchGiB, "train: a batch of ", config.batch_size, " images of ", input[0], "x",
+                 input[1], "x", input[2], " floats would take ", batch_gib, " GiB (at most ", kMaxBatchGiB,
+                 "); lower the batch size or the resize");
+    weights =
+        WeightsInfo{config.model, input, train.class_names, dataset_name(config.dataset), config.mean, config.std};
+    check_model_input(input, train.num_classes(), build ? 0 : models::find(config.model).recipe.resize);
+    optimizer = make_optimizer(config, model->parameters());
+    schedule = make_schedule(config, train_loader->num_batches());
+  }
+
+  // One example through the model in evaluation mode (no state changes, no random draws), so
+  // that a model that cannot take the input fails here with a clear message. `book_size`: the
+  // zoo recipe's input size (0 for a model of the caller's).
+  void check_model_input(const Shape& input, int64_t classes, int64_t book_size) {
+    Tensor out;
+    try {
+      NoGradGuard no_grad;
+      model->eval();
+      out = (*model)(zeros({1, input[0], input[1], input[2]}));
+      model->train();
+    } catch (const nn::LayerError& e) {
+      fail(config.model, " cannot take ", input[0], "x", input[1], "x", input[2], " images: it stops at layer ",
+           e.layer_path(), " (", e.layer_type(), ") whose input is ", e.input_shape(), ": ", e.op_message(),
+           "; resize the images to the size it was made for",
+           book_size > 0 ? detail::cat(" (--resize ", book_size, ")") : std::string());
+    }
+    STRATA_CHECK(out.ndim() == 2 && out.size(1) == classes, config.model, " gives outputs of shape ", out.shape(),
+                 " for one image, but the dataset has ", classes, " classes");
+  }
+
+  Checkpoint checkpoint() const {
+    return Checkpoint{config,        weights,    completed,           default_generator().state(), history,
+                      best_test_acc, best_epoch, model->state_dict(), optimizer->state_dict()};
+  }
+
+  // metrics.csv and curves.svg from the history.
+  void write_reports() const {
+    write_text_file(files.metrics, metrics_csv(history), "metrics.csv");
+    write_text_file(files.curves,
+                    curves_svg(history, config.epochs, config.model + " on " + dataset_name(config.dataset)),
+                    "curves.svg");
+  }
+
+  std::string diverged(const std::string& what, int64_t epoch) const {
+    std::string message = detail::cat(what, ": training diverged; try a smaller --lr.");
+    if (completed > 0)
+      message += detail::cat(" The last good checkpoint (epoch ", completed, ") is in ", files.dir.string());
+    else
+      message += detail::cat(" No epoch finished before epoch ", epoch, ", so there is no checkpoint.");
+    return message;
+  }
+
+  EpochMetrics train_epoch(int64_t e, const TrainCallbacks& callbacks);
+};
+
+EpochMetrics Trainer::State::train_epoch(int64_t e, const TrainCallbacks& callbacks) {
+  const auto start = Clock::now();
+  const std::vector<Tensor> params = model->parameters();
+  const int64_t nb = train_loader->num_batches();
+  model->train();
+  data::Epoch epoch = train_loader->epoch(e);
+  double loss_sum = 0.0, lr = 0.0;
+  int64_t correct = 0, seen = 0, b = 0;
+  for (data::Batch& batch : epoch) {
+    lr = schedule->lr(e * nb + b);
+    ++b;
+    optimizer->set_lr(lr);
+    optimizer->zero_grad();
+    const Tensor logits = (*model)(batch.images);
+    const Tensor loss = cross_entropy(logits, batch.labels, config.label_smoothing);
+    const double l = loss.item();
+    if (!std::isfinite(l))
+      throw TrainingDiverged(
+          diverged(detail::cat("loss became ", value_name(l), " at epoch ", e + 1, ", batch ", b), e + 1), e + 1, b);
+    loss.backward();
+    if (config.clip_grad_norm > 0.0) optim::clip_grad_norm(params, config.clip_grad_norm);
+    optimizer->step();
+    const int64_t n = batch.labels.numel();
+    loss_sum += l * static_cast<double>(n);
+    correct += count_correct(logits, batch.labels);
+    seen += n;
+    if (callbacks.on_batch) {
+      const double t = seconds_since(start);
+      callbacks.on_batch({e + 1, config.epochs, b, nb, loss_sum / seen, static_cast<double>(correct) / seen,
+                          t > 0 ? seen / t : 0.0, t});
+    }
+  }
+  const double train_seconds = seconds_since(start);
+  if (!all_finite(params))
+    throw TrainingDiverged(diverged(detail::cat("the weights became nan or inf in epoch ", e + 1), e + 1), e + 1, 0);
+  const double test_acc = evaluate(*model, *test_loader).accuracy();
+  return {e + 1,    loss_sum / seen,      static_cast<double>(correct) / seen,
+          test_acc, seen / train_seconds, epoch.wait_seconds(),
+          lr,       seconds_since(start)};
+}
+
+// ---- Trainer ----
+
+Trainer::Trainer(std::unique_ptr<State> state) : s_(std::move(state)) {}
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+Trainer::~Trainer() = default;
+
+Trainer::Trainer(TrainConfig config, TrainData data, ModelBuilder build) : s_(std::make_unique<State>()) {
+  State& s = *s_;
+  validate(config);
+  s.files = RunFiles(config.out_dir);
+  std::error_code ec;
+  STRATA_CHECK(config.overwrite || !fs::exists(s.files.checkpoint, ec), "train: ", config.out_dir.string(),
+               " already holds a run (checkpoint.safetensors); continue it with --resume ", config.out_dir.string(),
+               ", or pass --overwrite to replace it, or choose another --out");
+  config.threads = apply_threads(config.threads);
+  if (config.data_dir.empty()) config.data_dir = default_data_dir(config.dataset);
+  if (config.schedule == ScheduleKind::Step && config.step_epochs == 0)
+    config.step_epochs = std::max<int64_t>(1, config.epochs / 3);
+  if (!data.train) data = load_data(config);
+  if (config.normalize && config.mean.empty()) {
+    ChannelStats stats = channel_stats(*data.train, config.limit_train);
+    config.mean = std::move(stats.mean);
+    config.std = std::move(stats.std);
+  }
+  s.config = std::move(config);
+  s.data = std::move(data);
+
+  manual_seed(s.config.seed);
+  s.prepare(build);
+  models::init_book(*s.model);
+  if (!s.config.init.empty()) nn::load_weights(*s.model, s.config.init);
+
+  // An earlier run's files go only now that the new run is set up.
+  for (const fs::path& p : {s.files.model, s.files.best, s.files.checkpoint, s.files.metrics, s.files.curves})
+    fs::remove(p, ec);
+  fs::create_directories(s.files.dir, ec);
+  STRATA_CHECK(!ec, "train: cannot create the output directory ", s.files.dir.string(), ": ", ec.message());
+  write_text_file(s.files.config, config_to_json(s.config) + "\n", "config.json");
+}
+
+Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, TrainData data, ModelBuilder build) {
+  auto state = std::make_unique<State>();
+  State& s = *state;
+  s.files = RunFiles(dir);
+  Checkpoint c = load_checkpoint(s.files.checkpoint);
+  s.config = c.config;
+  s.config.out_dir = dir;
+  if (options.epochs) s.config.epochs = *options.epochs;
+  if (options.threads) s.config.threads = *options.threads;
+  if (options.data_dir) s.config.data_dir = *options.data_dir;
+  validate(s.config);
+  STRATA_CHECK(s.config.epochs >= c.epoch, "resume: ", dir.string(), " has already trained ", c.epoch,
+               " epochs; --epochs ", s.config.epochs, " would be fewer");
+  s.config.threads = apply_threads(s.config.threads);
+  s.data = std::move(data);
+  s.prepare(build);
+  STRATA_CHECK(s.weights.classes == c.weights.classes && s.weights.input == c.weights.input,
+               "resume: ", dataset_name(s.config.dataset), " in ", s.config.data_dir.string(), " gives ",
+               s.weights.classes.size(), " classes of ", s.weights.input, " images but the run trained on ",
+               c.weights.classes.size(), " classes of ", c.weights.input, " (or the class names differ)");
+  try {
+    s.model->load_state_dict(c.model);
+    s.optimizer->load_state_dict(c.optimizer);
+  } catch (const Error& e) {
+    fail("resume: ", s.files.checkpoint.string(), " does not fit ", s.config.model, ": ", e.what());
+  }
+  default_generator().set_state(c.rng);
+  s.completed = c.epoch;
+  s.history = std::move(c.history);
+  s.best_test_acc = c.best_test_acc;
+  s.best_epoch = c.best_epoch;
+  // The files after the checkpoint may be older if the run was killed while writing them.
+  write_text_file(s.files.config, config_to_json(s.config) + "\n", "config.json");
+  nn::save_weights(*s.model, s.files.model, to_metadata(s.weights));
+  s.write_reports();
+  return Trainer(std::move(state));
+}
+
+TrainResult Trainer::run(const TrainCallbacks& callbacks) {
+  State& s = *s_;
+  apply_threads(s.config.threads);
+  for (int64_t e = s.completed; e < s.config.epochs; ++e) {
+    const EpochMetrics m = s.train_epoch(e, callbacks);
+    s.history.push_back(m);
+    s.completed = e + 1;
+    // best first, then the checkpoint: a run killed in between redoes this epoch and rewrites best.
+    if (m.test_acc > s.best_test_acc) {
+      s.best_test_acc = m.test_acc;
+      s.best_epoch = m.epoch;
+      nn::save_weights(*s.model, s.files.best, to_metadata(s.weights));
+    }
+    save_checkpoint(s.files.checkpoint, s.checkpoint());
+    nn::save_weights(*s.model, s.files.model, to_metadata(s.weights));
+    s.write_reports();
+    if (callbacks.on_epoch) callbacks.on_epoch(m);
+  }
+  TrainResult r;
+  r.history = s.history;
+  r.test_acc = s.history.empty() ? 0.0 : s.history.back().test_acc;
+  r.best_test_acc = std::max(s.best_test_acc, 0.0);
+  r.best_epoch = s.best_epoch;
+  return r;
+}
+
+const TrainConfig& Trainer::config() const { return s_->config; }
+nn::Module& Trainer::model() { return *s_->model; }
+const TrainData& Trainer::data() const { return s_->data; }
+const RunFiles& Trainer::files() const { return s_->files; }
+int64_t Trainer::completed_epochs() const { return s_->completed; }
+const std::vector<EpochMetrics>& Trainer::history() const { return s_->history; }
+int64_t Trainer::train_size() const { return s_->train_loader->size(); }
+int64_t Trainer::test_size() const { return s_->test_loader->size(); }
+Shape Trainer::input_shape() const { return s_->train_loader->image_shape(); }
+
+}  // namespace strata::train

@@ -1,0 +1,147 @@
+// strata train | eval | predict, run as a user runs them: output formats, files, exit codes.
+#include <stb_image_write.h>
+
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "train_util.hpp"
+
+using namespace strata;
+using strata::test::fashion;
+using strata::test::run_strata;
+using strata::test::TempDir;
+
+namespace {
+
+std::string q(const std::filesystem::path& p) { return detail::cat("'", p.string(), "'"); }
+
+void expect_output(const test::CommandResult& r, int exit_code, const std::string& fragment) {
+  EXPECT_EQ(r.exit_code, exit_code) << r.output;
+  EXPECT_NE(r.output.find(fragment), std::string::npos) << "output:\n" << r.output << "\nexpected: " << fragment;
+}
+
+}  // namespace
+
+TEST(Cli, TrainResumeEvalPredict) {
+  TempDir dir;
+  const auto run = dir / "run";
+  // Train: the book's epoch line, then where the results are.
+  test::CommandResult r = run_strata(
+      "train lenet-bn --epochs 2 --limit-train 512 --limit-test 256 --batch-size 64 "
+      "--threads 1 --out " +
+      q(run));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::regex epoch_line(
+      R"((^|\n)epoch 2/2: loss \d+\.\d{3}, train acc 0\.\d{3}, test acc 0\.\d{3}, \d+\.\d examples/sec on cpu \(1 thread\)\n)");
+  EXPECT_TRUE(std::regex_search(r.output, epoch_line)) << r.output;
+  EXPECT_NE(r.output.find("epoch 1/2: loss "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("test accuracy 0."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("weights: " + (run / "model.safetensors").string()), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("curves:  " + (run / "curves.svg").string()), std::string::npos) << r.output;
+  for (const char* f :
+       {"model.safetensors", "best.safetensors", "checkpoint.safetensors", "metrics.csv", "curves.svg", "config.json"})
+    EXPECT_TRUE(std::filesystem::exists(run / f)) << f;
+
+  // Resume with one more epoch.
+  r = run_strata("train --resume " + q(run) + " --epochs 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming after epoch 2 of 3"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("epoch 3/3: loss "), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("epoch 1/3"), std::string::npos) << r.output;
+
+  // Eval: accuracy, per-class table with names, confusion matrix.
+  r = run_strata("eval " + q(run / "model.safetensors") + " --limit 200");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* s : {"test accuracy 0.", "of 200 fashion-mnist test images", "Ankle boot", "T-shirt/top",
+                        "confusion matrix (rows: true class #, columns: predicted class #)"})
+    EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
+  r = run_strata("eval " + q(run / "model.safetensors") + " --limit 200 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto ev = nlohmann::json::parse(r.output);
+  EXPECT_EQ(ev["images"], 200);
+  int64_t sum = 0, trace = 0;
+  for (std::size_t t = 0; t < 10; ++t)
+    for (std::size_t p = 0; p < 10; ++p) {
+      sum += ev["confusion"][t][p].get<int64_t>();
+      if (t == p) trace += ev["confusion"][t][p].get<int64_t>();
+    }
+  EXPECT_EQ(sum, 200);
+  EXPECT_EQ(ev["correct"], trace);
+  EXPECT_DOUBLE_EQ(ev["accuracy"].get<double>(), trace / 200.0);
+  EXPECT_GT(ev["accuracy"].get<double>(), 0.3);
+  EXPECT_EQ(ev["classes"][9]["name"], "Ankle boot");
+
+  // Predict on a PNG and a .npy batch; the logits go to a .npy file.
+  const auto img = fashion().test->image(0);  // an ankle boot
+  ASSERT_TRUE(stbi_write_png((dir / "boot.png").c_str(), 28, 28, 1, img.data(), 28));
+  io::save_npy(dir / "batch.npy", test::random({2, 1, 28, 28}, 5, DType::F32, 0.0, 1.0));
+  r = run_strata("predict " + q(run / "model.safetensors") + " " + q(dir / "boot.png") + " " + q(dir / "batch.npy") +
+                 " --top-k 3 --output " + q(dir / "logits.npy"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find((dir / "boot.png").string() + ": "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir / "batch.npy").string() + "[1]: "), std::string::npos) << r.output;
+  const Tensor logits = io::load_npy(dir / "logits.npy");
+  EXPECT_EQ(logits.shape(), Shape({3, 10}));
+  r = run_strata("predict " + q(run / "model.safetensors") + " " + q(dir / "boot.png") + " --json --top-k 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto pred = nlohmann::json::parse(r.output);
+  ASSERT_EQ(pred.size(), 1u);
+  ASSERT_EQ(pred[0]["top"].size(), 2u);
+  EXPECT_GE(pred[0]["top"][0]["probability"].get<double>(), pred[0]["top"][1]["probability"].get<double>());
+  EXPECT_EQ(pred[0]["top"][0]["index"].get<int64_t>(), logits.slice(0, 0, 1).argmax(1).to_vector<int64_t>()[0]);
+}
+
+TEST(Cli, TrainJsonRecordsAndThreadsFromTheEnvironment) {
+  TempDir dir;
+  const test::CommandResult r = test::run_strata_env("STRATA_THREADS=1",
+                                                     "train lenet-bn --epochs 1 --limit-train 128 --limit-test 64 "
+                                                     "--batch-size 64 --backend ref --json --out " +
+                                                         q(dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<nlohmann::json> records;
+  std::stringstream in(r.output);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("{")) records.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(records.size(), 2u) << r.output;
+  EXPECT_EQ(records[0]["epoch"], 1);
+  EXPECT_EQ(records[0]["threads"], 1);
+  EXPECT_EQ(records[0]["device"], "cpu");
+  for (const char* k : {"loss", "train_acc", "test_acc", "examples_per_sec", "data_wait_sec", "lr", "seconds"})
+    EXPECT_TRUE(records[0][k].is_number()) << k;
+  EXPECT_EQ(records[1]["done"], true);
+  EXPECT_EQ(records[1]["model"], (dir / "run" / "model.safetensors").string());
+}
+
+TEST(Cli, UsageErrorsExitWithCode2) {
+  for (const char* args : {"train lenet --lr -1", "train lenet --optimizer rmsprop", "train lenet --epochs 0",
+                           "train lenet --batch-size x", "train lenet --schedule linear", "train",
+                           "train --resume somewhere --lr 0.1", "train lenet --threads 0", "predict w.safetensors",
+                           "predict w.safetensors x.png --top-k 0", "eval", "train lenet --device tpu"}) {
+    const test::CommandResult r = run_strata(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+  }
+  expect_output(run_strata("train --resume somewhere --lr 0.1"), 2, "--lr excludes --resume");
+  expect_output(run_strata("train lenet --lr -1"), 2, "--lr: must be a positive number, got -1");
+}
+
+TEST(Cli, BadInputIsAClearErrorNeverACrash) {
+  TempDir dir;
+  expect_output(run_strata("train lenet --data " + q(dir / "none") + " --out " + q(dir / "run")), 1,
+                "install the Debian package dataset-fashion-mnist (make deps) or pass --data DIR");
+  expect_output(run_strata("train lenet6"), 1, "strata: error: unknown model 'lenet6'; the zoo has: lenet, lenet-bn,");
+  expect_output(run_strata("train lenet --device cuda"), 1, "--device cuda: this build has no CUDA backend");
+  expect_output(run_strata("train --resume " + q(dir / "none")), 1, "not found; --resume takes the output directory");
+
+  auto lenet = models::build("lenet");
+  nn::save_weights(*lenet, dir / "lenet.safetensors");  // no metadata, as from PyTorch
+  expect_output(run_strata("eval " + q(dir / "lenet.safetensors")), 1, "name its architecture with --model NAME");
+  expect_output(run_strata("eval " + q(dir / "lenet.safetensors") + " --model lenet-bn"), 1,
+                "the weights do not fit this Sequential:\n  missing keys (");
+  expect_output(run_strata("predict " + q(dir / "lenet.safetensors") + " --model lenet " + q(dir / "nope.png")), 1,
+                "'" + (dir / "nope.png").string() + "': no such image file");
+  test::write_file(dir / "fake.jpg", {1, 2, 3, 4});
+  expect_output(run_strata("predict " + q(dir / "lenet.safetensors") + " --model lenet " + q(dir / "fake.jpg")), 1,
+                "'" + (dir / "fake.jpg").string() + "': cannot read the image");
+  expect_output(run_strata("predict " + q(dir / "missing.safetensors") + " " + q(dir / "fake.jpg")), 1,
+                "missing.safetensors");
+}

@@ -49,6 +49,19 @@ bool backend_available(Backend backend) {
 
 Backend cpu_backend() { return current_cpu_backend(); }
 
+namespace {
+ConvAlgorithm& current_conv_algorithm() {
+  static ConvAlgorithm algorithm = [] {
+    const char* env = std::getenv("STRATA_CONV_ALGO");
+    return env != nullptr && std::string(env) == "direct" ? ConvAlgorithm::Direct : ConvAlgorithm::Auto;
+  }();
+  return algorithm;
+}
+}  // namespace
+
+ConvAlgorithm conv_algorithm() { return current_conv_algorithm(); }
+void set_conv_algorithm(ConvAlgorithm algorithm) { current_conv_algorithm() = algorithm; }
+
 void set_cpu_backend(Backend backend) {
   STRATA_CHECK(backend != Backend::Cuda, "set_cpu_backend: cuda is not a CPU backend");
   STRATA_CHECK(backend_available(backend), "set_cpu_backend: backend ", backend_name(backend),

@@ -44,11 +44,19 @@ memory::desc any_weights_desc(const ConvGeom& g) {
   return memory::desc(user_weights_desc(g).dims(), memory::data_type::f32, tag::any);
 }
 
+// Direct, or oneDNN's choice (Winograd for eligible 3x3 convolutions) under ConvAlgorithm::Auto.
+dnnl::algorithm algorithm(const ConvGeom& g) {
+  const bool three_by_three = g.kernel[1] == 3 && g.kernel[2] == 3 && (g.nd == 2 || g.kernel[0] == 3);
+  const bool eligible = three_by_three && g.groups == 1 && g.stride == Spatial{1, 1, 1} && g.dilation == Spatial{1, 1, 1};
+  return conv_algorithm() == ConvAlgorithm::Auto && eligible ? dnnl::algorithm::convolution_auto
+                                                             : dnnl::algorithm::convolution_direct;
+}
+
 std::string key(const ConvGeom& g) {
   std::string k = key_of(g.x_shape(), preferred_layout(g.x_shape())) + "|" + key_of(g.weight_shape(), Layout::Strided);
   for (int i = 0; i < 3; ++i)
     k += "|" + std::to_string(g.stride[i]) + "," + std::to_string(g.padding[i]) + "," + std::to_string(g.dilation[i]);
-  return k + "|g" + std::to_string(g.groups) + (g.has_bias ? "b" : "");
+  return k + "|g" + std::to_string(g.groups) + (g.has_bias ? "b" : "") + "|a" + std::to_string(static_cast<int>(algorithm(g)));
 }
 
 struct Forward {
@@ -71,11 +79,11 @@ const Forward& forward_plan(const ConvGeom& g) {
     const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
     const memory::desc bias({g.out_channels}, memory::data_type::f32, tag::a);
     auto desc = g.has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                             dnnl::algorithm::convolution_direct, src,
+                                                             algorithm(g), src,
                                                              any_weights_desc(g), bias, dst, a.strides, a.dilates,
                                                              a.padding_l, a.padding_r)
                            : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                             dnnl::algorithm::convolution_direct, src,
+                                                             algorithm(g), src,
                                                              any_weights_desc(g), dst, a.strides, a.dilates,
                                                              a.padding_l, a.padding_r);
     dnnl::convolution_forward::primitive_desc pd(desc, engine());
@@ -88,7 +96,7 @@ const BackwardData& backward_data_plan(const ConvGeom& g) {
   return cache.get(key(g), [&g] {
     const ConvArgs a = conv_args(g);
     dnnl::convolution_backward_data::desc desc(
-        dnnl::algorithm::convolution_direct, any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
+        algorithm(g), any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
         a.strides, a.dilates, a.padding_l, a.padding_r);
     dnnl::convolution_backward_data::primitive_desc pd(desc, engine(), forward_plan(g).pd);
     return BackwardData{pd, dnnl::convolution_backward_data(pd)};
@@ -100,7 +108,7 @@ const BackwardWeights& backward_weights_plan(const ConvGeom& g) {
   return cache.get(key(g), [&g] {
     const ConvArgs a = conv_args(g);
     dnnl::convolution_backward_weights::desc desc(
-        dnnl::algorithm::convolution_direct, any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
+        algorithm(g), any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
         a.strides, a.dilates, a.padding_l, a.padding_r);
     dnnl::convolution_backward_weights::primitive_desc pd(desc, engine(), forward_plan(g).pd);
     return BackwardWeights{pd, dnnl::convolution_backward_weights(pd)};

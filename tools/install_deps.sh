@@ -2,7 +2,8 @@
 # Installs the Debian packages Strata needs that are not installed yet. Quiet when nothing is
 # missing. Runs apt-get as root, or through sudo.
 #   tools/install_deps.sh            build, test and train dependencies
-#   tools/install_deps.sh --torch    also PyTorch (fixtures and side-by-side benchmarks only)
+#   tools/install_deps.sh --torch    also PyTorch with OpenBLAS (fixtures and side-by-side benchmarks
+#                                    only; OpenBLAS gives PyTorch its fast matrix products)
 set -euo pipefail
 
 packages=(
@@ -12,7 +13,7 @@ packages=(
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--torch" ]]; then
-  packages+=(python3 python3-torch python3-numpy)
+  packages+=(python3 python3-torch python3-numpy libopenblas0-pthread)
 fi
 
 missing=()

@@ -36,7 +36,7 @@ struct Backward {
 
 const Forward& forward_plan(Activation kind, int64_t n) {
   static Cache<Forward> cache;
-  return cache.get(std::to_string(static_cast<int>(kind)) + ":" + std::to_string(n), [&] {
+  return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
     dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm_of(kind), flat_desc(n), 0.f, 0.f);
     dnnl::eltwise_forward::primitive_desc pd(desc, engine());
     return Forward{pd, dnnl::eltwise_forward(pd)};
@@ -45,7 +45,7 @@ const Forward& forward_plan(Activation kind, int64_t n) {
 
 const Backward& backward_plan(Activation kind, int64_t n) {
   static Cache<Backward> cache;
-  return cache.get(std::to_string(static_cast<int>(kind)) + ":" + std::to_string(n), [&] {
+  return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
     dnnl::eltwise_backward::desc desc(algorithm_of(kind), flat_desc(n), flat_desc(n), 0.f, 0.f);
     dnnl::eltwise_backward::primitive_desc pd(desc, engine(), forward_plan(kind, n).pd);
     return Backward{pd, dnnl::eltwise_backward(pd)};

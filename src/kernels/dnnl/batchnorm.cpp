@@ -2,6 +2,7 @@
 // variance; Strata's contract saves 1/sqrt(var + eps), so the variance oneDNN's backward needs is
 // recovered as 1/invstd^2 - eps (oneDNN only ever uses var + eps, which this restores exactly up
 // to rounding). Running statistics are updated here, with the unbiased variance, as PyTorch does.
+#include <bit>
 #include <cmath>
 
 #include "core/dispatch.hpp"
@@ -37,7 +38,7 @@ const flags kAffine = flags::use_scale | flags::use_shift;
 
 const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
   static Cache<Forward> cache;
-  return cache.get(key_of(shape_4d(g), Layout::Strided) + (training ? "t" : "i") + std::to_string(eps), [&] {
+  return cache.get(Key().add(shape_4d(g)).add(training).add(std::bit_cast<int64_t>(eps)).str(), [&] {
     const flags f = training ? kAffine : kAffine | flags::use_global_stats;
     dnnl::batch_normalization_forward::desc desc(
         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data_desc(g),
@@ -49,7 +50,7 @@ const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
 
 const Backward& backward_plan(const BatchNormGeom& g, bool training, double eps) {
   static Cache<Backward> cache;
-  return cache.get(key_of(shape_4d(g), Layout::Strided) + (training ? "t" : "i") + std::to_string(eps), [&] {
+  return cache.get(Key().add(shape_4d(g)).add(training).add(std::bit_cast<int64_t>(eps)).str(), [&] {
     const flags f = training ? kAffine : kAffine | flags::use_global_stats;
     dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward, data_desc(g), data_desc(g),
                                                   static_cast<float>(eps), f);

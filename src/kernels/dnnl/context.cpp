@@ -80,11 +80,5 @@ Tensor Output::finish() {
   return result_;
 }
 
-std::string key_of(const Shape& shape, Layout layout) {
-  std::string k;
-  for (int64_t d : shape) k += std::to_string(d) + "x";
-  k += layout == Layout::Blocked16 ? "b" : "s";
-  return k;
-}
 
 }  // namespace strata::dnnl_backend

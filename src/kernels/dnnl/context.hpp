@@ -85,7 +85,24 @@ class Cache {
   std::unordered_map<std::string, std::unique_ptr<Value>> map_;
 };
 
-// Key fragment for a shape and layout: "2x64x24x24b".
-std::string key_of(const Shape& shape, Layout layout);
+// Cache keys: every value appended with a separator ("2,64,24,24,b,"), built with += only.
+class Key {
+ public:
+  Key& add(int64_t value) {
+    text_ += std::to_string(value);
+    text_ += ',';
+    return *this;
+  }
+  Key& add(const Shape& shape) {
+    for (int64_t d : shape) add(d);
+    text_ += '|';
+    return *this;
+  }
+  Key& add(Layout layout) { return add(static_cast<int64_t>(layout)); }
+  const std::string& str() const { return text_; }
+
+ private:
+  std::string text_;
+};
 
 }  // namespace strata::dnnl_backend

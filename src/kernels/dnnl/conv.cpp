@@ -53,10 +53,10 @@ dnnl::algorithm algorithm(const ConvGeom& g) {
 }
 
 std::string key(const ConvGeom& g) {
-  std::string k = key_of(g.x_shape(), preferred_layout(g.x_shape())) + "|" + key_of(g.weight_shape(), Layout::Strided);
-  for (int i = 0; i < 3; ++i)
-    k += "|" + std::to_string(g.stride[i]) + "," + std::to_string(g.padding[i]) + "," + std::to_string(g.dilation[i]);
-  return k + "|g" + std::to_string(g.groups) + (g.has_bias ? "b" : "") + "|a" + std::to_string(static_cast<int>(algorithm(g)));
+  Key k;
+  k.add(g.x_shape()).add(g.weight_shape());
+  for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
+  return k.add(g.groups).add(g.has_bias).add(static_cast<int64_t>(algorithm(g))).str();
 }
 
 struct Forward {

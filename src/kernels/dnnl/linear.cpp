@@ -23,7 +23,7 @@ struct Plans {
 
 const Plans& plans(int64_t rows, int64_t in, int64_t out, bool bias) {
   static Cache<Plans> cache;
-  const std::string key = std::to_string(rows) + "x" + std::to_string(in) + "x" + std::to_string(out) + (bias ? "b" : "");
+  const std::string key = Key().add(rows).add(in).add(out).add(bias).str();
   return cache.get(key, [&] {
     const memory::desc src = md({rows, in}, tag::ab), dst = md({rows, out}, tag::ab);
     const memory::desc weights = md({out, in}, tag::any), b = md({out}, tag::a);

@@ -17,11 +17,11 @@ struct PoolProblem {
   memory::dims kernel, strides, padding_l, padding_r;
 
   std::string key() const {
-    std::string k = key_of(x_shape, Layout::Strided) + key_of(y_shape, Layout::Strided) +
-                    std::to_string(static_cast<int>(algorithm));
+    Key k;
+    k.add(x_shape).add(y_shape).add(static_cast<int64_t>(algorithm));
     for (const auto* v : {&kernel, &strides, &padding_l, &padding_r})
-      for (auto d : *v) k += "," + std::to_string(d);
-    return k;
+      for (auto d : *v) k.add(d);
+    return k.str();
   }
 };
 

@@ -31,9 +31,10 @@ test: build
 train: build
 	$(BUILD)/strata train $(MODEL) --out runs/$(MODEL) --overwrite $(TRAIN_ARGS)
 
-# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+# The whole test suite under AddressSanitizer + UndefinedBehaviorSanitizer, at -O1 (what ASan's
+# authors recommend: nearly the speed of -O2 at a third less compile time).
 test-asan: deps
-	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DSTRATA_SANITIZE=ON -DSTRATA_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DSTRATA_SANITIZE=ON -DSTRATA_BUILD_BENCH=OFF $(CMAKE_ARGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS) --timeout 1200

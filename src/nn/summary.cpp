@@ -22,7 +22,7 @@ int64_t own_macs(const Module& m, const Shape& output) {
 
 std::string with_commas(int64_t n) {
   std::string s = std::to_string(n);
-  for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) s.insert(i, ",");
+  for (int i = static_cast<int>(s.size()) - 3; i > (s[0] == '-' ? 1 : 0); i -= 3) s.insert(static_cast<std::size_t>(i), 1, ',');
   return s;
 }
 

@@ -9,10 +9,6 @@ using namespace strata::test;
 
 namespace {
 
-Tensor f64(const std::vector<double>& v, const Shape& shape = {}) {
-  return from_data(std::span<const double>(v), shape);
-}
-
 // The header's recipe: y = x^3 computed with raw loops, gradient 3 x^2 gy.
 Tensor cube(const Tensor& x_in) {
   const Tensor x = x_in.contiguous().detach();

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -64,6 +67,31 @@ void expect_error(F&& fn, const std::string& fragment) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos)
         << "message: " << e.what() << "\nexpected to contain: " << fragment;
+  }
+}
+
+// A dense f64 tensor of the values v (shape {} = 1-D of v.size()).
+inline Tensor f64(const std::vector<double>& v, const Shape& shape = {}) {
+  return from_data(std::span<const double>(v), shape);
+}
+
+// An f32 tensor written out in a test, e.g. image({0, 1, 2, 3}, {1, 1, 2, 2}).
+inline Tensor image(std::initializer_list<float> v, const Shape& s) { return from_data(v, s); }
+
+// Expects grad[i] to equal the central difference (step 1e-6) of objective() in t[i], within
+// rel_tol * (1 + |grad[i]|). t and grad are dense f64; t is the buffer objective() reads.
+inline void expect_derivative(const std::function<double()>& objective, const Tensor& t, const Tensor& grad,
+                              double rel_tol = 1e-7) {
+  double* p = t.data<double>();
+  const double* g = grad.data<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double v = p[i];
+    p[i] = v + 1e-6;
+    const double up = objective();
+    p[i] = v - 1e-6;
+    const double down = objective();
+    p[i] = v;
+    EXPECT_NEAR(g[i], (up - down) / 2e-6, rel_tol * (1 + std::abs(g[i]))) << "element " << i;
   }
 }
 

@@ -8,10 +8,6 @@ using namespace strata::test;
 
 namespace {
 
-Tensor f64(const std::vector<double>& v, const Shape& shape = {}) {
-  return from_data(std::span<const double>(v), shape);
-}
-
 // Reference a op b over broadcast shapes, by index arithmetic on dense row-major copies.
 std::vector<double> naive_broadcast(const Tensor& a, const Tensor& b, double (*op)(double, double)) {
   const Shape out = broadcast_shapes(a.shape(), b.shape(), "naive");

@@ -15,10 +15,6 @@ extern "C" const char* __asan_default_options() { return "allocator_may_return_n
 #endif
 
 namespace {
-
-Tensor f64(const std::vector<double>& v, const Shape& shape = {}) {
-  return from_data(std::span<const double>(v), shape);
-}
 Tensor i64(const std::vector<int64_t>& v, const Shape& shape = {}) {
   return from_data(std::span<const int64_t>(v), shape);
 }

@@ -6,10 +6,6 @@
 using namespace strata;
 using namespace strata::test;
 
-namespace {
-Tensor image(std::initializer_list<float> v, const Shape& s) { return from_data(v, s); }
-}  // namespace
-
 // d2l 7.2: corr2d(X, K) with X = 0..8 (3x3), K = [[0,1],[2,3]].
 TEST(ConvBook, CrossCorrelation) {
   Tensor x = arange(9).reshape({1, 1, 3, 3});

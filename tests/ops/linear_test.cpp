@@ -11,22 +11,6 @@ using namespace strata::test;
 
 namespace {
 
-// Expects grad[i] to equal the central difference of objective() in t[i] (t and grad dense f64,
-// t the buffer objective() reads).
-void expect_derivative(const std::function<double()>& objective, const Tensor& t, const Tensor& grad) {
-  double* p = t.data<double>();
-  const double* g = grad.data<double>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const double v = p[i];
-    p[i] = v + 1e-6;
-    const double up = objective();
-    p[i] = v - 1e-6;
-    const double down = objective();
-    p[i] = v;
-    EXPECT_NEAR(g[i], (up - down) / 2e-6, 1e-7 * (1 + std::abs(g[i]))) << "element " << i;
-  }
-}
-
 // [[1, 2, 3], [4, 5, 6]] and [[7, 8], [9, 10], [11, 12]].
 Tensor matrix_a() { return from_data({1, 2, 3, 4, 5, 6}, {2, 3}); }
 Tensor matrix_b() { return from_data({7, 8, 9, 10, 11, 12}, {3, 2}); }

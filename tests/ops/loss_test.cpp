@@ -16,22 +16,6 @@ namespace {
 
 Tensor labels(std::vector<int64_t> v) { return from_data(std::span<const int64_t>(v)); }
 
-// Expects grad[i] to equal the central difference of objective() in t[i] (t and grad dense f64,
-// t the buffer objective() reads).
-void expect_derivative(const std::function<double()>& objective, const Tensor& t, const Tensor& grad) {
-  double* p = t.data<double>();
-  const double* g = grad.data<double>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const double v = p[i];
-    p[i] = v + 1e-6;
-    const double up = objective();
-    p[i] = v - 1e-6;
-    const double down = objective();
-    p[i] = v;
-    EXPECT_NEAR(g[i], (up - down) / 2e-6, 1e-7 * (1 + std::abs(g[i]))) << "element " << i;
-  }
-}
-
 }  // namespace
 
 // softmax([1, 2, 3]) = e^k / (e + e^2 + e^3); log_softmax = k - log(e + e^2 + e^3).

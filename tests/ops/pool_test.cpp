@@ -12,10 +12,6 @@
 using namespace strata;
 using namespace strata::test;
 
-namespace {
-Tensor image(std::initializer_list<float> v, const Shape& s) { return from_data(v, s); }
-}  // namespace
-
 // ---- d2l 7.5 ----
 
 // pool2d(X, (2, 2)) with the book's stride 1: X = 0..8 as 3x3.

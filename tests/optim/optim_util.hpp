@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "common/test_util.hpp"
 #include "optim/golden.hpp"
 #include "strata/optim.hpp"
 #include "strata/tensor.hpp"
@@ -13,11 +14,6 @@
 namespace strata::test {
 
 using MakeOptimizer = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
-
-// An f64 tensor of `values` (row-major) with `shape` (default: 1-D).
-inline Tensor f64(const std::vector<double>& values, const Shape& shape = {}) {
-  return from_data(std::span<const double>(values), shape);
-}
 
 // Row `row` of a row-major table with `width` columns, as a 1-D tensor of `dtype`.
 inline Tensor row_tensor(const std::vector<double>& table, std::size_t row, std::size_t width, DType dtype) {

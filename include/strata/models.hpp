@@ -58,7 +58,8 @@ class Inception : public nn::Module {
   Tensor forward(const Tensor& x) override;
 
  private:
-  std::shared_ptr<nn::Module> p1_1, p2_1, p2_2, p3_1, p3_2, p4_1, p4_2;
+  std::shared_ptr<nn::Conv2d> p1_1, p2_1, p2_2, p3_1, p3_2, p4_2;
+  std::shared_ptr<nn::Module> p4_1;
 };
 
 // ResNet's residual block, 2-D or 3-D: y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)),

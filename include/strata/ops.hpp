@@ -67,6 +67,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
               const ConvOptions& options = {});
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
               const ConvOptions& options = {});
+// relu(conv2d(...)) and relu(conv3d(...)) in one pass over the output (a oneDNN post-op): equal
+// values and gradients, one activation-sized tensor and one memory pass fewer.
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                   const ConvOptions& options = {});
+Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                   const ConvOptions& options = {});
 
 // ---- Pooling ----
 // stride defaults to the kernel size; padding at most half the kernel; count_include_pad as

@@ -39,11 +39,13 @@ Inception::Inception(int64_t in_channels, int64_t c1, std::pair<int64_t, int64_t
   p4_2 = register_module("p4_2", std::make_shared<Conv2d>(in_channels, c4, 1));
 }
 
+// The book's relu(p1_1(x)), relu(p2_2(relu(p2_1(x)))), ... with each convolution and its ReLU
+// fused (conv->with_relu(x) == relu((*conv)(x))).
 Tensor Inception::forward(const Tensor& x) {
-  const Tensor a = relu((*p1_1)(x));
-  const Tensor b = relu((*p2_2)(relu((*p2_1)(x))));
-  const Tensor c = relu((*p3_2)(relu((*p3_1)(x))));
-  const Tensor d = relu((*p4_2)((*p4_1)(x)));
+  const Tensor a = p1_1->with_relu(x);
+  const Tensor b = p2_2->with_relu(p2_1->with_relu(x));
+  const Tensor c = p3_2->with_relu(p3_1->with_relu(x));
+  const Tensor d = p4_2->with_relu((*p4_1)(x));
   return cat({a, b, c, d}, 1);
 }
 

@@ -79,8 +79,19 @@ Sequential::Sequential(const std::vector<ModulePtr>& modules) : Module("Sequenti
 void Sequential::push_back(ModulePtr module) { add_child(std::to_string(children().size()), std::move(module)); }
 
 Tensor Sequential::forward(const Tensor& x) {
+  const auto& layers = children();
+  const bool fuse = !ForwardObserver::active();
   Tensor y = x;
-  for (const auto& [_, child] : children()) y = (*child)(y);
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    Module& layer = *layers[i].second;
+    auto* conv = dynamic_cast<ConvNd*>(&layer);
+    if (fuse && conv != nullptr && i + 1 < layers.size() && dynamic_cast<ReLU*>(layers[i + 1].second.get())) {
+      y = conv->with_relu(y);
+      ++i;  // the ReLU is done
+    } else {
+      y = layer(y);
+    }
+  }
   return y;
 }
 
@@ -107,6 +118,12 @@ ConvNd::ConvNd(const char* type, int nd, int64_t in_channels, int64_t out_channe
 
 Tensor ConvNd::forward(const Tensor& x) {
   return nd_ == 2 ? conv2d(x, weight, bias, options_) : conv3d(x, weight, bias, options_);
+}
+
+Tensor ConvNd::with_relu(const Tensor& x) {
+  return call_as_layer(x, [this](const Tensor& in) {
+    return nd_ == 2 ? conv2d_relu(in, weight, bias, options_) : conv3d_relu(in, weight, bias, options_);
+  });
 }
 
 std::string ConvNd::extra_repr() const {

@@ -47,10 +47,10 @@ void check_unused(const std::string& name, const std::string& type, const char* 
 
 Module::Module(std::string type_name) : type_name_(std::move(type_name)) {}
 
-Tensor Module::operator()(const Tensor& x) {
+Tensor Module::call_as_layer(const Tensor& x, const std::function<Tensor(const Tensor&)>& compute) {
   Tensor y;
   try {
-    y = forward(x);
+    y = compute(x);
   } catch (const LayerError&) {
     throw;  // already names the innermost layer
   } catch (const Error& e) {
@@ -222,6 +222,8 @@ ForwardObserver::ForwardObserver(Callback callback) {
   STRATA_CHECK(active_observer == nullptr, "ForwardObserver: another observer is already active on this thread");
   active_observer = new Callback(std::move(callback));
 }
+
+bool ForwardObserver::active() { return active_observer != nullptr; }
 
 ForwardObserver::~ForwardObserver() {
   delete active_observer;

@@ -2,6 +2,7 @@
 #include "ops/conv.hpp"
 
 #include "core/dispatch.hpp"
+#include "ops/activation.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -87,11 +88,13 @@ Shape ConvGeom::y_shape() const { return with_spatial(batch, out_channels, out, 
 
 namespace {
 
+// relu: the fused conv2d_relu / conv3d_relu, whose backward first masks grad_y by y > 0.
 Tensor conv_nd(const char* op, int nd, const Tensor& x, const Tensor& weight, const Tensor& bias,
-               const ConvOptions& options) {
+               const ConvOptions& options, bool relu) {
   STRATA_CHECK(x.defined() && weight.defined(), op, ": input and weight must be defined tensors");
   const Shape bias_shape = bias.defined() ? bias.shape() : Shape{};
-  const ConvGeom g = ConvGeom::make(op, nd, x.shape(), weight.shape(), bias.defined() ? &bias_shape : nullptr, options);
+  ConvGeom g = ConvGeom::make(op, nd, x.shape(), weight.shape(), bias.defined() ? &bias_shape : nullptr, options);
+  g.relu = relu;
   STRATA_CHECK(is_floating(x.dtype()), op, ": input must be floating-point, got ", dtype_name(x.dtype()));
   STRATA_CHECK(weight.dtype() == x.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), op,
                ": input, weight and bias must have the same dtype (input ", dtype_name(x.dtype()), ", weight ",
@@ -102,26 +105,41 @@ Tensor conv_nd(const char* op, int nd, const Tensor& x, const Tensor& weight, co
     return t.supports(g, x.dtype());
   });
   Tensor y = k.forward(g, x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor());
-  if (autograd::needs_grad({x, weight, bias}))
-    autograd::record(op, y, {x, weight, bias}, [g, &k, x = x.detach(), w = weight.detach()](
-                                                   const Tensor& gy, const autograd::Node& node) {
-      return std::vector<Tensor>{
-          node.needs_input_grad(0) ? k.backward_data(g, gy, w) : Tensor(),
-          node.needs_input_grad(1) ? k.backward_weight(g, gy, x) : Tensor(),
-          node.needs_input_grad(2) ? k.backward_bias(g, gy) : Tensor(),
-      };
-    });
+  if (!autograd::needs_grad({x, weight, bias})) return y;
+  const ActivationKernels* relu_kernels =
+      relu ? &select_kernels<ActivationKernels>(op, x.device(), [&](const ActivationKernels& t) {
+        return t.supports(Activation::Relu, x.dtype());
+      })
+           : nullptr;
+  autograd::record(op, y, {x, weight, bias},
+                   [g, &k, relu_kernels, x = x.detach(), w = weight.detach(), y = relu ? y.detach() : Tensor()](
+                       const Tensor& grad_y, const autograd::Node& node) {
+                     const Tensor gy = relu_kernels ? relu_kernels->backward(Activation::Relu, grad_y, y) : grad_y;
+                     return std::vector<Tensor>{
+                         node.needs_input_grad(0) ? k.backward_data(g, gy, w) : Tensor(),
+                         node.needs_input_grad(1) ? k.backward_weight(g, gy, x) : Tensor(),
+                         node.needs_input_grad(2) ? k.backward_bias(g, gy) : Tensor(),
+                     };
+                   });
   return y;
 }
 
 }  // namespace
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv_nd("conv2d", 2, x, weight, bias, options);
+  return conv_nd("conv2d", 2, x, weight, bias, options, false);
 }
 
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv_nd("conv3d", 3, x, weight, bias, options);
+  return conv_nd("conv3d", 3, x, weight, bias, options, false);
+}
+
+Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
+  return conv_nd("conv2d_relu", 2, x, weight, bias, options, true);
+}
+
+Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
+  return conv_nd("conv3d_relu", 3, x, weight, bias, options, true);
 }
 
 }  // namespace strata

@@ -16,6 +16,9 @@ struct ConvGeom {
   int64_t batch = 0, in_channels = 0, out_channels = 0, groups = 1;
   Spatial in{}, kernel{}, out{}, stride{}, padding{}, dilation{};
   bool has_bias = false;
+  // Post-op of the fused conv2d_relu/conv3d_relu: y = max(0, conv + bias). Backward kernels
+  // ignore it (the op masks grad_y by y > 0 first).
+  bool relu = false;
 
   // Validates every argument (throws strata::Error naming op, argument and values) and
   // computes the output size: floor((n + 2p - d(k-1) - 1)/s) + 1 per dimension.
@@ -35,7 +38,8 @@ struct ConvGeom {
   int64_t macs() const { return batch * out_channels * out_spatial() * in_per_group() * kernel_spatial(); }
 };
 
-// Tensors passed to kernels have the shapes above; kernels return new tensors.
+// Tensors passed to kernels have the shapes above; kernels return new tensors. forward applies
+// the ReLU post-op when g.relu is set.
 struct ConvKernels {
   bool (*supports)(const ConvGeom& g, DType dtype);
   Tensor (*forward)(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);

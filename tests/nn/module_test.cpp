@@ -174,5 +174,40 @@ TEST(Module, LayerErrorsNameTheInnermostLayer) {
   }
 }
 
+// Sequential runs Conv2d + ReLU as one conv2d_relu: the same output and gradients as the layers
+// applied one by one, the fused layer's errors still name the convolution, and a summary (a
+// ForwardObserver) still sees the ReLU as its own layer.
+TEST(Sequential, FusesConvolutionAndReluWithoutChangingResults) {
+  Sequential net{std::make_shared<Conv2d>(2, 4, 3, ConvOptions{.padding = 1}), std::make_shared<ReLU>(),
+                 std::make_shared<Conv2d>(4, 3, 3), std::make_shared<ReLU>()};
+  const Tensor x = test::random({2, 2, 5, 5}, 1, DType::F32);
+  const Tensor fused = net(x);
+  fused.sum().backward();
+  const Tensor fused_grad = dynamic_cast<Conv2d&>(*net[0]).weight.grad().clone();
+  net.zero_grad();
+  Tensor y = x;
+  for (std::size_t i = 0; i < net.size(); ++i) y = (*net[i])(y);
+  y.sum().backward();
+  EXPECT_EQ(fused.to_vector<double>(), y.to_vector<double>());
+  EXPECT_EQ(fused_grad.to_vector<double>(), dynamic_cast<Conv2d&>(*net[0]).weight.grad().to_vector<double>());
+
+  try {
+    net(zeros({1, 3, 5, 5}));
+    FAIL() << "expected a LayerError";
+  } catch (const LayerError& e) {
+    EXPECT_EQ(e.layer_path(), "0");
+    EXPECT_EQ(e.layer_type(), "Conv2d");
+    EXPECT_NE(std::string(e.what()).find("conv2d_relu: input has 3 channels but weight expects 2"), std::string::npos)
+        << e.what();
+  }
+
+  std::vector<std::string> seen;
+  {
+    ForwardObserver observer([&](const Module& m, const Tensor&, const Tensor&) { seen.push_back(m.type_name()); });
+    net(x);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"Conv2d", "ReLU", "Conv2d", "ReLU", "Sequential"}));
+}
+
 }  // namespace
 }  // namespace strata::nn

@@ -81,6 +81,17 @@ TEST_P(ConvBackends, Agree) {
       {rnd(c.x, 1), rnd(c.w, 2), c.bias ? rnd({c.w[0]}, 3) : Tensor()});
 }
 
+// The ReLU post-op (oneDNN's eltwise post-op against the reference kernel's clamp).
+TEST_P(ConvBackends, FusedReluAgrees) {
+  const ConvRow& c = GetParam();
+  expect_backends_agree(
+      [&](const std::vector<Tensor>& in) {
+        return c.x.ndim() == 5 ? conv3d_relu(in[0], in[1], in[2], c.options)
+                               : conv2d_relu(in[0], in[1], in[2], c.options);
+      },
+      {rnd(c.x, 1), rnd(c.w, 2), c.bias ? rnd({c.w[0]}, 3) : Tensor()});
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Table, ConvBackends,
     ::testing::Values(

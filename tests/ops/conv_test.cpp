@@ -1,4 +1,6 @@
 // Convolution: the book's worked examples, gradient checks over a table of shapes, and errors.
+#include <algorithm>
+
 #include "common/test_util.hpp"
 #include "kernels/ref/conv.hpp"
 #include "ops/conv.hpp"
@@ -118,6 +120,36 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{"3d", {2, 2, 4, 5, 4}, {3, 2, 3, 3, 2}, {.stride = {1, 2, 1}, .padding = 1}, true},
                       ConvCase{"3d_dilation_groups", {1, 4, 5, 5, 5}, {4, 2, 2, 2, 2}, {.dilation = 2, .groups = 2}, false}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return std::string(info.param.name); });
+
+// conv2d_relu / conv3d_relu: exactly the values and gradients of relu(conv(...)), and a gradient
+// check of the fused op.
+TEST(ConvFusedRelu, EqualsReluOfConvInValuesAndGradients) {
+  for (const bool three_d : {false, true}) {
+    const Shape xs = three_d ? Shape{2, 2, 4, 5, 4} : Shape{2, 3, 6, 5};
+    const Shape ws = three_d ? Shape{3, 2, 3, 3, 2} : Shape{4, 3, 3, 3};
+    const ConvOptions o{.stride = {1, 2, 1}, .padding = 1};
+    const ConvOptions o2{.stride = {2, 1}, .padding = 1};
+    auto conv = [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+      return three_d ? conv3d(x, w, b, o) : conv2d(x, w, b, o2);
+    };
+    auto fused = [&](const Tensor& x, const Tensor& w, const Tensor& b) {
+      return three_d ? conv3d_relu(x, w, b, o) : conv2d_relu(x, w, b, o2);
+    };
+    std::vector<Tensor> a{requires_grad(random(xs, 1)), requires_grad(random(ws, 2)), requires_grad(random({ws[0]}, 3))};
+    std::vector<Tensor> b{requires_grad(a[0].detach().clone()), requires_grad(a[1].detach().clone()),
+                          requires_grad(a[2].detach().clone())};
+    const Tensor ya = relu(conv(a[0], a[1], a[2])), yb = fused(b[0], b[1], b[2]);
+    const Tensor gy = random(ya.shape(), 4);
+    (ya * gy).sum().backward();
+    (yb * gy).sum().backward();
+    EXPECT_EQ(ya.to_vector<double>(), yb.to_vector<double>());
+    const std::vector<double> values = ya.to_vector<double>();
+    EXPECT_GT(std::count(values.begin(), values.end(), 0.0), 0) << "some outputs must be clamped";
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(a[i].grad().to_vector<double>(), b[i].grad().to_vector<double>()) << i;
+    expect_gradients([&](const std::vector<Tensor>& in) { return fused(in[0], in[1], in[2]); },
+                     {requires_grad(random(xs, 5)), requires_grad(random(ws, 6)), requires_grad(random({ws[0]}, 7))});
+  }
+}
 
 // The reference kernels themselves, in double, against central differences of the forward
 // kernel (no autograd involved).

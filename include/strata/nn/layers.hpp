@@ -13,7 +13,9 @@ namespace strata::nn {
 
 using ModulePtr = std::shared_ptr<Module>;
 
-// Children named "0", "1", ...; forward applies them in order.
+// Children named "0", "1", ...; forward applies them in order, running a convolution followed
+// by a ReLU as one fused conv2d_relu (same values and gradients; not while a ForwardObserver such
+// as summary() watches the layers one by one).
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}
@@ -36,6 +38,8 @@ class ConvNd : public Module {
   ConvNd(const char* type, int nd, int64_t in_channels, int64_t out_channels, Dims kernel_size,
          const ConvOptions& options, bool bias);
   Tensor forward(const Tensor& x) override;
+  // relu((*this)(x)) in one pass (conv2d_relu / conv3d_relu), called as operator() is.
+  Tensor with_relu(const Tensor& x);
   std::string extra_repr() const override;
   int nd() const { return nd_; }
   int64_t in_channels() const { return in_channels_; }

@@ -36,7 +36,10 @@ class Module {
   // The computation. Call the module with operator() rather than forward() directly: it also
   // names the layer in errors and reports to an active ForwardObserver (used by summaries).
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x);
+  Tensor operator()(const Tensor& x) { return call_as_layer(x, [this](const Tensor& in) { return forward(in); }); }
+  // operator() with another computation standing in for forward() (Sequential's fused pairs):
+  // errors name this layer, an active ForwardObserver sees this layer's input and `compute`'s output.
+  Tensor call_as_layer(const Tensor& x, const std::function<Tensor(const Tensor&)>& compute);
 
   // "Conv2d", "Sequential", ...
   const std::string& type_name() const { return type_name_; }
@@ -107,6 +110,8 @@ class ForwardObserver {
   using Callback = std::function<void(const Module& module, const Tensor& input, const Tensor& output)>;
   explicit ForwardObserver(Callback callback);
   ~ForwardObserver();
+  // Whether an observer is active on this thread (Sequential then runs its layers one by one).
+  static bool active();
   ForwardObserver(const ForwardObserver&) = delete;
   ForwardObserver& operator=(const ForwardObserver&) = delete;
 };

@@ -56,7 +56,24 @@ std::string key(const ConvGeom& g) {
   Key k;
   k.add(g.x_shape()).add(g.weight_shape());
   for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
-  return k.add(g.groups).add(g.has_bias).add(static_cast<int64_t>(algorithm(g))).str();
+  return k.add(g.groups).add(g.has_bias).add(g.relu).add(static_cast<int64_t>(algorithm(g))).str();
+}
+
+// The ReLU post-op of a fused conv2d_relu (none otherwise).
+dnnl::primitive_attr forward_attr(const ConvGeom& g) {
+  dnnl::primitive_attr attr;
+  if (g.relu) {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    attr.set_post_ops(ops);
+  }
+  return attr;
+}
+
+// Backward primitives are the same with or without the forward's post-op.
+ConvGeom without_post_op(ConvGeom g) {
+  g.relu = false;
+  return g;
 }
 
 struct Forward {
@@ -86,12 +103,13 @@ const Forward& forward_plan(const ConvGeom& g) {
                                                              algorithm(g), src,
                                                              any_weights_desc(g), dst, a.strides, a.dilates,
                                                              a.padding_l, a.padding_r);
-    dnnl::convolution_forward::primitive_desc pd(desc, engine());
+    dnnl::convolution_forward::primitive_desc pd(desc, forward_attr(g), engine());
     return Forward{pd, dnnl::convolution_forward(pd)};
   });
 }
 
-const BackwardData& backward_data_plan(const ConvGeom& g) {
+const BackwardData& backward_data_plan(const ConvGeom& fused) {
+  const ConvGeom g = without_post_op(fused);
   static Cache<BackwardData> cache;
   return cache.get(key(g), [&g] {
     const ConvArgs a = conv_args(g);
@@ -103,7 +121,8 @@ const BackwardData& backward_data_plan(const ConvGeom& g) {
   });
 }
 
-const BackwardWeights& backward_weights_plan(const ConvGeom& g) {
+const BackwardWeights& backward_weights_plan(const ConvGeom& fused) {
+  const ConvGeom g = without_post_op(fused);
   static Cache<BackwardWeights> cache;
   return cache.get(key(g), [&g] {
     const ConvArgs a = conv_args(g);

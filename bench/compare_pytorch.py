@@ -13,6 +13,10 @@ OpenMP's fight over the cores).
   bench/compare_pytorch.py                       # the default configurations (minutes)
   bench/compare_pytorch.py --configs lenet:train:256 resnet18:infer:128 --rounds 5
   bench/compare_pytorch.py --markdown results.md # also write the table as Markdown
+  bench/compare_pytorch.py --peak 300            # adds Strata's GFLOP/s as a share of that peak
+
+Strata's GFLOP/s counts 2 flops per multiply-accumulate of the forward pass, three forward passes
+per training step (forward, backward to the data, backward to the weights).
 """
 import argparse
 import json
@@ -120,6 +124,7 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--strata", default=os.path.join(ROOT, "build", "strata"))
     p.add_argument("--markdown", help="also write the table to this file")
+    p.add_argument("--peak", type=float, help="the machine's FP32 peak in GFLOP/s (bench_peak) for the %%-of-peak column")
     p.add_argument("--torch-worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--model", help=argparse.SUPPRESS)
     p.add_argument("--mode", help=argparse.SUPPRESS)
@@ -131,32 +136,37 @@ def main():
 
     rows = []
     header = (f"{'model':<12} {'mode':<5} {'batch':>5} {'strata img/s':>13} {'torch img/s':>12} {'ratio':>6} "
-              f"{'strata MB':>9} {'torch MB':>9}")
+              f"{'strata MB':>9} {'torch MB':>9} {'GFLOP/s':>8} {'of peak':>7}")
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {cpu_name()}, {args.threads} threads, {args.rounds} rounds x "
           f"{args.iters} iterations", flush=True)
     print(header, flush=True)
     for text in args.configs:
         cfg = parse_config(text)
-        s_rates, t_rates, s_mem, t_mem = [], [], [], []
+        s_rates, t_rates, s_mem, t_mem, s_gflops = [], [], [], [], []
         for _ in range(args.rounds):
             s = run_strata(cfg, args)
             t = run_torch(cfg, args)
-            s_rates.append(s["images_per_sec"]), s_mem.append(s["peak_rss_mb"])
+            s_rates.append(s["images_per_sec"]), s_mem.append(s["peak_rss_mb"]), s_gflops.append(s["gflops"])
             t_rates.append(t["images_per_sec"]), t_mem.append(t["peak_rss_mb"])
         s_med, t_med = statistics.median(s_rates), statistics.median(t_rates)
-        row = dict(cfg, strata=s_med, torch=t_med, ratio=s_med / t_med, strata_mb=max(s_mem), torch_mb=max(t_mem))
+        gflops = statistics.median(s_gflops)
+        row = dict(cfg, strata=s_med, torch=t_med, ratio=s_med / t_med, strata_mb=max(s_mem), torch_mb=max(t_mem),
+                   gflops=gflops, peak=f"{100 * gflops / args.peak:.0f}%" if args.peak else "-")
         rows.append(row)
         print(f"{cfg['model']:<12} {cfg['mode']:<5} {cfg['batch']:>5} {s_med:>13.1f} {t_med:>12.1f} "
-              f"{row['ratio']:>5.2f}x {row['strata_mb']:>9.0f} {row['torch_mb']:>9.0f}", flush=True)
+              f"{row['ratio']:>5.2f}x {row['strata_mb']:>9.0f} {row['torch_mb']:>9.0f} {gflops:>8.1f} {row['peak']:>7}",
+              flush=True)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(f"Measured {time.strftime('%Y-%m-%d')} on {cpu_name()}, {args.threads} threads, "
                     f"median of {args.rounds} alternating rounds of {args.iters} iterations.\n\n")
-            f.write("| model | mode | batch | Strata img/s | PyTorch img/s | ratio | Strata peak MB | PyTorch peak MB |\n")
-            f.write("|---|---|---|---|---|---|---|---|\n")
+            f.write("| model | mode | batch | Strata img/s | PyTorch img/s | ratio | Strata peak MB | PyTorch peak MB "
+                    "| Strata GFLOP/s | of peak |\n")
+            f.write("|---|---|---|---|---|---|---|---|---|---|\n")
             for r in rows:
                 f.write(f"| {r['model']} | {r['mode']} | {r['batch']} | {r['strata']:.1f} | {r['torch']:.1f} | "
-                        f"{r['ratio']:.2f}x | {r['strata_mb']:.0f} | {r['torch_mb']:.0f} |\n")
+                        f"{r['ratio']:.2f}x | {r['strata_mb']:.0f} | {r['torch_mb']:.0f} | {r['gflops']:.1f} | "
+                        f"{r['peak']} |\n")
 
 
 if __name__ == "__main__":

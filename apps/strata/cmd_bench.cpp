@@ -56,6 +56,9 @@ void run_bench(const BenchArgs& a) {
 
   auto model = info.build({.in_channels = input[1]});
   models::init_book(*model);
+  // Arithmetic rate: 2 flops per multiply-accumulate of the forward pass; a training step counts
+  // three times the forward's (forward, backward to the data, backward to the weights).
+  const double forward_macs = static_cast<double>(nn::summarize(*model, sample).macs);
   Generator gen(1);
   const Tensor x = uniform(input, 0.0, 1.0, gen);
   std::vector<int64_t> label_values(static_cast<std::size_t>(batch));
@@ -88,19 +91,21 @@ void run_bench(const BenchArgs& a) {
   const double median = rates[rates.size() / 2];
   const double lo = rates.front(), hi = rates.back();
   const int threads = omp_get_max_threads();
+  const double gflops = median * 2.0 * forward_macs * (train ? 3.0 : 1.0) * 1e-9;
   if (a.json) {
     std::cout << nlohmann::json{{"model", info.name}, {"mode", a.mode}, {"batch_size", batch},
                                 {"input", std::vector<int64_t>(input.begin(), input.end())},
                                 {"images_per_sec", median}, {"min", lo}, {"max", hi}, {"iters", a.iters},
+                                {"gflops", gflops},
                                 {"threads", threads}, {"backend", backend_name(cpu_backend())},
                                 {"peak_rss_mb", peak_rss_mb()}}
                      .dump()
               << "\n";
   } else {
-    std::printf("%s %s batch %lld input %s: %.1f images/s (median of %d; min %.1f, max %.1f), %d threads, "
-                "backend %s, peak RSS %.0f MB\n",
+    std::printf("%s %s batch %lld input %s: %.1f images/s (median of %d; min %.1f, max %.1f), %.1f GFLOP/s, "
+                "%d threads, backend %s, peak RSS %.0f MB\n",
                 info.name.c_str(), a.mode.c_str(), static_cast<long long>(batch), input.str().c_str(), median,
-                a.iters, lo, hi, threads, backend_name(cpu_backend()), peak_rss_mb());
+                a.iters, lo, hi, gflops, threads, backend_name(cpu_backend()), peak_rss_mb());
   }
 }
 

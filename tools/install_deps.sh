@@ -10,6 +10,7 @@ packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
+  ocl-icd-opencl-dev   # Debian's dnnl-config.cmake calls find_package(OpenCL): a Recommends of libdnnl-dev
   dataset-fashion-mnist
 )
 if [[ "${1:-}" == "--torch" ]]; then

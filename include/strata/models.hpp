@@ -64,14 +64,16 @@ class Inception : public nn::Module {
 
 // ResNet's residual block, 2-D or 3-D: y = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)),
 // shortcut = conv3 (1x1, stride) when use_1x1conv, else identity. Children conv1, conv2,
-// [conv3], bn1, bn2 in that order (MODELS.md).
+// [conv3], bn1, bn2 in that order (MODELS.md). Each convolution runs with its batch norm through
+// ConvNd::with_batch_norm (folded into one convolution for inference).
 class Residual : public nn::Module {
  public:
   Residual(int nd, int64_t in_channels, int64_t channels, bool use_1x1conv = false, int64_t stride = 1);
   Tensor forward(const Tensor& x) override;
 
  private:
-  std::shared_ptr<nn::Module> conv1, conv2, conv3, bn1, bn2;
+  std::shared_ptr<nn::ConvNd> conv1, conv2, conv3;
+  std::shared_ptr<nn::BatchNormNd> bn1, bn2;
 };
 
 }  // namespace strata::models

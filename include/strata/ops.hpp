@@ -73,6 +73,17 @@ Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {
                    const ConvOptions& options = {});
 Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
                    const ConvOptions& options = {});
+// A batch normalization in evaluation mode folded into the convolution before it, for inference:
+// conv(x, folded.weight, folded.bias) == batch_norm(conv(x, weight, bias), bn_weight, bn_bias,
+// running_mean, running_var, false, _, eps) up to rounding, at the cost of the convolution alone.
+// weight (O, I/groups, k...); the rest (O), conv_bias, bn_weight and bn_bias may be undefined.
+// The result does not track gradients.
+struct FoldedConv {
+  Tensor weight, bias;
+};
+FoldedConv fold_batch_norm(const Tensor& weight, const Tensor& conv_bias, const Tensor& bn_weight,
+                           const Tensor& bn_bias, const Tensor& running_mean, const Tensor& running_var,
+                           double eps = 1e-5);
 
 // ---- Pooling ----
 // stride defaults to the kernel size; padding at most half the kernel; count_include_pad as
@@ -99,6 +110,11 @@ Tensor adaptive_avg_pool3d(const Tensor& x, Dims output_size);
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum = 0.1, double eps = 1e-5);
+// relu(batch_norm(...)) in one pass over the output (oneDNN's fuse_norm_relu): equal values and
+// gradients, one activation-sized tensor and one memory pass fewer.
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& running_mean, const Tensor& running_var, bool training,
+                       double momentum = 0.1, double eps = 1e-5);
 
 // ---- Activations ----
 Tensor relu(const Tensor& x);

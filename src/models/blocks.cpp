@@ -52,12 +52,12 @@ Tensor Inception::forward(const Tensor& x) {
 Residual::Residual(int nd, int64_t in_channels, int64_t channels, bool use_1x1conv, int64_t stride)
     : Module("Residual") {
   STRATA_CHECK(nd == 2 || nd == 3, "Residual: nd must be 2 or 3, got ", nd);
-  auto conv = [nd](int64_t cin, int64_t cout, int64_t k, int64_t s, int64_t p) -> std::shared_ptr<nn::Module> {
+  auto conv = [nd](int64_t cin, int64_t cout, int64_t k, int64_t s, int64_t p) -> std::shared_ptr<nn::ConvNd> {
     const ConvOptions o{.stride = s, .padding = p};
     if (nd == 2) return std::make_shared<Conv2d>(cin, cout, k, o);
     return std::make_shared<nn::Conv3d>(cin, cout, k, o);
   };
-  auto bn = [nd](int64_t c) -> std::shared_ptr<nn::Module> {
+  auto bn = [nd](int64_t c) -> std::shared_ptr<nn::BatchNormNd> {
     if (nd == 2) return std::make_shared<nn::BatchNorm2d>(c);
     return std::make_shared<nn::BatchNorm3d>(c);
   };
@@ -69,8 +69,7 @@ Residual::Residual(int nd, int64_t in_channels, int64_t channels, bool use_1x1co
 }
 
 Tensor Residual::forward(const Tensor& x) {
-  Tensor y = relu((*bn1)((*conv1)(x)));
-  y = (*bn2)((*conv2)(y));
+  const Tensor y = conv2->with_batch_norm(conv1->with_batch_norm(x, *bn1, true), *bn2, false);
   const Tensor shortcut = conv3 ? (*conv3)(x) : x;
   return relu(y + shortcut);
 }

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "ops/window.hpp"
+#include "strata/autograd.hpp"
 #include "strata/nn/init.hpp"
 #include "strata/nn/layers.hpp"
 #include "strata/random.hpp"
@@ -64,6 +65,12 @@ void reset_like_pytorch(Tensor& weight, Tensor& bias) {
   }
 }
 
+// Child i of a Sequential as a `Layer`, or null when it is another type or i is past the end.
+template <class Layer>
+Layer* child_as(const std::vector<std::pair<std::string, ModulePtr>>& layers, std::size_t i) {
+  return i < layers.size() ? dynamic_cast<Layer*>(layers[i].second.get()) : nullptr;
+}
+
 }  // namespace
 
 // ---- Sequential ----
@@ -83,13 +90,17 @@ Tensor Sequential::forward(const Tensor& x) {
   const bool fuse = !ForwardObserver::active();
   Tensor y = x;
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    Module& layer = *layers[i].second;
-    auto* conv = dynamic_cast<ConvNd*>(&layer);
-    if (fuse && conv != nullptr && i + 1 < layers.size() && dynamic_cast<ReLU*>(layers[i + 1].second.get())) {
-      y = conv->with_relu(y);
+    auto* conv = child_as<ConvNd>(layers, i);
+    auto* bn = child_as<BatchNormNd>(layers, conv ? i + 1 : i);
+    if (fuse && conv && bn) {
+      const bool relu = child_as<ReLU>(layers, i + 2) != nullptr;
+      y = conv->with_batch_norm(y, *bn, relu);
+      i += relu ? 2 : 1;  // the batch norm (and ReLU) are done
+    } else if (fuse && (conv || bn) && child_as<ReLU>(layers, i + 1)) {
+      y = conv ? conv->with_relu(y) : bn->with_relu(y);
       ++i;  // the ReLU is done
     } else {
-      y = layer(y);
+      y = (*layers[i].second)(y);
     }
   }
   return y;
@@ -123,6 +134,24 @@ Tensor ConvNd::forward(const Tensor& x) {
 Tensor ConvNd::with_relu(const Tensor& x) {
   return call_as_layer(x, [this](const Tensor& in) {
     return nd_ == 2 ? conv2d_relu(in, weight, bias, options_) : conv3d_relu(in, weight, bias, options_);
+  });
+}
+
+Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, bool relu) {
+  if (ForwardObserver::active()) {
+    const Tensor y = bn((*this)(x));
+    return relu ? strata::relu(y) : y;
+  }
+  const bool inference = !bn.is_training() && bn.input_ndim() == nd_ + 2 && bn.num_features() == out_channels_ &&
+                         !autograd::needs_grad({x, weight, bias, bn.weight, bn.bias});
+  if (!inference) {
+    const Tensor y = (*this)(x);
+    return relu ? bn.with_relu(y) : bn(y);
+  }
+  return call_as_layer(x, [&](const Tensor& in) {
+    const FoldedConv f = fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps());
+    if (nd_ == 2) return relu ? conv2d_relu(in, f.weight, f.bias, options_) : conv2d(in, f.weight, f.bias, options_);
+    return relu ? conv3d_relu(in, f.weight, f.bias, options_) : conv3d(in, f.weight, f.bias, options_);
   });
 }
 
@@ -190,7 +219,13 @@ BatchNormNd::BatchNormNd(const char* type, int input_ndim, int64_t num_features,
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::I64));
 }
 
-Tensor BatchNormNd::forward(const Tensor& x) {
+Tensor BatchNormNd::forward(const Tensor& x) { return normalize(x, false); }
+
+Tensor BatchNormNd::with_relu(const Tensor& x) {
+  return call_as_layer(x, [this](const Tensor& in) { return normalize(in, true); });
+}
+
+Tensor BatchNormNd::normalize(const Tensor& x, bool relu) {
   if (input_ndim_ == 0) {
     STRATA_CHECK(x.ndim() == 2 || x.ndim() == 3, type_name(), ": expected a 2-D (N, C) or 3-D (N, C, L) input, got ",
                  x.shape());
@@ -202,7 +237,8 @@ Tensor BatchNormNd::forward(const Tensor& x) {
     int64_t* count = num_batches_tracked.data<int64_t>();
     ++*count;
   }
-  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_);
+  return (relu ? batch_norm_relu : batch_norm)(x, weight, bias, running_mean, running_var, is_training(), momentum_,
+                                              eps_);
 }
 
 std::string BatchNormNd::extra_repr() const {

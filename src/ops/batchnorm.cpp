@@ -2,6 +2,7 @@
 #include "ops/batchnorm.hpp"
 
 #include "core/dispatch.hpp"
+#include "ops/activation.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -41,15 +42,19 @@ BatchNormGeom BatchNormGeom::make(const Shape& x, const Shape* weight, const Sha
   return g;
 }
 
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
+namespace {
+
+// relu: the fused batch_norm_relu, whose backward first masks grad_y by y > 0.
+Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
   STRATA_CHECK(x.defined(), "batch_norm: input is an undefined tensor");
   STRATA_CHECK(is_floating(x.dtype()), "batch_norm: input must be floating-point, got ", dtype_name(x.dtype()));
   auto shape_of = [](const Tensor& t) { return t.defined() ? t.shape() : Shape{}; };
   const Shape ws = shape_of(weight), bs = shape_of(bias), ms = shape_of(running_mean), vs = shape_of(running_var);
   auto ptr = [](const Tensor& t, const Shape& s) { return t.defined() ? &s : nullptr; };
-  const BatchNormGeom g = BatchNormGeom::make(x.shape(), ptr(weight, ws), ptr(bias, bs), ptr(running_mean, ms),
-                                              ptr(running_var, vs), training, momentum, eps);
+  BatchNormGeom g = BatchNormGeom::make(x.shape(), ptr(weight, ws), ptr(bias, bs), ptr(running_mean, ms),
+                                        ptr(running_var, vs), training, momentum, eps);
+  g.relu = relu;
   for (auto [name, t] : {std::pair{"weight", weight}, std::pair{"bias", bias}, std::pair{"running_mean", running_mean},
                          std::pair{"running_var", running_var}}) {
     if (!t.defined()) continue;
@@ -68,16 +73,34 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   const BatchNormForward f =
       training ? k.forward_training(g, x.detach(), w, b, running_mean, running_var, momentum, eps)
                : k.forward_inference(g, x.detach(), w, b, running_mean, running_var, eps);
-  if (autograd::needs_grad({x, weight, bias}))
-    autograd::record("batch_norm", f.y, {x, weight, bias},
-                     [g, &k, training, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd](
-                         const Tensor& gy, const autograd::Node& node) {
+  if (!autograd::needs_grad({x, weight, bias})) return f.y;
+  const ActivationKernels* relu_kernels =
+      relu ? &select_kernels<ActivationKernels>("batch_norm_relu", x.device(), [&](const ActivationKernels& t) {
+        return t.supports(Activation::Relu, x.dtype());
+      })
+           : nullptr;
+  autograd::record(relu ? "batch_norm_relu" : "batch_norm", f.y, {x, weight, bias},
+                     [g, &k, relu_kernels, training, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd,
+                      y = relu ? f.y.detach() : Tensor()](const Tensor& grad_y, const autograd::Node& node) {
+                       const Tensor gy = relu_kernels ? relu_kernels->backward(Activation::Relu, grad_y, y) : grad_y;
                        const BatchNormGrads r = k.backward(g, gy, x, w, mean, invstd, training);
                        return std::vector<Tensor>{node.needs_input_grad(0) ? r.grad_x : Tensor(),
                                                   node.needs_input_grad(1) ? r.grad_weight : Tensor(),
                                                   node.needs_input_grad(2) ? r.grad_bias : Tensor()};
                      });
   return f.y;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, false);
+}
+
+Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                       const Tensor& running_var, bool training, double momentum, double eps) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, true);
 }
 
 }  // namespace strata

@@ -14,6 +14,7 @@ namespace strata {
 struct BatchNormGeom {
   int64_t batch = 0, channels = 0, spatial = 1;  // N, C, S
   double eps = 1e-5;                              // added to the variance before the square root
+  bool relu = false;  // batch_norm_relu: forward kernels return max(y, 0); the op masks grad_y before backward
   Shape x_shape;                                  // the user's shape (N, C, ...)
 
   // Validates the shapes and scalar arguments (throws strata::Error naming batch_norm, the

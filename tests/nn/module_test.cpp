@@ -209,5 +209,58 @@ TEST(Sequential, FusesConvolutionAndReluWithoutChangingResults) {
   EXPECT_EQ(seen, (std::vector<std::string>{"Conv2d", "ReLU", "Conv2d", "ReLU", "Sequential"}));
 }
 
+// Conv2d, BatchNorm2d, ReLU in a Sequential: in training the fused pair (conv, then
+// batch_norm_relu) gives exactly the layer-by-layer values, gradients and running statistics; for
+// inference (eval, no gradient) the batch norm folded into the convolution gives them to rounding,
+// and leaves the running statistics alone. A summary still sees every layer.
+TEST(Sequential, FusesConvolutionBatchNormAndRelu) {
+  auto make = [] {
+    return std::make_shared<Sequential>(std::vector<ModulePtr>{
+        std::make_shared<Conv2d>(2, 4, 3, ConvOptions{.padding = 1}), std::make_shared<BatchNorm2d>(4),
+        std::make_shared<ReLU>(), std::make_shared<Conv2d>(4, 3, 3), std::make_shared<BatchNorm2d>(3)});
+  };
+  const auto fused = make(), plain = make();
+  plain->load_state_dict(fused->state_dict());
+  const Tensor x = test::random({2, 2, 5, 5}, 1, DType::F32);
+  auto layer_by_layer = [&] {
+    Tensor y = x;
+    for (std::size_t i = 0; i < plain->size(); ++i) y = (*(*plain)[i])(y);
+    return y;
+  };
+  auto expect_state_equal = [&](const char* what) {
+    const NamedTensors a = fused->state_dict(), b = plain->state_dict();
+    for (std::size_t i = 0; i < a.size(); ++i)
+      EXPECT_EQ(a[i].second.to_vector<double>(), b[i].second.to_vector<double>()) << what << " " << a[i].first;
+  };
+  for (int step = 0; step < 2; ++step) {  // the second step starts from updated running statistics
+    const Tensor a = (*fused)(x), b = layer_by_layer();
+    (a * a).sum().backward();
+    (b * b).sum().backward();
+    EXPECT_EQ(a.to_vector<double>(), b.to_vector<double>());
+    const NamedTensors pa = fused->named_parameters(), pb = plain->named_parameters();
+    for (std::size_t i = 0; i < pa.size(); ++i)
+      EXPECT_EQ(pa[i].second.grad().to_vector<double>(), pb[i].second.grad().to_vector<double>()) << pa[i].first;
+    expect_state_equal("after training step");
+  }
+
+  fused->eval();
+  plain->eval();
+  Tensor a, b;
+  {
+    NoGradGuard no_grad;
+    a = (*fused)(x);
+    b = layer_by_layer();
+  }
+  test::expect_close(a, b, 1e-5);
+  expect_state_equal("after inference");
+
+  std::vector<std::string> seen;
+  {
+    ForwardObserver observer([&](const Module& m, const Tensor&, const Tensor&) { seen.push_back(m.type_name()); });
+    (*fused)(x);
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"Conv2d", "BatchNorm2d", "ReLU", "Conv2d", "BatchNorm2d", "Sequential"}));
+}
+
 }  // namespace
 }  // namespace strata::nn

@@ -180,6 +180,19 @@ TEST_P(BatchNormBackends, Agree) {
       {rnd(r.x, 10) * 2.0 + 0.5, rnd({c}, 11) + 1.0, rnd({c}, 12)});
 }
 
+// batch_norm_relu: oneDNN's fuse_norm_relu against the reference kernel's clamp.
+TEST_P(BatchNormBackends, FusedReluAgrees) {
+  const NormRow& r = GetParam();
+  const int64_t c = r.x[1];
+  const Tensor mean = rnd({c}, 20) * 0.1, var = rnd({c}, 21) * 0.2 + 1.0;
+  expect_backends_agree(
+      [&](const std::vector<Tensor>& in) {
+        Tensor rm = mean.clone(), rv = var.clone();
+        return batch_norm_relu(in[0], in[1], in[2], rm, rv, r.training, 0.1, 1e-5);
+      },
+      {rnd(r.x, 10) * 2.0 + 0.5, rnd({c}, 11) + 1.0, rnd({c}, 12)});
+}
+
 INSTANTIATE_TEST_SUITE_P(Table, BatchNormBackends,
                          ::testing::Values(NormRow{"2d_blocked", {4, 16, 5, 5}, true},
                                            NormRow{"2d_plain", {3, 6, 7, 5}, true},

@@ -1,6 +1,7 @@
 // Batch normalization: a hand-computed example (statistics, normalised values, running statistics
 // after one step), 1-D/2-D/3-D inputs against the formula written with tensor ops, gradient checks
 // over a table of modes and shapes, the reference kernels' derivatives, and errors.
+#include <algorithm>
 #include <functional>
 
 #include "common/test_util.hpp"
@@ -160,6 +161,36 @@ INSTANTIATE_TEST_SUITE_P(
                       BatchNormCase{"eval_3d_weight_only", {2, 2, 2, 2, 3}, false, true, false},
                       BatchNormCase{"eval_batch1", {1, 3, 2, 2}, false, true, true}),
     [](const ::testing::TestParamInfo<BatchNormCase>& info) { return std::string(info.param.name); });
+
+// batch_norm_relu: exactly the values, gradients and running statistics of relu(batch_norm(...))
+// in both modes, and a gradient check of the fused op.
+TEST(BatchNormFusedRelu, EqualsReluOfBatchNormInValuesAndGradients) {
+  for (const bool training : {true, false}) {
+    const Shape xs{3, 4, 3, 2};
+    const Tensor mean0 = random({4}, 61), var0 = random({4}, 62, DType::F64, 0.5, 2.0);
+    Tensor mean[2] = {mean0.clone(), mean0.clone()}, var[2] = {var0.clone(), var0.clone()};
+    std::vector<Tensor> a{requires_grad(random(xs, 63)), requires_grad(random({4}, 64)), requires_grad(random({4}, 65))};
+    std::vector<Tensor> b{requires_grad(a[0].detach().clone()), requires_grad(a[1].detach().clone()),
+                          requires_grad(a[2].detach().clone())};
+    const Tensor ya = relu(batch_norm(a[0], a[1], a[2], mean[0], var[0], training, 0.1, 1e-5));
+    const Tensor yb = batch_norm_relu(b[0], b[1], b[2], mean[1], var[1], training, 0.1, 1e-5);
+    const Tensor gy = random(xs, 66);
+    (ya * gy).sum().backward();
+    (yb * gy).sum().backward();
+    EXPECT_EQ(ya.to_vector<double>(), yb.to_vector<double>()) << "training " << training;
+    const std::vector<double> values = yb.to_vector<double>();
+    EXPECT_GT(std::count(values.begin(), values.end(), 0.0), 0) << "some outputs must be clamped";
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(a[i].grad().to_vector<double>(), b[i].grad().to_vector<double>()) << i;
+    EXPECT_EQ(mean[0].to_vector<double>(), mean[1].to_vector<double>());
+    EXPECT_EQ(var[0].to_vector<double>(), var[1].to_vector<double>());
+    expect_gradients(
+        [&](const std::vector<Tensor>& in) {
+          Tensor m = mean0.clone(), v = var0.clone();
+          return batch_norm_relu(in[0], in[1], in[2], m, v, training, 0.1, 1e-3);
+        },
+        {requires_grad(random(xs, 67)), requires_grad(random({4}, 68)), requires_grad(random({4}, 69))});
+  }
+}
 
 // The reference kernels themselves, in double, against central differences of the forward
 // kernels (no autograd involved): the objective is <y, gy>.

@@ -151,6 +151,38 @@ TEST(ConvFusedRelu, EqualsReluOfConvInValuesAndGradients) {
   }
 }
 
+// fold_batch_norm: a convolution with the folded weights equals the evaluation-mode batch norm of
+// the convolution (in double, to rounding), grouped and 3-D too, with and without the optional
+// tensors; mismatched shapes are errors naming the argument.
+TEST(FoldBatchNorm, ConvolutionWithFoldedWeightsEqualsBatchNormOfConvolution) {
+  struct Case {
+    Shape x, w;
+    ConvOptions options;
+    bool conv_bias, affine;
+  };
+  for (const Case& c : {Case{{2, 3, 6, 5}, {4, 3, 3, 3}, {.stride = 2, .padding = 1}, true, true},
+                        Case{{1, 4, 5, 5}, {6, 2, 3, 3}, {.padding = 1, .groups = 2}, false, true},
+                        Case{{2, 2, 4, 4, 3}, {3, 2, 3, 3, 1}, {.padding = {1, 1, 0}}, true, false}}) {
+    const int64_t o = c.w[0];
+    const Tensor x = random(c.x, 1), w = random(c.w, 2), b = c.conv_bias ? random({o}, 3) : Tensor();
+    const Tensor gamma = c.affine ? random({o}, 4) : Tensor(), beta = c.affine ? random({o}, 5) : Tensor();
+    const Tensor mean = random({o}, 6), var = random({o}, 7, DType::F64, 0.5, 2.0);
+    auto conv = [&](const Tensor& weight, const Tensor& bias) {
+      return c.x.ndim() == 5 ? conv3d(x, weight, bias, c.options) : conv2d(x, weight, bias, c.options);
+    };
+    const FoldedConv f = fold_batch_norm(w, b, gamma, beta, mean, var, 1e-3);
+    expect_close(conv(f.weight, f.bias), batch_norm(conv(w, b), gamma, beta, mean, var, false, 0.1, 1e-3), 1e-12);
+  }
+  const Tensor w = zeros({4, 3, 3, 3});
+  expect_error([&] { fold_batch_norm(w, {}, {}, {}, zeros({3}), ones({4})); },
+               "fold_batch_norm: running_mean must have shape [4] (one per output channel of weight [4,3,3,3]), got [3]");
+  expect_error([&] { fold_batch_norm(w, zeros({4}), ones({5}), {}, zeros({4}), ones({4})); },
+               "fold_batch_norm: batch norm weight must have shape [4]");
+  expect_error([&] { fold_batch_norm(w, {}, {}, {}, zeros({4}), {}); }, "fold_batch_norm: running_var must have shape");
+  expect_error([&] { fold_batch_norm(zeros({4}), {}, {}, {}, zeros({4}), ones({4})); },
+               "fold_batch_norm: expected a convolution weight (O, I/groups, k...), got [4]");
+}
+
 // The reference kernels themselves, in double, against central differences of the forward
 // kernel (no autograd involved).
 TEST(ConvKernelRef, BackwardKernelsAreTheForwardsDerivative) {

@@ -13,9 +13,11 @@ namespace strata::nn {
 
 using ModulePtr = std::shared_ptr<Module>;
 
-// Children named "0", "1", ...; forward applies them in order, running a convolution followed
-// by a ReLU as one fused conv2d_relu (same values and gradients; not while a ForwardObserver such
-// as summary() watches the layers one by one).
+// Children named "0", "1", ...; forward applies them in order, fusing neighbours (not while a
+// ForwardObserver such as summary() watches the layers one by one): Conv, ReLU as one
+// conv2d_relu; BatchNorm, ReLU as one batch_norm_relu; Conv, BatchNorm[, ReLU] as
+// ConvNd::with_batch_norm (for inference one convolution with the batch norm folded in). Fused or
+// not, the values and gradients are the same up to rounding.
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}
@@ -32,6 +34,8 @@ inline std::shared_ptr<Sequential> sequential(std::initializer_list<ModulePtr> m
   return std::make_shared<Sequential>(std::vector<ModulePtr>(modules));
 }
 
+class BatchNormNd;
+
 // Convolution over 2 or 3 spatial dims; weight (out, in/groups, k...), bias (out).
 class ConvNd : public Module {
  public:
@@ -40,6 +44,11 @@ class ConvNd : public Module {
   Tensor forward(const Tensor& x) override;
   // relu((*this)(x)) in one pass (conv2d_relu / conv3d_relu), called as operator() is.
   Tensor with_relu(const Tensor& x);
+  // bn((*this)(x)), then a ReLU when `relu`, by the fastest path the mode allows. Inference (bn in
+  // evaluation mode, no gradient needed): one convolution with bn folded into its weights
+  // (fold_batch_norm) and the ReLU as its post-op. Otherwise the convolution, then bn (fused with
+  // the ReLU). While a ForwardObserver watches: each layer on its own.
+  Tensor with_batch_norm(const Tensor& x, BatchNormNd& bn, bool relu);
   std::string extra_repr() const override;
   int nd() const { return nd_; }
   int64_t in_channels() const { return in_channels_; }
@@ -136,13 +145,17 @@ class BatchNormNd : public Module {
  public:
   BatchNormNd(const char* type, int input_ndim, int64_t num_features, double eps, double momentum);
   Tensor forward(const Tensor& x) override;
+  // relu((*this)(x)) in one pass (batch_norm_relu), called as operator() is.
+  Tensor with_relu(const Tensor& x);
   std::string extra_repr() const override;
+  int input_ndim() const { return input_ndim_; }  // 4 for BatchNorm2d, 5 for 3d, 0 for 1d (2-D or 3-D input)
   int64_t num_features() const { return num_features_; }
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
+  Tensor normalize(const Tensor& x, bool relu);
   int input_ndim_;  // 0 for BatchNorm1d (accepts 2-D or 3-D)
   int64_t num_features_;
   double eps_, momentum_;

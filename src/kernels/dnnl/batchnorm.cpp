@@ -2,6 +2,8 @@
 // variance; Strata's contract saves 1/sqrt(var + eps), so the variance oneDNN's backward needs is
 // recovered as 1/invstd^2 - eps (oneDNN only ever uses var + eps, which this restores exactly up
 // to rounding). Running statistics are updated here, with the unbiased variance, as PyTorch does.
+// batch_norm_relu's forward is oneDNN's fuse_norm_relu (the ReLU applied in the same pass); its
+// workspace (the ReLU mask) is not kept: the op masks grad_y with the output before backward.
 #include <bit>
 #include <cmath>
 
@@ -38,8 +40,10 @@ const flags kAffine = flags::use_scale | flags::use_shift;
 
 const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
   static Cache<Forward> cache;
-  return cache.get(Key().add(shape_4d(g)).add(training).add(std::bit_cast<int64_t>(eps)).str(), [&] {
-    const flags f = training ? kAffine : kAffine | flags::use_global_stats;
+  const std::string key = Key().add(shape_4d(g)).add(training).add(g.relu).add(std::bit_cast<int64_t>(eps)).str();
+  return cache.get(key, [&] {
+    const flags relu = g.relu ? flags::fuse_norm_relu : flags::none;
+    const flags f = (training ? kAffine : kAffine | flags::use_global_stats) | relu;
     dnnl::batch_normalization_forward::desc desc(
         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data_desc(g),
         static_cast<float>(eps), f);
@@ -48,7 +52,10 @@ const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
   });
 }
 
-const Backward& backward_plan(const BatchNormGeom& g, bool training, double eps) {
+// The backward of batch_norm and of batch_norm_relu (whose grad_y arrives masked) alike.
+const Backward& backward_plan(const BatchNormGeom& fused, bool training, double eps) {
+  BatchNormGeom g = fused;
+  g.relu = false;
   static Cache<Backward> cache;
   return cache.get(Key().add(shape_4d(g)).add(training).add(std::bit_cast<int64_t>(eps)).str(), [&] {
     const flags f = training ? kAffine : kAffine | flags::use_global_stats;
@@ -93,12 +100,15 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   Tensor y = empty_preferred(src.shape());
   Tensor mean = empty({g.channels}), var = empty({g.channels});
   const Tensor scale = vec(weight, g.channels, 1.0), shift = vec(bias, g.channels, 0.0);
-  plan.prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(src)},
-                               {DNNL_ARG_DST, memory_of(y)},
-                               {DNNL_ARG_SCALE, memory_of(scale)},
-                               {DNNL_ARG_SHIFT, memory_of(shift)},
-                               {DNNL_ARG_MEAN, memory_of(mean)},
-                               {DNNL_ARG_VARIANCE, memory_of(var)}});
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory_of(src)},     {DNNL_ARG_DST, memory_of(y)},
+                                       {DNNL_ARG_SCALE, memory_of(scale)}, {DNNL_ARG_SHIFT, memory_of(shift)},
+                                       {DNNL_ARG_MEAN, memory_of(mean)},   {DNNL_ARG_VARIANCE, memory_of(var)}};
+  Tensor workspace;  // fuse_norm_relu in training writes its ReLU mask here
+  if (g.relu) {
+    workspace = empty({static_cast<int64_t>((plan.pd.workspace_desc().get_size() + 3) / 4)});
+    args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace.raw_data()));
+  }
+  plan.prim.execute(stream(), args);
   Tensor invstd = empty({g.channels});
   const float* pm = mean.data<float>();
   const float* pv = var.data<float>();

@@ -20,7 +20,7 @@ inline int64_t bn_at(const BatchNormGeom& g, int64_t n, int64_t c, int64_t s) {
 }
 }  // namespace detail
 
-// y[n, c, s] = (x[n, c, s] - mean[c]) * invstd[c] * w[c] + b[c].
+// y[n, c, s] = (x[n, c, s] - mean[c]) * invstd[c] * w[c] + b[c], then max(y, 0) when g.relu.
 template <class T>
 void batch_norm_normalize(const BatchNormGeom& g, const T* x, const T* mean, const T* invstd, const T* w, const T* b,
                           T* y) {
@@ -30,7 +30,8 @@ void batch_norm_normalize(const BatchNormGeom& g, const T* x, const T* mean, con
       const double weight = w ? static_cast<double>(w[c]) : 1.0, bias = b ? static_cast<double>(b[c]) : 0.0;
       for (int64_t s = 0; s < g.spatial; ++s) {
         const int64_t i = detail::bn_at(g, n, c, s);
-        y[i] = static_cast<T>((static_cast<double>(x[i]) - mean[c]) * invstd[c] * weight + bias);
+        const double v = (static_cast<double>(x[i]) - mean[c]) * invstd[c] * weight + bias;
+        y[i] = static_cast<T>(g.relu && v < 0.0 ? 0.0 : v);
       }
     }
 }

@@ -37,3 +37,35 @@ TEST(CachingAllocator, LargeBuffersArePageRounded) {
   EXPECT_EQ(cache.allocate((1 << 16) + 4000), a);
   cache.deallocate(a, (1 << 16) + 4000);
 }
+
+// A cached buffer serves a smaller request when at most a quarter of it would be spare, and
+// comes back to the cache at its own size.
+TEST(CachingAllocator, BestFitServesNearbySizes) {
+  CachingAllocator cache(1 << 24);
+  void* a = cache.allocate(100000);  // 25 pages: 102400 bytes
+  cache.deallocate(a, 100000);
+  void* b = cache.allocate(90000);   // 22 pages: 90112 * 1.25 >= 102400
+  EXPECT_EQ(b, a);
+  cache.deallocate(b, 90000);
+  EXPECT_EQ(cache.cached_bytes(), 102400u);
+  void* c = cache.allocate(70000);   // 18 pages: 73728 * 1.25 < 102400, a new buffer
+  EXPECT_NE(c, a);
+  EXPECT_EQ(cache.cached_bytes(), 102400u);
+  cache.deallocate(c, 70000);
+}
+
+// A large request that the cache cannot serve first gives cached buffers back to the system, so
+// the allocator's total does not grow by buffers nobody can use; small requests evict nothing.
+TEST(CachingAllocator, LargeMissesEvictCachedBuffers) {
+  CachingAllocator cache(std::size_t{1} << 30);
+  void* a = cache.allocate(4 << 20);
+  cache.deallocate(a, 4 << 20);
+  EXPECT_EQ(cache.cached_bytes(), std::size_t{4} << 20);
+  void* small = cache.allocate(1000);
+  EXPECT_EQ(cache.cached_bytes(), std::size_t{4} << 20) << "a small miss keeps the cache";
+  void* big = cache.allocate(16 << 20);
+  EXPECT_EQ(cache.cached_bytes(), 0u) << "the 4 MiB buffer cannot serve 16 MiB and was freed";
+  cache.deallocate(big, 16 << 20);
+  cache.deallocate(small, 1000);
+  EXPECT_EQ(cache.cached_bytes(), (std::size_t{16} << 20) + 1024);
+}

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <iosfwd>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -40,6 +41,11 @@ class Shape {
 };
 
 std::ostream& operator<<(std::ostream& out, const Shape& shape);
+
+// A shape written as comma-separated sizes ("1,28,28"): each a positive integer of at most
+// max_size, at most max_dims of them, at least one. nullopt when `text` is not such a list (the
+// caller's error message says what its flag or field expects).
+std::optional<Shape> parse_shape(const std::string& text, int64_t max_size, int max_dims = kMaxDims);
 
 // Row-major (C order) strides of a dense tensor of this shape, in elements.
 Shape contiguous_strides(const Shape& shape);

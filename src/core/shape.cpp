@@ -1,6 +1,7 @@
 #include "strata/shape.hpp"
 
 #include <ostream>
+#include <sstream>
 
 #include "strata/error.hpp"
 
@@ -49,6 +50,25 @@ bool operator==(const Shape& a, const Shape& b) {
 }
 
 std::ostream& operator<<(std::ostream& out, const Shape& shape) { return out << shape.str(); }
+
+std::optional<Shape> parse_shape(const std::string& text, int64_t max_size, int max_dims) {
+  Shape shape;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+    if (used != item.size() || v <= 0 || v > max_size || shape.ndim() >= max_dims) return std::nullopt;
+    shape.push_back(v);
+  }
+  if (shape.ndim() == 0 || (!text.empty() && text.back() == ',')) return std::nullopt;
+  return shape;
+}
 
 Shape contiguous_strides(const Shape& shape) {
   Shape strides = shape;

@@ -28,24 +28,10 @@ std::string shape_text(const Shape& s) {
 
 // "1,28,28" -> [1,28,28]: 3 or 4 positive sizes.
 Shape parse_input(const std::string& text, const std::string& where) {
-  Shape s;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    STRATA_CHECK(used == item.size() && !item.empty() && v > 0 && v <= kMaxInputSize && s.ndim() < 4, where,
-                 "strata.input must be 3 or 4 sizes in [1, ", kMaxInputSize, "] such as 1,28,28; got '", text, "'");
-    s.push_back(v);
-  }
-  STRATA_CHECK(s.ndim() == 3 || s.ndim() == 4, where, "strata.input must be C,H,W or C,D,H,W such as 1,28,28; got '",
-               text, "'");
-  return s;
+  const std::optional<Shape> s = parse_shape(text, kMaxInputSize, 4);
+  STRATA_CHECK(s.has_value() && s->ndim() >= 3, where, "strata.input must be C,H,W or C,D,H,W with sizes in [1, ",
+               kMaxInputSize, "] such as 1,28,28; got '", text, "'");
+  return *s;
 }
 
 json parse_json(const std::string& text, const std::string& where, const char* key) {

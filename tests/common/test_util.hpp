@@ -79,9 +79,9 @@ inline Tensor f64(const std::vector<double>& v, const Shape& shape = {}) {
 inline Tensor image(std::initializer_list<float> v, const Shape& s) { return from_data(v, s); }
 
 // Expects grad[i] to equal the central difference (step 1e-6) of objective() in t[i], within
-// rel_tol * (1 + |grad[i]|). t and grad are dense f64; t is the buffer objective() reads.
+// abs_tol + rel_tol * (1 + |grad[i]|). t and grad are dense f64; t is the buffer objective() reads.
 inline void expect_derivative(const std::function<double()>& objective, const Tensor& t, const Tensor& grad,
-                              double rel_tol = 1e-7) {
+                              double rel_tol = 1e-7, double abs_tol = 0.0) {
   double* p = t.data<double>();
   const double* g = grad.data<double>();
   for (int64_t i = 0; i < t.numel(); ++i) {
@@ -91,7 +91,7 @@ inline void expect_derivative(const std::function<double()>& objective, const Te
     p[i] = v - 1e-6;
     const double down = objective();
     p[i] = v;
-    EXPECT_NEAR(g[i], (up - down) / 2e-6, rel_tol * (1 + std::abs(g[i]))) << "element " << i;
+    EXPECT_NEAR(g[i], (up - down) / 2e-6, abs_tol + rel_tol * (1 + std::abs(g[i]))) << "element " << i;
   }
 }
 

@@ -168,30 +168,28 @@ struct NormRow {
 void PrintTo(const NormRow& r, std::ostream* os) { *os << r.name; }
 class BatchNormBackends : public ::testing::TestWithParam<NormRow> {};
 
-TEST_P(BatchNormBackends, Agree) {
-  const NormRow& r = GetParam();
+namespace {
+
+using BatchNormOp = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, double,
+                               double);
+
+void expect_batch_norm_backends_agree(const NormRow& r, BatchNormOp op) {
   const int64_t c = r.x[1];
   const Tensor mean = rnd({c}, 20) * 0.1, var = rnd({c}, 21) * 0.2 + 1.0;
   expect_backends_agree(
       [&](const std::vector<Tensor>& in) {
         Tensor rm = mean.clone(), rv = var.clone();
-        return batch_norm(in[0], in[1], in[2], rm, rv, r.training, 0.1, 1e-5);
+        return op(in[0], in[1], in[2], rm, rv, r.training, 0.1, 1e-5);
       },
       {rnd(r.x, 10) * 2.0 + 0.5, rnd({c}, 11) + 1.0, rnd({c}, 12)});
 }
 
+}  // namespace
+
+TEST_P(BatchNormBackends, Agree) { expect_batch_norm_backends_agree(GetParam(), batch_norm); }
+
 // batch_norm_relu: oneDNN's fuse_norm_relu against the reference kernel's clamp.
-TEST_P(BatchNormBackends, FusedReluAgrees) {
-  const NormRow& r = GetParam();
-  const int64_t c = r.x[1];
-  const Tensor mean = rnd({c}, 20) * 0.1, var = rnd({c}, 21) * 0.2 + 1.0;
-  expect_backends_agree(
-      [&](const std::vector<Tensor>& in) {
-        Tensor rm = mean.clone(), rv = var.clone();
-        return batch_norm_relu(in[0], in[1], in[2], rm, rv, r.training, 0.1, 1e-5);
-      },
-      {rnd(r.x, 10) * 2.0 + 0.5, rnd({c}, 11) + 1.0, rnd({c}, 12)});
-}
+TEST_P(BatchNormBackends, FusedReluAgrees) { expect_batch_norm_backends_agree(GetParam(), batch_norm_relu); }
 
 INSTANTIATE_TEST_SUITE_P(Table, BatchNormBackends,
                          ::testing::Values(NormRow{"2d_blocked", {4, 16, 5, 5}, true},

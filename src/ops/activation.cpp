@@ -76,4 +76,10 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   return y;
 }
 
+const ActivationKernels* fused_relu_kernels(bool relu, const char* op, const Tensor& x) {
+  if (!relu) return nullptr;
+  return &select_kernels<ActivationKernels>(
+      op, x.device(), [&](const ActivationKernels& t) { return t.supports(Activation::Relu, x.dtype()); });
+}
+
 }  // namespace strata

@@ -25,4 +25,9 @@ struct ActivationKernels {
   Tensor (*backward)(Activation kind, const Tensor& grad_y, const Tensor& y);  // -> grad_x
 };
 
+// The ReLU kernels of x's device and dtype, with which an op fused with a ReLU (conv2d_relu,
+// batch_norm_relu) masks grad_y by its output (y > 0) before its own backward; null when `relu`
+// is false. `op` names the fused op in errors.
+const ActivationKernels* fused_relu_kernels(bool relu, const char* op, const Tensor& x);
+
 }  // namespace strata

@@ -74,11 +74,7 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias
       training ? k.forward_training(g, x.detach(), w, b, running_mean, running_var, momentum, eps)
                : k.forward_inference(g, x.detach(), w, b, running_mean, running_var, eps);
   if (!autograd::needs_grad({x, weight, bias})) return f.y;
-  const ActivationKernels* relu_kernels =
-      relu ? &select_kernels<ActivationKernels>("batch_norm_relu", x.device(), [&](const ActivationKernels& t) {
-        return t.supports(Activation::Relu, x.dtype());
-      })
-           : nullptr;
+  const ActivationKernels* relu_kernels = fused_relu_kernels(relu, "batch_norm_relu", x);
   autograd::record(relu ? "batch_norm_relu" : "batch_norm", f.y, {x, weight, bias},
                      [g, &k, relu_kernels, training, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd,
                       y = relu ? f.y.detach() : Tensor()](const Tensor& grad_y, const autograd::Node& node) {

@@ -106,11 +106,7 @@ Tensor conv_nd(const char* op, int nd, const Tensor& x, const Tensor& weight, co
   });
   Tensor y = k.forward(g, x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor());
   if (!autograd::needs_grad({x, weight, bias})) return y;
-  const ActivationKernels* relu_kernels =
-      relu ? &select_kernels<ActivationKernels>(op, x.device(), [&](const ActivationKernels& t) {
-        return t.supports(Activation::Relu, x.dtype());
-      })
-           : nullptr;
+  const ActivationKernels* relu_kernels = fused_relu_kernels(relu, op, x);
   autograd::record(op, y, {x, weight, bias},
                    [g, &k, relu_kernels, x = x.detach(), w = weight.detach(), y = relu ? y.detach() : Tensor()](
                        const Tensor& grad_y, const autograd::Node& node) {

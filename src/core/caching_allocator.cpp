@@ -1,6 +1,9 @@
 #include "core/caching_allocator.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+
+#include <sys/mman.h>
 
 #include "strata/error.hpp"
 
@@ -13,39 +16,68 @@ std::size_t CachingAllocator::bin_size(std::size_t nbytes) {
   return rounded == 0 ? kStorageAlignment : rounded;
 }
 
+void* CachingAllocator::system_allocate(std::size_t size) {
+  if (size < kHugePagesFrom) return std::aligned_alloc(kStorageAlignment, size);
+  // Fresh pages fault in on first touch: 2 MiB pages fault 512 times less often than 4 KiB ones
+  // (a 411 MB buffer: 40-70 ms to touch instead of about 270 ms, measured here). The advice is
+  // a no-op where transparent huge pages are off.
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  void* ptr = std::aligned_alloc(kHugePage, (size + kHugePage - 1) / kHugePage * kHugePage);
+  if (ptr != nullptr) madvise(ptr, size, MADV_HUGEPAGE);
+  return ptr;
+}
+
 void CachingAllocator::evict_locked(std::size_t nbytes) {
   std::size_t freed = 0;
   while (freed < nbytes && !free_.empty()) {
-    const auto largest = std::prev(free_.end());
-    std::free(largest->second);
-    freed += largest->first;
-    cached_ -= largest->first;
-    free_.erase(largest);
+    // The smallest buffer that covers what is left, else the largest (and go on).
+    const auto covering = free_.lower_bound(nbytes - freed);
+    const auto victim = covering != free_.end() ? covering : std::prev(free_.end());
+    std::free(victim->second);
+    freed += victim->first;
+    cached_ -= victim->first;
+    free_.erase(victim);
   }
+}
+
+void CachingAllocator::record_in_use_locked(void* ptr, std::size_t size) {
+  in_use_.emplace(ptr, size);
+  in_use_bytes_ += size;
+  peak_in_use_ = std::max(peak_in_use_, in_use_bytes_);
 }
 
 void* CachingAllocator::allocate(std::size_t nbytes) {
   const std::size_t size = bin_size(nbytes);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    const auto fit = free_.lower_bound(size);
-    if (fit != free_.end() && fit->first <= size + size / 4) {
+    const auto fit = free_.lower_bound(size);  // the smallest cached buffer of at least `size`
+    bool take = fit != free_.end() && fit->first <= size + size / 4;
+    if (!take && size >= kEvictAbove) {
+      const std::size_t held = in_use_bytes_ + cached_ + size;
+      const std::size_t allowed = std::max(peak_in_use_, in_use_bytes_ + size);
+      if (held > allowed) {
+        // Over the peak: a cached buffer of up to twice the size serves it rather than fresh
+        // pages (a larger one would leave its own request, later, without a buffer).
+        take = fit != free_.end() && fit->first <= 2 * size;
+        if (!take) evict_locked(held - allowed);
+      }
+    }
+    if (take) {
       void* ptr = fit->second;
       cached_ -= fit->first;
-      in_use_.emplace(ptr, fit->first);
+      record_in_use_locked(ptr, fit->first);
       free_.erase(fit);
       return ptr;
     }
-    if (size >= kEvictAbove) evict_locked(size);
   }
-  void* ptr = std::aligned_alloc(kStorageAlignment, size);
+  void* ptr = system_allocate(size);
   if (ptr == nullptr) {  // give the cache back to the system and try once more
     release();
-    ptr = std::aligned_alloc(kStorageAlignment, size);
+    ptr = system_allocate(size);
   }
   STRATA_CHECK(ptr != nullptr, "out of memory: could not allocate ", nbytes, " bytes on cpu");
   std::lock_guard<std::mutex> lock(mutex_);
-  in_use_.emplace(ptr, size);
+  record_in_use_locked(ptr, size);
   return ptr;
 }
 
@@ -58,6 +90,7 @@ void CachingAllocator::deallocate(void* ptr, std::size_t /*nbytes: the buffer's 
   }
   const std::size_t size = it->second;
   in_use_.erase(it);
+  in_use_bytes_ -= size;
   if (cached_ + size <= limit_) {
     free_.emplace(size, ptr);
     cached_ += size;

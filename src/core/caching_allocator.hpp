@@ -8,11 +8,17 @@
 // - sizes are rounded (to the alignment, large ones to whole pages);
 // - a request takes the smallest cached buffer that fits it with at most a quarter to spare
 //   (best fit), so a buffer serves requests of nearby sizes too;
-// - a large request (kEvictAbove or more) that no cached buffer serves first returns cached
-//   buffers (largest first) to the system, as many bytes as it asks for, so what the allocator
-//   holds (in use + cached) grows only when the bytes in use do: the peak stays near the peak of
-//   live tensors rather than the sum of every size ever freed. Small requests never evict (they
-//   would throw away large buffers for a few bytes);
+// - a large request (kEvictAbove or more) that no cached buffer serves may make the allocator
+//   hold (in use + cached + the request) up to the most bytes ever in use at once; beyond that
+//   it takes the smallest cached buffer of up to twice its size, and only when there is none
+//   does it return cached buffers to the system (the smallest that covers the excess, else the
+//   largest first). So the allocator's peak stays at the peak of live tensors rather than the
+//   sum of every size ever freed, and an iteration that repeats the previous one's allocations
+//   finds its buffers cached instead of faulting in fresh pages. Small requests never evict
+//   (they would throw away large buffers for a few bytes);
+// - buffers of kHugePagesFrom bytes or more come in transparent huge pages (madvise), so that
+//   the misses that remain (backward passes whose gradients grow while the live bytes stay near
+//   the peak) fault in 2 MiB at a time;
 // - the cache holds at most `limit` bytes, beyond which freed buffers go back to the system, and
 //   everything cached is released before an allocation is allowed to fail.
 #pragma once
@@ -29,6 +35,7 @@ namespace strata {
 class CachingAllocator final : public Allocator {
  public:
   static constexpr std::size_t kEvictAbove = std::size_t{1} << 20;
+  static constexpr std::size_t kHugePagesFrom = std::size_t{32} << 20;  // buffers in 2 MiB pages
 
   explicit CachingAllocator(std::size_t limit_bytes) : limit_(limit_bytes) {}
   ~CachingAllocator() override { release(); }
@@ -41,11 +48,15 @@ class CachingAllocator final : public Allocator {
 
  private:
   static std::size_t bin_size(std::size_t nbytes);
-  void evict_locked(std::size_t nbytes);  // frees cached buffers, largest first, of at least nbytes
+  static void* system_allocate(std::size_t size);  // aligned memory from the system, or null
+  void evict_locked(std::size_t nbytes);  // frees cached buffers of at least nbytes in all
+  void record_in_use_locked(void* ptr, std::size_t size);
 
   std::size_t limit_;
   mutable std::mutex mutex_;
   std::size_t cached_ = 0;
+  std::size_t in_use_bytes_ = 0;
+  std::size_t peak_in_use_ = 0;  // the most bytes ever in use at once
   std::multimap<std::size_t, void*> free_;        // buffer size -> cached buffer
   std::unordered_map<void*, std::size_t> in_use_;  // buffer -> its size (it may exceed the request)
 };

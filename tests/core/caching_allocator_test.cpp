@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
 #include "core/caching_allocator.hpp"
 
 using namespace strata;
@@ -68,4 +72,45 @@ TEST(CachingAllocator, LargeMissesEvictCachedBuffers) {
   cache.deallocate(big, 16 << 20);
   cache.deallocate(small, 1000);
   EXPECT_EQ(cache.cached_bytes(), (std::size_t{16} << 20) + 1024);
+}
+
+// Training repeats one iteration's allocations. After the first iteration every request is served
+// from the cache (no fresh pages to fault in), even one that no buffer fits within a quarter
+// (12 MiB after the 16 MiB buffer is freed), and the allocator never holds more than the most
+// bytes ever in use at once.
+TEST(CachingAllocator, RepeatedIterationsAreServedFromTheCache) {
+  constexpr std::size_t MiB = std::size_t{1} << 20;
+  CachingAllocator cache(std::size_t{1} << 30);
+  std::vector<void*> first;
+  for (int iteration = 0; iteration < 3; ++iteration) {
+    void* a = cache.allocate(8 * MiB);
+    void* b = cache.allocate(16 * MiB);
+    void* c = cache.allocate(4 * MiB);
+    cache.deallocate(b, 16 * MiB);
+    void* d = cache.allocate(12 * MiB);
+    EXPECT_LE(cache.cached_bytes() + 8 * MiB + 4 * MiB + 16 * MiB, 28 * MiB)
+        << "held beyond the 28 MiB peak of live bytes";
+    const std::vector<void*> buffers = {a, b, c, d};
+    if (iteration == 0) first = buffers;
+    else EXPECT_EQ(buffers, first) << "iteration " << iteration << " got fresh buffers";
+    cache.deallocate(a, 8 * MiB);
+    cache.deallocate(c, 4 * MiB);
+    cache.deallocate(d, 12 * MiB);
+  }
+  EXPECT_EQ(cache.cached_bytes(), 28 * MiB);
+}
+
+// Buffers from kHugePagesFrom bytes on start on a 2 MiB boundary (where transparent huge pages
+// can back them), are writable to the last byte and are cached like the others.
+TEST(CachingAllocator, LargeBuffersStartOnHugePageBoundaries) {
+  CachingAllocator cache(std::size_t{1} << 30);
+  const std::size_t size = CachingAllocator::kHugePagesFrom + 12345;
+  auto* bytes = static_cast<unsigned char*>(cache.allocate(size));
+  ASSERT_NE(bytes, nullptr);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(bytes) % (std::size_t{2} << 20), 0u);
+  std::memset(bytes, 0xab, size);
+  EXPECT_EQ(bytes[size - 1], 0xab);
+  cache.deallocate(bytes, size);
+  EXPECT_EQ(cache.allocate(size), bytes);
+  cache.deallocate(bytes, size);
 }

@@ -45,9 +45,13 @@ memory::desc any_weights_desc(const ConvGeom& g) {
 }
 
 // Direct, or oneDNN's choice (Winograd for eligible 3x3 convolutions) under ConvAlgorithm::Auto.
+// Winograd wants its input in 16-channel blocks: a first layer of fewer input channels (VGG's
+// 1-channel 224x224 image) would be padded to 16 channels, 16x the bytes and the work, where the
+// direct kernel reads the plain image as it is.
 dnnl::algorithm algorithm(const ConvGeom& g) {
   const bool three_by_three = g.kernel[1] == 3 && g.kernel[2] == 3 && (g.nd == 2 || g.kernel[0] == 3);
-  const bool eligible = three_by_three && g.groups == 1 && g.stride == Spatial{1, 1, 1} && g.dilation == Spatial{1, 1, 1};
+  const bool eligible = three_by_three && g.groups == 1 && g.in_channels >= 16 &&
+                        g.stride == Spatial{1, 1, 1} && g.dilation == Spatial{1, 1, 1};
   return conv_algorithm() == ConvAlgorithm::Auto && eligible ? dnnl::algorithm::convolution_auto
                                                              : dnnl::algorithm::convolution_direct;
 }

@@ -57,6 +57,11 @@ constexpr int kMaxThreads = 1024;
 
 bool finite_nonneg(double v) { return std::isfinite(v) && v >= 0.0; }
 
+// "train: NAME must be in [LO, HI]NOTE, got VALUE" unless LO <= VALUE <= HI.
+void check_in_range(const char* name, int64_t value, int64_t lo, int64_t hi, const char* note = "") {
+  STRATA_CHECK(value >= lo && value <= hi, "train: ", name, " must be in [", lo, ", ", hi, "]", note, ", got ", value);
+}
+
 }  // namespace
 
 const char* dataset_name(DatasetKind kind) { return name_of(kDatasets, kind); }
@@ -83,10 +88,8 @@ void validate(const TrainConfig& c) {
                "train: folder_channels must be 1 (grey) or 3 (RGB), got ", c.folder_channels);
   STRATA_CHECK(c.limit_train >= 0 && c.limit_test >= 0, "train: limit_train and limit_test must be >= 0 (0: all), got ",
                c.limit_train, " and ", c.limit_test);
-  STRATA_CHECK(c.epochs >= 1 && c.epochs <= kMaxEpochs, "train: epochs must be in [1, ", kMaxEpochs, "], got ",
-               c.epochs);
-  STRATA_CHECK(c.batch_size >= 1 && c.batch_size <= kMaxBatch, "train: batch_size must be in [1, ", kMaxBatch,
-               "], got ", c.batch_size);
+  check_in_range("epochs", c.epochs, 1, kMaxEpochs);
+  check_in_range("batch_size", c.batch_size, 1, kMaxBatch);
   STRATA_CHECK(std::isfinite(c.lr) && c.lr > 0.0, "train: lr must be a positive number, got ", c.lr);
   STRATA_CHECK(finite_nonneg(c.momentum) && c.momentum < 1.0, "train: momentum must be in [0, 1), got ", c.momentum);
   STRATA_CHECK(c.optimizer == OptimizerKind::Sgd || (c.momentum == 0.0 && !c.nesterov),
@@ -98,25 +101,21 @@ void validate(const TrainConfig& c) {
                "train: warmup_epochs must be in [0, epochs = ", c.epochs, "), got ", c.warmup_epochs);
   STRATA_CHECK(c.warmup_epochs == 0 || c.schedule == ScheduleKind::Cosine,
                "train: warmup_epochs applies to the cosine schedule only, not ", schedule_name(c.schedule));
-  STRATA_CHECK(c.step_epochs >= 0 && c.step_epochs <= kMaxEpochs, "train: step_epochs must be in [0, ", kMaxEpochs,
-               "] (0: a third of the epochs), got ", c.step_epochs);
+  check_in_range("step_epochs", c.step_epochs, 0, kMaxEpochs, " (0: a third of the epochs)");
   STRATA_CHECK(std::isfinite(c.step_gamma) && c.step_gamma > 0.0 && c.step_gamma <= 1.0,
                "train: step_gamma must be in (0, 1], got ", c.step_gamma);
   STRATA_CHECK(finite_nonneg(c.label_smoothing) && c.label_smoothing < 1.0,
                "train: label_smoothing must be in [0, 1), got ", c.label_smoothing);
   STRATA_CHECK(finite_nonneg(c.clip_grad_norm), "train: clip_grad_norm must be >= 0 (0: no clipping), got ",
                c.clip_grad_norm);
-  STRATA_CHECK(c.resize >= 0 && c.resize <= kMaxResize, "train: resize must be in [0, ", kMaxResize,
-               "] (0: keep the dataset's size), got ", c.resize);
-  STRATA_CHECK(c.crop_padding >= 0 && c.crop_padding <= kMaxPadding, "train: crop_padding must be in [0, ", kMaxPadding,
-               "], got ", c.crop_padding);
+  check_in_range("resize", c.resize, 0, kMaxResize, " (0: keep the dataset's size)");
+  check_in_range("crop_padding", c.crop_padding, 0, kMaxPadding);
   STRATA_CHECK(c.mean.size() == c.std.size(), "train: mean has ", c.mean.size(), " entries but std has ", c.std.size());
   STRATA_CHECK(c.normalize || c.mean.empty(), "train: mean and std are given but normalize is off");
   for (std::size_t i = 0; i < c.mean.size(); ++i)
     STRATA_CHECK(std::isfinite(c.mean[i]) && std::isfinite(c.std[i]) && c.std[i] > 0.0f, "train: channel ", i,
                  " has mean ", c.mean[i], " and std ", c.std[i], "; the std must be positive and both finite");
-  STRATA_CHECK(c.threads >= 0 && c.threads <= kMaxThreads, "train: threads must be in [0, ", kMaxThreads,
-               "] (0: OpenMP's default), got ", c.threads);
+  check_in_range("threads", c.threads, 0, kMaxThreads, " (0: OpenMP's default)");
   STRATA_CHECK(!c.out_dir.empty(), "train: no output directory given (out_dir)");
 }
 

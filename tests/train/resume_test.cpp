@@ -7,6 +7,7 @@ using namespace strata::train;
 using strata::test::expect_bitwise_equal;
 using strata::test::expect_error;
 using strata::test::fashion;
+using strata::test::short_recipe;
 using strata::test::TempDir;
 using strata::test::tiny_config;
 using strata::test::tiny_model;
@@ -44,8 +45,7 @@ void expect_same_history(const std::vector<EpochMetrics>& a, const std::vector<E
 // augmentation, killed after its first epoch.
 TEST(Resume, LenetBnAfterTheFirstEpochEndsBitIdentical) {
   TempDir dir;
-  TrainConfig c = TrainConfig::for_model("lenet-bn");
-  c.epochs = 2;
+  TrainConfig c = short_recipe("lenet-bn", dir / "straight", 512, 128, 2);
   c.batch_size = 64;
   c.lr = 0.5;
   c.momentum = 0.9;
@@ -54,10 +54,6 @@ TEST(Resume, LenetBnAfterTheFirstEpochEndsBitIdentical) {
   c.warmup_epochs = 1;
   c.augment = true;
   c.crop_padding = 2;
-  c.limit_train = 512;
-  c.limit_test = 128;
-  c.threads = 1;
-  c.out_dir = dir / "straight";
   Trainer straight(c, fashion());
   straight.run();
 

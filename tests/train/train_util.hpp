@@ -60,6 +60,19 @@ inline train::TrainConfig tiny_config(const std::filesystem::path& out, int64_t 
   return c;
 }
 
+// A zoo model's book recipe cut short for a test: `epochs` epochs of the first `train` training
+// and `test` test images, one thread (CTest runs two tests at once on two cores), writing `out`.
+inline train::TrainConfig short_recipe(const std::string& model, const std::filesystem::path& out, int64_t train,
+                                       int64_t test, int64_t epochs = 1) {
+  train::TrainConfig c = train::TrainConfig::for_model(model);
+  c.epochs = epochs;
+  c.limit_train = train;
+  c.limit_test = test;
+  c.threads = 1;
+  c.out_dir = out;
+  return c;
+}
+
 // Expects two sets of named tensors (in any order) to hold the same names and bit-identical values.
 inline void expect_bitwise_equal(nn::NamedTensors a, nn::NamedTensors b) {
   auto by_name = [](const auto& x, const auto& y) { return x.first < y.first; };

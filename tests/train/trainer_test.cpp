@@ -10,6 +10,7 @@ using namespace strata::train;
 using strata::test::expect_error;
 using strata::test::fashion;
 using strata::test::read_text;
+using strata::test::short_recipe;
 using strata::test::TempDir;
 using strata::test::tiny_config;
 using strata::test::tiny_model;
@@ -52,15 +53,10 @@ std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
 // small batches: 125 steps reach about 0.47 test accuracy.
 TEST(Trainer, LenetLearnsInOneEpochOf2000Images) {
   TempDir dir;
-  TrainConfig c = TrainConfig::for_model("lenet");
-  c.epochs = 1;
+  TrainConfig c = short_recipe("lenet", dir.path(), 2000, 1000);
   c.optimizer = OptimizerKind::Adam;
   c.lr = 0.005;
   c.batch_size = 16;
-  c.limit_train = 2000;
-  c.limit_test = 1000;
-  c.threads = 1;  // CTest runs two tests at once on two cores
-  c.out_dir = dir.path();
   Trainer trainer(c, fashion());
   LossRecorder rec;
   const TrainResult r = trainer.run({.on_batch = [&](const BatchProgress& p) { rec.running.push_back(p.loss); }});
@@ -77,13 +73,8 @@ TEST(Trainer, LenetLearnsInOneEpochOf2000Images) {
 // lenet-bn with the book's own learning rate (1.0) learns fast: 32 steps of batch 64.
 TEST(Trainer, LenetBnWithTheBookLearningRateBeatsHalfAccuracyInOneEpoch) {
   TempDir dir;
-  TrainConfig c = TrainConfig::for_model("lenet-bn");
-  c.epochs = 1;
+  TrainConfig c = short_recipe("lenet-bn", dir.path(), 2000, 1000);
   c.batch_size = 64;
-  c.limit_train = 2000;
-  c.limit_test = 1000;
-  c.threads = 1;
-  c.out_dir = dir.path();
   const TrainResult r = Trainer(c, fashion()).run();
   EXPECT_GT(r.test_acc, 0.5);
   EXPECT_GT(r.history[0].train_acc, 0.3);
@@ -165,12 +156,9 @@ TEST(Trainer, WritesEveryFileOfTheRunDirectory) {
 // loss of about 1e11: only NaN and infinity count as divergence).
 TEST(Trainer, AHugeLearningRateStopsWithADivergenceError) {
   TempDir dir;
-  TrainConfig c = TrainConfig::for_model("lenet");
+  TrainConfig c = short_recipe("lenet", dir.path(), 256, 64);
   c.lr = 1e37;
   c.batch_size = 32;
-  c.limit_train = 256;
-  c.limit_test = 64;
-  c.out_dir = dir.path();
   Trainer trainer(c, fashion());
   try {
     trainer.run();

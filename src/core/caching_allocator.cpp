@@ -40,10 +40,11 @@ void CachingAllocator::evict_locked(std::size_t nbytes) {
   }
 }
 
-void CachingAllocator::record_in_use_locked(void* ptr, std::size_t size) {
-  in_use_.emplace(ptr, size);
-  in_use_bytes_ += size;
-  peak_in_use_ = std::max(peak_in_use_, in_use_bytes_);
+void CachingAllocator::record_in_use_locked(void* ptr, std::size_t buffer, std::size_t request) {
+  in_use_.emplace(ptr, InUse{buffer, request});
+  in_use_bytes_ += buffer;
+  requested_bytes_ += request;
+  peak_requested_ = std::max(peak_requested_, requested_bytes_);
 }
 
 void* CachingAllocator::allocate(std::size_t nbytes) {
@@ -54,7 +55,7 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
     bool take = fit != free_.end() && fit->first <= size + size / 4;
     if (!take && size >= kEvictAbove) {
       const std::size_t held = in_use_bytes_ + cached_ + size;
-      const std::size_t allowed = std::max(peak_in_use_, in_use_bytes_ + size);
+      const std::size_t allowed = std::max(peak_requested_, in_use_bytes_ + size);
       if (held > allowed) {
         // Over the peak: a cached buffer of up to twice the size serves it rather than fresh
         // pages (a larger one would leave its own request, later, without a buffer).
@@ -65,7 +66,7 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
     if (take) {
       void* ptr = fit->second;
       cached_ -= fit->first;
-      record_in_use_locked(ptr, fit->first);
+      record_in_use_locked(ptr, fit->first, size);
       free_.erase(fit);
       return ptr;
     }
@@ -77,7 +78,7 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
   }
   STRATA_CHECK(ptr != nullptr, "out of memory: could not allocate ", nbytes, " bytes on cpu");
   std::lock_guard<std::mutex> lock(mutex_);
-  record_in_use_locked(ptr, size);
+  record_in_use_locked(ptr, size, size);
   return ptr;
 }
 
@@ -88,7 +89,8 @@ void CachingAllocator::deallocate(void* ptr, std::size_t /*nbytes: the buffer's 
     std::free(ptr);
     return;
   }
-  const std::size_t size = it->second;
+  const std::size_t size = it->second.buffer;
+  requested_bytes_ -= it->second.request;
   in_use_.erase(it);
   in_use_bytes_ -= size;
   if (cached_ + size <= limit_) {

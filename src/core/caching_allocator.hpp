@@ -9,7 +9,8 @@
 // - a request takes the smallest cached buffer that fits it with at most a quarter to spare
 //   (best fit), so a buffer serves requests of nearby sizes too;
 // - a large request (kEvictAbove or more) that no cached buffer serves may make the allocator
-//   hold (in use + cached + the request) up to the most bytes ever in use at once; beyond that
+//   hold (in use + cached + the request) up to the most bytes ever requested at once (the
+//   live peak: a buffer larger than its request counts at the request's size); beyond that
 //   it takes the smallest cached buffer of up to twice its size, and only when there is none
 //   does it return cached buffers to the system (the smallest that covers the excess, else the
 //   largest first). So the allocator's peak stays at the peak of live tensors rather than the
@@ -50,15 +51,19 @@ class CachingAllocator final : public Allocator {
   static std::size_t bin_size(std::size_t nbytes);
   static void* system_allocate(std::size_t size);  // aligned memory from the system, or null
   void evict_locked(std::size_t nbytes);  // frees cached buffers of at least nbytes in all
-  void record_in_use_locked(void* ptr, std::size_t size);
+  void record_in_use_locked(void* ptr, std::size_t buffer, std::size_t request);
 
   std::size_t limit_;
   mutable std::mutex mutex_;
   std::size_t cached_ = 0;
-  std::size_t in_use_bytes_ = 0;
-  std::size_t peak_in_use_ = 0;  // the most bytes ever in use at once
+  struct InUse {
+    std::size_t buffer, request;  // a buffer may be larger than the (rounded) request it serves
+  };
+  std::size_t in_use_bytes_ = 0;     // buffers handed out
+  std::size_t requested_bytes_ = 0;  // what their requests asked for
+  std::size_t peak_requested_ = 0;   // the most bytes ever asked for at once: the live peak
   std::multimap<std::size_t, void*> free_;        // buffer size -> cached buffer
-  std::unordered_map<void*, std::size_t> in_use_;  // buffer -> its size (it may exceed the request)
+  std::unordered_map<void*, InUse> in_use_;
 };
 
 }  // namespace strata

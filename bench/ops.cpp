@@ -55,9 +55,8 @@ bool validate(benchmark::State& state, Op&& op) {
 
 enum class Pass { Forward, BackwardData, BackwardWeight };
 
-void conv(benchmark::State& state, int64_t batch, int64_t cin, int64_t cout, int64_t size, int64_t k, int64_t stride,
-          Pass pass) {
-  const int64_t pad = k / 2;
+void conv_padded(benchmark::State& state, int64_t batch, int64_t cin, int64_t cout, int64_t size, int64_t k,
+                 int64_t stride, int64_t pad, Pass pass) {
   auto geom = [&](int64_t n) {
     return ConvGeom::make("conv2d", 2, {n, cin, size, size}, {cout, cin, k, k}, nullptr,
                           {.stride = stride, .padding = pad});
@@ -84,6 +83,12 @@ void conv(benchmark::State& state, int64_t batch, int64_t cin, int64_t cout, int
       benchmark::Counter(2.0 * static_cast<double>(g.macs()) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Padding k/2 (the output keeps the input's size at stride 1).
+void conv(benchmark::State& state, int64_t batch, int64_t cin, int64_t cout, int64_t size, int64_t k, int64_t stride,
+          Pass pass) {
+  conv_padded(state, batch, cin, cout, size, k, stride, k / 2, pass);
+}
+
 // ResNet-18 at 96x96, batch 128: the 3x3 convolutions of stages 2-5, the 1x1 shortcuts.
 #define CONV_CASES(pass, name)                                                                  \
   BENCHMARK_CAPTURE(conv, name##_3x3_64x24, 128, 64, 64, 24, 3, 1, pass)->Unit(benchmark::kMillisecond);    \
@@ -95,6 +100,14 @@ void conv(benchmark::State& state, int64_t batch, int64_t cin, int64_t cout, int
 CONV_CASES(Pass::Forward, fwd)
 CONV_CASES(Pass::BackwardData, bwd_data)
 CONV_CASES(Pass::BackwardWeight, bwd_weight)
+
+// LeNet's two convolutions at batch 256 (5x5; 1->6 channels at 28x28 padded 2, 6->16 at 14x14).
+#define LENET_CASES(pass, name)                                                                                   \
+  BENCHMARK_CAPTURE(conv_padded, name##_lenet_1to6x28, 256, 1, 6, 28, 5, 1, 2, pass)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(conv_padded, name##_lenet_6to16x14, 256, 6, 16, 14, 5, 1, 0, pass)->Unit(benchmark::kMillisecond);
+LENET_CASES(Pass::Forward, fwd)
+LENET_CASES(Pass::BackwardData, bwd_data)
+LENET_CASES(Pass::BackwardWeight, bwd_weight)
 
 // ---- Memory-bound ops on 32x64x56x56 (the shape PyTorch's numbers in the issue were taken on) ----
 

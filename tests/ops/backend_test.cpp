@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "common/test_util.hpp"
+#include "core/layout.hpp"
 
 using namespace strata;
 using namespace strata::test;
@@ -97,6 +98,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ConvRow{"first_layer", {2, 1, 28, 28}, {6, 1, 5, 5}, {.padding = 2}, true},
         ConvRow{"lenet_conv2", {3, 6, 14, 14}, {16, 6, 5, 5}, {}, true},
+        ConvRow{"few_channels_dilated", {3, 5, 11, 9}, {7, 5, 3, 2}, {.padding = {2, 1}, .dilation = {1, 2}}, false},
+        ConvRow{"sixteen_to_six", {2, 16, 7, 6}, {6, 16, 3, 3}, {.padding = 1}, true},
         ConvRow{"blocked_3x3", {2, 16, 9, 7}, {32, 16, 3, 3}, {.padding = 1}, true},
         ConvRow{"blocked_stride2", {1, 32, 11, 11}, {16, 32, 3, 3}, {.stride = 2, .padding = 1}, false},
         ConvRow{"one_by_one_stride2", {2, 32, 8, 8}, {64, 32, 1, 1}, {.stride = 2}, true},
@@ -146,6 +149,14 @@ INSTANTIATE_TEST_SUITE_P(
                       PoolRow{"max_3d", {1, 16, 5, 6, 7}, true, {.kernel = 3, .stride = 2, .padding = 1}},
                       PoolRow{"avg_3d", {2, 2, 4, 4, 4}, false, {.kernel = 2}}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// Average pooling of a blocked input runs on oneDNN, of a plain one on Strata's plain-layout
+// kernels (the table above); both against the reference.
+TEST(PoolBackends, AvgOfBlockedInputAgrees) {
+  for (const PoolOptions& o : {PoolOptions{.kernel = 2}, PoolOptions{.kernel = 3, .stride = 2, .padding = 1}})
+    expect_backends_agree([&](const std::vector<Tensor>& in) { return avg_pool2d(to_layout(in[0], Layout::Blocked16), o); },
+                          {distinct({2, 16, 8, 8}, 5, 0.01, DType::F32)});
+}
 
 TEST(AdaptivePoolBackends, Agree) {
   expect_backends_agree([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {1, 1}); },

@@ -1,9 +1,11 @@
 // Convolution on oneDNN: forward, backward data, backward weights (ConvKernels, ops/conv.hpp).
 // Activations in preferred_layout (context.hpp); weights reordered from PyTorch's O,I,k... layout
 // (or G,O/G,I/G,k... for grouped convolution) to the primitive's format on each call; weight
-// gradients returned in O,I,k...
+// gradients returned in O,I,k... Few-channel 2-D convolutions that oneDNN would pad to 16-channel
+// blocks run on small_conv.cpp's own kernels instead, in the plain layout.
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/context.hpp"
+#include "kernels/dnnl/small_conv.hpp"
 #include "ops/conv.hpp"
 
 namespace strata::dnnl_backend {
@@ -143,6 +145,7 @@ const BackwardWeights& backward_weights_plan(const ConvGeom& fused) {
 bool supports(const ConvGeom& g, DType dtype) { return supported_dtype(dtype); }
 
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b) {
+  if (small_conv::suits(g)) return small_conv::forward(g, x, w, b);
   const Forward& plan = forward_plan(g);
   Tensor holders[3];
   const Tensor wc = w.detach().contiguous();
@@ -160,6 +163,7 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor
 }
 
 Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
+  if (small_conv::suits(g)) return small_conv::backward_data(g, gy, w);
   const BackwardData& plan = backward_data_plan(g);
   Tensor holders[2];
   const Tensor wc = w.detach().contiguous();
@@ -171,6 +175,7 @@ Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
 }
 
 Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
+  if (small_conv::suits(g)) return small_conv::backward_weight(g, gy, x);
   const BackwardWeights& plan = backward_weights_plan(g);
   Tensor holders[2];
   memory src = as_input(plan.pd.src_desc(), x, holders[0]);

@@ -1,8 +1,10 @@
 // Pooling on oneDNN (PoolKernels, ops/pool.hpp): max and average, forward and backward, and
 // adaptive average pooling when every output size divides the input size (then it is plain
-// average pooling with kernel = stride = in/out). Max pooling saves oneDNN's workspace.
+// average pooling with kernel = stride = in/out). Max pooling saves oneDNN's workspace. Average
+// pooling of a tensor that arrives in the plain layout stays in it (plain_pool.cpp).
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/context.hpp"
+#include "kernels/dnnl/plain_pool.hpp"
 #include "ops/pool.hpp"
 
 namespace strata::dnnl_backend {
@@ -140,8 +142,14 @@ Tensor max_backward(const PoolGeom& g, const Tensor& gy, const Tensor& workspace
   return run_backward(problem_of(g), gy, &workspace);
 }
 
-Tensor avg_forward(const PoolGeom& g, const Tensor& x) { return run_forward(problem_of(g), x, false, nullptr); }
-Tensor avg_backward(const PoolGeom& g, const Tensor& gy) { return run_backward(problem_of(g), gy, nullptr); }
+Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
+  if (x.layout() == Layout::Strided) return plain_pool::avg_forward(g, x);
+  return run_forward(problem_of(g), x, false, nullptr);
+}
+Tensor avg_backward(const PoolGeom& g, const Tensor& gy) {
+  if (gy.layout() == Layout::Strided) return plain_pool::avg_backward(g, gy);
+  return run_backward(problem_of(g), gy, nullptr);
+}
 Tensor adaptive_forward(const AdaptivePoolGeom& g, const Tensor& x) {
   return run_forward(problem_of(g), x, false, nullptr);
 }

@@ -1,0 +1,143 @@
+// Plain-layout average pooling (see plain_pool.hpp): each (n, c) plane on its own, planes split
+// across threads; windows precomputed per output index along each dim. Each output row first
+// sums (forward) or spreads (backward) whole input rows in vector loops, leaving only the short
+// windows along W to scalar code.
+#include "kernels/dnnl/plain_pool.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "kernels/dnnl/context.hpp"
+
+namespace strata::dnnl_backend::plain_pool {
+namespace {
+
+// Windows of k = stride, no padding and out k = in along every dim: each input element is in
+// exactly one window of k_d k_h k_w elements (LeNet's 2x2 pooling).
+bool tiles_exactly(const PoolGeom& g) {
+  for (int d = 0; d < 3; ++d)
+    if (g.kernel[d] != g.stride[d] || g.padding[d] != 0 || g.out[d] * g.kernel[d] != g.in[d]) return false;
+  return true;
+}
+
+// The 2-D exact tiling with 2x2 windows, in loops the compiler vectorises.
+bool is_two_by_two(const PoolGeom& g) {
+  return tiles_exactly(g) && g.kernel[0] == 1 && g.kernel[1] == 2 && g.kernel[2] == 2;
+}
+
+void two_by_two_forward(const PoolGeom& g, const float* in, float* out) {
+  const int64_t W = g.in[2], OW = g.out[2], rows = g.planes() * g.out[1];
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {  // output row r reads input rows 2r and 2r + 1
+    const float* top = in + 2 * r * W;
+    const float* bottom = top + W;
+    float* dst = out + r * OW;
+#pragma omp simd
+    for (int64_t ow = 0; ow < OW; ++ow)
+      dst[ow] = 0.25f * ((top[2 * ow] + top[2 * ow + 1]) + (bottom[2 * ow] + bottom[2 * ow + 1]));
+  }
+}
+
+void two_by_two_backward(const PoolGeom& g, const float* in, float* out) {
+  const int64_t W = g.in[2], OW = g.out[2], rows = g.planes() * g.out[1];
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = in + r * OW;
+    float* top = out + 2 * r * W;
+    float* bottom = top + W;
+#pragma omp simd
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const float share = 0.25f * src[ow];
+      top[2 * ow] = top[2 * ow + 1] = bottom[2 * ow] = bottom[2 * ow + 1] = share;
+    }
+  }
+}
+
+struct Windows {
+  std::vector<PoolWindow> dims[3];  // dims[d][o]: the window of output o along dim d
+
+  explicit Windows(const PoolGeom& g) {
+    for (int d = 0; d < 3; ++d)
+      for (int64_t o = 0; o < g.out[d]; ++o) dims[d].push_back(g.window(d, o));
+  }
+};
+
+}  // namespace
+
+Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
+  const Tensor xc = in_layout(x, Layout::Strided).contiguous();
+  Tensor y = empty(g.y_shape());
+  const float* in = xc.data<float>();
+  float* out = y.data<float>();
+  if (is_two_by_two(g)) {
+    two_by_two_forward(g, in, out);
+    return y;
+  }
+  const Windows w(g);
+  const int64_t H = g.in[1], W = g.in[2], in_plane = g.in_spatial(), out_plane = g.out_spatial();
+#pragma omp parallel
+  {
+    std::vector<float> rows(static_cast<std::size_t>(W));  // the input rows of one window row, summed
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes(); ++p) {
+      const float* src = in + p * in_plane;
+      float* dst = out + p * out_plane;
+      for (const PoolWindow& wd : w.dims[0])
+        for (const PoolWindow& wh : w.dims[1]) {
+          std::fill(rows.begin(), rows.end(), 0.f);
+          for (int64_t d = wd.begin; d < wd.end; ++d)
+            for (int64_t h = wh.begin; h < wh.end; ++h) {
+              const float* row = src + (d * H + h) * W;
+#pragma omp simd
+              for (int64_t i = 0; i < W; ++i) rows[i] += row[i];
+            }
+          for (const PoolWindow& ww : w.dims[2]) {
+            float sum = 0.f;
+            for (int64_t i = ww.begin; i < ww.end; ++i) sum += rows[i];
+            *dst++ = sum / static_cast<float>(g.divisor(wd, wh, ww));
+          }
+        }
+    }
+  }
+  return y;
+}
+
+Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y) {
+  const Tensor gyc = in_layout(grad_y, Layout::Strided).contiguous();
+  Tensor gx = empty(g.x_shape());
+  const float* in = gyc.data<float>();
+  float* out = gx.data<float>();
+  if (is_two_by_two(g)) {
+    two_by_two_backward(g, in, out);
+    return gx;
+  }
+  const Windows w(g);
+  const int64_t H = g.in[1], W = g.in[2], in_plane = g.in_spatial(), out_plane = g.out_spatial();
+#pragma omp parallel
+  {
+    std::vector<float> row(static_cast<std::size_t>(W));  // one output row's shares spread along W
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes(); ++p) {
+      const float* src = in + p * out_plane;
+      float* dst = out + p * in_plane;
+      std::fill(dst, dst + in_plane, 0.f);
+      for (const PoolWindow& wd : w.dims[0])
+        for (const PoolWindow& wh : w.dims[1]) {
+          std::fill(row.begin(), row.end(), 0.f);
+          for (const PoolWindow& ww : w.dims[2]) {
+            const float share = *src++ / static_cast<float>(g.divisor(wd, wh, ww));
+            for (int64_t i = ww.begin; i < ww.end; ++i) row[i] += share;
+          }
+          for (int64_t d = wd.begin; d < wd.end; ++d)
+            for (int64_t h = wh.begin; h < wh.end; ++h) {
+              float* target = dst + (d * H + h) * W;
+#pragma omp simd
+              for (int64_t i = 0; i < W; ++i) target[i] += row[i];
+            }
+        }
+    }
+  }
+  return gx;
+}
+
+}  // namespace strata::dnnl_backend::plain_pool

@@ -1,0 +1,24 @@
+// Stride-1 convolutions of few channels in the plain NCHW layout, as the register-tiled GEMMs of
+// gemm_tile.hpp over shifted rows of each zero-padded image (small_conv.cpp). Used by the
+// oneDNN backend's convolution (conv.cpp) where oneDNN's kernels would pad a channel count to a
+// block of 16 and reorder on every call: LeNet's 1->6 and 6->16 channel layers, whose padded
+// tensors made reorders and 16x-padded work the larger part of its training time.
+//
+// Layouts: x (N, C, H, W), weight (O, C, kH, kW), y (N, O, OH, OW), all plain row-major; inputs in
+// another layout are converted first, results are Strided.
+#pragma once
+
+#include "ops/conv.hpp"
+
+namespace strata::dnnl_backend::small_conv {
+
+// 2-D, ungrouped, stride 1, at most 16 channels in and out, and oneDNN would pad one of them: an output
+// channel count that is not a multiple of 16, or an input one above 3 that is not (its direct
+// kernel reads a plain input of 1-3 channels as it is, the first layer of AlexNet or VGG).
+bool suits(const ConvGeom& g);
+
+Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
+Tensor backward_data(const ConvGeom& g, const Tensor& grad_y, const Tensor& weight);
+Tensor backward_weight(const ConvGeom& g, const Tensor& grad_y, const Tensor& x);
+
+}  // namespace strata::dnnl_backend::small_conv

@@ -4,7 +4,7 @@
 // or rows shifted through one image (the taps of a convolution).
 //
 //   gemm_nn:  C[M, N]  = init + A[M, K] * B[K, N]    init: 0, or bias[m] per row; N % 2W == 0
-//   gemm_nt:  C[M, N] += sum over `images` of A_i[M, K] * B_i[N, K]^T    K % W == 0
+//   gemm_nt:  C[M, N] += A[M, K] * B[N, K]^T, C in vectors of 8 partial sums; K % W == 0
 //
 // GCC vector extensions (SSE pairs below AVX2), so the compiler keeps the accumulator tile in
 // registers and fuses the multiply-adds. 16-float AVX-512 vectors were tried on the Zen 4
@@ -77,61 +77,58 @@ inline void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda
   }
 }
 
-// ---- gemm_nt: tiles of up to 4 rows of A x 3 rows of B, each pair a dot product over K, summed
-// over a group of images (A_i = A + i a_image, B_i = B + i b_image) before the lanes are added ----
+// ---- gemm_nt: tiles of up to 4 rows of A x 3 rows of B, each pair a dot product over K whose 8
+// lane-wise partial sums are added to a vector of C: the lanes are summed once by the caller after
+// every image has been added, not per tile ----
 
 constexpr int kNtRows = 4, kNtCols = 3;  // 12 accumulators + 3 B vectors + 1 A vector
 
 template <int MR, int NR>
-inline void nt_tile(int64_t images, int64_t K, const float* A, int64_t lda, int64_t a_image, const float* B,
-                    const int64_t* b_rows, int64_t b_image, float* C, int64_t ldc) {
+inline void nt_tile(int64_t K, const float* A, int64_t lda, const float* B, const int64_t* b_rows, Vec* C,
+                    int64_t ldc) {
   Vec acc[MR][NR];
 #pragma GCC unroll 4
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 3
     for (int j = 0; j < NR; ++j) acc[i][j] = Vec{};
-  for (int64_t img = 0; img < images; ++img) {
-    const float* a_rows = A + img * a_image;
-    const float* b_row[NR];
+  const float* b_row[NR];
 #pragma GCC unroll 3
-    for (int j = 0; j < NR; ++j) b_row[j] = B + img * b_image + b_rows[j];
-    for (int64_t k = 0; k < K; k += W) {
-      Vec b[NR];
+  for (int j = 0; j < NR; ++j) b_row[j] = B + b_rows[j];
+  for (int64_t k = 0; k < K; k += W) {
+    Vec b[NR];
 #pragma GCC unroll 3
-      for (int j = 0; j < NR; ++j) b[j] = load(b_row[j] + k);
+    for (int j = 0; j < NR; ++j) b[j] = load(b_row[j] + k);
 #pragma GCC unroll 4
-      for (int i = 0; i < MR; ++i) {
-        const Vec a = load(a_rows + i * lda + k);
+    for (int i = 0; i < MR; ++i) {
+      const Vec a = load(A + i * lda + k);
 #pragma GCC unroll 3
-        for (int j = 0; j < NR; ++j) acc[i][j] += a * b[j];
-      }
+      for (int j = 0; j < NR; ++j) acc[i][j] += a * b[j];
     }
   }
+#pragma GCC unroll 4
   for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NR; ++j) C[i * ldc + j] += lane_sum(acc[i][j]);
+#pragma GCC unroll 3
+    for (int j = 0; j < NR; ++j) C[i * ldc + j] += acc[i][j];
 }
 
 template <int MR>
-inline void nt_rows(int64_t images, int64_t N, int64_t K, const float* A, int64_t lda, int64_t a_image,
-                    const float* B, const int64_t* b_rows, int64_t b_image, float* C, int64_t ldc) {
+inline void nt_rows(int64_t N, int64_t K, const float* A, int64_t lda, const float* B, const int64_t* b_rows, Vec* C,
+                    int64_t ldc) {
   int64_t n = 0;
-  for (; n + kNtCols <= N; n += kNtCols)
-    nt_tile<MR, kNtCols>(images, K, A, lda, a_image, B, b_rows + n, b_image, C + n, ldc);
-  if (N - n == 2) nt_tile<MR, 2>(images, K, A, lda, a_image, B, b_rows + n, b_image, C + n, ldc);
-  if (N - n == 1) nt_tile<MR, 1>(images, K, A, lda, a_image, B, b_rows + n, b_image, C + n, ldc);
+  for (; n + kNtCols <= N; n += kNtCols) nt_tile<MR, kNtCols>(K, A, lda, B, b_rows + n, C + n, ldc);
+  if (N - n == 2) nt_tile<MR, 2>(K, A, lda, B, b_rows + n, C + n, ldc);
+  if (N - n == 1) nt_tile<MR, 1>(K, A, lda, B, b_rows + n, C + n, ldc);
 }
 
-inline void gemm_nt(int64_t images, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, int64_t a_image,
-                    const float* B, const int64_t* b_rows, int64_t b_image, float* C, int64_t ldc) {
+// C[M, N] (vectors of lane-wise partial sums) += A[M, K] * B[N, K]^T.
+inline void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                    const int64_t* b_rows, Vec* C, int64_t ldc) {
   int64_t m = 0;
-  for (; m + kNtRows <= M; m += kNtRows)
-    nt_rows<kNtRows>(images, N, K, A + m * lda, lda, a_image, B, b_rows, b_image, C + m * ldc, ldc);
-  const float* a = A + m * lda;
-  float* c = C + m * ldc;
+  for (; m + kNtRows <= M; m += kNtRows) nt_rows<kNtRows>(N, K, A + m * lda, lda, B, b_rows, C + m * ldc, ldc);
   switch (M - m) {
-    case 3: nt_rows<3>(images, N, K, a, lda, a_image, B, b_rows, b_image, c, ldc); break;
-    case 2: nt_rows<2>(images, N, K, a, lda, a_image, B, b_rows, b_image, c, ldc); break;
-    case 1: nt_rows<1>(images, N, K, a, lda, a_image, B, b_rows, b_image, c, ldc); break;
+    case 3: nt_rows<3>(N, K, A + m * lda, lda, B, b_rows, C + m * ldc, ldc); break;
+    case 2: nt_rows<2>(N, K, A + m * lda, lda, B, b_rows, C + m * ldc, ldc); break;
+    case 1: nt_rows<1>(N, K, A + m * lda, lda, B, b_rows, C + m * ldc, ldc); break;
     default: break;
   }
 }

@@ -1,17 +1,19 @@
-// Small-channel stride-1 convolution as register-tiled GEMMs over "wide" rows (see small_conv.hpp):
-// per-image work, then threads and scratch buffers.
+// Small-channel stride-1 convolution as register-tiled GEMMs over shifted planes (see
+// small_conv.hpp): the per-image work, then threads and scratch buffers.
 //
-// Per image, the input is copied into a zero-padded buffer xp (C, Hp, Wp), Hp = H + 2 pad_h and
-// Wp = W + 2 pad_w. Output (oh, ow) is then column q = oh Wp + ow of a wide output of OH rows of
-// Wp columns (the last Wp - OW columns of each row are computed and dropped), and tap
-// k = (c kH + ky) kW + kx reads xp at q + shift[k], shift[k] = c Hp Wp + ky dil_h Wp + kx dil_w:
-// one contiguous row per tap, so no im2col copy is needed. With Q = OH Wp rounded up to 16:
-//   forward:          yw[O, Q]  = bias + W[O, Kc] * xp_shifted[Kc, Q]            then drop columns
-//   backward data:    dw[Kc, Q] = W^T[Kc, O] * gyw[O, Q]; gxp[q + shift[k]] += dw[k, q]; crop
-//   backward weights: gW[O, Kc] += gyw[O, Q] * xp_shifted[Kc, Q]^T
-// where gyw is grad_y spread into the wide columns with zeros in the dropped ones. For LeNet's
-// layers the dropped columns are 14% (28 of 32) and 29% (10 of 14) extra work; in exchange every
-// operand is read in rows of 16 and the whole image stays in L1/L2.
+// Per image, each input channel c is copied once per kernel column kx into a "shifted plane"
+//   xs[c, kx][hp, ow] = x[c, hp - pad_h, ow + kx dil_w - pad_w]   (0 outside x),
+// hp over the Hp = H + 2 pad_h padded rows, ow over the OW output columns. Output (oh, ow) is
+// column q = oh OW + ow, and tap k = (c kH + ky) kW + kx reads the contiguous row
+// xs[c, kx] + ky dil_h OW + q, at shift[k] = (c kW + kx) Hp OW + ky dil_h OW: every GEMM operand
+// is a run of contiguous floats, with no im2col of the kernel rows (kH times less copying) and
+// no columns computed only to be dropped. With Q = OH OW rounded up to 16 (the tile width):
+//   forward:          y[O, Q]    = bias + W[O, Kc] * xs_rows[Kc, Q]
+//   backward data:    dcol[Kc, Q] = W^T[Kc, O] * gy[O, Q]; gxs[shift[k] + q] += dcol[k, q];
+//                     then each shifted plane is added back at its kx offset into gx
+//   backward weights: gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
+// Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
+// (gy is copied into a zero-padded buffer when OH OW is not a multiple of 16).
 #include "kernels/dnnl/small_conv.hpp"
 
 #include <omp.h>
@@ -27,11 +29,13 @@ namespace {
 
 // Spatial axes of ConvGeom: index 1 = height, 2 = width (0 is the unused depth of 2-D).
 constexpr int kH = 1, kW = 2;
+
 Tensor plain(const Tensor& t) { return in_layout(t, Layout::Strided).contiguous(); }
 
 // dst[0, n) = src[0, n) (or max(src, 0)) in whole vectors, the last one overlapping the one
-// before, instead of a library call per row: the rows are 10-32 floats and there are hundreds
-// per image (memmove calls were 7% of LeNet's training time).
+// before: the rows are 10-32 floats and there are hundreds per image (this file is compiled with
+// -fno-tree-loop-distribute-patterns, so loops stay loops instead of memmove calls, which were
+// 7% of LeNet's training time).
 template <bool kRelu = false>
 void copy_row(float* dst, const float* src, int64_t n) {
   using gemm_tile::load;
@@ -50,83 +54,99 @@ void copy_row(float* dst, const float* src, int64_t n) {
   move(n - W);
 }
 
-// One image's geometry. Padded image xp: (C, Hp, Wp) + tail, padded_size floats; wide rows:
-// (rows, wide) with column q = oh Wp + ow; shift[k] = where tap k reads xp for column 0.
+// One image's geometry (the comment at the top names the symbols).
 struct ImageGeom {
   int64_t channels, height, width, out_channels, out_h, out_w;
-  int64_t pad_h, pad_w, padded_w, plane;  // plane = Hp Wp
-  int64_t wide;                           // OH Wp rounded up to a multiple of 16
-  int64_t padded_size;
-  int64_t taps;  // Kc = C kH kW
+  int64_t pad_h, pad_w, kernel_w, dil_w;
+  int64_t plane;          // Hp OW: floats of one shifted plane
+  int64_t columns, wide;  // OH OW, and Q = that rounded up to 16
+  int64_t shifted_size;   // floats of xs: C kW planes + what the last tap reads past them
+  int64_t taps;           // Kc = C kH kW
   const int64_t* shift;
   int64_t image, out_image;  // floats of one image of x and of y
+
+  bool exact() const { return wide == columns; }  // gy and y rows need no padded copy
+  // The output columns [lo, hi) of kernel column kx that read inside the image, and the input
+  // column of output column 0 (ow + offset).
+  void valid_columns(int64_t kx, int64_t& lo, int64_t& hi, int64_t& offset) const {
+    offset = kx * dil_w - pad_w;
+    lo = std::min(out_w, std::max<int64_t>(0, -offset));
+    hi = std::max(lo, std::min(out_w, width - offset));
+  }
 };
 
-// The image x (C, H, W) into the interior of xp, whose border and tail stay zero.
-void pad_image(const ImageGeom& g, const float* x, float* xp) {
+// x (C, H, W) into the shifted planes xs, whose zero parts (padding rows and columns) stay zero.
+void shift_columns(const ImageGeom& g, const float* x, float* xs) {
   for (int64_t c = 0; c < g.channels; ++c)
-    for (int64_t h = 0; h < g.height; ++h) {
-      const float* src = x + (c * g.height + h) * g.width;
-      float* dst = xp + c * g.plane + (h + g.pad_h) * g.padded_w + g.pad_w;
-      copy_row(dst, src, g.width);
+    for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+      int64_t lo, hi, offset;
+      g.valid_columns(kx, lo, hi, offset);
+      float* plane = xs + (c * g.kernel_w + kx) * g.plane;
+      for (int64_t h = 0; h < g.height; ++h)
+        copy_row(plane + (h + g.pad_h) * g.out_w + lo, x + (c * g.height + h) * g.width + lo + offset, hi - lo);
     }
 }
 
-// gy (O, OH, OW) of one image into the wide columns of gyw (O, wide), whose other columns stay zero.
-void widen_gradient(const ImageGeom& g, const float* gy, float* gyw) {
-  for (int64_t o = 0; o < g.out_channels; ++o)
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      const float* src = gy + (o * g.out_h + oh) * g.out_w;
-      float* dst = gyw + o * g.wide + oh * g.padded_w;
-      copy_row(dst, src, g.out_w);
-    }
-}
-
-// y (O, OH, OW) = bias + W x for one image; xp and yw (O, wide) are scratch.
-void forward_image(const ImageGeom& g, const float* x, const float* weight, const float* bias, bool relu, float* xp,
-                   float* yw, float* y) {
-  pad_image(g, x, xp);
-  gemm_tile::gemm_nn(g.out_channels, g.wide, g.taps, weight, g.taps, xp, g.shift, yw, g.wide, bias);
-  for (int64_t o = 0; o < g.out_channels; ++o)
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      const float* src = yw + o * g.wide + oh * g.padded_w;
-      float* dst = y + (o * g.out_h + oh) * g.out_w;
-      if (relu) {
-        for (int64_t i = 0; i < g.out_w; ++i) dst[i] = src[i] > 0.f ? src[i] : 0.f;
-      } else {
-        copy_row(dst, src, g.out_w);
+// gx (C, H, W) = the sum of the shifted planes' gradients gxs at their kx offsets.
+void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
+  std::fill(gx, gx + g.image, 0.f);
+  for (int64_t c = 0; c < g.channels; ++c)
+    for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+      int64_t lo, hi, offset;
+      g.valid_columns(kx, lo, hi, offset);
+      const float* plane = gxs + (c * g.kernel_w + kx) * g.plane;
+      for (int64_t h = 0; h < g.height; ++h) {
+        const float* src = plane + (h + g.pad_h) * g.out_w;
+        float* dst = gx + (c * g.height + h) * g.width + offset;
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
       }
     }
 }
 
-// gx (C, H, W) of one image from its gy: dw = W^T gyw, then each tap's row added at its shift.
-// weight_t: W^T (Kc, O); gy_rows[o] = o wide; gyw (O, wide) zero outside the wide columns;
-// dw (Kc, wide) and gxp (padded_size) scratch.
-void backward_data_image(const ImageGeom& g, const float* gy, const float* weight_t, const int64_t* gy_rows,
-                         float* gyw, float* dw, float* gxp, float* gx) {
-  widen_gradient(g, gy, gyw);
-  gemm_tile::gemm_nn(g.taps, g.wide, g.out_channels, weight_t, g.out_channels, gyw, gy_rows, dw, g.wide, nullptr);
-  for (int64_t i = 0; i < g.padded_size; ++i) gxp[i] = 0.f;
-  for (int64_t k = 0; k < g.taps; ++k) {
-    float* dst = gxp + g.shift[k];
-    const float* src = dw + k * g.wide;
-    for (int64_t q = 0; q < g.wide; ++q) dst[q] += src[q];
+// gy (O, OH OW) of one image as rows of Q floats: itself when exact, else copied into gyp (O, Q),
+// whose tails stay zero.
+const float* gradient_rows(const ImageGeom& g, const float* gy, float* gyp) {
+  if (g.exact()) return gy;
+  for (int64_t o = 0; o < g.out_channels; ++o) copy_row(gyp + o * g.wide, gy + o * g.columns, g.columns);
+  return gyp;
+}
+
+// y (O, OH, OW) = bias + W x for one image; xs and yw (O, Q; unused when exact) are scratch.
+void forward_image(const ImageGeom& g, const float* x, const float* weight, const float* bias, bool relu, float* xs,
+                   float* yw, float* y) {
+  shift_columns(g, x, xs);
+  float* out = g.exact() ? y : yw;
+  gemm_tile::gemm_nn(g.out_channels, g.wide, g.taps, weight, g.taps, xs, g.shift, out, g.wide, bias);
+  for (int64_t o = 0; o < g.out_channels; ++o) {
+    if (relu) copy_row<true>(y + o * g.columns, out + o * g.wide, g.columns);
+    else if (!g.exact()) copy_row(y + o * g.columns, out + o * g.wide, g.columns);
   }
-  for (int64_t c = 0; c < g.channels; ++c)
-    for (int64_t h = 0; h < g.height; ++h) {
-      const float* src = gxp + c * g.plane + (h + g.pad_h) * g.padded_w + g.pad_w;
-      float* dst = gx + (c * g.height + h) * g.width;
-      copy_row(dst, src, g.width);
-    }
+}
+
+// gx (C, H, W) of one image from its gy. weight_t: W^T (Kc, O); gy_rows[o] = o Q; gyp (O, Q)
+// zero-initialised, dcol (Kc, Q) and gxs (shifted_size) scratch.
+void backward_data_image(const ImageGeom& g, const float* gy, const float* weight_t, const int64_t* gy_rows,
+                         float* gyp, float* dcol, float* gxs, float* gx) {
+  const float* rows = gradient_rows(g, gy, gyp);
+  gemm_tile::gemm_nn(g.taps, g.wide, g.out_channels, weight_t, g.out_channels, rows, gy_rows, dcol, g.wide, nullptr);
+  std::fill(gxs, gxs + g.shifted_size, 0.f);
+  for (int64_t k = 0; k < g.taps; ++k) {
+    float* dst = gxs + g.shift[k];
+    const float* src = dcol + k * g.wide;
+#pragma omp simd
+    for (int64_t q = 0; q < g.columns; ++q) dst[q] += src[q];
+  }
+  fold_columns(g, gxs, gx);
 }
 
 // partial (O, Kc: vectors of lane-wise partial sums) += the weight gradient of one image x
-// (C, H, W) with gy (O, OH, OW); xp and gyw are zero-initialised scratch whose padding stays zero.
-void backward_weight_image(const ImageGeom& g, const float* x, const float* gy, float* xp, float* gyw,
+// (C, H, W) with gy (O, OH, OW); xs and gyp are zero-initialised scratch whose zero parts stay zero.
+void backward_weight_image(const ImageGeom& g, const float* x, const float* gy, float* xs, float* gyp,
                            gemm_tile::Vec* partial) {
-  pad_image(g, x, xp);
-  widen_gradient(g, gy, gyw);
-  gemm_tile::gemm_nt(g.out_channels, g.taps, g.wide, gyw, g.wide, xp, g.shift, partial, g.taps);
+  shift_columns(g, x, xs);
+  const float* rows = gradient_rows(g, gy, gyp);
+  gemm_tile::gemm_nt(g.out_channels, g.taps, g.wide, rows, g.wide, xs, g.shift, partial, g.taps);
 }
 
 // ImageGeom of g, owning the tap shifts.
@@ -144,18 +164,20 @@ struct Plan {
     p.out_w = g.out[kW];
     p.pad_h = g.padding[kH];
     p.pad_w = g.padding[kW];
-    p.padded_w = p.width + 2 * p.pad_w;
-    p.plane = (p.height + 2 * p.pad_h) * p.padded_w;
-    p.wide = (p.out_h * p.padded_w + 15) / 16 * 16;
+    p.kernel_w = g.kernel[kW];
+    p.dil_w = g.dilation[kW];
+    p.plane = (p.height + 2 * p.pad_h) * p.out_w;
+    p.columns = p.out_h * p.out_w;
+    p.wide = (p.columns + 15) / 16 * 16;
     for (int64_t c = 0; c < p.channels; ++c)
       for (int64_t ky = 0; ky < g.kernel[kH]; ++ky)
-        for (int64_t kx = 0; kx < g.kernel[kW]; ++kx)
-          shift.push_back(c * p.plane + ky * g.dilation[kH] * p.padded_w + kx * g.dilation[kW]);
+        for (int64_t kx = 0; kx < p.kernel_w; ++kx)
+          shift.push_back((c * p.kernel_w + kx) * p.plane + ky * g.dilation[kH] * p.out_w);
     p.taps = static_cast<int64_t>(shift.size());
     p.shift = shift.data();
-    p.padded_size = std::max(p.channels * p.plane, shift.back() + p.wide);
+    p.shifted_size = std::max(p.channels * p.kernel_w * p.plane, *std::max_element(shift.begin(), shift.end()) + p.wide);
     p.image = p.channels * p.height * p.width;
-    p.out_image = p.out_channels * p.out_h * p.out_w;
+    p.out_image = p.out_channels * p.columns;
   }
 };
 
@@ -181,10 +203,11 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const T
   float* ys = y.data<float>();
 #pragma omp parallel
   {
-    std::vector<float> xp(static_cast<std::size_t>(p.padded_size), 0.f), yw(static_cast<std::size_t>(p.out_channels * p.wide));
+    std::vector<float> shifted(static_cast<std::size_t>(p.shifted_size), 0.f);
+    std::vector<float> yw(p.exact() ? 0 : static_cast<std::size_t>(p.out_channels * p.wide));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      forward_image(p, xs + n * p.image, w, b, g.relu, xp.data(), yw.data(), ys + n * p.out_image);
+      forward_image(p, xs + n * p.image, w, b, g.relu, shifted.data(), yw.data(), ys + n * p.out_image);
   }
   return y;
 }
@@ -205,12 +228,12 @@ Tensor backward_data(const ConvGeom& g, const Tensor& grad_y, const Tensor& weig
   float* gxs = gx.data<float>();
 #pragma omp parallel
   {
-    std::vector<float> gyw(static_cast<std::size_t>(O * p.wide), 0.f), dw(static_cast<std::size_t>(K * p.wide));
-    std::vector<float> gxp(static_cast<std::size_t>(p.padded_size));
+    std::vector<float> gyp(p.exact() ? 0 : static_cast<std::size_t>(O * p.wide), 0.f);
+    std::vector<float> dcol(static_cast<std::size_t>(K * p.wide)), shifted(static_cast<std::size_t>(p.shifted_size));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      backward_data_image(p, gy + n * p.out_image, wt.data(), gy_rows.data(), gyw.data(), dw.data(), gxp.data(),
-                      gxs + n * p.image);
+      backward_data_image(p, gy + n * p.out_image, wt.data(), gy_rows.data(), gyp.data(), dcol.data(),
+                          shifted.data(), gxs + n * p.image);
   }
   return gx;
 }
@@ -227,12 +250,12 @@ Tensor backward_weight(const ConvGeom& g, const Tensor& grad_y, const Tensor& x)
   std::vector<gemm_tile::Vec> partials(static_cast<std::size_t>(omp_get_max_threads() * size), gemm_tile::Vec{});
 #pragma omp parallel
   {
-    std::vector<float> xp(static_cast<std::size_t>(p.padded_size), 0.f);
-    std::vector<float> gyw(static_cast<std::size_t>(p.out_channels * p.wide), 0.f);
+    std::vector<float> shifted(static_cast<std::size_t>(p.shifted_size), 0.f);
+    std::vector<float> gyp(p.exact() ? 0 : static_cast<std::size_t>(p.out_channels * p.wide), 0.f);
     gemm_tile::Vec* partial = partials.data() + omp_get_thread_num() * size;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      backward_weight_image(p, xs + n * p.image, gy + n * p.out_image, xp.data(), gyw.data(), partial);
+      backward_weight_image(p, xs + n * p.image, gy + n * p.out_image, shifted.data(), gyp.data(), partial);
   }
   Tensor gw = empty(g.weight_shape());
   float* result = gw.data<float>();

@@ -1,5 +1,5 @@
 // Stride-1 convolutions of few channels in the plain NCHW layout, as the register-tiled GEMMs of
-// gemm_tile.hpp over shifted rows of each zero-padded image (small_conv.cpp). Used by the
+// gemm_tile.hpp over column-shifted copies of each image (small_conv.cpp). Used by the
 // oneDNN backend's convolution (conv.cpp) where oneDNN's kernels would pad a channel count to a
 // block of 16 and reorder on every call: LeNet's 1->6 and 6->16 channel layers, whose padded
 // tensors made reorders and 16x-padded work the larger part of its training time.

@@ -175,6 +175,7 @@ struct NormRow {
   const char* name;
   Shape x;
   bool training;
+  bool blocked = false;  // hand x over in oneDNN's blocked layout (else plain: Strided kernels run)
 };
 void PrintTo(const NormRow& r, std::ostream* os) { *os << r.name; }
 class BatchNormBackends : public ::testing::TestWithParam<NormRow> {};
@@ -190,7 +191,8 @@ void expect_batch_norm_backends_agree(const NormRow& r, BatchNormOp op) {
   expect_backends_agree(
       [&](const std::vector<Tensor>& in) {
         Tensor rm = mean.clone(), rv = var.clone();
-        return op(in[0], in[1], in[2], rm, rv, r.training, 0.1, 1e-5);
+        const Tensor x = r.blocked ? to_layout(in[0], Layout::Blocked16) : in[0];
+        return op(x, in[1], in[2], rm, rv, r.training, 0.1, 1e-5);
       },
       {rnd(r.x, 10) * 2.0 + 0.5, rnd({c}, 11) + 1.0, rnd({c}, 12)});
 }
@@ -203,23 +205,28 @@ TEST_P(BatchNormBackends, Agree) { expect_batch_norm_backends_agree(GetParam(), 
 TEST_P(BatchNormBackends, FusedReluAgrees) { expect_batch_norm_backends_agree(GetParam(), batch_norm_relu); }
 
 INSTANTIATE_TEST_SUITE_P(Table, BatchNormBackends,
-                         ::testing::Values(NormRow{"2d_blocked", {4, 16, 5, 5}, true},
+                         ::testing::Values(NormRow{"2d_blocked", {4, 16, 5, 5}, true, true},
+                                           NormRow{"2d_plain16", {4, 16, 5, 5}, true},
                                            NormRow{"2d_plain", {3, 6, 7, 5}, true},
+                                           NormRow{"plain_eval", {3, 6, 7, 5}, false},
                                            NormRow{"1d", {8, 12}, true}, NormRow{"1d_eval", {8, 12}, false},
-                                           NormRow{"eval_blocked", {2, 32, 3, 3}, false},
-                                           NormRow{"3d", {2, 16, 3, 4, 3}, true}),
+                                           NormRow{"eval_blocked", {2, 32, 3, 3}, false, true},
+                                           NormRow{"3d", {2, 16, 3, 4, 3}, true, true},
+                                           NormRow{"3d_plain", {2, 5, 3, 4, 3}, true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 TEST(BatchNormBackends, RunningStatisticsAgree) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
   const Tensor x = rnd({4, 16, 3, 3}, 30) * 3.0 + 1.0;
-  Tensor rm[2] = {zeros({16}), zeros({16})}, rv[2] = {ones({16}), ones({16})};
-  for (int i = 0; i < 2; ++i) {
-    BackendGuard guard(i == 0 ? Backend::Ref : Backend::Dnnl);
-    batch_norm(x, {}, {}, rm[i], rv[i], true, 0.1, 1e-5);
+  for (const Layout layout : {Layout::Strided, Layout::Blocked16}) {  // Strata's plain kernels, oneDNN's
+    Tensor rm[2] = {zeros({16}), zeros({16})}, rv[2] = {ones({16}), ones({16})};
+    for (int i = 0; i < 2; ++i) {
+      BackendGuard guard(i == 0 ? Backend::Ref : Backend::Dnnl);
+      batch_norm(to_layout(x, layout), {}, {}, rm[i], rv[i], true, 0.1, 1e-5);
+    }
+    EXPECT_LT(relative_error(rm[1], rm[0]), 1e-5);
+    EXPECT_LT(relative_error(rv[1], rv[0]), 1e-5);
   }
-  EXPECT_LT(relative_error(rm[1], rm[0]), 1e-5);
-  EXPECT_LT(relative_error(rv[1], rv[0]), 1e-5);
 }
 
 TEST(ActivationBackends, Agree) {

@@ -4,11 +4,13 @@
 // to rounding). Running statistics are updated here, with the unbiased variance, as PyTorch does.
 // batch_norm_relu's forward is oneDNN's fuse_norm_relu (the ReLU applied in the same pass); its
 // workspace (the ReLU mask) is not kept: the op masks grad_y with the output before backward.
+// Training on a plain activation of planes (few channels) runs on plain_batchnorm.cpp instead.
 #include <bit>
 #include <cmath>
 
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/context.hpp"
+#include "kernels/dnnl/plain_batchnorm.hpp"
 #include "ops/batchnorm.hpp"
 
 namespace strata::dnnl_backend {
@@ -95,6 +97,8 @@ bool supports(const BatchNormGeom& g, DType dtype) {
 
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps) {
+  if (plain_batchnorm::suits(g, x))
+    return plain_batchnorm::forward_training(g, x, weight, bias, running_mean, running_var, momentum, eps);
   const Forward& plan = forward_plan(g, true, eps);
   const Tensor src = as_data(g, x);
   Tensor y = empty_preferred(src.shape());
@@ -113,22 +117,8 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   const float* pm = mean.data<float>();
   const float* pv = var.data<float>();
   float* pi = invstd.data<float>();
-  const double m = static_cast<double>(g.count());
   for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + eps));
-  if (running_mean.defined()) {
-    Tensor rm = running_mean.detach().contiguous();
-    float* r = rm.data<float>();
-    for (int64_t c = 0; c < g.channels; ++c) r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * pm[c]);
-    if (!rm.is_same(running_mean)) running_mean.detach().copy_(rm);
-  }
-  if (running_var.defined()) {
-    Tensor rv = running_var.detach().contiguous();
-    float* r = rv.data<float>();
-    const double unbias = m > 1 ? m / (m - 1) : 1.0;
-    for (int64_t c = 0; c < g.channels; ++c)
-      r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * pv[c] * unbias);
-    if (!rv.is_same(running_var)) running_var.detach().copy_(rv);
-  }
+  plain_batchnorm::update_running_stats(g, pm, pv, running_mean, running_var, momentum);
   return {from_data(g, y), mean, invstd};
 }
 
@@ -154,6 +144,7 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
 
 BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                         const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
+  if (plain_batchnorm::suits(g, x)) return plain_batchnorm::backward(g, grad_y, x, weight, saved_mean, saved_invstd, training);
   const Backward& plan = backward_plan(g, training, g.eps);
   const Tensor src = as_data(g, x), diff_dst = as_data(g, grad_y);
   Tensor gx = empty_preferred(src.shape());

@@ -1,0 +1,169 @@
+// Plain-layout batch normalization (see plain_batchnorm.hpp). Each (n, c) plane of S values is
+// contiguous: per-plane statistics in one pass over the plane (its mean and sum of squared
+// deviations, read twice while it sits in L1), combined per channel in double precision (Chan's
+// parallel formula), then one elementwise pass. Planes are split across threads.
+#include "kernels/dnnl/plain_batchnorm.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/dnnl/context.hpp"
+
+namespace strata::dnnl_backend::plain_batchnorm {
+namespace {
+
+Tensor plain(const Tensor& t) { return in_layout(t, Layout::Strided).contiguous(); }
+
+Tensor vec(const Tensor& t, int64_t c, double fill) { return t.defined() ? t.detach().contiguous() : full({c}, fill); }
+
+// Mean and sum of squared deviations of n floats.
+void plane_moments(const float* p, int64_t n, double& mean, double& m2) {
+  float sum = 0.f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < n; ++i) sum += p[i];
+  const float mu = sum / static_cast<float>(n);
+  float sq = 0.f;
+#pragma omp simd reduction(+ : sq)
+  for (int64_t i = 0; i < n; ++i) sq += (p[i] - mu) * (p[i] - mu);
+  mean = mu;
+  m2 = sq;
+}
+
+}  // namespace
+
+bool suits(const BatchNormGeom& g, const Tensor& x) { return x.layout() == Layout::Strided && g.spatial > 1; }
+
+void update_running_stats(const BatchNormGeom& g, const float* mean, const float* var, const Tensor& running_mean,
+                          const Tensor& running_var, double momentum) {
+  const double m = static_cast<double>(g.count());
+  if (running_mean.defined()) {
+    Tensor rm = running_mean.detach().contiguous();
+    float* r = rm.data<float>();
+    for (int64_t c = 0; c < g.channels; ++c) r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * mean[c]);
+    if (!rm.is_same(running_mean)) running_mean.detach().copy_(rm);
+  }
+  if (running_var.defined()) {
+    Tensor rv = running_var.detach().contiguous();
+    float* r = rv.data<float>();
+    const double unbias = m > 1 ? m / (m - 1) : 1.0;
+    for (int64_t c = 0; c < g.channels; ++c)
+      r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * var[c] * unbias);
+    if (!rv.is_same(running_var)) running_var.detach().copy_(rv);
+  }
+}
+
+BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                  const Tensor& running_mean, const Tensor& running_var, double momentum, double eps) {
+  const Tensor xc = plain(x);
+  const int64_t N = g.batch, C = g.channels, S = g.spatial;
+  const float* in = xc.data<float>();
+  std::vector<double> plane_mean(static_cast<std::size_t>(N * C)), plane_m2(static_cast<std::size_t>(N * C));
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < N * C; ++p) plane_moments(in + p * S, S, plane_mean[p], plane_m2[p]);
+  // Combine the N planes of each channel: equal counts S, so the mean is the mean of the means and
+  // M2 = sum of the planes' M2 + S * sum of (plane mean - mean)^2.
+  Tensor mean = empty({C}), var = empty({C}), invstd = empty({C});
+  float* pm = mean.data<float>();
+  float* pv = var.data<float>();
+  float* pi = invstd.data<float>();
+  for (int64_t c = 0; c < C; ++c) {
+    double mu = 0;
+    for (int64_t n = 0; n < N; ++n) mu += plane_mean[n * C + c];
+    mu /= static_cast<double>(N);
+    double m2 = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const double d = plane_mean[n * C + c] - mu;
+      m2 += plane_m2[n * C + c] + static_cast<double>(S) * d * d;
+    }
+    const double v = m2 / static_cast<double>(g.count());
+    pm[c] = static_cast<float>(mu);
+    pv[c] = static_cast<float>(v);
+    pi[c] = static_cast<float>(1.0 / std::sqrt(v + eps));
+  }
+  update_running_stats(g, pm, pv, running_mean, running_var, momentum);
+  // y = x scale + shift per channel, scale = w invstd, shift = b - mean scale.
+  const Tensor w = vec(weight, C, 1.0), b = vec(bias, C, 0.0);
+  std::vector<float> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    scale[c] = w.data<float>()[c] * pi[c];
+    shift[c] = b.data<float>()[c] - pm[c] * scale[c];
+  }
+  Tensor y = empty(g.x_shape);
+  float* out = y.data<float>();
+  const bool relu = g.relu;
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < N * C; ++p) {
+    const float a = scale[p % C], s = shift[p % C];
+    const float* src = in + p * S;
+    float* dst = out + p * S;
+#pragma omp simd
+    for (int64_t i = 0; i < S; ++i) {
+      const float v = src[i] * a + s;
+      dst[i] = relu && v < 0.f ? 0.f : v;
+    }
+  }
+  return {y, mean, invstd};
+}
+
+BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
+                        const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
+  const Tensor xc = plain(x), gyc = plain(grad_y);
+  const int64_t N = g.batch, C = g.channels, S = g.spatial;
+  const float* in = xc.data<float>();
+  const float* gy = gyc.data<float>();
+  const Tensor mean_c = saved_mean.detach().contiguous(), invstd_c = saved_invstd.detach().contiguous();
+  const float* mean = mean_c.data<float>();
+  const float* invstd = invstd_c.data<float>();
+  // Per plane: sum of gy and of gy (x - mean) (the latter times invstd is the weight gradient).
+  std::vector<double> plane_gy(static_cast<std::size_t>(N * C)), plane_gyx(static_cast<std::size_t>(N * C));
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < N * C; ++p) {
+    const float mu = mean[p % C];
+    const float* xs = in + p * S;
+    const float* gs = gy + p * S;
+    float sum = 0.f, dot = 0.f;
+#pragma omp simd reduction(+ : sum, dot)
+    for (int64_t i = 0; i < S; ++i) {
+      sum += gs[i];
+      dot += gs[i] * (xs[i] - mu);
+    }
+    plane_gy[p] = sum;
+    plane_gyx[p] = dot;
+  }
+  Tensor gw = empty({C}), gb = empty({C});
+  float* pw = gw.data<float>();
+  float* pb = gb.data<float>();
+  const Tensor w = vec(weight, C, 1.0);
+  // gx = w invstd (gy - [training] (sum_gy + xhat sum_gy_xhat) / m), xhat = (x - mean) invstd:
+  // per channel gx = a gy + b (x - mean) + c.
+  std::vector<float> ca(static_cast<std::size_t>(C)), cb(static_cast<std::size_t>(C)), cc(static_cast<std::size_t>(C));
+  const double m = static_cast<double>(g.count());
+  for (int64_t c = 0; c < C; ++c) {
+    double sum = 0, dot = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      sum += plane_gy[n * C + c];
+      dot += plane_gyx[n * C + c];
+    }
+    const double is = invstd[c], scale = double(w.data<float>()[c]) * is;
+    pb[c] = static_cast<float>(sum);
+    pw[c] = static_cast<float>(dot * is);
+    ca[c] = static_cast<float>(scale);
+    cb[c] = training ? static_cast<float>(-scale * is * is * dot / m) : 0.f;
+    cc[c] = training ? static_cast<float>(-scale * sum / m) : 0.f;
+  }
+  Tensor gx = empty(g.x_shape);
+  float* out = gx.data<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t p = 0; p < N * C; ++p) {
+    const int64_t c = p % C;
+    const float a = ca[c], b = cb[c], k = cc[c], mu = mean[c];
+    const float* xs = in + p * S;
+    const float* gs = gy + p * S;
+    float* dst = out + p * S;
+#pragma omp simd
+    for (int64_t i = 0; i < S; ++i) dst[i] = a * gs[i] + b * (xs[i] - mu) + k;
+  }
+  return {gx, gw, gb};
+}
+
+}  // namespace strata::dnnl_backend::plain_batchnorm

@@ -158,6 +158,25 @@ TEST(PoolBackends, AvgOfBlockedInputAgrees) {
                           {distinct({2, 16, 8, 8}, 5, 0.01, DType::F32)});
 }
 
+// Max pooling of a blocked input (what the models hand it; the table's inputs are plain), forward
+// and backward against the reference.
+TEST(PoolBackends, MaxOfBlockedInputAgrees) {
+  const struct {
+    Shape x;
+    PoolOptions o;
+  } cases[] = {{{2, 16, 9, 9}, {.kernel = 3, .stride = 2, .padding = 1}},
+               {{1, 32, 8, 7}, {.kernel = 2}},
+               {{1, 16, 7, 7}, {.kernel = 2, .ceil_mode = true}},
+               {{1, 16, 5, 6, 7}, {.kernel = 3, .stride = 2, .padding = 1}}};
+  for (const auto& c : cases)
+    expect_backends_agree(
+        [&](const std::vector<Tensor>& in) {
+          const Tensor x = to_layout(in[0], Layout::Blocked16);
+          return c.x.ndim() == 5 ? max_pool3d(x, c.o) : max_pool2d(x, c.o);
+        },
+        {distinct(c.x, 5, 0.01, DType::F32)});
+}
+
 TEST(AdaptivePoolBackends, Agree) {
   expect_backends_agree([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {1, 1}); },
                         {rnd({2, 32, 3, 3}, 6)});

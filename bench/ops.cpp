@@ -1,13 +1,16 @@
 // Per-op benchmarks of the CPU kernels (Google Benchmark). Each benchmark first runs the op on
 // both the reference and the selected backend and stops with an error if they disagree, then
 // times the selected backend's kernel alone. Counters: GFLOP/s for convolutions and linear
-// layers (2 x multiply-accumulates), GB/s (bytes read + written once) for memory-bound ops.
+// layers (2 x multiply-accumulates of the direct algorithm, also when oneDNN runs Winograd), GB/s
+// (bytes read + written once) for memory-bound ops; convolutions also report the FMA peak
+// measured around their timed loop ("peak", GFLOP/s) and their share of it ("of_peak").
 //   bench_ops --benchmark_filter=conv   (STRATA_BACKEND=ref to time the reference kernels)
 #include <benchmark/benchmark.h>
 
 #include <cmath>
 
 #include "core/dispatch.hpp"
+#include "peak_kernel.hpp"
 #include "core/layout.hpp"
 #include "ops/batchnorm.hpp"
 #include "ops/conv.hpp"
@@ -78,9 +81,17 @@ void conv_padded(benchmark::State& state, int64_t batch, int64_t cin, int64_t co
     return;
   const ConvGeom g = geom(batch);
   const Tensor x = random_input(g.x_shape(), 1), gy = random_input(g.y_shape(), 3);
+  // The machine's FMA peak right before and after the timed loop (about 20 ms each): "of_peak"
+  // compares the convolution with the peak of the same moment.
+  const double peak_before = strata_bench::measure_fp32_peak(1e9, 3);
+  const double start = strata_bench::now();
   for (auto _ : state) benchmark::DoNotOptimize(run(g, x, w, gy));
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(2.0 * static_cast<double>(g.macs()) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  const double seconds = strata_bench::now() - start;
+  const double peak = 0.5 * (peak_before + strata_bench::measure_fp32_peak(1e9, 3));
+  const double gflops = 2.0 * static_cast<double>(g.macs()) * 1e-9;
+  state.counters["GFLOP/s"] = benchmark::Counter(gflops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak"] = peak;
+  state.counters["of_peak"] = gflops * static_cast<double>(state.iterations()) / seconds / peak;
 }
 
 // Padding k/2 (the output keeps the input's size at stride 1).

@@ -55,7 +55,7 @@ void* CachingAllocator::allocate(std::size_t nbytes) {
     bool take = fit != free_.end() && fit->first <= size + size / 4;
     if (!take && size >= kEvictAbove) {
       const std::size_t held = in_use_bytes_ + cached_ + size;
-      const std::size_t allowed = std::max(peak_requested_ + kHoldingSlack, in_use_bytes_ + size);
+      const std::size_t allowed = std::max({peak_requested_, in_use_bytes_ + size, kHeldFreely});
       if (held > allowed) {
         // Over the peak: a cached buffer of up to twice the size serves it rather than fresh
         // pages (a larger one would leave its own request, later, without a buffer).

@@ -10,15 +10,15 @@
 //   (best fit), so a buffer serves requests of nearby sizes too;
 // - a large request (kEvictAbove or more) that no cached buffer serves may make the allocator
 //   hold (in use + cached + the request) up to the most bytes ever requested at once (the
-//   live peak: a buffer larger than its request counts at the request's size) plus
-//   kHoldingSlack (32 MiB: without it the best-fit buffers' spare room pushed a small model's
-//   iteration over its own peak, and LeNet evicted and faulted in ~17 MB every step); beyond that
+//   live peak: a buffer larger than its request counts at the request's size), and always up
+//   to kHeldFreely (128 MiB: a small model keeps every buffer it ever used; at its own peak the
+//   best-fit buffers' spare room made LeNet evict and fault in ~17 MB on every step); beyond that
 //   it takes the smallest cached buffer of up to twice its size, and only when there is none
 //   does it return cached buffers to the system (the smallest that covers the excess, else the
-//   largest first). So the allocator's peak stays at the peak of live tensors rather than the
-//   sum of every size ever freed, and an iteration that repeats the previous one's allocations
-//   finds its buffers cached instead of faulting in fresh pages. Small requests never evict
-//   (they would throw away large buffers for a few bytes);
+//   largest first). So a large model's allocator peak stays at the peak of live tensors rather
+//   than the sum of every size ever freed, and an iteration that repeats the previous one's
+//   allocations finds its buffers cached instead of faulting in fresh pages. Small requests
+//   never evict (they would throw away large buffers for a few bytes);
 // - buffers of kHugePagesFrom bytes or more come in transparent huge pages (madvise), so that
 //   the misses that remain (backward passes whose gradients grow while the live bytes stay near
 //   the peak) fault in 2 MiB at a time;
@@ -39,7 +39,7 @@ class CachingAllocator final : public Allocator {
  public:
   static constexpr std::size_t kEvictAbove = std::size_t{1} << 20;
   static constexpr std::size_t kHugePagesFrom = std::size_t{32} << 20;  // buffers in 2 MiB pages
-  static constexpr std::size_t kHoldingSlack = std::size_t{32} << 20;   // held beyond the live peak
+  static constexpr std::size_t kHeldFreely = std::size_t{128} << 20;    // below this, nothing is evicted
 
   explicit CachingAllocator(std::size_t limit_bytes) : limit_(limit_bytes) {}
   ~CachingAllocator() override { release(); }

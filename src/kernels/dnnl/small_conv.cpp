@@ -29,6 +29,8 @@ namespace {
 
 // Spatial axes of ConvGeom: index 1 = height, 2 = width (0 is the unused depth of 2-D).
 constexpr int kH = 1, kW = 2;
+// Scratch floats per thread at most (16 MiB); LeNet's layers need about 0.03 M.
+constexpr int64_t kMaxScratchFloats = int64_t{1} << 22;
 
 Tensor plain(const Tensor& t) { return in_layout(t, Layout::Strided).contiguous(); }
 
@@ -188,7 +190,13 @@ bool suits(const ConvGeom& g) {
   if (g.stride[kH] != 1 || g.stride[kW] != 1) return false;
   const bool pads_output = g.out_channels % 16 != 0;
   const bool pads_input = g.in_channels % 16 != 0 && g.in_channels > 3;
-  return pads_output || pads_input;
+  if (!pads_output && !pads_input) return false;
+  // Each thread's scratch (the shifted planes, and the (Kc or O) x Q matrices) grows with the
+  // image: large images stay on oneDNN rather than allocating hundreds of MB per thread.
+  const int64_t wide = (g.out[kH] * g.out[kW] + 15) / 16 * 16;
+  const int64_t taps = g.in_channels * g.kernel[kH] * g.kernel[kW];
+  const int64_t planes = g.in_channels * g.kernel[kW] * (g.in[kH] + 2 * g.padding[kH]) * g.out[kW];
+  return std::max(taps, g.out_channels) * wide + planes <= kMaxScratchFloats;
 }
 
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {

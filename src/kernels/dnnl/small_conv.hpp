@@ -14,7 +14,8 @@ namespace strata::dnnl_backend::small_conv {
 
 // 2-D, ungrouped, stride 1, at most 16 channels in and out, and oneDNN would pad one of them: an output
 // channel count that is not a multiple of 16, or an input one above 3 that is not (its direct
-// kernel reads a plain input of 1-3 channels as it is, the first layer of AlexNet or VGG).
+// kernel reads a plain input of 1-3 channels as it is, the first layer of AlexNet or VGG), and
+// images small enough for 16 MiB of scratch per thread.
 bool suits(const ConvGeom& g);
 
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);

@@ -78,10 +78,6 @@ Tensor from_data(const BatchNormGeom& g, const Tensor& t) {
   return g.x_shape.ndim() >= 4 ? t : t.contiguous().reshape(g.x_shape).detach();
 }
 
-Tensor vec(const Tensor& t, int64_t c, double fill) {
-  return t.defined() ? t.detach().contiguous() : full({c}, fill);
-}
-
 // saved variance (C) from invstd, for oneDNN.
 Tensor variance_from_invstd(const Tensor& invstd, double eps) {
   Tensor var = empty(invstd.shape());
@@ -103,7 +99,7 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   const Tensor src = as_data(g, x);
   Tensor y = empty_preferred(src.shape());
   Tensor mean = empty({g.channels}), var = empty({g.channels});
-  const Tensor scale = vec(weight, g.channels, 1.0), shift = vec(bias, g.channels, 0.0);
+  const Tensor scale = channel_vector(weight, g.channels, 1.0), shift = channel_vector(bias, g.channels, 0.0);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory_of(src)},     {DNNL_ARG_DST, memory_of(y)},
                                        {DNNL_ARG_SCALE, memory_of(scale)}, {DNNL_ARG_SHIFT, memory_of(shift)},
                                        {DNNL_ARG_MEAN, memory_of(mean)},   {DNNL_ARG_VARIANCE, memory_of(var)}};
@@ -127,7 +123,7 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
   const Forward& plan = forward_plan(g, false, eps);
   const Tensor src = as_data(g, x);
   Tensor y = empty_preferred(src.shape());
-  const Tensor scale = vec(weight, g.channels, 1.0), shift = vec(bias, g.channels, 0.0);
+  const Tensor scale = channel_vector(weight, g.channels, 1.0), shift = channel_vector(bias, g.channels, 0.0);
   const Tensor mean = running_mean.detach().clone(), var = running_var.detach().contiguous();
   plan.prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(src)},
                                {DNNL_ARG_DST, memory_of(y)},
@@ -150,7 +146,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   Tensor gx = empty_preferred(src.shape());
   Tensor gw = empty({g.channels}), gb = empty({g.channels});
   // oneDNN 2.6 insists on a shift argument in backward when use_shift is set, though unused.
-  const Tensor scale = vec(weight, g.channels, 1.0), shift = zeros({g.channels});
+  const Tensor scale = channel_vector(weight, g.channels, 1.0), shift = zeros({g.channels});
   const Tensor var = variance_from_invstd(saved_invstd, g.eps);
   plan.prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(src)},
                                {DNNL_ARG_DIFF_DST, memory_of(diff_dst)},

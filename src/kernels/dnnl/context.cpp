@@ -26,6 +26,12 @@ Tensor empty_preferred(const Shape& shape) {
   return empty_in(shape, DType::F32, Device::cpu(), preferred_layout(shape));
 }
 
+Tensor in_plain_layout(const Tensor& t) { return to_layout(t.detach(), Layout::Strided).contiguous(); }
+
+Tensor channel_vector(const Tensor& t, int64_t channels, double fill) {
+  return t.defined() ? t.detach().contiguous() : full({channels}, fill);
+}
+
 memory::dims dims_of(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
 
 memory::desc desc_of(const Shape& shape, Layout layout) {

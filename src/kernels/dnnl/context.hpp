@@ -31,6 +31,11 @@ Tensor in_layout(const Tensor& t, Layout layout);
 inline Tensor in_preferred_layout(const Tensor& t) { return in_layout(t, preferred_layout(t.shape())); }
 // A new f32 tensor of `shape` in preferred_layout(shape).
 Tensor empty_preferred(const Shape& shape);
+// `t` (detached) dense and row-major (Strided, contiguous), for Strata's own plain-layout kernels.
+Tensor in_plain_layout(const Tensor& t);
+// A per-channel parameter (C) as a contiguous tensor, or `fill` everywhere when `t` is undefined
+// (batch norm's missing weight 1 or bias 0).
+Tensor channel_vector(const Tensor& t, int64_t channels, double fill);
 
 dnnl::memory::dims dims_of(const Shape& shape);
 // Descriptor of a dense f32 tensor in `layout` (plain row-major tag or nChw16c / nCdhw16c).

@@ -12,10 +12,6 @@
 namespace strata::dnnl_backend::plain_batchnorm {
 namespace {
 
-Tensor plain(const Tensor& t) { return in_layout(t, Layout::Strided).contiguous(); }
-
-Tensor vec(const Tensor& t, int64_t c, double fill) { return t.defined() ? t.detach().contiguous() : full({c}, fill); }
-
 // Mean and sum of squared deviations of n floats.
 void plane_moments(const float* p, int64_t n, double& mean, double& m2) {
   float sum = 0.f;
@@ -54,7 +50,7 @@ void update_running_stats(const BatchNormGeom& g, const float* mean, const float
 
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps) {
-  const Tensor xc = plain(x);
+  const Tensor xc = in_plain_layout(x);
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
   std::vector<double> plane_mean(static_cast<std::size_t>(N * C)), plane_m2(static_cast<std::size_t>(N * C));
@@ -82,7 +78,7 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   }
   update_running_stats(g, pm, pv, running_mean, running_var, momentum);
   // y = x scale + shift per channel, scale = w invstd, shift = b - mean scale.
-  const Tensor w = vec(weight, C, 1.0), b = vec(bias, C, 0.0);
+  const Tensor w = channel_vector(weight, C, 1.0), b = channel_vector(bias, C, 0.0);
   std::vector<float> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
   for (int64_t c = 0; c < C; ++c) {
     scale[c] = w.data<float>()[c] * pi[c];
@@ -107,7 +103,7 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
 
 BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                         const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
-  const Tensor xc = plain(x), gyc = plain(grad_y);
+  const Tensor xc = in_plain_layout(x), gyc = in_plain_layout(grad_y);
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
   const float* gy = gyc.data<float>();
@@ -133,7 +129,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   Tensor gw = empty({C}), gb = empty({C});
   float* pw = gw.data<float>();
   float* pb = gb.data<float>();
-  const Tensor w = vec(weight, C, 1.0);
+  const Tensor w = channel_vector(weight, C, 1.0);
   // gx = w invstd (gy - [training] (sum_gy + xhat sum_gy_xhat) / m), xhat = (x - mean) invstd:
   // per channel gx = a gy + b (x - mean) + c.
   std::vector<float> ca(static_cast<std::size_t>(C)), cb(static_cast<std::size_t>(C)), cc(static_cast<std::size_t>(C));

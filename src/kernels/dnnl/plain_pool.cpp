@@ -65,7 +65,7 @@ struct Windows {
 }  // namespace
 
 Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
-  const Tensor xc = in_layout(x, Layout::Strided).contiguous();
+  const Tensor xc = in_plain_layout(x);
   Tensor y = empty(g.y_shape());
   const float* in = xc.data<float>();
   float* out = y.data<float>();
@@ -103,7 +103,7 @@ Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
 }
 
 Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y) {
-  const Tensor gyc = in_layout(grad_y, Layout::Strided).contiguous();
+  const Tensor gyc = in_plain_layout(grad_y);
   Tensor gx = empty(g.x_shape());
   const float* in = gyc.data<float>();
   float* out = gx.data<float>();

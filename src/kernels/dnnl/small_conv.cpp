@@ -32,8 +32,6 @@ constexpr int kH = 1, kW = 2;
 // Scratch floats per thread at most (16 MiB); LeNet's layers need about 0.03 M.
 constexpr int64_t kMaxScratchFloats = int64_t{1} << 22;
 
-Tensor plain(const Tensor& t) { return in_layout(t, Layout::Strided).contiguous(); }
-
 // dst[0, n) = src[0, n) (or max(src, 0)) in whole vectors, the last one overlapping the one
 // before: the rows are 10-32 floats and there are hundreds per image (this file is compiled with
 // -fno-tree-loop-distribute-patterns, so loops stay loops instead of memmove calls, which were
@@ -202,7 +200,7 @@ bool suits(const ConvGeom& g) {
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
-  const Tensor xc = plain(x), wc = weight.detach().contiguous();
+  const Tensor xc = in_plain_layout(x), wc = weight.detach().contiguous();
   const Tensor bc = g.has_bias ? bias.detach().contiguous() : Tensor();
   Tensor y = empty(g.y_shape());
   const float* xs = xc.data<float>();
@@ -223,7 +221,7 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const T
 Tensor backward_data(const ConvGeom& g, const Tensor& grad_y, const Tensor& weight) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
-  const Tensor gyc = plain(grad_y), wc = weight.detach().contiguous();
+  const Tensor gyc = in_plain_layout(grad_y), wc = weight.detach().contiguous();
   const int64_t O = p.out_channels, K = p.taps;
   std::vector<float> wt(static_cast<std::size_t>(K * O));  // W^T (Kc, O)
   const float* w = wc.data<float>();
@@ -249,7 +247,7 @@ Tensor backward_data(const ConvGeom& g, const Tensor& grad_y, const Tensor& weig
 Tensor backward_weight(const ConvGeom& g, const Tensor& grad_y, const Tensor& x) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
-  const Tensor gyc = plain(grad_y), xc = plain(x);
+  const Tensor gyc = in_plain_layout(grad_y), xc = in_plain_layout(x);
   const float* gy = gyc.data<float>();
   const float* xs = xc.data<float>();
   // One buffer of partial sums per thread, added in thread order afterwards (the same result on

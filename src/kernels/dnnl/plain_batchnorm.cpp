@@ -1,7 +1,8 @@
 // Plain-layout batch normalization (see plain_batchnorm.hpp). Each (n, c) plane of S values is
 // contiguous: per-plane statistics in one pass over the plane (its mean and sum of squared
 // deviations, read twice while it sits in L1), combined per channel in double precision (Chan's
-// parallel formula), then one elementwise pass. Planes are split across threads.
+// parallel formula), then one elementwise pass. Planes are split across threads. (N, C) input
+// (S = 1, batch norm after a linear layer) is read as rows instead, vectorised along C.
 #include "kernels/dnnl/plain_batchnorm.hpp"
 
 #include <cmath>
@@ -27,7 +28,11 @@ void plane_moments(const float* p, int64_t n, double& mean, double& m2) {
 
 }  // namespace
 
-bool suits(const BatchNormGeom& g, const Tensor& x) { return x.layout() == Layout::Strided && g.spatial > 1; }
+// (N, C) rows run on one thread: up to 1 M values (LeNet-BN's 256 x 120), larger ones on oneDNN.
+bool suits(const BatchNormGeom& g, const Tensor& x) {
+  if (x.layout() != Layout::Strided || g.count() == 0) return false;
+  return g.spatial > 1 || g.batch * g.channels <= (int64_t{1} << 20);
+}
 
 void update_running_stats(const BatchNormGeom& g, const float* mean, const float* var, const Tensor& running_mean,
                           const Tensor& running_var, double momentum) {
@@ -53,24 +58,42 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   const Tensor xc = in_plain_layout(x);
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
-  std::vector<double> plane_mean(static_cast<std::size_t>(N * C)), plane_m2(static_cast<std::size_t>(N * C));
+  // Per channel: mean and sum of squared deviations (M2).
+  std::vector<double> channel_mean(static_cast<std::size_t>(C), 0.0), channel_m2(static_cast<std::size_t>(C), 0.0);
+  if (S == 1) {  // (N, C) rows: two passes down the columns, vectorised along C
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) channel_mean[c] += in[n * C + c];
+    for (int64_t c = 0; c < C; ++c) channel_mean[c] /= static_cast<double>(N);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const double d = in[n * C + c] - channel_mean[c];
+        channel_m2[c] += d * d;
+      }
+  } else {
+    std::vector<double> plane_mean(static_cast<std::size_t>(N * C)), plane_m2(static_cast<std::size_t>(N * C));
 #pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < N * C; ++p) plane_moments(in + p * S, S, plane_mean[p], plane_m2[p]);
-  // Combine the N planes of each channel: equal counts S, so the mean is the mean of the means and
-  // M2 = sum of the planes' M2 + S * sum of (plane mean - mean)^2.
+    for (int64_t p = 0; p < N * C; ++p) plane_moments(in + p * S, S, plane_mean[p], plane_m2[p]);
+    // Combine the N planes of each channel: equal counts S, so the mean is the mean of the means
+    // and M2 = sum of the planes' M2 + S * sum of (plane mean - mean)^2.
+    for (int64_t c = 0; c < C; ++c) {
+      double mu = 0;
+      for (int64_t n = 0; n < N; ++n) mu += plane_mean[n * C + c];
+      mu /= static_cast<double>(N);
+      double m2 = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const double d = plane_mean[n * C + c] - mu;
+        m2 += plane_m2[n * C + c] + static_cast<double>(S) * d * d;
+      }
+      channel_mean[c] = mu;
+      channel_m2[c] = m2;
+    }
+  }
   Tensor mean = empty({C}), var = empty({C}), invstd = empty({C});
   float* pm = mean.data<float>();
   float* pv = var.data<float>();
   float* pi = invstd.data<float>();
   for (int64_t c = 0; c < C; ++c) {
-    double mu = 0;
-    for (int64_t n = 0; n < N; ++n) mu += plane_mean[n * C + c];
-    mu /= static_cast<double>(N);
-    double m2 = 0;
-    for (int64_t n = 0; n < N; ++n) {
-      const double d = plane_mean[n * C + c] - mu;
-      m2 += plane_m2[n * C + c] + static_cast<double>(S) * d * d;
-    }
+    const double mu = channel_mean[c], m2 = channel_m2[c];
     const double v = m2 / static_cast<double>(g.count());
     pm[c] = static_cast<float>(mu);
     pv[c] = static_cast<float>(v);
@@ -87,15 +110,22 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   Tensor y = empty(g.x_shape);
   float* out = y.data<float>();
   const bool relu = g.relu;
-#pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < N * C; ++p) {
-    const float a = scale[p % C], s = shift[p % C];
-    const float* src = in + p * S;
-    float* dst = out + p * S;
+  auto affine = [relu](float x, float a, float s) {
+    const float v = x * a + s;
+    return relu && v < 0.f ? 0.f : v;
+  };
+  if (S == 1) {
+    for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
-    for (int64_t i = 0; i < S; ++i) {
-      const float v = src[i] * a + s;
-      dst[i] = relu && v < 0.f ? 0.f : v;
+      for (int64_t c = 0; c < C; ++c) out[n * C + c] = affine(in[n * C + c], scale[c], shift[c]);
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < N * C; ++p) {
+      const float a = scale[p % C], s = shift[p % C];
+      const float* src = in + p * S;
+      float* dst = out + p * S;
+#pragma omp simd
+      for (int64_t i = 0; i < S; ++i) dst[i] = affine(src[i], a, s);
     }
   }
   return {y, mean, invstd};
@@ -110,21 +140,35 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   const Tensor mean_c = saved_mean.detach().contiguous(), invstd_c = saved_invstd.detach().contiguous();
   const float* mean = mean_c.data<float>();
   const float* invstd = invstd_c.data<float>();
-  // Per plane: sum of gy and of gy (x - mean) (the latter times invstd is the weight gradient).
-  std::vector<double> plane_gy(static_cast<std::size_t>(N * C)), plane_gyx(static_cast<std::size_t>(N * C));
+  // Per channel: sum of gy and of gy (x - mean) (the latter times invstd is the weight gradient).
+  std::vector<double> channel_gy(static_cast<std::size_t>(C), 0.0), channel_gyx(static_cast<std::size_t>(C), 0.0);
+  if (S == 1) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        channel_gy[c] += gy[n * C + c];
+        channel_gyx[c] += double(gy[n * C + c]) * (in[n * C + c] - mean[c]);
+      }
+  } else {
+    std::vector<double> plane_gy(static_cast<std::size_t>(N * C)), plane_gyx(static_cast<std::size_t>(N * C));
 #pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < N * C; ++p) {
-    const float mu = mean[p % C];
-    const float* xs = in + p * S;
-    const float* gs = gy + p * S;
-    float sum = 0.f, dot = 0.f;
+    for (int64_t p = 0; p < N * C; ++p) {
+      const float mu = mean[p % C];
+      const float* xs = in + p * S;
+      const float* gs = gy + p * S;
+      float sum = 0.f, dot = 0.f;
 #pragma omp simd reduction(+ : sum, dot)
-    for (int64_t i = 0; i < S; ++i) {
-      sum += gs[i];
-      dot += gs[i] * (xs[i] - mu);
+      for (int64_t i = 0; i < S; ++i) {
+        sum += gs[i];
+        dot += gs[i] * (xs[i] - mu);
+      }
+      plane_gy[p] = sum;
+      plane_gyx[p] = dot;
     }
-    plane_gy[p] = sum;
-    plane_gyx[p] = dot;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        channel_gy[c] += plane_gy[n * C + c];
+        channel_gyx[c] += plane_gyx[n * C + c];
+      }
   }
   Tensor gw = empty({C}), gb = empty({C});
   float* pw = gw.data<float>();
@@ -135,11 +179,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   std::vector<float> ca(static_cast<std::size_t>(C)), cb(static_cast<std::size_t>(C)), cc(static_cast<std::size_t>(C));
   const double m = static_cast<double>(g.count());
   for (int64_t c = 0; c < C; ++c) {
-    double sum = 0, dot = 0;
-    for (int64_t n = 0; n < N; ++n) {
-      sum += plane_gy[n * C + c];
-      dot += plane_gyx[n * C + c];
-    }
+    const double sum = channel_gy[c], dot = channel_gyx[c];
     const double is = invstd[c], scale = double(w.data<float>()[c]) * is;
     pb[c] = static_cast<float>(sum);
     pw[c] = static_cast<float>(dot * is);
@@ -149,6 +189,13 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   }
   Tensor gx = empty(g.x_shape);
   float* out = gx.data<float>();
+  if (S == 1) {
+    for (int64_t n = 0; n < N; ++n)
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c)
+        out[n * C + c] = ca[c] * gy[n * C + c] + cb[c] * (in[n * C + c] - mean[c]) + cc[c];
+    return {gx, gw, gb};
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < N * C; ++p) {
     const int64_t c = p % C;

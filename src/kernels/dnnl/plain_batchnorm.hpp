@@ -1,14 +1,16 @@
-// Batch normalization of plain (N, C, S) tensors with S > 1, for activations that arrive plain:
-// few-channel ones (LeNet-BN's 6 and 16 channels, written plain by small_conv). oneDNN's
-// plain-layout ("ncsp") batch norm took 1.7 ms forward and 2.0 ms backward per LeNet-BN training
-// step at batch 256 here, more than both of its convolutions.
+// Batch normalization in training of plain (N, C, S) tensors, for activations that arrive plain:
+// few-channel ones (LeNet-BN's 6 and 16 channels, written plain by small_conv) and the (N, C)
+// outputs of linear layers. oneDNN's plain-layout ("ncsp") batch norm took 1.7 ms forward and
+// 2.0 ms backward per LeNet-BN training step at batch 256 here for the 2-D layers, more than both
+// of its convolutions, and 0.5 ms for the two 1-D ones (120 and 84 features).
 #pragma once
 
 #include "ops/batchnorm.hpp"
 
 namespace strata::dnnl_backend::plain_batchnorm {
 
-bool suits(const BatchNormGeom& g, const Tensor& x);  // x plain (Strided) and spatial S > 1
+// x plain (Strided) and not empty; (N, C) input of at most 1 M values.
+bool suits(const BatchNormGeom& g, const Tensor& x);
 
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps);

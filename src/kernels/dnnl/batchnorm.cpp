@@ -4,7 +4,8 @@
 // to rounding). Running statistics are updated here, with the unbiased variance, as PyTorch does.
 // batch_norm_relu's forward is oneDNN's fuse_norm_relu (the ReLU applied in the same pass); its
 // workspace (the ReLU mask) is not kept: the op masks grad_y with the output before backward.
-// Training on a plain activation of planes (few channels) runs on plain_batchnorm.cpp instead.
+// Training on a plain input (few-channel planes, or the (N, C) rows after a linear layer) runs on
+// plain_batchnorm.cpp instead.
 #include <bit>
 #include <cmath>
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <vector>
 
 #include "strata/tensor.hpp"
@@ -29,6 +30,14 @@ class Dims {
  private:
   std::array<int64_t, 3> v_{};
   int n_ = 0;
+};
+
+// The pointwise activations, also as a post-op fused into conv2d/conv3d/batch_norm. Each
+// derivative is a function of the output y, so fused ops keep y and never a pre-activation copy.
+enum class Activation : uint8_t {
+  Relu,     // y = max(x, 0)                     dy/dx = [y > 0]
+  Sigmoid,  // y = 1 / (1 + exp(-x))             dy/dx = y (1 - y)
+  Tanh,     // y = tanh(x)                       dy/dx = 1 - y^2
 };
 
 // ---- Elementwise arithmetic with broadcasting ----
@@ -63,12 +72,14 @@ struct ConvOptions {
   Dims dilation = 1;
   int64_t groups = 1;
 };
+// `activation`, when set, is applied to the output in the same pass (a post-op):
+// conv2d(x, w, b, o, Activation::Sigmoid) equals sigmoid(conv2d(x, w, b, o)) in values and
+// gradients, with one activation-sized tensor and a memory pass fewer each way.
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-              const ConvOptions& options = {});
+              const ConvOptions& options = {}, std::optional<Activation> activation = {});
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-              const ConvOptions& options = {});
-// relu(conv2d(...)) and relu(conv3d(...)) in one pass over the output (a oneDNN post-op): equal
-// values and gradients, one activation-sized tensor and one memory pass fewer.
+              const ConvOptions& options = {}, std::optional<Activation> activation = {});
+// Shorthands for the ReLU post-op: conv2d(x, weight, bias, options, Activation::Relu).
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
                    const ConvOptions& options = {});
 Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
@@ -107,16 +118,17 @@ Tensor adaptive_avg_pool3d(const Tensor& x, Dims output_size);
 // training: normalise with the batch statistics and update running_mean/running_var in place
 // (running = (1 - momentum) running + momentum batch, variance unbiased), when they are defined;
 // evaluation: normalise with the running statistics. weight/bias (C) may be undefined.
+// `activation`, when set, is applied to the output in the same pass, as for conv2d.
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
-                  double momentum = 0.1, double eps = 1e-5);
-// relu(batch_norm(...)) in one pass over the output (oneDNN's fuse_norm_relu): equal values and
-// gradients, one activation-sized tensor and one memory pass fewer.
+                  double momentum = 0.1, double eps = 1e-5, std::optional<Activation> activation = {});
+// Shorthand for the ReLU post-op: batch_norm(..., momentum, eps, Activation::Relu).
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
                        const Tensor& running_mean, const Tensor& running_var, bool training,
                        double momentum = 0.1, double eps = 1e-5);
 
 // ---- Activations ----
+Tensor activation(const Tensor& x, Activation kind);  // relu, sigmoid or tanh by kind
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);

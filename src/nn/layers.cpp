@@ -89,16 +89,21 @@ Tensor Sequential::forward(const Tensor& x) {
   const auto& layers = children();
   const bool fuse = !ForwardObserver::active();
   Tensor y = x;
+  // The activation layer at i, if any.
+  auto activation_at = [&](std::size_t i) -> std::optional<Activation> {
+    if (const auto* a = child_as<ActivationLayer>(layers, i)) return a->kind();
+    return std::nullopt;
+  };
   for (std::size_t i = 0; i < layers.size(); ++i) {
     auto* conv = child_as<ConvNd>(layers, i);
     auto* bn = child_as<BatchNormNd>(layers, conv ? i + 1 : i);
     if (fuse && conv && bn) {
-      const bool relu = child_as<ReLU>(layers, i + 2) != nullptr;
-      y = conv->with_batch_norm(y, *bn, relu);
-      i += relu ? 2 : 1;  // the batch norm (and ReLU) are done
-    } else if (fuse && (conv || bn) && child_as<ReLU>(layers, i + 1)) {
-      y = conv ? conv->with_relu(y) : bn->with_relu(y);
-      ++i;  // the ReLU is done
+      const std::optional<Activation> activation = activation_at(i + 2);
+      y = conv->with_batch_norm(y, *bn, activation);
+      i += activation ? 2 : 1;  // the batch norm (and activation) are done
+    } else if (const std::optional<Activation> activation = activation_at(i + 1); fuse && (conv || bn) && activation) {
+      y = conv ? conv->with_activation(y, *activation) : bn->with_activation(y, *activation);
+      ++i;  // the activation is done
     } else {
       y = (*layers[i].second)(y);
     }
@@ -131,27 +136,27 @@ Tensor ConvNd::forward(const Tensor& x) {
   return nd_ == 2 ? conv2d(x, weight, bias, options_) : conv3d(x, weight, bias, options_);
 }
 
-Tensor ConvNd::with_relu(const Tensor& x) {
-  return call_as_layer(x, [this](const Tensor& in) {
-    return nd_ == 2 ? conv2d_relu(in, weight, bias, options_) : conv3d_relu(in, weight, bias, options_);
+Tensor ConvNd::with_activation(const Tensor& x, Activation activation) {
+  return call_as_layer(x, [&](const Tensor& in) {
+    return nd_ == 2 ? conv2d(in, weight, bias, options_, activation) : conv3d(in, weight, bias, options_, activation);
   });
 }
 
-Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, bool relu) {
+Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation) {
   if (ForwardObserver::active()) {
     const Tensor y = bn((*this)(x));
-    return relu ? strata::relu(y) : y;
+    return activation ? strata::activation(y, *activation) : y;
   }
   const bool inference = !bn.is_training() && bn.input_ndim() == nd_ + 2 && bn.num_features() == out_channels_ &&
                          !autograd::needs_grad({x, weight, bias, bn.weight, bn.bias});
   if (!inference) {
     const Tensor y = (*this)(x);
-    return relu ? bn.with_relu(y) : bn(y);
+    return activation ? bn.with_activation(y, *activation) : bn(y);
   }
   return call_as_layer(x, [&](const Tensor& in) {
     const FoldedConv f = fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps());
-    if (nd_ == 2) return relu ? conv2d_relu(in, f.weight, f.bias, options_) : conv2d(in, f.weight, f.bias, options_);
-    return relu ? conv3d_relu(in, f.weight, f.bias, options_) : conv3d(in, f.weight, f.bias, options_);
+    return nd_ == 2 ? conv2d(in, f.weight, f.bias, options_, activation)
+                    : conv3d(in, f.weight, f.bias, options_, activation);
   });
 }
 
@@ -219,13 +224,13 @@ BatchNormNd::BatchNormNd(const char* type, int input_ndim, int64_t num_features,
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::I64));
 }
 
-Tensor BatchNormNd::forward(const Tensor& x) { return normalize(x, false); }
+Tensor BatchNormNd::forward(const Tensor& x) { return normalize(x, std::nullopt); }
 
-Tensor BatchNormNd::with_relu(const Tensor& x) {
-  return call_as_layer(x, [this](const Tensor& in) { return normalize(in, true); });
+Tensor BatchNormNd::with_activation(const Tensor& x, Activation activation) {
+  return call_as_layer(x, [&](const Tensor& in) { return normalize(in, activation); });
 }
 
-Tensor BatchNormNd::normalize(const Tensor& x, bool relu) {
+Tensor BatchNormNd::normalize(const Tensor& x, std::optional<Activation> activation) {
   if (input_ndim_ == 0) {
     STRATA_CHECK(x.ndim() == 2 || x.ndim() == 3, type_name(), ": expected a 2-D (N, C) or 3-D (N, C, L) input, got ",
                  x.shape());
@@ -237,8 +242,7 @@ Tensor BatchNormNd::normalize(const Tensor& x, bool relu) {
     int64_t* count = num_batches_tracked.data<int64_t>();
     ++*count;
   }
-  return (relu ? batch_norm_relu : batch_norm)(x, weight, bias, running_mean, running_var, is_training(), momentum_,
-                                              eps_);
+  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_, activation);
 }
 
 std::string BatchNormNd::extra_repr() const {

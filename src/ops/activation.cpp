@@ -28,7 +28,7 @@ void check_input(const char* op, const Tensor& x) {
   STRATA_CHECK(is_floating(x.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
 }
 
-Tensor activation(Activation kind, const Tensor& x) {
+Tensor apply_activation(Activation kind, const Tensor& x) {
   const char* op = activation_name(kind);
   check_input(op, x);
   const ActivationKernels& k = select_kernels<ActivationKernels>(
@@ -54,9 +54,10 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
 
 }  // namespace
 
-Tensor relu(const Tensor& x) { return activation(Activation::Relu, x); }
-Tensor sigmoid(const Tensor& x) { return activation(Activation::Sigmoid, x); }
-Tensor tanh(const Tensor& x) { return activation(Activation::Tanh, x); }
+Tensor activation(const Tensor& x, Activation kind) { return apply_activation(kind, x); }
+Tensor relu(const Tensor& x) { return apply_activation(Activation::Relu, x); }
+Tensor sigmoid(const Tensor& x) { return apply_activation(Activation::Sigmoid, x); }
+Tensor tanh(const Tensor& x) { return apply_activation(Activation::Tanh, x); }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   check_input("dropout", x);
@@ -76,10 +77,11 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   return y;
 }
 
-const ActivationKernels* fused_relu_kernels(bool relu, const char* op, const Tensor& x) {
-  if (!relu) return nullptr;
+const ActivationKernels* fused_activation_kernels(std::optional<Activation> activation, const char* op,
+                                                  const Tensor& x) {
+  if (!activation) return nullptr;
   return &select_kernels<ActivationKernels>(
-      op, x.device(), [&](const ActivationKernels& t) { return t.supports(Activation::Relu, x.dtype()); });
+      op, x.device(), [&](const ActivationKernels& t) { return t.supports(*activation, x.dtype()); });
 }
 
 }  // namespace strata

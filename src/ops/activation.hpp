@@ -5,15 +5,9 @@
 // Layouts: any shape; kernels see dense tensors and return dense tensors of the same shape.
 #pragma once
 
-#include "strata/tensor.hpp"
+#include "strata/ops.hpp"
 
 namespace strata {
-
-enum class Activation : uint8_t {
-  Relu,     // y = max(x, 0)                     dy/dx = [y > 0]
-  Sigmoid,  // y = 1 / (1 + exp(-x))             dy/dx = y (1 - y)
-  Tanh,     // y = tanh(x)                       dy/dx = 1 - y^2
-};
 
 const char* activation_name(Activation kind);  // "relu", "sigmoid", "tanh"
 
@@ -25,9 +19,16 @@ struct ActivationKernels {
   Tensor (*backward)(Activation kind, const Tensor& grad_y, const Tensor& y);  // -> grad_x
 };
 
-// The ReLU kernels of x's device and dtype, with which an op fused with a ReLU (conv2d_relu,
-// batch_norm_relu) masks grad_y by its output (y > 0) before its own backward; null when `relu`
-// is false. `op` names the fused op in errors.
-const ActivationKernels* fused_relu_kernels(bool relu, const char* op, const Tensor& x);
+// The kernels of `activation` for x's device and dtype, with which an op fused with it (conv2d or
+// batch_norm with an activation) turns grad_y into the gradient of its pre-activation output
+// (from the output y) before its own backward; null when there is no activation. `op` names the
+// fused op in errors.
+const ActivationKernels* fused_activation_kernels(std::optional<Activation> activation, const char* op,
+                                                  const Tensor& x);
+
+// Index of a post-op in tables of fused op names: 0 none, then relu, sigmoid, tanh.
+inline int post_op_index(std::optional<Activation> activation) {
+  return activation ? 1 + static_cast<int>(*activation) : 0;
+}
 
 }  // namespace strata

@@ -44,9 +44,11 @@ BatchNormGeom BatchNormGeom::make(const Shape& x, const Shape* weight, const Sha
 
 namespace {
 
-// relu: the fused batch_norm_relu, whose backward first masks grad_y by y > 0.
+// activation: the post-op, whose backward turns grad_y into the gradient of the normalised
+// output before the batch norm's own backward.
 Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                       const Tensor& running_var, bool training, double momentum, double eps, bool relu) {
+                       const Tensor& running_var, bool training, double momentum, double eps,
+                       std::optional<Activation> activation) {
   STRATA_CHECK(x.defined(), "batch_norm: input is an undefined tensor");
   STRATA_CHECK(is_floating(x.dtype()), "batch_norm: input must be floating-point, got ", dtype_name(x.dtype()));
   auto shape_of = [](const Tensor& t) { return t.defined() ? t.shape() : Shape{}; };
@@ -54,7 +56,7 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias
   auto ptr = [](const Tensor& t, const Shape& s) { return t.defined() ? &s : nullptr; };
   BatchNormGeom g = BatchNormGeom::make(x.shape(), ptr(weight, ws), ptr(bias, bs), ptr(running_mean, ms),
                                         ptr(running_var, vs), training, momentum, eps);
-  g.relu = relu;
+  g.activation = activation;
   for (auto [name, t] : {std::pair{"weight", weight}, std::pair{"bias", bias}, std::pair{"running_mean", running_mean},
                          std::pair{"running_var", running_var}}) {
     if (!t.defined()) continue;
@@ -74,12 +76,19 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias
       training ? k.forward_training(g, x.detach(), w, b, running_mean, running_var, momentum, eps)
                : k.forward_inference(g, x.detach(), w, b, running_mean, running_var, eps);
   if (!autograd::needs_grad({x, weight, bias})) return f.y;
-  const ActivationKernels* relu_kernels = fused_relu_kernels(relu, "batch_norm_relu", x);
-  autograd::record(relu ? "batch_norm_relu" : "batch_norm", f.y, {x, weight, bias},
-                     [g, &k, relu_kernels, training, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd,
-                      y = relu ? f.y.detach() : Tensor()](const Tensor& grad_y, const autograd::Node& node) {
-                       const Tensor gy = relu_kernels ? relu_kernels->backward(Activation::Relu, grad_y, y) : grad_y;
-                       const BatchNormGrads r = k.backward(g, gy, x, w, mean, invstd, training);
+  static constexpr const char* kNames[4] = {"batch_norm", "batch_norm_relu", "batch_norm_sigmoid",
+                                            "batch_norm_tanh"};
+  const char* op = kNames[post_op_index(activation)];
+  const ActivationKernels* act = fused_activation_kernels(activation, op, x);
+  autograd::record(op, f.y, {x, weight, bias},
+                     [g, &k, act, training, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd,
+                      y = activation ? f.y.detach() : Tensor()](const Tensor& grad_y, const autograd::Node& node) {
+                       BatchNormGrads r;
+                       if (!act || k.backward_fused == nullptr ||
+                           !k.backward_fused(g, grad_y, y, x, w, mean, invstd, training, r)) {
+                         const Tensor gy = act ? act->backward(*g.activation, grad_y, y) : grad_y;
+                         r = k.backward(g, gy, x, w, mean, invstd, training);
+                       }
                        return std::vector<Tensor>{node.needs_input_grad(0) ? r.grad_x : Tensor(),
                                                   node.needs_input_grad(1) ? r.grad_weight : Tensor(),
                                                   node.needs_input_grad(2) ? r.grad_bias : Tensor()};
@@ -90,13 +99,14 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps) {
-  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, false);
+                  const Tensor& running_var, bool training, double momentum, double eps,
+                  std::optional<Activation> activation) {
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, activation);
 }
 
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum, double eps) {
-  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, true);
+  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, Activation::Relu);
 }
 
 }  // namespace strata

@@ -7,14 +7,18 @@
 // the m = N*S values x[n, c, s].
 #pragma once
 
-#include "strata/tensor.hpp"
+#include <optional>
+
+#include "strata/ops.hpp"
 
 namespace strata {
 
 struct BatchNormGeom {
   int64_t batch = 0, channels = 0, spatial = 1;  // N, C, S
   double eps = 1e-5;                              // added to the variance before the square root
-  bool relu = false;  // batch_norm_relu: forward kernels return max(y, 0); the op masks grad_y before backward
+  // Post-op: forward kernels return activation(y); the op applies its backward to grad_y before
+  // the kernels' backward.
+  std::optional<Activation> activation;
   Shape x_shape;                                  // the user's shape (N, C, ...)
 
   // Validates the shapes and scalar arguments (throws strata::Error naming batch_norm, the
@@ -50,6 +54,12 @@ struct BatchNormKernels {
   // training: through the batch statistics (they depend on x); evaluation: statistics constant.
   BatchNormGrads (*backward)(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                              const Tensor& saved_mean, const Tensor& saved_invstd, bool training);
+  // Optional (null, or false for a geometry it does not take): the backward of batch norm with its
+  // post-op g.activation, from the forward's output y, into `grads`. Otherwise the op applies the
+  // activation's backward to grad_y and calls backward.
+  bool (*backward_fused)(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
+                         const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training,
+                         BatchNormGrads& grads);
 };
 
 }  // namespace strata

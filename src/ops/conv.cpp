@@ -88,13 +88,17 @@ Shape ConvGeom::y_shape() const { return with_spatial(batch, out_channels, out, 
 
 namespace {
 
-// relu: the fused conv2d_relu / conv3d_relu, whose backward first masks grad_y by y > 0.
-Tensor conv_nd(const char* op, int nd, const Tensor& x, const Tensor& weight, const Tensor& bias,
-               const ConvOptions& options, bool relu) {
+// activation: the post-op, whose backward turns grad_y into the gradient of the pre-activation
+// output before the convolution's own backward (or inside the kernels' backward_fused).
+Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
+               std::optional<Activation> activation) {
+  static constexpr const char* kNames[2][4] = {{"conv2d", "conv2d_relu", "conv2d_sigmoid", "conv2d_tanh"},
+                                               {"conv3d", "conv3d_relu", "conv3d_sigmoid", "conv3d_tanh"}};
+  const char* op = kNames[nd - 2][post_op_index(activation)];
   STRATA_CHECK(x.defined() && weight.defined(), op, ": input and weight must be defined tensors");
   const Shape bias_shape = bias.defined() ? bias.shape() : Shape{};
   ConvGeom g = ConvGeom::make(op, nd, x.shape(), weight.shape(), bias.defined() ? &bias_shape : nullptr, options);
-  g.relu = relu;
+  g.activation = activation;
   STRATA_CHECK(is_floating(x.dtype()), op, ": input must be floating-point, got ", dtype_name(x.dtype()));
   STRATA_CHECK(weight.dtype() == x.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), op,
                ": input, weight and bias must have the same dtype (input ", dtype_name(x.dtype()), ", weight ",
@@ -106,36 +110,47 @@ Tensor conv_nd(const char* op, int nd, const Tensor& x, const Tensor& weight, co
   });
   Tensor y = k.forward(g, x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor());
   if (!autograd::needs_grad({x, weight, bias})) return y;
-  const ActivationKernels* relu_kernels = fused_relu_kernels(relu, op, x);
+  const ActivationKernels* act = fused_activation_kernels(activation, op, x);
   autograd::record(op, y, {x, weight, bias},
-                   [g, &k, relu_kernels, x = x.detach(), w = weight.detach(), y = relu ? y.detach() : Tensor()](
+                   [g, &k, act, x = x.detach(), w = weight.detach(), y = activation ? y.detach() : Tensor()](
                        const Tensor& grad_y, const autograd::Node& node) {
-                     const Tensor gy = relu_kernels ? relu_kernels->backward(Activation::Relu, grad_y, y) : grad_y;
-                     return std::vector<Tensor>{
-                         node.needs_input_grad(0) ? k.backward_data(g, gy, w) : Tensor(),
-                         node.needs_input_grad(1) ? k.backward_weight(g, gy, x) : Tensor(),
-                         node.needs_input_grad(2) ? k.backward_bias(g, gy) : Tensor(),
-                     };
+                     const ConvBackwardArgs args{grad_y,
+                                                 y,
+                                                 x,
+                                                 w,
+                                                 node.needs_input_grad(0),
+                                                 node.needs_input_grad(1),
+                                                 node.needs_input_grad(2)};
+                     ConvGrads r;
+                     if (k.backward_fused == nullptr || !k.backward_fused(g, args, r)) {
+                       const Tensor gy = act ? act->backward(*g.activation, grad_y, y) : grad_y;
+                       if (args.data) r.grad_x = k.backward_data(g, gy, w);
+                       if (args.weights) r.grad_weight = k.backward_weight(g, gy, x);
+                       if (args.bias) r.grad_bias = k.backward_bias(g, gy);
+                     }
+                     return std::vector<Tensor>{r.grad_x, r.grad_weight, r.grad_bias};
                    });
   return y;
 }
 
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv_nd("conv2d", 2, x, weight, bias, options, false);
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
+              std::optional<Activation> activation) {
+  return conv_nd(2, x, weight, bias, options, activation);
 }
 
-Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv_nd("conv3d", 3, x, weight, bias, options, false);
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
+              std::optional<Activation> activation) {
+  return conv_nd(3, x, weight, bias, options, activation);
 }
 
 Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv_nd("conv2d_relu", 2, x, weight, bias, options, true);
+  return conv2d(x, weight, bias, options, Activation::Relu);
 }
 
 Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv_nd("conv3d_relu", 3, x, weight, bias, options, true);
+  return conv3d(x, weight, bias, options, Activation::Relu);
 }
 
 }  // namespace strata

@@ -5,8 +5,10 @@
 // (see ops/window.hpp), so every kernel implements the 3-D case only.
 #pragma once
 
+#include <optional>
+
 #include "ops/window.hpp"
-#include "strata/tensor.hpp"
+#include "strata/ops.hpp"
 
 namespace strata {
 
@@ -16,9 +18,9 @@ struct ConvGeom {
   int64_t batch = 0, in_channels = 0, out_channels = 0, groups = 1;
   Spatial in{}, kernel{}, out{}, stride{}, padding{}, dilation{};
   bool has_bias = false;
-  // Post-op of the fused conv2d_relu/conv3d_relu: y = max(0, conv + bias). Backward kernels
-  // ignore it (the op masks grad_y by y > 0 first).
-  bool relu = false;
+  // Post-op: y = activation(conv + bias). backward_data/weight/bias ignore it (the op applies the
+  // activation's backward to grad_y first); backward_fused folds it in.
+  std::optional<Activation> activation;
 
   // Validates every argument (throws strata::Error naming op, argument and values) and
   // computes the output size: floor((n + 2p - d(k-1) - 1)/s) + 1 per dimension.
@@ -38,14 +40,30 @@ struct ConvGeom {
   int64_t macs() const { return batch * out_channels * out_spatial() * in_per_group() * kernel_spatial(); }
 };
 
+// What a backward pass is given: grad_y and the forward's output y (defined when g.activation
+// is set), input x and weight; and which gradients are wanted.
+struct ConvBackwardArgs {
+  Tensor grad_y, y, x, weight;
+  bool data = false, weights = false, bias = false;
+};
+
+// Gradients with respect to x, weight and bias; undefined where not wanted.
+struct ConvGrads {
+  Tensor grad_x, grad_weight, grad_bias;
+};
+
 // Tensors passed to kernels have the shapes above; kernels return new tensors. forward applies
-// the ReLU post-op when g.relu is set.
+// the post-op g.activation when set.
 struct ConvKernels {
   bool (*supports)(const ConvGeom& g, DType dtype);
   Tensor (*forward)(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
   Tensor (*backward_data)(const ConvGeom& g, const Tensor& grad_y, const Tensor& weight);
   Tensor (*backward_weight)(const ConvGeom& g, const Tensor& grad_y, const Tensor& x);
   Tensor (*backward_bias)(const ConvGeom& g, const Tensor& grad_y);
+  // Optional (null, or false for a geometry it does not take): every wanted gradient in one pass,
+  // the activation's backward included, into `grads`. Otherwise the op applies the activation's
+  // backward and calls the three kernels above.
+  bool (*backward_fused)(const ConvGeom& g, const ConvBackwardArgs& args, ConvGrads& grads);
 };
 
 }  // namespace strata

@@ -209,6 +209,41 @@ TEST(Sequential, FusesConvolutionAndReluWithoutChangingResults) {
   EXPECT_EQ(seen, (std::vector<std::string>{"Conv2d", "ReLU", "Conv2d", "ReLU", "Sequential"}));
 }
 
+// LeNet's pattern: Conv2d, Sigmoid (and BatchNorm2d, Tanh) fuse as post-ops; values and
+// gradients match the layer-by-layer run to rounding (the fused kernels compute the activation
+// with their own vector exp), in training and for inference.
+TEST(Sequential, FusesSigmoidAndTanhAsPostOps) {
+  auto make = [] {
+    return std::make_shared<Sequential>(std::vector<ModulePtr>{
+        std::make_shared<Conv2d>(1, 6, 5, ConvOptions{.padding = 2}), std::make_shared<Sigmoid>(),
+        std::make_shared<AvgPool2d>(2, 2), std::make_shared<Conv2d>(6, 16, 5), std::make_shared<BatchNorm2d>(16),
+        std::make_shared<Tanh>(), std::make_shared<BatchNorm2d>(16), std::make_shared<Sigmoid>()});
+  };
+  const auto fused = make(), plain = make();
+  plain->load_state_dict(fused->state_dict());
+  const Tensor x = test::random({4, 1, 12, 12}, 1, DType::F32);
+  auto layer_by_layer = [&] {
+    Tensor y = x;
+    for (std::size_t i = 0; i < plain->size(); ++i) y = (*(*plain)[i])(y);
+    return y;
+  };
+  const Tensor a = (*fused)(x), b = layer_by_layer();
+  EXPECT_EQ(a.grad_fn()->name(), "batch_norm_sigmoid");
+  EXPECT_EQ(b.grad_fn()->name(), "sigmoid");
+  (a * a).sum().backward();
+  (b * b).sum().backward();
+  test::expect_close(a, b, 1e-5);
+  const NamedTensors pa = fused->named_parameters(), pb = plain->named_parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    SCOPED_TRACE(pa[i].first);
+    test::expect_close(pa[i].second.grad(), pb[i].second.grad(), 1e-4);
+  }
+  fused->eval();
+  plain->eval();
+  NoGradGuard no_grad;
+  test::expect_close((*fused)(x), layer_by_layer(), 1e-5);
+}
+
 // Conv2d, BatchNorm2d, ReLU in a Sequential: in training the fused pair (conv, then
 // batch_norm_relu) gives exactly the layer-by-layer values, gradients and running statistics; for
 // inference (eval, no gradient) the batch norm folded into the convolution gives them to rounding,

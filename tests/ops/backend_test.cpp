@@ -7,6 +7,7 @@
 
 #include "common/test_util.hpp"
 #include "core/layout.hpp"
+#include "ops/activation.hpp"
 
 using namespace strata;
 using namespace strata::test;
@@ -82,15 +83,42 @@ TEST_P(ConvBackends, Agree) {
       {rnd(c.x, 1), rnd(c.w, 2), c.bias ? rnd({c.w[0]}, 3) : Tensor()});
 }
 
-// The ReLU post-op (oneDNN's eltwise post-op against the reference kernel's clamp).
-TEST_P(ConvBackends, FusedReluAgrees) {
+// The activation post-ops (oneDNN's eltwise post-op, or the few-channel kernels' own epilogue and
+// fused backward, against the reference kernel's activation of each output).
+TEST_P(ConvBackends, FusedActivationsAgree) {
   const ConvRow& c = GetParam();
-  expect_backends_agree(
-      [&](const std::vector<Tensor>& in) {
-        return c.x.ndim() == 5 ? conv3d_relu(in[0], in[1], in[2], c.options)
-                               : conv2d_relu(in[0], in[1], in[2], c.options);
-      },
-      {rnd(c.x, 1), rnd(c.w, 2), c.bias ? rnd({c.w[0]}, 3) : Tensor()});
+  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
+    SCOPED_TRACE(activation_name(kind));
+    expect_backends_agree(
+        [&](const std::vector<Tensor>& in) {
+          return c.x.ndim() == 5 ? conv3d(in[0], in[1], in[2], c.options, kind)
+                                 : conv2d(in[0], in[1], in[2], c.options, kind);
+        },
+        {rnd(c.x, 1), rnd(c.w, 2), c.bias ? rnd({c.w[0]}, 3) : Tensor()});
+  }
+}
+
+// The few-channel kernels' one-pass backward when only some gradients are wanted (LeNet's first
+// layer: no input gradient), against the reference.
+TEST(ConvBackends, FusedBackwardOfSomeGradientsAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const Tensor x = rnd({3, 1, 12, 12}, 1), w = rnd({6, 1, 5, 5}, 2), b = rnd({6}, 3);
+  for (int wanted = 1; wanted < 8; ++wanted) {
+    std::vector<Tensor> grads[2];
+    for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+      BackendGuard guard(backend);
+      const Tensor xi = wanted & 1 ? requires_grad(x.clone()) : x, wi = wanted & 2 ? requires_grad(w.clone()) : w,
+                   bi = wanted & 4 ? requires_grad(b.clone()) : b;
+      (conv2d(xi, wi, bi, {.padding = 2}, Activation::Sigmoid) * rnd({3, 6, 12, 12}, 4)).sum().backward();
+      grads[backend == Backend::Dnnl].assign({xi.grad(), wi.grad(), bi.grad()});
+    }
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(grads[1][i].defined(), (wanted >> i & 1) != 0) << "wanted " << wanted << ", input " << i;
+      if (grads[1][i].defined()) {
+        EXPECT_LT(relative_error(grads[1][i], grads[0][i]), 1e-4) << wanted << " " << i;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -201,8 +229,8 @@ class BatchNormBackends : public ::testing::TestWithParam<NormRow> {};
 
 namespace {
 
-using BatchNormOp = Tensor (*)(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, bool, double,
-                               double);
+using BatchNormOp = std::function<Tensor(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
+                                          bool, double, double)>;
 
 void expect_batch_norm_backends_agree(const NormRow& r, BatchNormOp op) {
   const int64_t c = r.x[1];
@@ -218,10 +246,26 @@ void expect_batch_norm_backends_agree(const NormRow& r, BatchNormOp op) {
 
 }  // namespace
 
-TEST_P(BatchNormBackends, Agree) { expect_batch_norm_backends_agree(GetParam(), batch_norm); }
+TEST_P(BatchNormBackends, Agree) {
+  expect_batch_norm_backends_agree(GetParam(), [](const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm,
+                                                  const Tensor& rv, bool training, double momentum, double eps) {
+    return batch_norm(x, w, b, rm, rv, training, momentum, eps);
+  });
+}
 
-// batch_norm_relu: oneDNN's fuse_norm_relu against the reference kernel's clamp.
-TEST_P(BatchNormBackends, FusedReluAgrees) { expect_batch_norm_backends_agree(GetParam(), batch_norm_relu); }
+// The activation post-ops (oneDNN's fuse_norm_relu or an in-place eltwise pass; the plain
+// kernels' own epilogue) against the reference kernel's activation of each output.
+TEST_P(BatchNormBackends, FusedActivationsAgree) {
+  expect_batch_norm_backends_agree(GetParam(), batch_norm_relu);
+  for (Activation kind : {Activation::Sigmoid, Activation::Tanh}) {
+    SCOPED_TRACE(activation_name(kind));
+    expect_batch_norm_backends_agree(GetParam(), [kind](const Tensor& x, const Tensor& w, const Tensor& b,
+                                                        const Tensor& rm, const Tensor& rv, bool training,
+                                                        double momentum, double eps) {
+      return batch_norm(x, w, b, rm, rv, training, momentum, eps, kind);
+    });
+  }
+}
 
 INSTANTIATE_TEST_SUITE_P(Table, BatchNormBackends,
                          ::testing::Values(NormRow{"2d_blocked", {4, 16, 5, 5}, true, true},

@@ -14,10 +14,10 @@ namespace strata::nn {
 using ModulePtr = std::shared_ptr<Module>;
 
 // Children named "0", "1", ...; forward applies them in order, fusing neighbours (not while a
-// ForwardObserver such as summary() watches the layers one by one): Conv, ReLU as one
-// conv2d_relu; BatchNorm, ReLU as one batch_norm_relu; Conv, BatchNorm[, ReLU] as
-// ConvNd::with_batch_norm (for inference one convolution with the batch norm folded in). Fused or
-// not, the values and gradients are the same up to rounding.
+// ForwardObserver such as summary() watches the layers one by one): Conv or BatchNorm followed by
+// an activation layer (ReLU, Sigmoid, Tanh) as one op with that activation as its post-op;
+// Conv, BatchNorm[, activation] as ConvNd::with_batch_norm (for inference one convolution with the
+// batch norm folded in). Fused or not, the values and gradients are the same up to rounding.
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}
@@ -42,13 +42,15 @@ class ConvNd : public Module {
   ConvNd(const char* type, int nd, int64_t in_channels, int64_t out_channels, Dims kernel_size,
          const ConvOptions& options, bool bias);
   Tensor forward(const Tensor& x) override;
-  // relu((*this)(x)) in one pass (conv2d_relu / conv3d_relu), called as operator() is.
-  Tensor with_relu(const Tensor& x);
-  // bn((*this)(x)), then a ReLU when `relu`, by the fastest path the mode allows. Inference (bn in
-  // evaluation mode, no gradient needed): one convolution with bn folded into its weights
-  // (fold_batch_norm) and the ReLU as its post-op. Otherwise the convolution, then bn (fused with
-  // the ReLU). While a ForwardObserver watches: each layer on its own.
-  Tensor with_batch_norm(const Tensor& x, BatchNormNd& bn, bool relu);
+  // activation((*this)(x)) in one pass (the activation as the convolution's post-op), called as
+  // operator() is.
+  Tensor with_activation(const Tensor& x, Activation activation);
+  Tensor with_relu(const Tensor& x) { return with_activation(x, Activation::Relu); }
+  // bn((*this)(x)), then `activation` when set, by the fastest path the mode allows. Inference (bn
+  // in evaluation mode, no gradient needed): one convolution with bn folded into its weights
+  // (fold_batch_norm) and the activation as its post-op. Otherwise the convolution, then bn fused
+  // with the activation. While a ForwardObserver watches: each layer on its own.
+  Tensor with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation);
   std::string extra_repr() const override;
   int nd() const { return nd_; }
   int64_t in_channels() const { return in_channels_; }
@@ -145,8 +147,9 @@ class BatchNormNd : public Module {
  public:
   BatchNormNd(const char* type, int input_ndim, int64_t num_features, double eps, double momentum);
   Tensor forward(const Tensor& x) override;
-  // relu((*this)(x)) in one pass (batch_norm_relu), called as operator() is.
-  Tensor with_relu(const Tensor& x);
+  // activation((*this)(x)) in one pass (the activation as the batch norm's post-op), called as
+  // operator() is.
+  Tensor with_activation(const Tensor& x, Activation activation);
   std::string extra_repr() const override;
   int input_ndim() const { return input_ndim_; }  // 4 for BatchNorm2d, 5 for 3d, 0 for 1d (2-D or 3-D input)
   int64_t num_features() const { return num_features_; }
@@ -155,7 +158,7 @@ class BatchNormNd : public Module {
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
-  Tensor normalize(const Tensor& x, bool relu);
+  Tensor normalize(const Tensor& x, std::optional<Activation> activation);
   int input_ndim_;  // 0 for BatchNorm1d (accepts 2-D or 3-D)
   int64_t num_features_;
   double eps_, momentum_;
@@ -190,22 +193,32 @@ class Linear : public Module {
   int64_t in_features_, out_features_;
 };
 
-class ReLU : public Module {
+// A pointwise activation layer; Sequential fuses it into a Conv or BatchNorm right before it.
+class ActivationLayer : public Module {
  public:
-  ReLU() : Module("ReLU") {}
-  Tensor forward(const Tensor& x) override { return relu(x); }
+  Tensor forward(const Tensor& x) override { return activation(x, kind_); }
+  Activation kind() const { return kind_; }
+
+ protected:
+  ActivationLayer(const char* type, Activation kind) : Module(type), kind_(kind) {}
+
+ private:
+  Activation kind_;
 };
 
-class Sigmoid : public Module {
+class ReLU : public ActivationLayer {
  public:
-  Sigmoid() : Module("Sigmoid") {}
-  Tensor forward(const Tensor& x) override { return sigmoid(x); }
+  ReLU() : ActivationLayer("ReLU", Activation::Relu) {}
 };
 
-class Tanh : public Module {
+class Sigmoid : public ActivationLayer {
  public:
-  Tanh() : Module("Tanh") {}
-  Tensor forward(const Tensor& x) override { return tanh(x); }
+  Sigmoid() : ActivationLayer("Sigmoid", Activation::Sigmoid) {}
+};
+
+class Tanh : public ActivationLayer {
+ public:
+  Tanh() : ActivationLayer("Tanh", Activation::Tanh) {}
 };
 
 // Inverted dropout in training mode (default_generator()), identity in evaluation mode.

@@ -2,8 +2,9 @@
 // Elementwise results do not depend on the arrangement, so a tensor of any dense layout is
 // passed as one flat vector and the output keeps the input's layout; the "use_dst_for_bwd"
 // algorithms compute the gradient from the saved output y.
+#include "kernels/dnnl/activation.hpp"
+
 #include "core/dispatch.hpp"
-#include "kernels/dnnl/context.hpp"
 #include "ops/activation.hpp"
 
 namespace strata::dnnl_backend {
@@ -51,6 +52,29 @@ const Backward& backward_plan(Activation kind, int64_t n) {
     return Backward{pd, dnnl::eltwise_backward(pd)};
   });
 }
+
+}  // namespace
+
+dnnl::algorithm eltwise_algorithm(Activation kind) {
+  switch (kind) {
+    case Activation::Relu:
+      return dnnl::algorithm::eltwise_relu;
+    case Activation::Sigmoid:
+      return dnnl::algorithm::eltwise_logistic;
+    case Activation::Tanh:
+      return dnnl::algorithm::eltwise_tanh;
+  }
+  return dnnl::algorithm::eltwise_relu;
+}
+
+void activate_in_place(Activation kind, const Tensor& y) {
+  const int64_t n = y.numel();
+  if (n == 0) return;
+  const dnnl::memory m = memory_of(flat_desc(n), y);
+  forward_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}});
+}
+
+namespace {
 
 // The tensor itself when dense in any layout, else a dense copy.
 Tensor dense(const Tensor& t) { return t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach(); }

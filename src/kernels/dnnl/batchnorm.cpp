@@ -2,14 +2,16 @@
 // variance; Strata's contract saves 1/sqrt(var + eps), so the variance oneDNN's backward needs is
 // recovered as 1/invstd^2 - eps (oneDNN only ever uses var + eps, which this restores exactly up
 // to rounding). Running statistics are updated here, with the unbiased variance, as PyTorch does.
-// batch_norm_relu's forward is oneDNN's fuse_norm_relu (the ReLU applied in the same pass); its
-// workspace (the ReLU mask) is not kept: the op masks grad_y with the output before backward.
+// A ReLU post-op is oneDNN's fuse_norm_relu (applied in the same pass); its workspace (the ReLU
+// mask) is not kept: the op masks grad_y with the output before backward. Other activations run
+// as an in-place eltwise pass over the output (oneDNN 2.6 fuses nothing else into batch norm).
 // Training on a plain input (few-channel planes, or the (N, C) rows after a linear layer) runs on
 // plain_batchnorm.cpp instead.
 #include <bit>
 #include <cmath>
 
 #include "core/dispatch.hpp"
+#include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
 #include "kernels/dnnl/plain_batchnorm.hpp"
 #include "ops/batchnorm.hpp"
@@ -41,11 +43,19 @@ struct Backward {
 
 const flags kAffine = flags::use_scale | flags::use_shift;
 
+bool fuses_relu(const BatchNormGeom& g) { return g.activation == Activation::Relu; }
+
+// The post-op the primitive does not do itself, in place on its output y.
+void finish_activation(const BatchNormGeom& g, const Tensor& y) {
+  if (g.activation && !fuses_relu(g)) activate_in_place(*g.activation, y);
+}
+
 const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
   static Cache<Forward> cache;
-  const std::string key = Key().add(shape_4d(g)).add(training).add(g.relu).add(std::bit_cast<int64_t>(eps)).str();
+  const std::string key =
+      Key().add(shape_4d(g)).add(training).add(fuses_relu(g)).add(std::bit_cast<int64_t>(eps)).str();
   return cache.get(key, [&] {
-    const flags relu = g.relu ? flags::fuse_norm_relu : flags::none;
+    const flags relu = fuses_relu(g) ? flags::fuse_norm_relu : flags::none;
     const flags f = (training ? kAffine : kAffine | flags::use_global_stats) | relu;
     dnnl::batch_normalization_forward::desc desc(
         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data_desc(g),
@@ -55,10 +65,14 @@ const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
   });
 }
 
-// The backward of batch_norm and of batch_norm_relu (whose grad_y arrives masked) alike.
+BatchNormGeom without_post_op(BatchNormGeom g) {
+  g.activation.reset();
+  return g;
+}
+
+// The backward with or without a post-op alike (grad_y arrives through the activation's backward).
 const Backward& backward_plan(const BatchNormGeom& fused, bool training, double eps) {
-  BatchNormGeom g = fused;
-  g.relu = false;
+  const BatchNormGeom g = without_post_op(fused);
   static Cache<Backward> cache;
   return cache.get(Key().add(shape_4d(g)).add(training).add(std::bit_cast<int64_t>(eps)).str(), [&] {
     const flags f = training ? kAffine : kAffine | flags::use_global_stats;
@@ -105,11 +119,12 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
                                        {DNNL_ARG_SCALE, memory_of(scale)}, {DNNL_ARG_SHIFT, memory_of(shift)},
                                        {DNNL_ARG_MEAN, memory_of(mean)},   {DNNL_ARG_VARIANCE, memory_of(var)}};
   Tensor workspace;  // fuse_norm_relu in training writes its ReLU mask here
-  if (g.relu) {
+  if (fuses_relu(g)) {
     workspace = empty({static_cast<int64_t>((plan.pd.workspace_desc().get_size() + 3) / 4)});
     args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace.raw_data()));
   }
   plan.prim.execute(stream(), args);
+  finish_activation(g, y);
   Tensor invstd = empty({g.channels});
   const float* pm = mean.data<float>();
   const float* pv = var.data<float>();
@@ -132,6 +147,7 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
                                {DNNL_ARG_SHIFT, memory_of(shift)},
                                {DNNL_ARG_MEAN, memory_of(mean)},
                                {DNNL_ARG_VARIANCE, memory_of(var)}});
+  finish_activation(g, y);
   Tensor invstd = empty({g.channels});
   const float* pv = var.data<float>();
   float* pi = invstd.data<float>();
@@ -141,7 +157,9 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
 
 BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
                         const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
-  if (plain_batchnorm::suits(g, x)) return plain_batchnorm::backward(g, grad_y, x, weight, saved_mean, saved_invstd, training);
+  if (plain_batchnorm::suits(g, x))
+    return plain_batchnorm::backward(without_post_op(g), grad_y, Tensor(), x, weight, saved_mean, saved_invstd,
+                                     training);
   const Backward& plan = backward_plan(g, training, g.eps);
   const Tensor src = as_data(g, x), diff_dst = as_data(g, grad_y);
   Tensor gx = empty_preferred(src.shape());
@@ -161,7 +179,16 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   return {from_data(g, gx), gw, gb};
 }
 
-const BatchNormKernels kDnnlBatchNorm{supports, forward_training, forward_inference, backward};
+// Plain inputs: the activation's backward inside the plain kernels' passes.
+bool backward_fused(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
+                    const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training,
+                    BatchNormGrads& grads) {
+  if (!plain_batchnorm::suits(g, x)) return false;
+  grads = plain_batchnorm::backward(g, grad_y, y, x, weight, saved_mean, saved_invstd, training);
+  return true;
+}
+
+const BatchNormKernels kDnnlBatchNorm{supports, forward_training, forward_inference, backward, backward_fused};
 STRATA_REGISTER_KERNELS(BatchNormKernels, Backend::Dnnl, kDnnlBatchNorm);
 
 }  // namespace

@@ -4,6 +4,7 @@
 // gradients returned in O,I,k... Few-channel 2-D convolutions that oneDNN would pad to 16-channel
 // blocks run on small_conv.cpp's own kernels instead, in the plain layout.
 #include "core/dispatch.hpp"
+#include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
 #include "kernels/dnnl/small_conv.hpp"
 #include "ops/conv.hpp"
@@ -62,15 +63,16 @@ std::string key(const ConvGeom& g) {
   Key k;
   k.add(g.x_shape()).add(g.weight_shape());
   for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
-  return k.add(g.groups).add(g.has_bias).add(g.relu).add(static_cast<int64_t>(algorithm(g))).str();
+  k.add(g.groups).add(g.has_bias).add(g.activation ? 1 + static_cast<int64_t>(*g.activation) : 0);
+  return k.add(static_cast<int64_t>(algorithm(g))).str();
 }
 
-// The ReLU post-op of a fused conv2d_relu (none otherwise).
+// The eltwise post-op of g.activation (none without one).
 dnnl::primitive_attr forward_attr(const ConvGeom& g) {
   dnnl::primitive_attr attr;
-  if (g.relu) {
+  if (g.activation) {
     dnnl::post_ops ops;
-    ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    ops.append_eltwise(1.f, eltwise_algorithm(*g.activation), 0.f, 0.f);
     attr.set_post_ops(ops);
   }
   return attr;
@@ -78,7 +80,7 @@ dnnl::primitive_attr forward_attr(const ConvGeom& g) {
 
 // Backward primitives are the same with or without the forward's post-op.
 ConvGeom without_post_op(ConvGeom g) {
-  g.relu = false;
+  g.activation.reset();
   return g;
 }
 
@@ -163,7 +165,7 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor
 }
 
 Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
-  if (small_conv::suits(g)) return small_conv::backward_data(g, gy, w);
+  if (small_conv::suits(g)) return small_conv::backward(without_post_op(g), {gy, {}, {}, w, true, false, false}).grad_x;
   const BackwardData& plan = backward_data_plan(g);
   Tensor holders[2];
   const Tensor wc = w.detach().contiguous();
@@ -175,7 +177,8 @@ Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
 }
 
 Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
-  if (small_conv::suits(g)) return small_conv::backward_weight(g, gy, x);
+  if (small_conv::suits(g))
+    return small_conv::backward(without_post_op(g), {gy, {}, x, {}, false, true, false}).grad_weight;
   const BackwardWeights& plan = backward_weights_plan(g);
   Tensor holders[2];
   memory src = as_input(plan.pd.src_desc(), x, holders[0]);
@@ -228,7 +231,14 @@ Tensor backward_bias(const ConvGeom& g, const Tensor& gy) {
   return gb;
 }
 
-const ConvKernels kDnnlConv{supports, forward, backward_data, backward_weight, backward_bias};
+// The few-channel convolutions: every gradient and the activation's backward in one pass.
+bool backward_fused(const ConvGeom& g, const ConvBackwardArgs& args, ConvGrads& grads) {
+  if (!small_conv::suits(g)) return false;
+  grads = small_conv::backward(g, args);
+  return true;
+}
+
+const ConvKernels kDnnlConv{supports, forward, backward_data, backward_weight, backward_bias, backward_fused};
 STRATA_REGISTER_KERNELS(ConvKernels, Backend::Dnnl, kDnnlConv);
 
 }  // namespace

@@ -1,29 +1,29 @@
 // Register-tiled single-thread GEMMs over small operands that stay in L1/L2 (the per-image
-// matrices of small_conv.cpp), in vectors of W = 8 floats (one AVX2 register).
+// matrices of small_conv.cpp), in vectors of W = 8 floats (one AVX2 register, vec.hpp).
 // Row-major; row k of B starts at B + b_rows[k], so B can be a regular matrix (b_rows[k] = k ldb)
 // or rows shifted through one image (the taps of a convolution).
 //
 //   gemm_nn:  C[M, N]  = init + A[M, K] * B[K, N]    init: 0, or bias[m] per row; N % 2W == 0
 //   gemm_nt:  C[M, N] += A[M, K] * B[N, K]^T, C in vectors of 8 partial sums; K % W == 0
 //
-// GCC vector extensions (SSE pairs below AVX2), so the compiler keeps the accumulator tile in
-// registers and fuses the multiply-adds. 16-float AVX-512 vectors were tried on the Zen 4
+// The vectors are GCC vector extensions, so the compiler keeps the accumulator tile in registers
+// and fuses the multiply-adds. 16-float AVX-512 vectors were tried on the Zen 4
 // development machine, whose AVX-512 units are double-pumped 256-bit ones: 112 against 105
 // GFLOP/s per core for the nn tile, not worth a second instruction set and a run-time switch.
 #pragma once
 
 #include <cstdint>
 
+#include "kernels/dnnl/vec.hpp"
+
 namespace strata::dnnl_backend::gemm_tile {
 
-constexpr int W = 8;
-typedef float Vec __attribute__((vector_size(4 * W)));
-typedef float UnalignedVec __attribute__((vector_size(4 * W), aligned(4)));
-
-inline Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
-inline void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
-inline Vec broadcast(float x) { return Vec{x, x, x, x, x, x, x, x}; }
-inline float lane_sum(Vec v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+using simd::broadcast;
+using simd::lane_sum;
+using simd::load;
+using simd::store;
+using simd::Vec;
+using simd::W;
 
 // ---- gemm_nn: tiles of up to 6 rows x 2W columns, each accumulated over all of K in registers ----
 // (6 x 2 accumulators + 2 B vectors + 1 broadcast: 15 of AVX2's 16 registers.)

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/dnnl/context.hpp"
+#include "kernels/dnnl/vec.hpp"
 
 namespace strata::dnnl_backend::plain_batchnorm {
 namespace {
@@ -109,15 +110,15 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   }
   Tensor y = empty(g.x_shape);
   float* out = y.data<float>();
-  const bool relu = g.relu;
-  auto affine = [relu](float x, float a, float s) {
-    const float v = x * a + s;
-    return relu && v < 0.f ? 0.f : v;
-  };
+  // The post-op runs on each row or plane right after it is written, while it is in L1.
+  const std::optional<Activation> activation = g.activation;
   if (S == 1) {
-    for (int64_t n = 0; n < N; ++n)
+    for (int64_t n = 0; n < N; ++n) {
+      float* row = out + n * C;
 #pragma omp simd
-      for (int64_t c = 0; c < C; ++c) out[n * C + c] = affine(in[n * C + c], scale[c], shift[c]);
+      for (int64_t c = 0; c < C; ++c) row[c] = in[n * C + c] * scale[c] + shift[c];
+      if (activation) simd::activate_row(*activation, row, row, C);
+    }
   } else {
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < N * C; ++p) {
@@ -125,36 +126,52 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
       const float* src = in + p * S;
       float* dst = out + p * S;
 #pragma omp simd
-      for (int64_t i = 0; i < S; ++i) dst[i] = affine(src[i], a, s);
+      for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * a + s;
+      if (activation) simd::activate_row(*activation, dst, dst, S);
     }
   }
   return {y, mean, invstd};
 }
 
-BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
-                        const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
+BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
+                        const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
   const Tensor xc = in_plain_layout(x), gyc = in_plain_layout(grad_y);
+  const Tensor yc = g.activation ? in_plain_layout(y) : Tensor();
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
   const float* gy = gyc.data<float>();
+  const float* act_y = g.activation ? yc.data<float>() : nullptr;
   const Tensor mean_c = saved_mean.detach().contiguous(), invstd_c = saved_invstd.detach().contiguous();
   const float* mean = mean_c.data<float>();
   const float* invstd = invstd_c.data<float>();
+  Tensor gx = empty(g.x_shape);
+  float* out = gx.data<float>();
+  // With an activation, the first pass writes the gradient of the normalised output, gy f'(y), into
+  // gx row by row (while the row is in L1), and the second pass reads it from there.
+  auto gradient_row = [&](int64_t offset, int64_t n) -> const float* {
+    if (!g.activation) return gy + offset;
+    simd::with_activation(*g.activation, [&](auto kind) {
+      simd::activation_backward_row<kind.value>(gy + offset, act_y + offset, out + offset, n);
+    });
+    return out + offset;
+  };
   // Per channel: sum of gy and of gy (x - mean) (the latter times invstd is the weight gradient).
   std::vector<double> channel_gy(static_cast<std::size_t>(C), 0.0), channel_gyx(static_cast<std::size_t>(C), 0.0);
   if (S == 1) {
-    for (int64_t n = 0; n < N; ++n)
+    for (int64_t n = 0; n < N; ++n) {
+      const float* row = gradient_row(n * C, C);
       for (int64_t c = 0; c < C; ++c) {
-        channel_gy[c] += gy[n * C + c];
-        channel_gyx[c] += double(gy[n * C + c]) * (in[n * C + c] - mean[c]);
+        channel_gy[c] += row[c];
+        channel_gyx[c] += double(row[c]) * (in[n * C + c] - mean[c]);
       }
+    }
   } else {
     std::vector<double> plane_gy(static_cast<std::size_t>(N * C)), plane_gyx(static_cast<std::size_t>(N * C));
 #pragma omp parallel for schedule(static)
     for (int64_t p = 0; p < N * C; ++p) {
       const float mu = mean[p % C];
       const float* xs = in + p * S;
-      const float* gs = gy + p * S;
+      const float* gs = gradient_row(p * S, S);
       float sum = 0.f, dot = 0.f;
 #pragma omp simd reduction(+ : sum, dot)
       for (int64_t i = 0; i < S; ++i) {
@@ -187,13 +204,12 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
     cb[c] = training ? static_cast<float>(-scale * is * is * dot / m) : 0.f;
     cc[c] = training ? static_cast<float>(-scale * sum / m) : 0.f;
   }
-  Tensor gx = empty(g.x_shape);
-  float* out = gx.data<float>();
+  const float* grad = g.activation ? out : gy;  // the gradient of the normalised output
   if (S == 1) {
     for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c)
-        out[n * C + c] = ca[c] * gy[n * C + c] + cb[c] * (in[n * C + c] - mean[c]) + cc[c];
+        out[n * C + c] = ca[c] * grad[n * C + c] + cb[c] * (in[n * C + c] - mean[c]) + cc[c];
     return {gx, gw, gb};
   }
 #pragma omp parallel for schedule(static)
@@ -201,7 +217,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
     const int64_t c = p % C;
     const float a = ca[c], b = cb[c], k = cc[c], mu = mean[c];
     const float* xs = in + p * S;
-    const float* gs = gy + p * S;
+    const float* gs = grad + p * S;
     float* dst = out + p * S;
 #pragma omp simd
     for (int64_t i = 0; i < S; ++i) dst[i] = a * gs[i] + b * (xs[i] - mu) + k;

@@ -14,8 +14,10 @@ bool suits(const BatchNormGeom& g, const Tensor& x);
 
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps);
-BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
-                        const Tensor& saved_mean, const Tensor& saved_invstd, bool training);
+// With g.activation set, grad_y is the gradient of the activation's output y, whose backward runs
+// inside the passes over each plane (y undefined otherwise).
+BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
+                        const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training);
 
 // running = (1 - momentum) running + momentum batch, with the unbiased variance (m / (m - 1) of
 // the biased batch variance `var`), as PyTorch does; undefined running tensors are skipped.

@@ -8,12 +8,15 @@
 // xs[c, kx] + ky dil_h OW + q, at shift[k] = (c kW + kx) Hp OW + ky dil_h OW: every GEMM operand
 // is a run of contiguous floats, with no im2col of the kernel rows (kH times less copying) and
 // no columns computed only to be dropped. With Q = OH OW rounded up to 16 (the tile width):
-//   forward:          y[O, Q]    = bias + W[O, Kc] * xs_rows[Kc, Q]
-//   backward data:    dcol[Kc, Q] = W^T[Kc, O] * gy[O, Q]; gxs[shift[k] + q] += dcol[k, q];
+//   forward:          y[O, Q]    = act(bias + W[O, Kc] * xs_rows[Kc, Q])
+//   backward:         gy[O, Q]   = grad_y act'(y)   (or grad_y itself without an activation)
+//     data:           dcol[Kc, Q] = W^T[Kc, O] * gy[O, Q]; gxs[shift[k] + q] += dcol[k, q];
 //                     then each shifted plane is added back at its kx offset into gx
-//   backward weights: gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
+//     weights:        gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
+//     bias:           gb[O] += the sum of gy's row
 // Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
-// (gy is copied into a zero-padded buffer when OH OW is not a multiple of 16).
+// (gy is copied into a zero-padded buffer when OH OW is not a multiple of 16). The backward does
+// all wanted gradients of one image while its gy is in cache, in one pass over the batch.
 #include "kernels/dnnl/small_conv.hpp"
 
 #include <omp.h>
@@ -32,26 +35,20 @@ constexpr int kH = 1, kW = 2;
 // Scratch floats per thread at most (16 MiB); LeNet's layers need about 0.03 M.
 constexpr int64_t kMaxScratchFloats = int64_t{1} << 22;
 
-// dst[0, n) = src[0, n) (or max(src, 0)) in whole vectors, the last one overlapping the one
-// before: the rows are 10-32 floats and there are hundreds per image (this file is compiled with
+using simd::Vec;
+
+// dst[0, n) = src[0, n) in whole vectors, the last one overlapping the one before: the rows are
+// 10-32 floats and there are hundreds per image (this file is compiled with
 // -fno-tree-loop-distribute-patterns, so loops stay loops instead of memmove calls, which were
 // 7% of LeNet's training time).
-template <bool kRelu = false>
 void copy_row(float* dst, const float* src, int64_t n) {
-  using gemm_tile::load;
-  using gemm_tile::store;
-  constexpr int64_t W = gemm_tile::W;
-  auto move = [&](int64_t i) {
-    gemm_tile::Vec v = load(src + i);
-    if constexpr (kRelu) v = v > 0.f ? v : 0.f;
-    store(dst + i, v);
-  };
+  constexpr int64_t W = simd::W;
   if (n < W) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = kRelu && src[i] < 0.f ? 0.f : src[i];
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
     return;
   }
-  for (int64_t i = 0; i + W <= n; i += W) move(i);
-  move(n - W);
+  for (int64_t i = 0; i + W <= n; i += W) simd::store(dst + i, simd::load(src + i));
+  simd::store(dst + n - W, simd::load(src + n - W));
 }
 
 // One image's geometry (the comment at the top names the symbols).
@@ -104,49 +101,79 @@ void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
     }
 }
 
-// gy (O, OH OW) of one image as rows of Q floats: itself when exact, else copied into gyp (O, Q),
-// whose tails stay zero.
-const float* gradient_rows(const ImageGeom& g, const float* gy, float* gyp) {
+// gy (O, OH OW) of one image as rows of Q floats, act'(y) applied when there is an activation:
+// gy itself when exact and without one, else written into gyp (O, Q), whose tails stay zero.
+const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activation, const float* gy,
+                           const float* y, float* gyp) {
+  if (activation) {
+    simd::with_activation(*activation, [&](auto kind) {
+      for (int64_t o = 0; o < g.out_channels; ++o)
+        simd::activation_backward_row<kind.value>(gy + o * g.columns, y + o * g.columns, gyp + o * g.wide, g.columns);
+    });
+    return gyp;
+  }
   if (g.exact()) return gy;
   for (int64_t o = 0; o < g.out_channels; ++o) copy_row(gyp + o * g.wide, gy + o * g.columns, g.columns);
   return gyp;
 }
 
-// y (O, OH, OW) = bias + W x for one image; xs and yw (O, Q; unused when exact) are scratch.
-void forward_image(const ImageGeom& g, const float* x, const float* weight, const float* bias, bool relu, float* xs,
-                   float* yw, float* y) {
+// y (O, OH, OW) = act(bias + W x) for one image; xs and yw (O, Q; unused when exact) are scratch.
+void forward_image(const ImageGeom& g, const float* x, const float* weight, const float* bias,
+                   std::optional<Activation> activation, float* xs, float* yw, float* y) {
   shift_columns(g, x, xs);
   float* out = g.exact() ? y : yw;
   gemm_tile::gemm_nn(g.out_channels, g.wide, g.taps, weight, g.taps, xs, g.shift, out, g.wide, bias);
-  for (int64_t o = 0; o < g.out_channels; ++o) {
-    if (relu) copy_row<true>(y + o * g.columns, out + o * g.wide, g.columns);
-    else if (!g.exact()) copy_row(y + o * g.columns, out + o * g.wide, g.columns);
+  if (activation) {
+    simd::with_activation(*activation, [&](auto kind) {
+      for (int64_t o = 0; o < g.out_channels; ++o)
+        simd::activate_row<kind.value>(out + o * g.wide, y + o * g.columns, g.columns);
+    });
+  } else if (!g.exact()) {
+    for (int64_t o = 0; o < g.out_channels; ++o) copy_row(y + o * g.columns, out + o * g.wide, g.columns);
   }
 }
 
-// gx (C, H, W) of one image from its gy. weight_t: W^T (Kc, O); gy_rows[o] = o Q; gyp (O, Q)
-// zero-initialised, dcol (Kc, Q) and gxs (shifted_size) scratch.
-void backward_data_image(const ImageGeom& g, const float* gy, const float* weight_t, const int64_t* gy_rows,
-                         float* gyp, float* dcol, float* gxs, float* gx) {
-  const float* rows = gradient_rows(g, gy, gyp);
-  gemm_tile::gemm_nn(g.taps, g.wide, g.out_channels, weight_t, g.out_channels, rows, gy_rows, dcol, g.wide, nullptr);
-  std::fill(gxs, gxs + g.shifted_size, 0.f);
-  for (int64_t k = 0; k < g.taps; ++k) {
-    float* dst = gxs + g.shift[k];
-    const float* src = dcol + k * g.wide;
+// One thread's buffers for the backward of one image at a time, and its partial sums (lane-wise
+// vectors, summed over the threads in thread order at the end: the same result on every run).
+struct BackwardScratch {
+  std::vector<float> gyp;      // (O, Q) gy rows, zero tails
+  std::vector<float> dcol;     // (Kc, Q) backward data's columns
+  std::vector<float> shifted;  // x's shifted planes (weights), whose zero parts stay zero
+  std::vector<float> gxs;      // gx's shifted planes (data)
+  Vec* weight_partial;         // (O, Kc)
+  Vec* bias_partial;           // (O)
+};
+
+// The wanted gradients of one image (x, gy, y: its rows; gx: its output rows). weight_t: W^T
+// (Kc, O); gy_rows[o] = o Q.
+void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optional<Activation> activation,
+                    const float* x, const float* gy, const float* y, const float* weight_t, const int64_t* gy_rows,
+                    BackwardScratch& s, float* gx) {
+  const float* rows = gradient_rows(g, activation, gy, y, s.gyp.data());
+  if (want.bias)
+    for (int64_t o = 0; o < g.out_channels; ++o) {
+      Vec sum{};
+      for (int64_t q = 0; q < g.wide; q += simd::W) sum += simd::load(rows + o * g.wide + q);
+      s.bias_partial[o] += sum;
+    }
+  if (want.weights) {
+    shift_columns(g, x, s.shifted.data());
+    gemm_tile::gemm_nt(g.out_channels, g.taps, g.wide, rows, g.wide, s.shifted.data(), g.shift, s.weight_partial,
+                       g.taps);
+  }
+  if (want.data) {
+    float* dcol = s.dcol.data();
+    float* gxs = s.gxs.data();
+    gemm_tile::gemm_nn(g.taps, g.wide, g.out_channels, weight_t, g.out_channels, rows, gy_rows, dcol, g.wide, nullptr);
+    std::fill(gxs, gxs + g.shifted_size, 0.f);
+    for (int64_t k = 0; k < g.taps; ++k) {
+      float* dst = gxs + g.shift[k];
+      const float* src = dcol + k * g.wide;
 #pragma omp simd
-    for (int64_t q = 0; q < g.columns; ++q) dst[q] += src[q];
+      for (int64_t q = 0; q < g.columns; ++q) dst[q] += src[q];
+    }
+    fold_columns(g, gxs, gx);
   }
-  fold_columns(g, gxs, gx);
-}
-
-// partial (O, Kc: vectors of lane-wise partial sums) += the weight gradient of one image x
-// (C, H, W) with gy (O, OH, OW); xs and gyp are zero-initialised scratch whose zero parts stay zero.
-void backward_weight_image(const ImageGeom& g, const float* x, const float* gy, float* xs, float* gyp,
-                           gemm_tile::Vec* partial) {
-  shift_columns(g, x, xs);
-  const float* rows = gradient_rows(g, gy, gyp);
-  gemm_tile::gemm_nt(g.out_channels, g.taps, g.wide, rows, g.wide, xs, g.shift, partial, g.taps);
 }
 
 // ImageGeom of g, owning the tap shifts.
@@ -213,64 +240,69 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const T
     std::vector<float> yw(p.exact() ? 0 : static_cast<std::size_t>(p.out_channels * p.wide));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      forward_image(p, xs + n * p.image, w, b, g.relu, shifted.data(), yw.data(), ys + n * p.out_image);
+      forward_image(p, xs + n * p.image, w, b, g.activation, shifted.data(), yw.data(), ys + n * p.out_image);
   }
   return y;
 }
 
-Tensor backward_data(const ConvGeom& g, const Tensor& grad_y, const Tensor& weight) {
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
-  const Tensor gyc = in_plain_layout(grad_y), wc = weight.detach().contiguous();
   const int64_t O = p.out_channels, K = p.taps;
-  std::vector<float> wt(static_cast<std::size_t>(K * O));  // W^T (Kc, O)
-  const float* w = wc.data<float>();
-  for (int64_t o = 0; o < O; ++o)
-    for (int64_t t = 0; t < K; ++t) wt[t * O + o] = w[o * K + t];
-  std::vector<int64_t> gy_rows(static_cast<std::size_t>(O));
+  const Tensor gyc = in_plain_layout(args.grad_y);
+  const Tensor yc = g.activation ? in_plain_layout(args.y) : Tensor();
+  const Tensor xc = args.weights ? in_plain_layout(args.x) : Tensor();
+  std::vector<float> wt;                                      // W^T (Kc, O)
+  std::vector<int64_t> gy_rows(static_cast<std::size_t>(O));  // gy_rows[o] = o Q
   for (int64_t o = 0; o < O; ++o) gy_rows[o] = o * p.wide;
-  Tensor gx = empty(g.x_shape());
+  if (args.data) {
+    const Tensor wc = args.weight.detach().contiguous();
+    const float* w = wc.data<float>();
+    wt.resize(static_cast<std::size_t>(K * O));
+    for (int64_t o = 0; o < O; ++o)
+      for (int64_t t = 0; t < K; ++t) wt[t * O + o] = w[o * K + t];
+  }
+  ConvGrads grads;
+  if (args.data) grads.grad_x = empty(g.x_shape());
   const float* gy = gyc.data<float>();
-  float* gxs = gx.data<float>();
+  const float* y = g.activation ? yc.data<float>() : nullptr;
+  const float* x = args.weights ? xc.data<float>() : nullptr;
+  float* gx = args.data ? grads.grad_x.data<float>() : nullptr;
+  // Per thread: the weight gradient's (O, Kc) and the bias gradient's (O) partial sums.
+  const int64_t partial_size = (args.weights ? O * K : 0) + (args.bias ? O : 0);
+  std::vector<Vec> partials(static_cast<std::size_t>(omp_get_max_threads() * partial_size), Vec{});
 #pragma omp parallel
   {
-    std::vector<float> gyp(p.exact() ? 0 : static_cast<std::size_t>(O * p.wide), 0.f);
-    std::vector<float> dcol(static_cast<std::size_t>(K * p.wide)), shifted(static_cast<std::size_t>(p.shifted_size));
+    const bool padded_rows = g.activation || !p.exact();
+    BackwardScratch s;
+    s.gyp.assign(padded_rows ? static_cast<std::size_t>(O * p.wide) : 0, 0.f);
+    s.dcol.resize(args.data ? static_cast<std::size_t>(K * p.wide) : 0);
+    s.gxs.resize(args.data ? static_cast<std::size_t>(p.shifted_size) : 0);
+    s.shifted.assign(args.weights ? static_cast<std::size_t>(p.shifted_size) : 0, 0.f);
+    s.weight_partial = partials.data() + omp_get_thread_num() * partial_size;
+    s.bias_partial = s.weight_partial + (args.weights ? O * K : 0);
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      backward_data_image(p, gy + n * p.out_image, wt.data(), gy_rows.data(), gyp.data(), dcol.data(),
-                          shifted.data(), gxs + n * p.image);
+      backward_image(p, args, g.activation, x ? x + n * p.image : nullptr, gy + n * p.out_image,
+                     y ? y + n * p.out_image : nullptr, wt.data(), gy_rows.data(), s, gx ? gx + n * p.image : nullptr);
   }
-  return gx;
-}
-
-Tensor backward_weight(const ConvGeom& g, const Tensor& grad_y, const Tensor& x) {
-  const Plan plan(g);
-  const ImageGeom& p = plan.geom;
-  const Tensor gyc = in_plain_layout(grad_y), xc = in_plain_layout(x);
-  const float* gy = gyc.data<float>();
-  const float* xs = xc.data<float>();
-  // One buffer of partial sums per thread, added in thread order afterwards (the same result on
-  // every run).
-  const int64_t size = p.out_channels * p.taps;
-  std::vector<gemm_tile::Vec> partials(static_cast<std::size_t>(omp_get_max_threads() * size), gemm_tile::Vec{});
-#pragma omp parallel
-  {
-    std::vector<float> shifted(static_cast<std::size_t>(p.shifted_size), 0.f);
-    std::vector<float> gyp(p.exact() ? 0 : static_cast<std::size_t>(p.out_channels * p.wide), 0.f);
-    gemm_tile::Vec* partial = partials.data() + omp_get_thread_num() * size;
-#pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.batch; ++n)
-      backward_weight_image(p, xs + n * p.image, gy + n * p.out_image, shifted.data(), gyp.data(), partial);
+  // The threads' partial sums, added in thread order.
+  auto reduce = [&](int64_t offset, int64_t count, float* result) {
+    for (int64_t i = 0; i < count; ++i) {
+      Vec sum = partials[offset + i];
+      for (std::size_t t = 1; t * partial_size < partials.size(); ++t) sum += partials[t * partial_size + offset + i];
+      result[i] = simd::lane_sum(sum);
+    }
+  };
+  if (args.weights) {
+    grads.grad_weight = empty(g.weight_shape());
+    reduce(0, O * K, grads.grad_weight.data<float>());
   }
-  Tensor gw = empty(g.weight_shape());
-  float* result = gw.data<float>();
-  for (int64_t i = 0; i < size; ++i) {
-    gemm_tile::Vec sum = partials[i];
-    for (std::size_t t = 1; t * size < partials.size(); ++t) sum += partials[t * size + i];
-    result[i] = gemm_tile::lane_sum(sum);
+  if (args.bias) {
+    grads.grad_bias = empty({O});
+    reduce(args.weights ? O * K : 0, O, grads.grad_bias.data<float>());
   }
-  return gw;
+  return grads;
 }
 
 }  // namespace strata::dnnl_backend::small_conv

@@ -18,8 +18,10 @@ namespace strata::dnnl_backend::small_conv {
 // images small enough for 16 MiB of scratch per thread.
 bool suits(const ConvGeom& g);
 
+// y = g.activation(conv(x) + bias).
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
-Tensor backward_data(const ConvGeom& g, const Tensor& grad_y, const Tensor& weight);
-Tensor backward_weight(const ConvGeom& g, const Tensor& grad_y, const Tensor& x);
+// Every gradient args asks for, with g.activation's backward (from args.y) folded in, in one pass
+// over the images.
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args);
 
 }  // namespace strata::dnnl_backend::small_conv

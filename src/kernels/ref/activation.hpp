@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cmath>
+#include <optional>
 
 #include "ops/activation.hpp"
 
@@ -17,23 +18,26 @@ inline double sigmoid(double x) {
   const double e = std::exp(x);
   return e / (1.0 + e);
 }
+inline double activate(Activation kind, double x) {
+  switch (kind) {
+    case Activation::Relu:
+      return relu(x);
+    case Activation::Sigmoid:
+      return sigmoid(x);
+    case Activation::Tanh:
+      return std::tanh(x);
+  }
+  return x;
+}
+// The post-op of a fused conv or batch norm: x itself when there is none.
+inline double activate(const std::optional<Activation>& kind, double x) { return kind ? activate(*kind, x) : x; }
 }  // namespace detail
 
 // y[i] = f(x[i]).
 template <class T>
 void activation_forward(Activation kind, int64_t n, const T* x, T* y) {
-  auto apply = [&](auto f) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(f(static_cast<double>(x[i])));
-  };
-  switch (kind) {
-    case Activation::Relu:
-      return apply(detail::relu);
-    case Activation::Sigmoid:
-      return apply(detail::sigmoid);
-    case Activation::Tanh:
-      return apply([](double v) { return std::tanh(v); });
-  }
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(detail::activate(kind, static_cast<double>(x[i])));
 }
 
 // gx[i] = gy[i] f'(x[i]) written with y[i] = f(x[i]): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2.

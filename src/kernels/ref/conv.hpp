@@ -7,6 +7,7 @@
 // Input position of output position o and kernel tap k along one dim: i = o*stride - pad + k*dilation.
 #pragma once
 
+#include "kernels/ref/activation.hpp"
 #include "ops/conv.hpp"
 
 namespace strata::ref {
@@ -28,7 +29,7 @@ inline int64_t input_index(const ConvGeom& g, int dim, int64_t o, int64_t k) {
 }  // namespace detail
 
 // y[n,o,od,oh,ow] = b[o] + sum_{c,kd,kh,kw} x[n, g*Cg + c, id, ih, iw] * w[o, c, kd, kh, kw]
-// where g = o / (O/groups) is o's group and Cg = C/groups; then max(0, y) when g.relu.
+// where g = o / (O/groups) is o's group and Cg = C/groups; then the post-op g.activation.
 template <class T>
 void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t cg = g.in_per_group(), og = g.out_per_group();
@@ -55,8 +56,7 @@ void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
                   }
                 }
               }
-            if (g.relu && acc < 0.0) acc = 0.0;
-            y[detail::at(n, o, g.out_channels, g.out, od, oh, ow)] = static_cast<T>(acc);
+            y[detail::at(n, o, g.out_channels, g.out, od, oh, ow)] = static_cast<T>(detail::activate(g.activation, acc));
           }
     }
 }

@@ -1,0 +1,17 @@
+// oneDNN's eltwise primitives for the activations, as post-ops of other kernels: the algorithm of
+// each kind, and an in-place pass for a kernel that cannot fuse the activation into its own
+// (oneDNN's batch normalization fuses only a ReLU).
+#pragma once
+
+#include "kernels/dnnl/context.hpp"
+#include "strata/ops.hpp"
+
+namespace strata::dnnl_backend {
+
+// eltwise_relu, eltwise_logistic or eltwise_tanh: the forward form, for post-ops.
+dnnl::algorithm eltwise_algorithm(Activation kind);
+
+// y = kind(y) in place; y dense F32 in any layout.
+void activate_in_place(Activation kind, const Tensor& y);
+
+}  // namespace strata::dnnl_backend

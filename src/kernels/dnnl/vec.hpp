@@ -1,0 +1,136 @@
+// Vectors of W = 8 floats (one AVX2 register; SSE pairs below AVX2) as GCC vector extensions,
+// and the pointwise math of the own kernels' epilogues: exp, sigmoid and tanh in vectors, and
+// activations and their backward over rows of floats.
+//
+// Accuracy (tests/kernels/vec_test.cpp checks it against the double-precision functions):
+// exp is Cephes' expf (a degree-6 polynomial after the reduction x = n ln2 + r) within 2 ulp on
+// [-87, 88]; its argument is clamped to that range, so exp underflows to about 1.6e-38 and never
+// to a subnormal or 0, and never overflows to inf. sigmoid(x) = 1 / (1 + exp(-x)); tanh is
+// Cephes' tanhf: an odd polynomial for |x| < 0.625, 1 - 2 / (exp(2|x|) + 1) above.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "strata/ops.hpp"
+
+namespace strata::dnnl_backend::simd {
+
+constexpr int W = 8;
+typedef float Vec __attribute__((vector_size(4 * W)));
+typedef int32_t IVec __attribute__((vector_size(4 * W)));
+typedef float UnalignedVec __attribute__((vector_size(4 * W), aligned(4)));
+
+inline Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
+inline void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
+inline Vec broadcast(float x) { return Vec{x, x, x, x, x, x, x, x}; }
+inline float lane_sum(Vec v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+
+// x limited to [lo, hi]; NaN stays NaN (every function below propagates NaN, as libm does).
+inline Vec clamp(Vec x, float lo, float hi) {
+  x = x > hi ? broadcast(hi) : x;
+  return x < lo ? broadcast(lo) : x;
+}
+
+inline Vec exp(Vec x) {
+  x = clamp(x, -87.0f, 88.0f);
+  // n = floor(x log2(e) + 1/2): truncation, then one down where that rounded up (negative values).
+  const Vec t = x * 1.44269504088896341f + 0.5f;
+  IVec n = __builtin_convertvector(t, IVec);
+  Vec nf = __builtin_convertvector(n, Vec);
+  const IVec rounded_up = nf > t;  // -1 in lanes where trunc(t) > t
+  n += rounded_up;
+  nf = __builtin_convertvector(n, Vec);
+  // r = x - n ln2 in two parts (Cody-Waite), then e^r = 1 + r + r^2 p(r).
+  const Vec r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+  const Vec z = r * r;
+  Vec p = broadcast(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const Vec er = p * z + r + 1.0f;
+  const IVec two_to_n = (n + 127) << 23;  // the bits of 2^n
+  return er * __builtin_bit_cast(Vec, two_to_n);
+}
+
+inline Vec sigmoid(Vec x) { return 1.0f / (1.0f + exp(-x)); }
+
+inline Vec tanh(Vec x) {
+  const Vec a = x < 0.0f ? -x : x;
+  // |x| < 0.625: x + x^3 q(x^2).
+  const Vec z = x * x;
+  Vec q = broadcast(-5.70498872745e-3f);
+  q = q * z + 2.06390887954e-2f;
+  q = q * z - 5.37397155531e-2f;
+  q = q * z + 1.33314422036e-1f;
+  q = q * z - 3.33332819422e-1f;
+  const Vec small = q * z * x + x;
+  // Otherwise: sign(x) (1 - 2 / (e^{2|x|} + 1)).
+  const Vec big_magnitude = 1.0f - 2.0f / (exp(a + a) + 1.0f);
+  const Vec big = x < 0.0f ? -big_magnitude : big_magnitude;
+  return a < 0.625f ? small : big;
+}
+
+template <Activation kKind>
+inline Vec activate(Vec x) {
+  if constexpr (kKind == Activation::Relu) return x < 0.0f ? 0.0f : x;  // relu(NaN) = NaN
+  if constexpr (kKind == Activation::Sigmoid) return sigmoid(x);
+  if constexpr (kKind == Activation::Tanh) return tanh(x);
+}
+
+// gy f'(x) written with y = f(x): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2.
+template <Activation kKind>
+inline Vec activation_backward(Vec gy, Vec y) {
+  if constexpr (kKind == Activation::Relu) return y > 0.0f ? gy : 0.0f;
+  if constexpr (kKind == Activation::Sigmoid) return gy * (y * (1.0f - y));
+  if constexpr (kKind == Activation::Tanh) return gy * (1.0f - y * y);
+}
+
+// f(kind) with kind as a compile-time constant: f(std::integral_constant<Activation, kind>{}).
+template <class F>
+inline void with_activation(Activation kind, F f) {
+  switch (kind) {
+    case Activation::Relu:
+      return f(std::integral_constant<Activation, Activation::Relu>{});
+    case Activation::Sigmoid:
+      return f(std::integral_constant<Activation, Activation::Sigmoid>{});
+    case Activation::Tanh:
+      return f(std::integral_constant<Activation, Activation::Tanh>{});
+  }
+}
+
+// f(rows...) over n floats: whole vectors, then the last n % W lanes through a zero-padded vector
+// (so dst may be one of the sources: no element is computed twice).
+template <class F, class... Src>
+inline void map_row(float* dst, int64_t n, F f, const Src*... src) {
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store(dst + i, f(load(src + i)...));
+  if (i == n) return;
+  auto tail = [&](const float* s) {
+    Vec v{};
+    for (int64_t j = i; j < n; ++j) v[j - i] = s[j];
+    return v;
+  };
+  const Vec v = f(tail(src)...);
+  for (int64_t j = i; j < n; ++j) dst[j] = v[j - i];
+}
+
+// dst[0, n) = f(src[0, n)); dst may be src.
+template <Activation kKind>
+inline void activate_row(const float* src, float* dst, int64_t n) {
+  map_row(dst, n, [](Vec x) { return activate<kKind>(x); }, src);
+}
+
+inline void activate_row(Activation kind, const float* src, float* dst, int64_t n) {
+  with_activation(kind, [&](auto k) { activate_row<k.value>(src, dst, n); });
+}
+
+// dst[0, n) = gy f'(y) over n floats; dst may be gy.
+template <Activation kKind>
+inline void activation_backward_row(const float* gy, const float* y, float* dst, int64_t n) {
+  map_row(dst, n, [](Vec g, Vec v) { return activation_backward<kKind>(g, v); }, gy, y);
+}
+
+}  // namespace strata::dnnl_backend::simd

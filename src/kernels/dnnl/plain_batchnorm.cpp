@@ -5,6 +5,7 @@
 // (S = 1, batch norm after a linear layer) is read as rows instead, vectorised along C.
 #include "kernels/dnnl/plain_batchnorm.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,6 +14,10 @@
 
 namespace strata::dnnl_backend::plain_batchnorm {
 namespace {
+
+// (N, C) rows: the statistics are summed down the columns by blocks of this many channels, one
+// block per thread at a time (each channel's sum in the same order for any thread count).
+constexpr int64_t kColumnBlock = 16;
 
 // Mean and sum of squared deviations of n floats.
 void plane_moments(const float* p, int64_t n, double& mean, double& m2) {
@@ -61,15 +66,19 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   const float* in = xc.data<float>();
   // Per channel: mean and sum of squared deviations (M2).
   std::vector<double> channel_mean(static_cast<std::size_t>(C), 0.0), channel_m2(static_cast<std::size_t>(C), 0.0);
-  if (S == 1) {  // (N, C) rows: two passes down the columns, vectorised along C
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) channel_mean[c] += in[n * C + c];
-    for (int64_t c = 0; c < C; ++c) channel_mean[c] /= static_cast<double>(N);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        const double d = in[n * C + c] - channel_mean[c];
-        channel_m2[c] += d * d;
-      }
+  if (S == 1) {  // (N, C) rows: two passes down the columns of each block of channels
+#pragma omp parallel for schedule(static)
+    for (int64_t c0 = 0; c0 < C; c0 += kColumnBlock) {
+      const int64_t c1 = std::min(C, c0 + kColumnBlock);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1; ++c) channel_mean[c] += in[n * C + c];
+      for (int64_t c = c0; c < c1; ++c) channel_mean[c] /= static_cast<double>(N);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          const double d = in[n * C + c] - channel_mean[c];
+          channel_m2[c] += d * d;
+        }
+    }
   } else {
     std::vector<double> plane_mean(static_cast<std::size_t>(N * C)), plane_m2(static_cast<std::size_t>(N * C));
 #pragma omp parallel for schedule(static)
@@ -113,6 +122,7 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   // The post-op runs on each row or plane right after it is written, while it is in L1.
   const std::optional<Activation> activation = g.activation;
   if (S == 1) {
+#pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; ++n) {
       float* row = out + n * C;
 #pragma omp simd
@@ -158,12 +168,19 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   // Per channel: sum of gy and of gy (x - mean) (the latter times invstd is the weight gradient).
   std::vector<double> channel_gy(static_cast<std::size_t>(C), 0.0), channel_gyx(static_cast<std::size_t>(C), 0.0);
   if (S == 1) {
-    for (int64_t n = 0; n < N; ++n) {
-      const float* row = gradient_row(n * C, C);
-      for (int64_t c = 0; c < C; ++c) {
-        channel_gy[c] += row[c];
-        channel_gyx[c] += double(row[c]) * (in[n * C + c] - mean[c]);
-      }
+    if (g.activation) {
+#pragma omp parallel for schedule(static)
+      for (int64_t n = 0; n < N; ++n) gradient_row(n * C, C);
+    }
+    const float* grad = g.activation ? out : gy;
+#pragma omp parallel for schedule(static)
+    for (int64_t c0 = 0; c0 < C; c0 += kColumnBlock) {
+      const int64_t c1 = std::min(C, c0 + kColumnBlock);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = c0; c < c1; ++c) {
+          channel_gy[c] += grad[n * C + c];
+          channel_gyx[c] += double(grad[n * C + c]) * (in[n * C + c] - mean[c]);
+        }
     }
   } else {
     std::vector<double> plane_gy(static_cast<std::size_t>(N * C)), plane_gyx(static_cast<std::size_t>(N * C));
@@ -206,6 +223,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   }
   const float* grad = g.activation ? out : gy;  // the gradient of the normalised output
   if (S == 1) {
+#pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c)

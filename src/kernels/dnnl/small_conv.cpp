@@ -268,9 +268,15 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
   const float* y = g.activation ? yc.data<float>() : nullptr;
   const float* x = args.weights ? xc.data<float>() : nullptr;
   float* gx = args.data ? grads.grad_x.data<float>() : nullptr;
-  // Per thread: the weight gradient's (O, Kc) and the bias gradient's (O) partial sums.
-  const int64_t partial_size = (args.weights ? O * K : 0) + (args.bias ? O : 0);
+  // Per thread: the weight gradient's (O, Kc) and the bias gradient's (O) partial sums; each
+  // gradient value is their sum in thread order (the same result on every run).
+  const int64_t weight_size = args.weights ? O * K : 0;
+  const int64_t partial_size = weight_size + (args.bias ? O : 0);
   std::vector<Vec> partials(static_cast<std::size_t>(omp_get_max_threads() * partial_size), Vec{});
+  if (args.weights) grads.grad_weight = empty(g.weight_shape());
+  if (args.bias) grads.grad_bias = empty({O});
+  float* gw = args.weights ? grads.grad_weight.data<float>() : nullptr;
+  float* gb = args.bias ? grads.grad_bias.data<float>() : nullptr;
 #pragma omp parallel
   {
     const bool padded_rows = g.activation || !p.exact();
@@ -280,27 +286,18 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
     s.gxs.resize(args.data ? static_cast<std::size_t>(p.shifted_size) : 0);
     s.shifted.assign(args.weights ? static_cast<std::size_t>(p.shifted_size) : 0, 0.f);
     s.weight_partial = partials.data() + omp_get_thread_num() * partial_size;
-    s.bias_partial = s.weight_partial + (args.weights ? O * K : 0);
+    s.bias_partial = s.weight_partial + weight_size;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
       backward_image(p, args, g.activation, x ? x + n * p.image : nullptr, gy + n * p.out_image,
                      y ? y + n * p.out_image : nullptr, wt.data(), gy_rows.data(), s, gx ? gx + n * p.image : nullptr);
-  }
-  // The threads' partial sums, added in thread order.
-  auto reduce = [&](int64_t offset, int64_t count, float* result) {
-    for (int64_t i = 0; i < count; ++i) {
-      Vec sum = partials[offset + i];
-      for (std::size_t t = 1; t * partial_size < partials.size(); ++t) sum += partials[t * partial_size + offset + i];
-      result[i] = simd::lane_sum(sum);
+    const int threads = omp_get_num_threads();
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < partial_size; ++i) {
+      Vec sum = partials[i];
+      for (int t = 1; t < threads; ++t) sum += partials[t * partial_size + i];
+      (i < weight_size ? gw[i] : gb[i - weight_size]) = simd::lane_sum(sum);
     }
-  };
-  if (args.weights) {
-    grads.grad_weight = empty(g.weight_shape());
-    reduce(0, O * K, grads.grad_weight.data<float>());
-  }
-  if (args.bias) {
-    grads.grad_bias = empty({O});
-    reduce(args.weights ? O * K : 0, O, grads.grad_bias.data<float>());
   }
   return grads;
 }

@@ -2,7 +2,7 @@
 // and the pointwise math of the own kernels' epilogues: exp, sigmoid and tanh in vectors, and
 // activations and their backward over rows of floats.
 //
-// Accuracy (tests/kernels/vec_test.cpp checks it against the double-precision functions):
+// Accuracy (tests/ops/vec_math_test.cpp checks it against the double-precision functions):
 // exp is Cephes' expf (a degree-6 polynomial after the reduction x = n ln2 + r) within 2 ulp on
 // [-87, 88]; its argument is clamped to that range, so exp underflows to about 1.6e-38 and never
 // to a subnormal or 0, and never overflows to inf. sigmoid(x) = 1 / (1 + exp(-x)); tanh is
@@ -34,14 +34,12 @@ inline Vec clamp(Vec x, float lo, float hi) {
 
 inline Vec exp(Vec x) {
   x = clamp(x, -87.0f, 88.0f);
-  // n = floor(x log2(e) + 1/2): truncation, then one down where that rounded up (negative values).
-  const Vec t = x * 1.44269504088896341f + 0.5f;
-  IVec n = __builtin_convertvector(t, IVec);
-  Vec nf = __builtin_convertvector(n, Vec);
-  const IVec rounded_up = nf > t;  // -1 in lanes where trunc(t) > t
-  n += rounded_up;
-  nf = __builtin_convertvector(n, Vec);
-  // r = x - n ln2 in two parts (Cody-Waite), then e^r = 1 + r + r^2 p(r).
+  // n = x log2(e) rounded to the nearest integer: adding 1.5 * 2^23 leaves n in the low mantissa
+  // bits of `shifted` (|n| < 2^22), and subtracting it again gives n as a float.
+  constexpr float kShift = 12582912.0f;
+  const Vec shifted = x * 1.44269504088896341f + kShift;
+  const Vec nf = shifted - kShift;
+  // r = x - n ln2 in two parts (Cody-Waite), |r| <= ln2 / 2, then e^r = 1 + r + r^2 p(r).
   const Vec r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
   const Vec z = r * r;
   Vec p = broadcast(1.9875691500e-4f);
@@ -51,8 +49,9 @@ inline Vec exp(Vec x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const Vec er = p * z + r + 1.0f;
-  const IVec two_to_n = (n + 127) << 23;  // the bits of 2^n
-  return er * __builtin_bit_cast(Vec, two_to_n);
+  // 2^n: n + 127 in the exponent bits; the bits of `shifted` are those of 1.5 * 2^23 (0x4B400000) plus n.
+  const IVec n = __builtin_bit_cast(IVec, shifted) - 0x4B400000;
+  return er * __builtin_bit_cast(Vec, (n + 127) << 23);
 }
 
 inline Vec sigmoid(Vec x) { return 1.0f / (1.0f + exp(-x)); }

@@ -57,6 +57,10 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
+// activation(a + b) in one pass (ResNet's residual join relu(y + shortcut)): equal values and
+// gradients, one tensor and one memory pass fewer. Operands of different shapes broadcast as for
+// add, in two passes.
+Tensor add(const Tensor& a, const Tensor& b, Activation activation);
 
 // ---- Linear algebra ----
 // (M,K) x (K,N) -> (M,N); batched when either side has more dims (batch dims broadcast).

@@ -71,7 +71,7 @@ Residual::Residual(int nd, int64_t in_channels, int64_t channels, bool use_1x1co
 Tensor Residual::forward(const Tensor& x) {
   const Tensor y = conv2->with_batch_norm(conv1->with_batch_norm(x, *bn1, Activation::Relu), *bn2, std::nullopt);
   const Tensor shortcut = conv3 ? (*conv3)(x) : x;
-  return relu(y + shortcut);
+  return add(y, shortcut, Activation::Relu);
 }
 
 }  // namespace strata::models

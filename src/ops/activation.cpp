@@ -2,6 +2,7 @@
 #include "ops/activation.hpp"
 
 #include "core/dispatch.hpp"
+#include "core/layout.hpp"
 #include "core/dtype_dispatch.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
@@ -55,6 +56,27 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
 }  // namespace
 
 Tensor activation(const Tensor& x, Activation kind) { return apply_activation(kind, x); }
+
+Tensor add(const Tensor& a, const Tensor& b, Activation kind) {
+  static constexpr const char* kNames[3] = {"add_relu", "add_sigmoid", "add_tanh"};
+  const char* op = kNames[static_cast<int>(kind)];
+  check_input(op, a);
+  check_input(op, b);
+  STRATA_CHECK(a.dtype() == b.dtype() && a.device() == b.device(), op, ": operands differ in dtype or device (",
+               dtype_name(a.dtype()), " on ", a.device().str(), ", ", dtype_name(b.dtype()), " on ", b.device().str(),
+               ")");
+  if (a.shape() != b.shape()) return apply_activation(kind, a + b);  // broadcasting: two passes
+  const ActivationKernels& k = select_kernels<ActivationKernels>(
+      op, a.device(), [&](const ActivationKernels& t) { return t.supports(kind, a.dtype()); });
+  const Tensor bb = b.layout() == a.layout() ? b.detach() : to_layout(b.detach(), a.layout());
+  Tensor y = k.add_forward(kind, a.detach(), bb);
+  if (autograd::needs_grad({a, b}))
+    autograd::record(op, y, {a, b}, [kind, &k, y = y.detach()](const Tensor& gy, const autograd::Node&) {
+      const Tensor g = k.backward(kind, gy, y);
+      return std::vector<Tensor>{g, g};
+    });
+  return y;
+}
 Tensor relu(const Tensor& x) { return apply_activation(Activation::Relu, x); }
 Tensor sigmoid(const Tensor& x) { return apply_activation(Activation::Sigmoid, x); }
 Tensor tanh(const Tensor& x) { return apply_activation(Activation::Tanh, x); }

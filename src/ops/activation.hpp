@@ -17,6 +17,9 @@ struct ActivationKernels {
   bool (*supports)(Activation kind, DType dtype);
   Tensor (*forward)(Activation kind, const Tensor& x);
   Tensor (*backward)(Activation kind, const Tensor& grad_y, const Tensor& y);  // -> grad_x
+  // kind(a + b) in one pass (ResNet's residual join); a and b of one shape, dense in one layout,
+  // which the result keeps.
+  Tensor (*add_forward)(Activation kind, const Tensor& a, const Tensor& b);
 };
 
 // The kernels of `activation` for x's device and dtype, with which an op fused with it (conv2d or

@@ -116,6 +116,28 @@ TEST(ActivationKernelRef, BackwardIsTheForwardsDerivative) {
   }
 }
 
+// add(a, b, kind) is kind(a + b) in value and gradient (both operands get it), and broadcasts
+// as add does.
+TEST(AddActivation, EqualsTheActivationOfTheSum) {
+  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
+    SCOPED_TRACE(activation_name(kind));
+    const Tensor a0 = random({2, 3, 4}, 5), b0 = random({2, 3, 4}, 6), gy = random({2, 3, 4}, 7);
+    Tensor a = requires_grad(a0.clone()), b = requires_grad(b0.clone());
+    const Tensor fused = add(a, b, kind);
+    EXPECT_EQ(fused.grad_fn()->name(), std::string("add_") + activation_name(kind));
+    (fused * gy).sum().backward();
+    Tensor a2 = requires_grad(a0.clone()), b2 = requires_grad(b0.clone());
+    const Tensor unfused = activation(a2 + b2, kind);
+    (unfused * gy).sum().backward();
+    expect_close(fused, unfused, 1e-12);
+    expect_close(a.grad(), a2.grad(), 1e-12);
+    expect_close(b.grad(), b2.grad(), 1e-12);
+  }
+  const Tensor row = random({4}, 8), m = random({3, 4}, 9);
+  expect_close(add(m, row, Activation::Relu), relu(m + row), 1e-12);
+  expect_error([&] { add(m, random({3, 4}, 1, DType::F32), Activation::Relu); }, "add_relu: operands differ in dtype");
+}
+
 // ---- Dropout ----
 
 TEST(Dropout, IdentityWhenEvaluatingOrPZero) {

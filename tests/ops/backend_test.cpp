@@ -299,6 +299,22 @@ TEST(ActivationBackends, Agree) {
   }
 }
 
+// add(a, b, kind) (oneDNN's binary primitive with an eltwise post-op) with both operands plain,
+// both blocked, and one of each.
+TEST(ActivationBackends, FusedAddAgrees) {
+  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
+    for (int layouts = 0; layouts < 4; ++layouts) {
+      SCOPED_TRACE(std::string(activation_name(kind)) + " layouts " + std::to_string(layouts));
+      expect_backends_agree(
+          [&](const std::vector<Tensor>& in) {
+            const Tensor a = layouts & 1 ? to_layout(in[0], Layout::Blocked16) : in[0];
+            const Tensor b = layouts & 2 ? to_layout(in[1], Layout::Blocked16) : in[1];
+            return add(a, b, kind);
+          },
+          {rnd({2, 16, 5, 3}, 1), rnd({2, 16, 5, 3}, 2)});
+    }
+}
+
 TEST(LinearBackends, Agree) {
   expect_backends_agree([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
                         {rnd({8, 400}, 1), rnd({120, 400}, 2), rnd({120}, 3)});

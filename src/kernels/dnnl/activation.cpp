@@ -103,7 +103,37 @@ Tensor backward(Activation kind, const Tensor& grad_y, const Tensor& y) {
   return gx;
 }
 
-const ActivationKernels kDnnlActivation{supports, forward, backward};
+struct AddForward {
+  dnnl::binary::primitive_desc pd;
+  dnnl::binary prim;
+};
+
+// dst = kind(src0 + src1): the binary primitive with the eltwise post-op.
+const AddForward& add_plan(Activation kind, int64_t n) {
+  static Cache<AddForward> cache;
+  return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.f, eltwise_algorithm(kind), 0.f, 0.f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    dnnl::binary::desc desc(dnnl::algorithm::binary_add, flat_desc(n), flat_desc(n), flat_desc(n));
+    dnnl::binary::primitive_desc pd(desc, attr, engine());
+    return AddForward{pd, dnnl::binary(pd)};
+  });
+}
+
+Tensor add_forward(Activation kind, const Tensor& a, const Tensor& b) {
+  const Tensor src0 = dense(a), src1 = dense(b);
+  Tensor y = empty_in(src0.shape(), DType::F32, Device::cpu(), src0.layout());
+  const int64_t n = src0.numel();
+  if (n == 0) return y;
+  add_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_SRC_0, memory_of(flat_desc(n), src0)},
+                                            {DNNL_ARG_SRC_1, memory_of(flat_desc(n), src1)},
+                                            {DNNL_ARG_DST, memory_of(flat_desc(n), y)}});
+  return y;
+}
+
+const ActivationKernels kDnnlActivation{supports, forward, backward, add_forward};
 STRATA_REGISTER_KERNELS(ActivationKernels, Backend::Dnnl, kDnnlActivation);
 
 }  // namespace

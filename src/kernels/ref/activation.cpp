@@ -25,7 +25,16 @@ Tensor backward(Activation kind, const Tensor& gy, const Tensor& y) {
   return gx;
 }
 
-const ActivationKernels kRefActivation{[](Activation, DType) { return true; }, forward, backward};
+Tensor add_forward(Activation kind, const Tensor& a, const Tensor& b) {
+  Tensor y = empty(a.shape(), a.dtype(), a.device());
+  const Tensor ac = a.contiguous(), bc = b.contiguous();
+  visit_floating(a.dtype(), activation_name(kind), [&]<class T>() {
+    ref::add_activation_forward<T>(kind, a.numel(), ac.data<T>(), bc.data<T>(), y.data<T>());
+  });
+  return y;
+}
+
+const ActivationKernels kRefActivation{[](Activation, DType) { return true; }, forward, backward, add_forward};
 STRATA_REGISTER_KERNELS(ActivationKernels, Backend::Ref, kRefActivation);
 
 }  // namespace

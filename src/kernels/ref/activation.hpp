@@ -40,6 +40,14 @@ void activation_forward(Activation kind, int64_t n, const T* x, T* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(detail::activate(kind, static_cast<double>(x[i])));
 }
 
+// y[i] = f(a[i] + b[i]).
+template <class T>
+void add_activation_forward(Activation kind, int64_t n, const T* a, const T* b, T* y) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = static_cast<T>(detail::activate(kind, static_cast<double>(a[i]) + static_cast<double>(b[i])));
+}
+
 // gx[i] = gy[i] f'(x[i]) written with y[i] = f(x[i]): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2.
 template <class T>
 void activation_backward(Activation kind, int64_t n, const T* gy, const T* y, T* gx) {

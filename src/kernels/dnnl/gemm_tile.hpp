@@ -4,6 +4,7 @@
 // or rows shifted through one image (the taps of a convolution).
 //
 //   gemm_nn:  C[M, N]  = init + A[M, K] * B[K, N]    init: 0, or bias[m] per row; N % 2W == 0
+//   gemm_nn_add: C[c_rows[m] + n] += (A[M, K] * B[K, N])[m, n]   (rows anywhere, overlapping too)
 //   gemm_nt:  C[M, N] += A[M, K] * B[N, K]^T, C in vectors of 8 partial sums; K % W == 0
 //
 // The vectors are GCC vector extensions, so the compiler keeps the accumulator tile in registers
@@ -27,12 +28,14 @@ using simd::W;
 
 // ---- gemm_nn: tiles of up to 6 rows x 2W columns, each accumulated over all of K in registers ----
 // (6 x 2 accumulators + 2 B vectors + 1 broadcast: 15 of AVX2's 16 registers.)
+// Row i of the tile goes to C + i ldc (stored), or with kAdd to C + c_rows[i] (added to what is
+// there, row after row, so rows may overlap in memory).
 
 constexpr int kNnRows = 6;
 
-template <int MR>
+template <int MR, bool kAdd>
 inline void nn_tile(int64_t K, const float* A, int64_t lda, const float* B, const int64_t* b_rows, float* C,
-                    int64_t ldc, const float* bias) {
+                    int64_t ldc, const int64_t* c_rows, const float* bias) {
   Vec acc[MR][2];
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = broadcast(bias ? bias[i] : 0.f);
@@ -48,33 +51,54 @@ inline void nn_tile(int64_t K, const float* A, int64_t lda, const float* B, cons
   }
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
-    store(C + i * ldc, acc[i][0]);
-    store(C + i * ldc + W, acc[i][1]);
+    float* c = kAdd ? C + c_rows[i] : C + i * ldc;
+    if constexpr (kAdd) {
+      store(c, load(c) + acc[i][0]);
+      store(c + W, load(c + W) + acc[i][1]);
+    } else {
+      store(c, acc[i][0]);
+      store(c + W, acc[i][1]);
+    }
   }
 }
 
-template <int MR>
+template <int MR, bool kAdd>
 inline void nn_rows(int64_t N, int64_t K, const float* A, int64_t lda, const float* B, const int64_t* b_rows,
-                    float* C, int64_t ldc, const float* bias) {
-  for (int64_t n = 0; n < N; n += 2 * W) nn_tile<MR>(K, A, lda, B + n, b_rows, C + n, ldc, bias);
+                    float* C, int64_t ldc, const int64_t* c_rows, const float* bias) {
+  for (int64_t n = 0; n < N; n += 2 * W) nn_tile<MR, kAdd>(K, A, lda, B + n, b_rows, C + n, ldc, c_rows, bias);
+}
+
+template <bool kAdd>
+inline void nn_blocks(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                      const int64_t* b_rows, float* C, int64_t ldc, const int64_t* c_rows, const float* bias) {
+  int64_t m = 0;
+  auto rows_at = [&](int64_t r) { return kAdd ? c_rows + r : nullptr; };
+  auto out_at = [&](int64_t r) { return kAdd ? C : C + r * ldc; };
+  for (; m + kNnRows <= M; m += kNnRows)
+    nn_rows<kNnRows, kAdd>(N, K, A + m * lda, lda, B, b_rows, out_at(m), ldc, rows_at(m), bias ? bias + m : nullptr);
+  const float* a = A + m * lda;
+  float* c = out_at(m);
+  const int64_t* cr = rows_at(m);
+  const float* bm = bias ? bias + m : nullptr;
+  switch (M - m) {
+    case 5: nn_rows<5, kAdd>(N, K, a, lda, B, b_rows, c, ldc, cr, bm); break;
+    case 4: nn_rows<4, kAdd>(N, K, a, lda, B, b_rows, c, ldc, cr, bm); break;
+    case 3: nn_rows<3, kAdd>(N, K, a, lda, B, b_rows, c, ldc, cr, bm); break;
+    case 2: nn_rows<2, kAdd>(N, K, a, lda, B, b_rows, c, ldc, cr, bm); break;
+    case 1: nn_rows<1, kAdd>(N, K, a, lda, B, b_rows, c, ldc, cr, bm); break;
+    default: break;
+  }
 }
 
 inline void gemm_nn(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
                     const int64_t* b_rows, float* C, int64_t ldc, const float* bias) {
-  int64_t m = 0;
-  for (; m + kNnRows <= M; m += kNnRows)
-    nn_rows<kNnRows>(N, K, A + m * lda, lda, B, b_rows, C + m * ldc, ldc, bias ? bias + m : nullptr);
-  const float* a = A + m * lda;
-  float* c = C + m * ldc;
-  const float* bm = bias ? bias + m : nullptr;
-  switch (M - m) {
-    case 5: nn_rows<5>(N, K, a, lda, B, b_rows, c, ldc, bm); break;
-    case 4: nn_rows<4>(N, K, a, lda, B, b_rows, c, ldc, bm); break;
-    case 3: nn_rows<3>(N, K, a, lda, B, b_rows, c, ldc, bm); break;
-    case 2: nn_rows<2>(N, K, a, lda, B, b_rows, c, ldc, bm); break;
-    case 1: nn_rows<1>(N, K, a, lda, B, b_rows, c, ldc, bm); break;
-    default: break;
-  }
+  nn_blocks<false>(M, N, K, A, lda, B, b_rows, C, ldc, nullptr, bias);
+}
+
+// C[c_rows[m] + n] += (A[M, K] * B[K, N])[m, n], rows in order m = 0, 1, ... (they may overlap).
+inline void gemm_nn_add(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+                        const int64_t* b_rows, float* C, const int64_t* c_rows) {
+  nn_blocks<true>(M, N, K, A, lda, B, b_rows, C, 0, c_rows, nullptr);
 }
 
 // ---- gemm_nt: tiles of up to 4 rows of A x 3 rows of B, each pair a dot product over K whose 8

@@ -10,8 +10,8 @@
 // no columns computed only to be dropped. With Q = OH OW rounded up to 16 (the tile width):
 //   forward:          y[O, Q]    = act(bias + W[O, Kc] * xs_rows[Kc, Q])
 //   backward:         gy[O, Q]   = grad_y act'(y)   (or grad_y itself without an activation)
-//     data:           dcol[Kc, Q] = W^T[Kc, O] * gy[O, Q]; gxs[shift[k] + q] += dcol[k, q];
-//                     then each shifted plane is added back at its kx offset into gx
+//     data:           gxs[shift[k] + q] += (W^T[Kc, O] * gy[O, Q])[k, q], straight from the GEMM
+//                     tile's registers; then each shifted plane is added back at its kx offset into gx
 //     weights:        gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
 //     bias:           gb[O] += the sum of gy's row
 // Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
@@ -137,7 +137,6 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
 // vectors, summed over the threads in thread order at the end: the same result on every run).
 struct BackwardScratch {
   std::vector<float> gyp;      // (O, Q) gy rows, zero tails
-  std::vector<float> dcol;     // (Kc, Q) backward data's columns
   std::vector<float> shifted;  // x's shifted planes (weights), whose zero parts stay zero
   std::vector<float> gxs;      // gx's shifted planes (data)
   Vec* weight_partial;         // (O, Kc)
@@ -162,16 +161,9 @@ void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optio
                        g.taps);
   }
   if (want.data) {
-    float* dcol = s.dcol.data();
     float* gxs = s.gxs.data();
-    gemm_tile::gemm_nn(g.taps, g.wide, g.out_channels, weight_t, g.out_channels, rows, gy_rows, dcol, g.wide, nullptr);
     std::fill(gxs, gxs + g.shifted_size, 0.f);
-    for (int64_t k = 0; k < g.taps; ++k) {
-      float* dst = gxs + g.shift[k];
-      const float* src = dcol + k * g.wide;
-#pragma omp simd
-      for (int64_t q = 0; q < g.columns; ++q) dst[q] += src[q];
-    }
+    gemm_tile::gemm_nn_add(g.taps, g.wide, g.out_channels, weight_t, g.out_channels, rows, gy_rows, gxs, g.shift);
     fold_columns(g, gxs, gx);
   }
 }
@@ -282,7 +274,6 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
     const bool padded_rows = g.activation || !p.exact();
     BackwardScratch s;
     s.gyp.assign(padded_rows ? static_cast<std::size_t>(O * p.wide) : 0, 0.f);
-    s.dcol.resize(args.data ? static_cast<std::size_t>(K * p.wide) : 0);
     s.gxs.resize(args.data ? static_cast<std::size_t>(p.shifted_size) : 0);
     s.shifted.assign(args.weights ? static_cast<std::size_t>(p.shifted_size) : 0, 0.f);
     s.weight_partial = partials.data() + omp_get_thread_num() * partial_size;

@@ -3,7 +3,7 @@
 // Row-major; row k of B starts at B + b_rows[k], so B can be a regular matrix (b_rows[k] = k ldb)
 // or rows shifted through one image (the taps of a convolution).
 //
-//   gemm_nn:  C[M, N]  = init + A[M, K] * B[K, N]    init: 0, or bias[m] per row; N % 2W == 0
+//   gemm_nn:  C[M, N]  = init + A[M, K] * B[K, N]    init: 0, or bias[m] per row; N % W == 0
 //   gemm_nn_add: C[c_rows[m] + n] += (A[M, K] * B[K, N])[m, n]   (rows anywhere, overlapping too)
 //   gemm_nt:  C[M, N] += A[M, K] * B[N, K]^T, C in vectors of 8 partial sums; K % W == 0
 //
@@ -33,39 +33,41 @@ using simd::W;
 
 constexpr int kNnRows = 6;
 
-template <int MR, bool kAdd>
+template <int MR, int NV, bool kAdd>
 inline void nn_tile(int64_t K, const float* A, int64_t lda, const float* B, const int64_t* b_rows, float* C,
                     int64_t ldc, const int64_t* c_rows, const float* bias) {
-  Vec acc[MR][2];
+  Vec acc[MR][NV];
 #pragma GCC unroll 6
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = broadcast(bias ? bias[i] : 0.f);
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = broadcast(bias ? bias[i] : 0.f);
   for (int64_t k = 0; k < K; ++k) {
     const float* b = B + b_rows[k];
-    const Vec b0 = load(b), b1 = load(b + W);
+    Vec bv[NV];
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) bv[v] = load(b + v * W);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
       const Vec a = broadcast(A[i * lda + k]);
-      acc[i][0] += a * b0;
-      acc[i][1] += a * b1;
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[i][v] += a * bv[v];
     }
   }
 #pragma GCC unroll 6
   for (int i = 0; i < MR; ++i) {
     float* c = kAdd ? C + c_rows[i] : C + i * ldc;
-    if constexpr (kAdd) {
-      store(c, load(c) + acc[i][0]);
-      store(c + W, load(c + W) + acc[i][1]);
-    } else {
-      store(c, acc[i][0]);
-      store(c + W, acc[i][1]);
-    }
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) store(c + v * W, kAdd ? load(c + v * W) + acc[i][v] : acc[i][v]);
   }
 }
 
+// Tiles of 2W columns, and one of W where N % 2W == W.
 template <int MR, bool kAdd>
 inline void nn_rows(int64_t N, int64_t K, const float* A, int64_t lda, const float* B, const int64_t* b_rows,
                     float* C, int64_t ldc, const int64_t* c_rows, const float* bias) {
-  for (int64_t n = 0; n < N; n += 2 * W) nn_tile<MR, kAdd>(K, A, lda, B + n, b_rows, C + n, ldc, c_rows, bias);
+  int64_t n = 0;
+  for (; n + 2 * W <= N; n += 2 * W) nn_tile<MR, 2, kAdd>(K, A, lda, B + n, b_rows, C + n, ldc, c_rows, bias);
+  if (n < N) nn_tile<MR, 1, kAdd>(K, A, lda, B + n, b_rows, C + n, ldc, c_rows, bias);
 }
 
 template <bool kAdd>

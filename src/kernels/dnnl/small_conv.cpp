@@ -7,7 +7,7 @@
 // column q = oh OW + ow, and tap k = (c kH + ky) kW + kx reads the contiguous row
 // xs[c, kx] + ky dil_h OW + q, at shift[k] = (c kW + kx) Hp OW + ky dil_h OW: every GEMM operand
 // is a run of contiguous floats, with no im2col of the kernel rows (kH times less copying) and
-// no columns computed only to be dropped. With Q = OH OW rounded up to 16 (the tile width):
+// no columns computed only to be dropped. With Q = OH OW rounded up to 8 (the vector width):
 //   forward:          y[O, Q]    = act(bias + W[O, Kc] * xs_rows[Kc, Q])
 //   backward:         gy[O, Q]   = grad_y act'(y)   (or grad_y itself without an activation)
 //     data:           gxs[shift[k] + q] += (W^T[Kc, O] * gy[O, Q])[k, q], straight from the GEMM
@@ -15,7 +15,7 @@
 //     weights:        gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
 //     bias:           gb[O] += the sum of gy's row
 // Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
-// (gy is copied into a zero-padded buffer when OH OW is not a multiple of 16). The backward does
+// (gy is copied into a zero-padded buffer when OH OW is not a multiple of 8). The backward does
 // all wanted gradients of one image while its gy is in cache, in one pass over the batch.
 #include "kernels/dnnl/small_conv.hpp"
 
@@ -56,7 +56,7 @@ struct ImageGeom {
   int64_t channels, height, width, out_channels, out_h, out_w;
   int64_t pad_h, pad_w, kernel_w, dil_w;
   int64_t plane;          // Hp OW: floats of one shifted plane
-  int64_t columns, wide;  // OH OW, and Q = that rounded up to 16
+  int64_t columns, wide;  // OH OW, and Q = that rounded up to 8 (the vector width)
   int64_t shifted_size;   // floats of xs: C kW planes + what the last tap reads past them
   int64_t taps;           // Kc = C kH kW
   const int64_t* shift;
@@ -187,7 +187,7 @@ struct Plan {
     p.dil_w = g.dilation[kW];
     p.plane = (p.height + 2 * p.pad_h) * p.out_w;
     p.columns = p.out_h * p.out_w;
-    p.wide = (p.columns + 15) / 16 * 16;
+    p.wide = (p.columns + simd::W - 1) / simd::W * simd::W;
     for (int64_t c = 0; c < p.channels; ++c)
       for (int64_t ky = 0; ky < g.kernel[kH]; ++ky)
         for (int64_t kx = 0; kx < p.kernel_w; ++kx)
@@ -210,7 +210,7 @@ bool suits(const ConvGeom& g) {
   if (!pads_output && !pads_input) return false;
   // Each thread's scratch (the shifted planes, and the (Kc or O) x Q matrices) grows with the
   // image: large images stay on oneDNN rather than allocating hundreds of MB per thread.
-  const int64_t wide = (g.out[kH] * g.out[kW] + 15) / 16 * 16;
+  const int64_t wide = (g.out[kH] * g.out[kW] + simd::W - 1) / simd::W * simd::W;
   const int64_t taps = g.in_channels * g.kernel[kH] * g.kernel[kW];
   const int64_t planes = g.in_channels * g.kernel[kW] * (g.in[kH] + 2 * g.padding[kH]) * g.out[kW];
   return std::max(taps, g.out_channels) * wide + planes <= kMaxScratchFloats;

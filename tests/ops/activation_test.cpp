@@ -12,22 +12,6 @@
 using namespace strata;
 using namespace strata::test;
 
-namespace {
-
-Tensor apply(Activation kind, const Tensor& x) {
-  switch (kind) {
-    case Activation::Relu:
-      return relu(x);
-    case Activation::Sigmoid:
-      return sigmoid(x);
-    case Activation::Tanh:
-      return tanh(x);
-  }
-  return {};
-}
-
-}  // namespace
-
 TEST(ActivationValues, ReluSigmoidTanh) {
   const Tensor x = from_data({-2.0f, -0.5f, 0.0f, 0.5f, 1.0f});
   expect_near(relu(x), {5}, {0, 0, 0, 0.5, 1});
@@ -49,7 +33,7 @@ TEST(ActivationValues, StableForLargeMagnitudes) {
 TEST(ActivationValues, NaNPropagatesAndStridedInput) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
-    EXPECT_TRUE(std::isnan(apply(kind, from_data(std::vector<double>{nan})).item())) << activation_name(kind);
+    EXPECT_TRUE(std::isnan(activation(from_data(std::vector<double>{nan}), kind).item())) << activation_name(kind);
   const Tensor x = random({3, 4}, 5).transpose(0, 1);
   ASSERT_FALSE(x.is_contiguous());
   expect_close(relu(x), relu(x.contiguous()), 0);
@@ -85,7 +69,7 @@ TEST_P(ActivationGradients, MatchFiniteDifferences) {
   const ActivationCase& c = GetParam();
   // Distinct values 0.05 apart (an even count has no exact 0): none within a finite-difference
   // step of relu's kink at 0.
-  expect_gradients([&](const std::vector<Tensor>& in) { return apply(c.kind, in[0]); },
+  expect_gradients([&](const std::vector<Tensor>& in) { return activation(in[0], c.kind); },
                    {requires_grad(distinct(c.x, 7, 0.05))});
 }
 

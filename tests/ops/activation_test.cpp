@@ -117,6 +117,12 @@ TEST(AddActivation, EqualsTheActivationOfTheSum) {
     expect_close(a.grad(), a2.grad(), 1e-12);
     expect_close(b.grad(), b2.grad(), 1e-12);
   }
+  // Only one operand tracked, in float (the fast backend's kernel when it is built).
+  Tensor a = requires_grad(random({2, 3, 4}, 5, DType::F32));
+  const Tensor b = random({2, 3, 4}, 6, DType::F32);
+  add(a, b, Activation::Sigmoid).sum().backward();
+  const Tensor s = sigmoid((a + b).detach());
+  expect_close(a.grad(), s * (1.0 - s), 1e-6);
   const Tensor row = random({4}, 8), m = random({3, 4}, 9);
   expect_close(add(m, row, Activation::Relu), relu(m + row), 1e-12);
   expect_error([&] { add(m, random({3, 4}, 1, DType::F32), Activation::Relu); }, "add_relu: operands differ in dtype");

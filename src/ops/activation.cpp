@@ -29,7 +29,9 @@ void check_input(const char* op, const Tensor& x) {
   STRATA_CHECK(is_floating(x.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
 }
 
-Tensor apply_activation(Activation kind, const Tensor& x) {
+}  // namespace
+
+Tensor activation(const Tensor& x, Activation kind) {
   const char* op = activation_name(kind);
   check_input(op, x);
   const ActivationKernels& k = select_kernels<ActivationKernels>(
@@ -41,6 +43,8 @@ Tensor apply_activation(Activation kind, const Tensor& x) {
     });
   return y;
 }
+
+namespace {
 
 // mask[i] = 0 with probability p, else 1/(1-p); one uniform draw per element in row-major order.
 Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
@@ -55,8 +59,6 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
 
 }  // namespace
 
-Tensor activation(const Tensor& x, Activation kind) { return apply_activation(kind, x); }
-
 Tensor add(const Tensor& a, const Tensor& b, Activation kind) {
   static constexpr const char* kNames[3] = {"add_relu", "add_sigmoid", "add_tanh"};
   const char* op = kNames[static_cast<int>(kind)];
@@ -65,7 +67,7 @@ Tensor add(const Tensor& a, const Tensor& b, Activation kind) {
   STRATA_CHECK(a.dtype() == b.dtype() && a.device() == b.device(), op, ": operands differ in dtype or device (",
                dtype_name(a.dtype()), " on ", a.device().str(), ", ", dtype_name(b.dtype()), " on ", b.device().str(),
                ")");
-  if (a.shape() != b.shape()) return apply_activation(kind, a + b);  // broadcasting: two passes
+  if (a.shape() != b.shape()) return activation(a + b, kind);  // broadcasting: two passes
   const ActivationKernels& k = select_kernels<ActivationKernels>(
       op, a.device(), [&](const ActivationKernels& t) { return t.supports(kind, a.dtype()); });
   const Tensor bb = b.layout() == a.layout() ? b.detach() : to_layout(b.detach(), a.layout());
@@ -77,9 +79,10 @@ Tensor add(const Tensor& a, const Tensor& b, Activation kind) {
     });
   return y;
 }
-Tensor relu(const Tensor& x) { return apply_activation(Activation::Relu, x); }
-Tensor sigmoid(const Tensor& x) { return apply_activation(Activation::Sigmoid, x); }
-Tensor tanh(const Tensor& x) { return apply_activation(Activation::Tanh, x); }
+
+Tensor relu(const Tensor& x) { return activation(x, Activation::Relu); }
+Tensor sigmoid(const Tensor& x) { return activation(x, Activation::Sigmoid); }
+Tensor tanh(const Tensor& x) { return activation(x, Activation::Tanh); }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   check_input("dropout", x);

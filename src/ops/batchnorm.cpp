@@ -42,13 +42,11 @@ BatchNormGeom BatchNormGeom::make(const Shape& x, const Shape* weight, const Sha
   return g;
 }
 
-namespace {
-
 // activation: the post-op, whose backward turns grad_y into the gradient of the normalised
 // output before the batch norm's own backward.
-Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                       const Tensor& running_var, bool training, double momentum, double eps,
-                       std::optional<Activation> activation) {
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps,
+                  std::optional<Activation> activation) {
   STRATA_CHECK(x.defined(), "batch_norm: input is an undefined tensor");
   STRATA_CHECK(is_floating(x.dtype()), "batch_norm: input must be floating-point, got ", dtype_name(x.dtype()));
   auto shape_of = [](const Tensor& t) { return t.defined() ? t.shape() : Shape{}; };
@@ -96,17 +94,9 @@ Tensor batch_norm_impl(const Tensor& x, const Tensor& weight, const Tensor& bias
   return f.y;
 }
 
-}  // namespace
-
-Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps,
-                  std::optional<Activation> activation) {
-  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, activation);
-}
-
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                        const Tensor& running_var, bool training, double momentum, double eps) {
-  return batch_norm_impl(x, weight, bias, running_mean, running_var, training, momentum, eps, Activation::Relu);
+  return batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, Activation::Relu);
 }
 
 }  // namespace strata

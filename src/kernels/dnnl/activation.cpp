@@ -67,6 +67,14 @@ dnnl::algorithm eltwise_algorithm(Activation kind) {
   return dnnl::algorithm::eltwise_relu;
 }
 
+dnnl::primitive_attr eltwise_post_op(Activation kind) {
+  dnnl::post_ops ops;
+  ops.append_eltwise(1.f, eltwise_algorithm(kind), 0.f, 0.f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
+}
+
 void activate_in_place(Activation kind, const Tensor& y) {
   const int64_t n = y.numel();
   if (n == 0) return;
@@ -112,12 +120,8 @@ struct AddForward {
 const AddForward& add_plan(Activation kind, int64_t n) {
   static Cache<AddForward> cache;
   return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.f, eltwise_algorithm(kind), 0.f, 0.f);
-    dnnl::primitive_attr attr;
-    attr.set_post_ops(ops);
     dnnl::binary::desc desc(dnnl::algorithm::binary_add, flat_desc(n), flat_desc(n), flat_desc(n));
-    dnnl::binary::primitive_desc pd(desc, attr, engine());
+    dnnl::binary::primitive_desc pd(desc, eltwise_post_op(kind), engine());
     return AddForward{pd, dnnl::binary(pd)};
   });
 }

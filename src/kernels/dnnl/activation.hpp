@@ -11,6 +11,9 @@ namespace strata::dnnl_backend {
 // eltwise_relu, eltwise_logistic or eltwise_tanh: the forward form, for post-ops.
 dnnl::algorithm eltwise_algorithm(Activation kind);
 
+// A primitive attribute with kind as its one eltwise post-op.
+dnnl::primitive_attr eltwise_post_op(Activation kind);
+
 // y = kind(y) in place; y dense F32 in any layout.
 void activate_in_place(Activation kind, const Tensor& y);
 

@@ -7,6 +7,7 @@
 #include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
 #include "kernels/dnnl/small_conv.hpp"
+#include "ops/activation.hpp"
 #include "ops/conv.hpp"
 
 namespace strata::dnnl_backend {
@@ -63,19 +64,13 @@ std::string key(const ConvGeom& g) {
   Key k;
   k.add(g.x_shape()).add(g.weight_shape());
   for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
-  k.add(g.groups).add(g.has_bias).add(g.activation ? 1 + static_cast<int64_t>(*g.activation) : 0);
+  k.add(g.groups).add(g.has_bias).add(post_op_index(g.activation));
   return k.add(static_cast<int64_t>(algorithm(g))).str();
 }
 
 // The eltwise post-op of g.activation (none without one).
 dnnl::primitive_attr forward_attr(const ConvGeom& g) {
-  dnnl::primitive_attr attr;
-  if (g.activation) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.f, eltwise_algorithm(*g.activation), 0.f, 0.f);
-    attr.set_post_ops(ops);
-  }
-  return attr;
+  return g.activation ? eltwise_post_op(*g.activation) : dnnl::primitive_attr();
 }
 
 // Backward primitives are the same with or without the forward's post-op.

@@ -124,6 +124,15 @@ TEST(Cli, UsageErrorsExitWithCode2) {
   expect_output(run_strata("train lenet --lr -1"), 2, "--lr: must be a positive number, got -1");
 }
 
+// STRATA_CPU_ISA (which vector width the few-channel convolutions use) takes avx2 or avx512.
+TEST(Cli, UnknownCpuIsaIsAClearError) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const std::string bench = "bench lenet --batch-size 4 --iters 1 --warmup 0";
+  expect_output(test::run_strata_env("STRATA_CPU_ISA=avx9", bench), 1,
+                "STRATA_CPU_ISA must be avx2 or avx512, got 'avx9'");
+  EXPECT_EQ(test::run_strata_env("STRATA_CPU_ISA=avx2", bench).exit_code, 0);
+}
+
 TEST(Cli, BadInputIsAClearErrorNeverACrash) {
   TempDir dir;
   expect_output(run_strata("train lenet --data " + q(dir / "none") + " --out " + q(dir / "run")), 1,

@@ -7,15 +7,16 @@
 // column q = oh OW + ow, and tap k = (c kH + ky) kW + kx reads the contiguous row
 // xs[c, kx] + ky dil_h OW + q, at shift[k] = (c kW + kx) Hp OW + ky dil_h OW: every GEMM operand
 // is a run of contiguous floats, with no im2col of the kernel rows (kH times less copying) and
-// no columns computed only to be dropped. With Q = OH OW rounded up to 8 (the vector width):
+// no columns computed only to be dropped. With Q = OH OW rounded up to the vector width:
 //   forward:          y[O, Q]    = act(bias + W[O, Kc] * xs_rows[Kc, Q])
 //   backward:         gy[O, Q]   = grad_y act'(y)   (or grad_y itself without an activation)
 //     data:           gxs[shift[k] + q] += (W^T[Kc, O] * gy[O, Q])[k, q], straight from the GEMM
 //                     tile's registers; then each shifted plane is added back at its kx offset into gx
 //     weights:        gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
 //     bias:           gb[O] += the sum of gy's row
+// Q = OH OW rounded up to W (8 or 16: this file is built once per vector width, see small_conv.hpp).
 // Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
-// (gy is copied into a zero-padded buffer when OH OW is not a multiple of 8). The backward does
+// (gy is copied into a zero-padded buffer when OH OW is not a multiple of W). The backward does
 // all wanted gradients of one image while its gy is in cache, in one pass over the batch.
 #include "kernels/dnnl/small_conv.hpp"
 
@@ -28,27 +29,39 @@
 #include "kernels/dnnl/gemm_tile.hpp"
 
 namespace strata::dnnl_backend::small_conv {
+namespace STRATA_SIMD_NAMESPACE {  // w8 or w16 (vec.hpp)
 namespace {
 
 // Spatial axes of ConvGeom: index 1 = height, 2 = width (0 is the unused depth of 2-D).
 constexpr int kH = 1, kW = 2;
-// Scratch floats per thread at most (16 MiB); LeNet's layers need about 0.03 M.
-constexpr int64_t kMaxScratchFloats = int64_t{1} << 22;
 
 using simd::Vec;
 
-// dst[0, n) = src[0, n) in whole vectors, the last one overlapping the one before: the rows are
-// 10-32 floats and there are hundreds per image (this file is compiled with
-// -fno-tree-loop-distribute-patterns, so loops stay loops instead of memmove calls, which were
-// 7% of LeNet's training time).
-void copy_row(float* dst, const float* src, int64_t n) {
+// `rows` rows of n floats: dst[r ds + i] = src[r ss + i], or += with kAdd. The rows are 10-32
+// floats and there are hundreds per image: whole vectors, then the last n % W floats as one
+// vector (a masked one with AVX-512; with AVX2 one overlapping the one before, or scalars). This
+// file is compiled with -fno-tree-loop-distribute-patterns, so loops stay loops instead of memmove
+// calls, which were 7% of LeNet's training time.
+template <bool kAdd>
+void move_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t rows, int64_t n) {
   constexpr int64_t W = simd::W;
-  if (n < W) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
-    return;
+  const int64_t whole = n / W * W, tail = n - whole;
+  for (int64_t r = 0; r < rows; ++r, dst += ds, src += ss) {
+    for (int64_t i = 0; i < whole; i += W)
+      simd::store(dst + i, kAdd ? simd::load(dst + i) + simd::load(src + i) : simd::load(src + i));
+    if (tail == 0) continue;
+#if STRATA_SIMD_WIDTH == 16
+    const uint32_t mask = simd::lanes(0, tail);
+    const Vec v = simd::load_masked(src + whole, mask);
+    simd::store_masked(dst + whole, kAdd ? simd::load_masked(dst + whole, mask) + v : v, mask);
+#else
+    if (!kAdd && whole > 0) {
+      simd::store(dst + n - W, simd::load(src + n - W));
+    } else {
+      for (int64_t i = whole; i < n; ++i) dst[i] = kAdd ? dst[i] + src[i] : src[i];
+    }
+#endif
   }
-  for (int64_t i = 0; i + W <= n; i += W) simd::store(dst + i, simd::load(src + i));
-  simd::store(dst + n - W, simd::load(src + n - W));
 }
 
 // One image's geometry (the comment at the top names the symbols).
@@ -56,7 +69,7 @@ struct ImageGeom {
   int64_t channels, height, width, out_channels, out_h, out_w;
   int64_t pad_h, pad_w, kernel_w, dil_w;
   int64_t plane;          // Hp OW: floats of one shifted plane
-  int64_t columns, wide;  // OH OW, and Q = that rounded up to 8 (the vector width)
+  int64_t columns, wide;  // OH OW, and Q = that rounded up to W (the vector width)
   int64_t shifted_size;   // floats of xs: C kW planes + what the last tap reads past them
   int64_t taps;           // Kc = C kH kW
   const int64_t* shift;
@@ -79,12 +92,37 @@ void shift_columns(const ImageGeom& g, const float* x, float* xs) {
       int64_t lo, hi, offset;
       g.valid_columns(kx, lo, hi, offset);
       float* plane = xs + (c * g.kernel_w + kx) * g.plane;
-      for (int64_t h = 0; h < g.height; ++h)
-        copy_row(plane + (h + g.pad_h) * g.out_w + lo, x + (c * g.height + h) * g.width + lo + offset, hi - lo);
+      move_rows<false>(plane + g.pad_h * g.out_w + lo, g.out_w, x + c * g.height * g.width + lo + offset, g.width,
+                       g.height, hi - lo);
     }
 }
 
-// gx (C, H, W) = the sum of the shifted planes' gradients gxs at their kx offsets.
+// gx (C, H, W) = the sum of the shifted planes' gradients gxs at their kx offsets. gxs has
+// g.width floats of margin on each side (see BackwardScratch), where masked-off lanes may point.
+#if STRATA_SIMD_WIDTH == 16
+// Each vector of a gx row is summed in registers over the kW planes, whose lane masks pick the
+// columns each one covers, and stored once: adding plane after plane into gx (the AVX2 build's
+// way) made every masked load wait for the masked store just before it to an overlapping address,
+// which is not forwarded: 77% of the fold's time.
+void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
+  for (int64_t c = 0; c < g.channels; ++c)
+    for (int64_t h = 0; h < g.height; ++h) {
+      const float* rows = gxs + c * g.kernel_w * g.plane + (h + g.pad_h) * g.out_w;
+      float* dst = gx + (c * g.height + h) * g.width;
+      for (int64_t j0 = 0; j0 < g.width; j0 += simd::W) {
+        Vec sum{};
+        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
+          int64_t lo, hi, offset;
+          g.valid_columns(kx, lo, hi, offset);
+          // Input column j = ow + offset comes from output column ow in [lo, hi).
+          const uint32_t mask = simd::lanes(lo + offset - j0, hi + offset - j0);
+          if (mask != 0) sum += simd::load_masked(rows + kx * g.plane + j0 - offset, mask);
+        }
+        simd::store_masked(dst + j0, sum, simd::lanes(0, g.width - j0));
+      }
+    }
+}
+#else
 void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
   std::fill(gx, gx + g.image, 0.f);
   for (int64_t c = 0; c < g.channels; ++c)
@@ -92,14 +130,11 @@ void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
       int64_t lo, hi, offset;
       g.valid_columns(kx, lo, hi, offset);
       const float* plane = gxs + (c * g.kernel_w + kx) * g.plane;
-      for (int64_t h = 0; h < g.height; ++h) {
-        const float* src = plane + (h + g.pad_h) * g.out_w;
-        float* dst = gx + (c * g.height + h) * g.width + offset;
-#pragma omp simd
-        for (int64_t ow = lo; ow < hi; ++ow) dst[ow] += src[ow];
-      }
+      move_rows<true>(gx + c * g.height * g.width + offset + lo, g.width, plane + g.pad_h * g.out_w + lo, g.out_w,
+                      g.height, hi - lo);
     }
 }
+#endif
 
 // gy (O, OH OW) of one image as rows of Q floats, act'(y) applied when there is an activation:
 // gy itself when exact and without one, else written into gyp (O, Q), whose tails stay zero.
@@ -113,7 +148,7 @@ const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activat
     return gyp;
   }
   if (g.exact()) return gy;
-  for (int64_t o = 0; o < g.out_channels; ++o) copy_row(gyp + o * g.wide, gy + o * g.columns, g.columns);
+  move_rows<false>(gyp, g.wide, gy, g.columns, g.out_channels, g.columns);
   return gyp;
 }
 
@@ -129,7 +164,7 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
         simd::activate_row<kind.value>(out + o * g.wide, y + o * g.columns, g.columns);
     });
   } else if (!g.exact()) {
-    for (int64_t o = 0; o < g.out_channels; ++o) copy_row(y + o * g.columns, out + o * g.wide, g.columns);
+    move_rows<false>(y, g.columns, out, g.wide, g.out_channels, g.columns);
   }
 }
 
@@ -138,7 +173,7 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
 struct BackwardScratch {
   std::vector<float> gyp;      // (O, Q) gy rows, zero tails
   std::vector<float> shifted;  // x's shifted planes (weights), whose zero parts stay zero
-  std::vector<float> gxs;      // gx's shifted planes (data)
+  std::vector<float> gxs;      // gx's shifted planes (data), after a margin of g.width floats
   Vec* weight_partial;         // (O, Kc)
   Vec* bias_partial;           // (O)
 };
@@ -161,7 +196,7 @@ void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optio
                        g.taps);
   }
   if (want.data) {
-    float* gxs = s.gxs.data();
+    float* gxs = s.gxs.data() + g.width;
     std::fill(gxs, gxs + g.shifted_size, 0.f);
     gemm_tile::gemm_nn_add(g.taps, g.wide, g.out_channels, weight_t, g.out_channels, rows, gy_rows, gxs, g.shift);
     fold_columns(g, gxs, gx);
@@ -201,20 +236,6 @@ struct Plan {
 };
 
 }  // namespace
-
-bool suits(const ConvGeom& g) {
-  if (g.nd != 2 || g.groups != 1 || g.in_channels > 16 || g.out_channels > 16) return false;
-  if (g.stride[kH] != 1 || g.stride[kW] != 1) return false;
-  const bool pads_output = g.out_channels % 16 != 0;
-  const bool pads_input = g.in_channels % 16 != 0 && g.in_channels > 3;
-  if (!pads_output && !pads_input) return false;
-  // Each thread's scratch (the shifted planes, and the (Kc or O) x Q matrices) grows with the
-  // image: large images stay on oneDNN rather than allocating hundreds of MB per thread.
-  const int64_t wide = (g.out[kH] * g.out[kW] + simd::W - 1) / simd::W * simd::W;
-  const int64_t taps = g.in_channels * g.kernel[kH] * g.kernel[kW];
-  const int64_t planes = g.in_channels * g.kernel[kW] * (g.in[kH] + 2 * g.padding[kH]) * g.out[kW];
-  return std::max(taps, g.out_channels) * wide + planes <= kMaxScratchFloats;
-}
 
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const Plan plan(g);
@@ -274,7 +295,8 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
     const bool padded_rows = g.activation || !p.exact();
     BackwardScratch s;
     s.gyp.assign(padded_rows ? static_cast<std::size_t>(O * p.wide) : 0, 0.f);
-    s.gxs.resize(args.data ? static_cast<std::size_t>(p.shifted_size) : 0);
+    // The fold's masked loads may point (with no lane set) up to a row before or after the planes.
+    s.gxs.resize(args.data ? static_cast<std::size_t>(p.width + p.shifted_size + p.width + simd::W) : 0);
     s.shifted.assign(args.weights ? static_cast<std::size_t>(p.shifted_size) : 0, 0.f);
     s.weight_partial = partials.data() + omp_get_thread_num() * partial_size;
     s.bias_partial = s.weight_partial + weight_size;
@@ -293,4 +315,5 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
   return grads;
 }
 
+}  // namespace STRATA_SIMD_NAMESPACE
 }  // namespace strata::dnnl_backend::small_conv

@@ -6,6 +6,10 @@
 //
 // Layouts: x (N, C, H, W), weight (O, C, kH, kW), y (N, O, OH, OW), all plain row-major; inputs in
 // another layout are converted first, results are Strided.
+//
+// small_conv.cpp is compiled once per vector width: w8 (AVX2, every x86-64-v3 machine) and, where
+// the compiler targets x86-64, w16 (AVX-512, x86-64-v4). forward and backward run the widest the
+// CPU supports, or the one STRATA_CPU_ISA names (avx2 or avx512: for comparing them).
 #pragma once
 
 #include "ops/conv.hpp"
@@ -23,5 +27,20 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const T
 // Every gradient args asks for, with g.activation's backward (from args.y) folded in, in one pass
 // over the images.
 ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args);
+
+// The floats per vector forward and backward use: 8 or 16.
+int vector_width();
+
+// The kernels of one vector width (tests compare them; use forward and backward above).
+namespace w8 {
+Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args);
+}  // namespace w8
+#ifdef STRATA_HAVE_SIMD_W16
+namespace w16 {
+Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args);
+}  // namespace w16
+#endif
 
 }  // namespace strata::dnnl_backend::small_conv

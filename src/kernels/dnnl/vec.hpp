@@ -1,6 +1,11 @@
-// Vectors of W = 8 floats (one AVX2 register; SSE pairs below AVX2) as GCC vector extensions,
-// and the pointwise math of the own kernels' epilogues: exp, sigmoid and tanh in vectors, and
-// activations and their backward over rows of floats.
+// Vectors of W floats as GCC vector extensions, and the pointwise math of the own kernels'
+// epilogues: exp, sigmoid and tanh in vectors, and activations and their backward over rows of
+// floats.
+//
+// W is 8 (one AVX2 register) unless the file including this one is compiled with
+// STRATA_SIMD_WIDTH=16 (one AVX-512 register; CMakeLists.txt builds small_conv.cpp both ways and
+// small_conv_dispatch.cpp picks one at run time). Everything here lives in the inline namespace
+// w8 or w16, so the two widths' inline functions never meet in the linker.
 //
 // Accuracy (tests/ops/vec_math_test.cpp checks it against the double-precision functions):
 // exp is Cephes' expf (a degree-6 polynomial after the reduction x = n ln2 + r) within 2 ulp on
@@ -11,20 +16,66 @@
 
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 #include "strata/ops.hpp"
 
-namespace strata::dnnl_backend::simd {
+#ifndef STRATA_SIMD_WIDTH
+#define STRATA_SIMD_WIDTH 8
+#endif
+#if STRATA_SIMD_WIDTH == 16
+#include <immintrin.h>
+#endif
+#if STRATA_SIMD_WIDTH == 8
+#define STRATA_SIMD_NAMESPACE w8
+#elif STRATA_SIMD_WIDTH == 16
+#define STRATA_SIMD_NAMESPACE w16
+#else
+#error "STRATA_SIMD_WIDTH must be 8 or 16"
+#endif
 
-constexpr int W = 8;
+namespace strata::dnnl_backend::simd {
+inline namespace STRATA_SIMD_NAMESPACE {
+
+constexpr int W = STRATA_SIMD_WIDTH;
 typedef float Vec __attribute__((vector_size(4 * W)));
 typedef int32_t IVec __attribute__((vector_size(4 * W)));
 typedef float UnalignedVec __attribute__((vector_size(4 * W), aligned(4)));
+// Half a W = 16 vector (an AVX2 register), for rows of 8-15 floats.
+typedef float Vec8 __attribute__((vector_size(32)));
+typedef float UnalignedVec8 __attribute__((vector_size(32), aligned(4)));
 
 inline Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
 inline void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
-inline Vec broadcast(float x) { return Vec{x, x, x, x, x, x, x, x}; }
-inline float lane_sum(Vec v) { return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])); }
+// {x, x, ..., x} (not Vec{} + x: that is an add, since -0 + 0 = +0).
+inline Vec broadcast(float x) {
+  return [x]<int... I>(std::integer_sequence<int, I...>) { return Vec{((void)I, x)...}; }(std::make_integer_sequence<int, W>{});
+}
+#if STRATA_SIMD_WIDTH == 16
+// AVX-512's masked moves: lane i is loaded (else 0) or stored where bit i of mask is set; the other
+// lanes touch no memory.
+inline Vec load_masked(const float* p, uint32_t mask) {
+  return reinterpret_cast<Vec>(_mm512_maskz_loadu_ps(static_cast<__mmask16>(mask), p));
+}
+inline void store_masked(float* p, Vec v, uint32_t mask) {
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>(mask), reinterpret_cast<__m512>(v));
+}
+// The mask of lanes [lo, hi) (clamped to [0, W); 0 when empty).
+inline uint32_t lanes(int64_t lo, int64_t hi) {
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > W ? W : hi;
+  return hi <= lo ? 0u : ((1u << hi) - 1) & ~((1u << lo) - 1);
+}
+#endif
+
+// The lanes' sum as a balanced tree (the same order for a given W on every run).
+inline float lane_sum(Vec v) {
+  float lanes[W];
+  for (int i = 0; i < W; ++i) lanes[i] = v[i];
+  for (int width = W / 2; width > 0; width /= 2)
+    for (int i = 0; i < width; ++i) lanes[i] += lanes[i + width];
+  return lanes[0];
+}
 
 // x limited to [lo, hi]; NaN stays NaN (every function below propagates NaN, as libm does).
 inline Vec clamp(Vec x, float lo, float hi) {
@@ -132,4 +183,5 @@ inline void activation_backward_row(const float* gy, const float* y, float* dst,
   map_row(dst, n, [](Vec g, Vec v) { return activation_backward<kKind>(g, v); }, gy, y);
 }
 
+}  // namespace STRATA_SIMD_NAMESPACE
 }  // namespace strata::dnnl_backend::simd

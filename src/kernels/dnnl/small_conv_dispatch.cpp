@@ -1,0 +1,61 @@
+// Which of small_conv.cpp's builds runs (see small_conv.hpp), and the shapes it takes.
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+
+#include "kernels/dnnl/small_conv.hpp"
+
+namespace strata::dnnl_backend::small_conv {
+namespace {
+
+constexpr int kH = 1, kW = 2;  // ConvGeom's spatial axes (0 is the unused depth of 2-D)
+// Scratch floats per thread at most (16 MiB); LeNet's layers need about 0.03 M.
+constexpr int64_t kMaxScratchFloats = int64_t{1} << 22;
+
+int chosen_width() {
+  const char* env = std::getenv("STRATA_CPU_ISA");
+  const std::string isa = env != nullptr ? env : "";
+  STRATA_CHECK(isa.empty() || isa == "avx2" || isa == "avx512", "STRATA_CPU_ISA must be avx2 or avx512, got '", isa,
+               "' (unset it to use the widest vectors this CPU runs)");
+#ifdef STRATA_HAVE_SIMD_W16
+  if (isa != "avx2" && __builtin_cpu_supports("x86-64-v4")) return 16;
+#endif
+  return 8;
+}
+
+}  // namespace
+
+int vector_width() {
+  static const int width = chosen_width();
+  return width;
+}
+
+bool suits(const ConvGeom& g) {
+  if (g.nd != 2 || g.groups != 1 || g.in_channels > 16 || g.out_channels > 16) return false;
+  if (g.stride[kH] != 1 || g.stride[kW] != 1) return false;
+  const bool pads_output = g.out_channels % 16 != 0;
+  const bool pads_input = g.in_channels % 16 != 0 && g.in_channels > 3;
+  if (!pads_output && !pads_input) return false;
+  // Each thread's scratch (the shifted planes, and the (Kc or O) x Q matrices) grows with the
+  // image: large images stay on oneDNN rather than allocating hundreds of MB per thread.
+  const int64_t wide = (g.out[kH] * g.out[kW] + 15) / 16 * 16;
+  const int64_t taps = g.in_channels * g.kernel[kH] * g.kernel[kW];
+  const int64_t planes = g.in_channels * g.kernel[kW] * (g.in[kH] + 2 * g.padding[kH]) * g.out[kW];
+  return std::max(taps, g.out_channels) * wide + planes <= kMaxScratchFloats;
+}
+
+Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+#ifdef STRATA_HAVE_SIMD_W16
+  if (vector_width() == 16) return w16::forward(g, x, weight, bias);
+#endif
+  return w8::forward(g, x, weight, bias);
+}
+
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
+#ifdef STRATA_HAVE_SIMD_W16
+  if (vector_width() == 16) return w16::backward(g, args);
+#endif
+  return w8::backward(g, args);
+}
+
+}  // namespace strata::dnnl_backend::small_conv

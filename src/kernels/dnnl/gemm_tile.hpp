@@ -7,6 +7,7 @@
 //   gemm_nn:  C[M, N]  = init + A[M, K] * B[K, N]    init: 0, or bias[m] per row; N % W == 0
 //   gemm_nn_add: C[c_rows[m] + n] += (A[M, K] * B[K, N])[m, n]   (rows anywhere, overlapping too)
 //   gemm_nt:  C[M, N] += A[M, K] * B[N, K]^T, C in vectors of W partial sums; K % W == 0
+//   gemm_nv:  C[M, W] += A[M, K] * B[K, W], rows of A anywhere (A + a_rows[m]), B and C as vectors
 //
 // The vectors are GCC vector extensions, so the compiler keeps the accumulator tile in registers
 // and fuses the multiply-adds. (On Zen 4, whose AVX-512 units are double-pumped 256-bit ones, W = 16
@@ -161,6 +162,37 @@ inline void gemm_nt(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda
   with_count<kNtRows - 1>(M - m, [&](auto rows) {
     nt_rows<rows.value>(N, K, A + m * lda, lda, B, b_rows, C + m * ldc, ldc);
   });
+}
+
+// ---- gemm_nv: C[M, W] += A[M, K] * B[K, W] for a B of one vector per row: tiles of kNvRows rows
+// of A, each row's W outputs one accumulator, over all of K; every multiply-add takes its A
+// element as a broadcast from memory ----
+
+constexpr int kNvRows = W == 8 ? 8 : 12;  // enough independent accumulators for the FMA latency
+
+template <int MR>
+inline void nv_tile(int64_t K, const float* A, const int64_t* a_rows, const Vec* B, Vec* C) {
+  Vec acc[MR];
+  const float* a[MR];
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) {
+    acc[i] = Vec{};
+    a[i] = A + a_rows[i];
+  }
+  for (int64_t k = 0; k < K; ++k) {
+    const Vec b = B[k];
+#pragma GCC unroll 12
+    for (int i = 0; i < MR; ++i) acc[i] += broadcast(a[i][k]) * b;
+  }
+#pragma GCC unroll 12
+  for (int i = 0; i < MR; ++i) C[i] += acc[i];
+}
+
+// C[m] += sum_k A[a_rows[m] + k] B[k] for m < M, k < K.
+inline void gemm_nv(int64_t M, int64_t K, const float* A, const int64_t* a_rows, const Vec* B, Vec* C) {
+  int64_t m = 0;
+  for (; m + kNvRows <= M; m += kNvRows) nv_tile<kNvRows>(K, A, a_rows + m, B, C + m);
+  with_count<kNvRows - 1>(M - m, [&](auto rows) { nv_tile<rows.value>(K, A, a_rows + m, B, C + m); });
 }
 
 }  // namespace STRATA_SIMD_NAMESPACE

@@ -13,6 +13,8 @@
 //     data:           gxs[shift[k] + q] += (W^T[Kc, O] * gy[O, Q])[k, q], straight from the GEMM
 //                     tile's registers; then each shifted plane is added back at its kx offset into gx
 //     weights:        gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
+//                     or, when O <= W and that is fewer multiply-adds, with the channels in
+//                     the lanes of one vector: gW^T[Kc, O] += xs_rows[Kc, OH OW] * gy^T[OH OW, O]
 //     bias:           gb[O] += the sum of gy's row
 // Q = OH OW rounded up to W (8 or 16: this file is built once per vector width, see small_conv.hpp).
 // Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
@@ -74,6 +76,9 @@ struct ImageGeom {
   int64_t taps;           // Kc = C kH kW
   const int64_t* shift;
   int64_t image, out_image;  // floats of one image of x and of y
+  // The weight gradient as gemm_nv with the O output channels in the lanes of one vector (see
+  // backward_image): where that takes fewer multiply-adds than gemm_nt's dot products.
+  bool weights_in_lanes;
 
   bool exact() const { return wide == columns; }  // gy and y rows need no padded copy
   // The output columns [lo, hi) of kernel column kx that read inside the image, and the input
@@ -172,9 +177,10 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
 // vectors, summed over the threads in thread order at the end: the same result on every run).
 struct BackwardScratch {
   std::vector<float> gyp;      // (O, Q) gy rows, zero tails
+  std::vector<Vec> gy_lanes;   // (OH OW) vectors: gy transposed, lane o = channel o (zero past O)
   std::vector<float> shifted;  // x's shifted planes (weights), whose zero parts stay zero
   std::vector<float> gxs;      // gx's shifted planes (data), after a margin of g.width floats
-  Vec* weight_partial;         // (O, Kc)
+  Vec* weight_partial;         // (O, Kc), or (Kc) vectors of O lanes with weights_in_lanes
   Vec* bias_partial;           // (O)
 };
 
@@ -192,8 +198,15 @@ void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optio
     }
   if (want.weights) {
     shift_columns(g, x, s.shifted.data());
-    gemm_tile::gemm_nt(g.out_channels, g.taps, g.wide, rows, g.wide, s.shifted.data(), g.shift, s.weight_partial,
-                       g.taps);
+    if (g.weights_in_lanes) {
+      // gW^T[Kc, O] += xs_rows[Kc, OH OW] * gy^T[OH OW, O]: O lanes, no padded columns.
+      for (int64_t o = 0; o < g.out_channels; ++o)
+        for (int64_t q = 0; q < g.columns; ++q) s.gy_lanes[q][o] = rows[o * g.wide + q];
+      gemm_tile::gemm_nv(g.taps, g.columns, s.shifted.data(), g.shift, s.gy_lanes.data(), s.weight_partial);
+    } else {
+      gemm_tile::gemm_nt(g.out_channels, g.taps, g.wide, rows, g.wide, s.shifted.data(), g.shift, s.weight_partial,
+                         g.taps);
+    }
   }
   if (want.data) {
     float* gxs = s.gxs.data() + g.width;
@@ -232,6 +245,8 @@ struct Plan {
     p.shifted_size = std::max(p.channels * p.kernel_w * p.plane, *std::max_element(shift.begin(), shift.end()) + p.wide);
     p.image = p.channels * p.height * p.width;
     p.out_image = p.out_channels * p.columns;
+    // Multiply-adds per image: Kc OH OW against O Kc Q / W.
+    p.weights_in_lanes = p.out_channels <= simd::W && p.columns * simd::W < p.out_channels * p.wide;
   }
 };
 
@@ -281,9 +296,11 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
   const float* y = g.activation ? yc.data<float>() : nullptr;
   const float* x = args.weights ? xc.data<float>() : nullptr;
   float* gx = args.data ? grads.grad_x.data<float>() : nullptr;
-  // Per thread: the weight gradient's (O, Kc) and the bias gradient's (O) partial sums; each
-  // gradient value is their sum in thread order (the same result on every run).
-  const int64_t weight_size = args.weights ? O * K : 0;
+  // Per thread: the weight gradient's (O, Kc) (or (Kc) vectors of O lanes) and the bias
+  // gradient's (O) partial sums; each gradient value is their sum in thread order (the same result
+  // on every run).
+  const bool in_lanes = p.weights_in_lanes;
+  const int64_t weight_size = args.weights ? (in_lanes ? K : O * K) : 0;
   const int64_t partial_size = weight_size + (args.bias ? O : 0);
   std::vector<Vec> partials(static_cast<std::size_t>(omp_get_max_threads() * partial_size), Vec{});
   if (args.weights) grads.grad_weight = empty(g.weight_shape());
@@ -298,6 +315,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
     // The fold's masked loads may point (with no lane set) up to a row before or after the planes.
     s.gxs.resize(args.data ? static_cast<std::size_t>(p.width + p.shifted_size + p.width + simd::W) : 0);
     s.shifted.assign(args.weights ? static_cast<std::size_t>(p.shifted_size) : 0, 0.f);
+    s.gy_lanes.assign(args.weights && in_lanes ? static_cast<std::size_t>(p.columns) : 0, Vec{});
     s.weight_partial = partials.data() + omp_get_thread_num() * partial_size;
     s.bias_partial = s.weight_partial + weight_size;
 #pragma omp for schedule(static)
@@ -309,7 +327,13 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
     for (int64_t i = 0; i < partial_size; ++i) {
       Vec sum = partials[i];
       for (int t = 1; t < threads; ++t) sum += partials[t * partial_size + i];
-      (i < weight_size ? gw[i] : gb[i - weight_size]) = simd::lane_sum(sum);
+      if (i >= weight_size) {
+        gb[i - weight_size] = simd::lane_sum(sum);
+      } else if (in_lanes) {
+        for (int64_t o = 0; o < O; ++o) gw[o * K + i] = sum[o];
+      } else {
+        gw[i] = simd::lane_sum(sum);
+      }
     }
   }
   return grads;

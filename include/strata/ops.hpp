@@ -114,6 +114,12 @@ Tensor max_pool2d(const Tensor& x, const PoolOptions& options);
 Tensor max_pool3d(const Tensor& x, const PoolOptions& options);
 Tensor avg_pool2d(const Tensor& x, const PoolOptions& options);
 Tensor avg_pool3d(const Tensor& x, const PoolOptions& options);
+// avg_pool2d(conv2d(x, weight, bias, conv, activation), pool) in values and gradients, as one
+// op: where the kernels take it (few-channel convolutions with a 2x2 stride-2 pooling, LeNet's
+// layers) each image's output is pooled while it is in cache and the full-size gradient of the
+// convolution's output is never written. Otherwise the two ops run one after the other.
+Tensor conv2d_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& conv,
+                         std::optional<Activation> activation, const PoolOptions& pool);
 // Average pooling to a fixed output size; (1,1) is global average pooling.
 Tensor adaptive_avg_pool2d(const Tensor& x, Dims output_size);
 Tensor adaptive_avg_pool3d(const Tensor& x, Dims output_size);

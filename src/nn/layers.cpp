@@ -97,7 +97,12 @@ Tensor Sequential::forward(const Tensor& x) {
   for (std::size_t i = 0; i < layers.size(); ++i) {
     auto* conv = child_as<ConvNd>(layers, i);
     auto* bn = child_as<BatchNormNd>(layers, conv ? i + 1 : i);
-    if (fuse && conv && bn) {
+    const std::optional<Activation> conv_activation = conv ? activation_at(i + 1) : std::nullopt;
+    auto* pool = conv && conv->nd() == 2 ? child_as<AvgPool2d>(layers, i + (conv_activation ? 2 : 1)) : nullptr;
+    if (fuse && pool) {
+      y = conv->with_avg_pool(y, conv_activation, pool->options());
+      i += conv_activation ? 2 : 1;  // the activation and the pooling are done
+    } else if (fuse && conv && bn) {
       const std::optional<Activation> activation = activation_at(i + 2);
       y = conv->with_batch_norm(y, *bn, activation);
       i += activation ? 2 : 1;  // the batch norm (and activation) are done
@@ -158,6 +163,11 @@ Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<A
     return nd_ == 2 ? conv2d(in, f.weight, f.bias, options_, activation)
                     : conv3d(in, f.weight, f.bias, options_, activation);
   });
+}
+
+Tensor ConvNd::with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool) {
+  STRATA_CHECK(nd_ == 2, type_name(), ": with_avg_pool takes a 2-D convolution");
+  return call_as_layer(x, [&](const Tensor& in) { return conv2d_avg_pool2d(in, weight, bias, options_, activation, pool); });
 }
 
 std::string ConvNd::extra_repr() const {

@@ -88,13 +88,9 @@ Shape ConvGeom::y_shape() const { return with_spatial(batch, out_channels, out, 
 
 namespace {
 
-// activation: the post-op, whose backward turns grad_y into the gradient of the pre-activation
-// output before the convolution's own backward (or inside the kernels' backward_fused).
-Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
-               std::optional<Activation> activation) {
-  static constexpr const char* kNames[2][4] = {{"conv2d", "conv2d_relu", "conv2d_sigmoid", "conv2d_tanh"},
-                                               {"conv3d", "conv3d_relu", "conv3d_sigmoid", "conv3d_tanh"}};
-  const char* op = kNames[nd - 2][post_op_index(activation)];
+// The validated geometry of a convolution named op with post-op activation.
+ConvGeom checked_geom(const char* op, int nd, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const ConvOptions& options, std::optional<Activation> activation) {
   STRATA_CHECK(x.defined() && weight.defined(), op, ": input and weight must be defined tensors");
   const Shape bias_shape = bias.defined() ? bias.shape() : Shape{};
   ConvGeom g = ConvGeom::make(op, nd, x.shape(), weight.shape(), bias.defined() ? &bias_shape : nullptr, options);
@@ -105,35 +101,87 @@ Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias
                dtype_name(weight.dtype()), ")");
   STRATA_CHECK(weight.device() == x.device() && (!bias.defined() || bias.device() == x.device()), op,
                ": input, weight and bias must be on the same device");
-  const ConvKernels& k = select_kernels<ConvKernels>(op, x.device(), [&](const ConvKernels& t) {
-    return t.supports(g, x.dtype());
-  });
+  return g;
+}
+
+const ConvKernels& kernels_for(const ConvGeom& g, const Tensor& x) {
+  return select_kernels<ConvKernels>(g.op, x.device(), [&](const ConvKernels& t) { return t.supports(g, x.dtype()); });
+}
+
+// The wanted gradients from args.grad_y (the gradient of the post-op's output): in one pass where
+// the kernels take it, else the activation's backward (act) and then the three kernels.
+ConvGrads backward_of(const ConvGeom& g, const ConvKernels& k, const ActivationKernels* act, ConvBackwardArgs args) {
+  ConvGrads r;
+  if (k.backward_fused != nullptr && k.backward_fused(g, args, r)) return r;
+  const Tensor gy = act ? act->backward(*g.activation, args.grad_y, args.y) : args.grad_y;
+  if (args.data) r.grad_x = k.backward_data(g, gy, args.weight);
+  if (args.weights) r.grad_weight = k.backward_weight(g, gy, args.x);
+  if (args.bias) r.grad_bias = k.backward_bias(g, gy);
+  return r;
+}
+
+ConvBackwardArgs backward_args(const Tensor& grad_y, const Tensor& y, const Tensor& x, const Tensor& w,
+                               const autograd::Node& node) {
+  return {grad_y, y, x, w, node.needs_input_grad(0), node.needs_input_grad(1), node.needs_input_grad(2)};
+}
+
+// activation: the post-op, whose backward turns grad_y into the gradient of the pre-activation
+// output before the convolution's own backward (or inside the kernels' backward_fused).
+Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
+               std::optional<Activation> activation) {
+  static constexpr const char* kNames[2][4] = {{"conv2d", "conv2d_relu", "conv2d_sigmoid", "conv2d_tanh"},
+                                               {"conv3d", "conv3d_relu", "conv3d_sigmoid", "conv3d_tanh"}};
+  const char* op = kNames[nd - 2][post_op_index(activation)];
+  const ConvGeom g = checked_geom(op, nd, x, weight, bias, options, activation);
+  const ConvKernels& k = kernels_for(g, x);
   Tensor y = k.forward(g, x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor());
   if (!autograd::needs_grad({x, weight, bias})) return y;
   const ActivationKernels* act = fused_activation_kernels(activation, op, x);
   autograd::record(op, y, {x, weight, bias},
                    [g, &k, act, x = x.detach(), w = weight.detach(), y = activation ? y.detach() : Tensor()](
                        const Tensor& grad_y, const autograd::Node& node) {
-                     const ConvBackwardArgs args{grad_y,
-                                                 y,
-                                                 x,
-                                                 w,
-                                                 node.needs_input_grad(0),
-                                                 node.needs_input_grad(1),
-                                                 node.needs_input_grad(2)};
-                     ConvGrads r;
-                     if (k.backward_fused == nullptr || !k.backward_fused(g, args, r)) {
-                       const Tensor gy = act ? act->backward(*g.activation, grad_y, y) : grad_y;
-                       if (args.data) r.grad_x = k.backward_data(g, gy, w);
-                       if (args.weights) r.grad_weight = k.backward_weight(g, gy, x);
-                       if (args.bias) r.grad_bias = k.backward_bias(g, gy);
-                     }
+                     const ConvGrads r = backward_of(g, k, act, backward_args(grad_y, y, x, w, node));
                      return std::vector<Tensor>{r.grad_x, r.grad_weight, r.grad_bias};
                    });
   return y;
 }
 
 }  // namespace
+
+Tensor conv2d_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& conv,
+                         std::optional<Activation> activation, const PoolOptions& pool) {
+  static constexpr const char* kNames[4] = {"conv2d_avg_pool2d", "conv2d_relu_avg_pool2d",
+                                            "conv2d_sigmoid_avg_pool2d", "conv2d_tanh_avg_pool2d"};
+  // The pooling's messages: its input is the convolution's output.
+  static constexpr const char* kPoolNames[4] = {
+      "conv2d_avg_pool2d's pooling", "conv2d_relu_avg_pool2d's pooling", "conv2d_sigmoid_avg_pool2d's pooling",
+      "conv2d_tanh_avg_pool2d's pooling"};
+  const char* op = kNames[post_op_index(activation)];
+  const ConvGeom g = checked_geom(op, 2, x, weight, bias, conv, activation);
+  const PoolGeom pg = PoolGeom::make(kPoolNames[post_op_index(activation)], 2, PoolMode::Avg, g.y_shape(), pool);
+  const ConvKernels& k = kernels_for(g, x);
+  ConvPooled out;
+  if (k.forward_pooled == nullptr ||
+      !k.forward_pooled(g, pg, x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor(), out))
+    return avg_pool2d(conv2d(x, weight, bias, conv, activation), pool);
+  if (!autograd::needs_grad({x, weight, bias})) return out.pooled;
+  const ActivationKernels* act = fused_activation_kernels(activation, op, x);
+  autograd::record(
+      op, out.pooled, {x, weight, bias},
+      [g, pg, &k, act, x = x.detach(), w = weight.detach(), y = activation ? out.y : Tensor()](
+          const Tensor& grad_pooled, const autograd::Node& node) {
+        ConvBackwardArgs args = backward_args(grad_pooled, y, x, w, node);
+        ConvGrads r;
+        if (k.backward_pooled == nullptr || !k.backward_pooled(g, pg, args, r)) {
+          const PoolKernels& pk = select_kernels<PoolKernels>(
+              pg.op, x.device(), [&](const PoolKernels& t) { return t.supports(pg, x.dtype()); });
+          args.grad_y = pk.avg_backward(pg, grad_pooled);
+          r = backward_of(g, k, act, args);
+        }
+        return std::vector<Tensor>{r.grad_x, r.grad_weight, r.grad_bias};
+      });
+  return out.pooled;
+}
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
               std::optional<Activation> activation) {

@@ -7,6 +7,7 @@
 
 #include <optional>
 
+#include "ops/pool.hpp"
 #include "ops/window.hpp"
 #include "strata/ops.hpp"
 
@@ -52,6 +53,11 @@ struct ConvGrads {
   Tensor grad_x, grad_weight, grad_bias;
 };
 
+// A convolution's output y (with its post-op) and y average-pooled (conv2d_avg_pool2d).
+struct ConvPooled {
+  Tensor y, pooled;
+};
+
 // Tensors passed to kernels have the shapes above; kernels return new tensors. forward applies
 // the post-op g.activation when set.
 struct ConvKernels {
@@ -64,6 +70,12 @@ struct ConvKernels {
   // the activation's backward included, into `grads`. Otherwise the op applies the activation's
   // backward and calls the three kernels above.
   bool (*backward_fused)(const ConvGeom& g, const ConvBackwardArgs& args, ConvGrads& grads);
+  // Optional (null, or false for geometries it does not take; the same for both): y and
+  // pooled = avg_pool(y) with `pool` (the pooling of y) in one pass; and backward_fused given the
+  // gradient of `pooled` as args.grad_y. Otherwise the op runs the pooling's kernels.
+  bool (*forward_pooled)(const ConvGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& weight,
+                         const Tensor& bias, ConvPooled& out);
+  bool (*backward_pooled)(const ConvGeom& g, const PoolGeom& pool, const ConvBackwardArgs& args, ConvGrads& grads);
 };
 
 }  // namespace strata

@@ -212,6 +212,32 @@ TEST(Sequential, FusesConvolutionAndReluWithoutChangingResults) {
 // LeNet's pattern: Conv2d, Sigmoid (and BatchNorm2d, Tanh) fuse as post-ops; values and
 // gradients match the layer-by-layer run to rounding (the fused kernels compute the activation
 // with their own vector exp), in training and for inference.
+// Conv2d[, activation], AvgPool2d run as conv2d_avg_pool2d (one op where the kernels take it:
+// LeNet's layers on the oneDNN backend), with the values and gradients of the layers one by one.
+TEST(Sequential, FusesConvolutionAndAveragePooling) {
+  auto make = [] {
+    return std::make_shared<Sequential>(std::vector<ModulePtr>{
+        std::make_shared<Conv2d>(1, 6, 5, ConvOptions{.padding = 2}), std::make_shared<Sigmoid>(),
+        std::make_shared<AvgPool2d>(2, 2), std::make_shared<Conv2d>(6, 16, 5), std::make_shared<AvgPool2d>(2, 2)});
+  };
+  const auto fused = make(), plain = make();
+  plain->load_state_dict(fused->state_dict());
+  const Tensor x = test::random({4, 1, 28, 28}, 1, DType::F32);
+  Tensor b = x;
+  for (std::size_t i = 0; i < plain->size(); ++i) b = (*(*plain)[i])(b);
+  const Tensor a = (*fused)(x);
+  EXPECT_EQ(a.grad_fn()->name(), cpu_backend() == Backend::Dnnl ? "conv2d_avg_pool2d" : "avg_pool2d");
+  EXPECT_EQ(b.grad_fn()->name(), "avg_pool2d");
+  (a * a).sum().backward();
+  (b * b).sum().backward();
+  test::expect_close(a, b, 1e-6);
+  const NamedTensors pa = fused->named_parameters(), pb = plain->named_parameters();
+  for (std::size_t i = 0; i < pa.size(); ++i) {
+    SCOPED_TRACE(pa[i].first);
+    test::expect_close(pa[i].second.grad(), pb[i].second.grad(), 1e-5);
+  }
+}
+
 TEST(Sequential, FusesSigmoidAndTanhAsPostOps) {
   auto make = [] {
     return std::make_shared<Sequential>(std::vector<ModulePtr>{

@@ -121,6 +121,54 @@ TEST(ConvBackends, FusedBackwardOfSomeGradientsAgrees) {
   }
 }
 
+// conv2d_avg_pool2d: the few-channel kernels' one-pass convolution and 2x2 pooling (LeNet's
+// layers, every post-op) against the reference's two ops, and against the oneDNN backend's own
+// two ops (the same arithmetic, so equal to rounding); other poolings run as the two ops.
+TEST(ConvBackends, AvgPooledAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    Shape x, w;
+    ConvOptions conv;
+    PoolOptions pool;
+    bool fused;
+  } cases[] = {{{3, 1, 28, 28}, {6, 1, 5, 5}, {.padding = 2}, {.kernel = 2}, true},
+               {{3, 6, 14, 14}, {16, 6, 5, 5}, {}, {.kernel = 2, .stride = 2}, true},
+               {{2, 3, 9, 12}, {5, 3, 3, 3}, {.padding = 1}, {.kernel = 2, .ceil_mode = true}, false},
+               {{2, 6, 9, 9}, {16, 6, 3, 3}, {}, {.kernel = 3, .stride = 2}, false},
+               {{2, 6, 10, 10}, {16, 6, 3, 3}, {}, {.kernel = 2, .padding = 1}, false}};
+  for (const auto& c : cases)
+    for (std::optional<Activation> act : {std::optional<Activation>{}, std::optional<Activation>{Activation::Sigmoid},
+                                          std::optional<Activation>{Activation::Relu},
+                                          std::optional<Activation>{Activation::Tanh}}) {
+      SCOPED_TRACE(::testing::Message() << "x " << c.x << " w " << c.w << " activation "
+                                        << (act ? activation_name(*act) : "none"));
+      const std::vector<Tensor> inputs{rnd(c.x, 1), rnd(c.w, 2), rnd({c.w[0]}, 3)};
+      const Fn fused = [&](const std::vector<Tensor>& in) {
+        return conv2d_avg_pool2d(in[0], in[1], in[2], c.conv, act, c.pool);
+      };
+      const Fn two_ops = [&](const std::vector<Tensor>& in) {
+        return avg_pool2d(conv2d(in[0], in[1], in[2], c.conv, act), c.pool);
+      };
+      expect_backends_agree(fused, inputs);
+      const ::Run a = run(Backend::Dnnl, fused, inputs), b = run(Backend::Dnnl, two_ops, inputs);
+      EXPECT_LT(relative_error(a.y, b.y), 1e-6);
+      for (int i = 0; i < 3; ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-6) << "input " << i;
+      BackendGuard guard(Backend::Dnnl);
+      const Tensor y = fused({requires_grad(inputs[0]), inputs[1], inputs[2]});
+      EXPECT_EQ(y.grad_fn()->name(), c.fused ? std::string(act ? "conv2d_" + std::string(activation_name(*act)) + "_avg_pool2d"
+                                                                : "conv2d_avg_pool2d")
+                                             : std::string("avg_pool2d"));
+    }
+}
+
+TEST(ConvBackends, AvgPooledNamesBadArguments) {
+  const Tensor x = rnd({1, 1, 6, 6}, 1), w = rnd({2, 1, 5, 5}, 2);
+  test::expect_error([&] { conv2d_avg_pool2d(x, w, {}, {}, Activation::Sigmoid, {.kernel = 3}); },
+                     "conv2d_sigmoid_avg_pool2d's pooling: kernel 3x3 is larger than the padded input 2x2 (input [1,2,2,2]");
+  test::expect_error([&] { conv2d_avg_pool2d(x, rnd({2, 3, 5, 5}, 2), {}, {}, {}, {.kernel = 2}); },
+                     "conv2d_avg_pool2d: input has 1 channels but weight expects 3");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Table, ConvBackends,
     ::testing::Values(

@@ -1,5 +1,7 @@
 // The own kernels' vector math (kernels/dnnl/vec.hpp) against double-precision libm: exp, sigmoid
 // and tanh over their whole float range, and the row helpers' tails (every length 0-20, in place).
+// Part of test_ops with AVX2 vectors, and built once more as test_vec_math_avx512 with AVX-512
+// ones (tests/CMakeLists.txt), which skips on CPUs without them.
 #include <cmath>
 #include <vector>
 
@@ -10,9 +12,16 @@
 using namespace strata;
 namespace simd = strata::dnnl_backend::simd;
 
+#if STRATA_SIMD_WIDTH == 16
+#define SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS() \
+  if (!__builtin_cpu_supports("x86-64-v4")) GTEST_SKIP() << "this CPU has no AVX-512"
+#else
+#define SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS() (void)0
+#endif
+
 namespace {
 
-// x from lo to hi in `steps` steps, plus the interval ends, in vectors of 8.
+// x from lo to hi in `steps` steps, plus the interval ends, in whole vectors.
 std::vector<float> grid(double lo, double hi, int steps) {
   std::vector<float> x;
   for (int i = 0; i <= steps; ++i) x.push_back(static_cast<float>(lo + (hi - lo) * i / steps));
@@ -37,6 +46,7 @@ double max_relative_error(const std::vector<float>& xs, F f, R reference) {
 constexpr double kUlp = 5.96e-8;  // 2^-24: half the spacing of floats relative to their size
 
 TEST(VecMath, ExpWithinTwoUlpOverItsRange) {
+  SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
   const auto xs = grid(-87.0, 88.0, 200003);
   EXPECT_LT(max_relative_error(xs, [](simd::Vec v) { return simd::exp(v); }, [](double x) { return std::exp(x); }),
             4 * kUlp);
@@ -44,6 +54,7 @@ TEST(VecMath, ExpWithinTwoUlpOverItsRange) {
 }
 
 TEST(VecMath, ExpClampsInsteadOfOverflowingOrUnderflowing) {
+  SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
   const simd::Vec v = simd::exp(simd::Vec{-1e30f, -200.f, -87.f, 88.f, 89.f, 1e30f, 0.5f, -0.5f});
   EXPECT_NEAR(v[0], std::exp(-87.0), 1e-44);
   EXPECT_GT(v[1], 0.f);
@@ -53,6 +64,7 @@ TEST(VecMath, ExpClampsInsteadOfOverflowingOrUnderflowing) {
 }
 
 TEST(VecMath, SigmoidAndTanhMatchDoublePrecision) {
+  SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
   const auto xs = grid(-80.0, 80.0, 160003);
   EXPECT_LT(max_relative_error(xs, [](simd::Vec v) { return simd::sigmoid(v); }, ref::detail::sigmoid), 6 * kUlp);
   // tanh: relative error stays small near 0 too (the polynomial branch), where 1 - 2/(e^2x + 1) would cancel.
@@ -70,6 +82,7 @@ TEST(VecMath, SigmoidAndTanhMatchDoublePrecision) {
 }
 
 TEST(VecMath, NanPropagates) {
+  SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
   const simd::Vec nan = simd::broadcast(std::nanf(""));
   for (const simd::Vec v : {simd::exp(nan), simd::sigmoid(nan), simd::tanh(nan), simd::activate<Activation::Relu>(nan)})
     EXPECT_TRUE(std::isnan(v[0]));
@@ -77,6 +90,7 @@ TEST(VecMath, NanPropagates) {
 
 // Rows of every length up to 20 (whole vectors and tails), in place and not, forward and backward.
 TEST(VecMath, RowsCoverTheirTailsOnce) {
+  SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
   for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
     for (int64_t n = 0; n <= 20; ++n) {
       std::vector<float> x(static_cast<std::size_t>(n) + 1, 7.f), y(x.size(), 7.f), in_place(x.size(), 7.f);

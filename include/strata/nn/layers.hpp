@@ -17,7 +17,8 @@ using ModulePtr = std::shared_ptr<Module>;
 // ForwardObserver such as summary() watches the layers one by one): Conv or BatchNorm followed by
 // an activation layer (ReLU, Sigmoid, Tanh) as one op with that activation as its post-op;
 // Conv, BatchNorm[, activation] as ConvNd::with_batch_norm (for inference one convolution with the
-// batch norm folded in). Fused or not, the values and gradients are the same up to rounding.
+// batch norm folded in); Conv2d[, activation], AvgPool2d as ConvNd::with_avg_pool. Fused or not,
+// the values and gradients are the same up to rounding.
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}
@@ -51,6 +52,9 @@ class ConvNd : public Module {
   // (fold_batch_norm) and the activation as its post-op. Otherwise the convolution, then bn fused
   // with the activation. While a ForwardObserver watches: each layer on its own.
   Tensor with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation);
+  // avg_pool2d((*this)(x) with `activation` as its post-op, pool) as one op (conv2d_avg_pool2d),
+  // called as operator() is; 2-D convolutions only.
+  Tensor with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool);
   std::string extra_repr() const override;
   int nd() const { return nd_; }
   int64_t in_channels() const { return in_channels_; }

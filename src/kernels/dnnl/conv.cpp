@@ -233,7 +233,22 @@ bool backward_fused(const ConvGeom& g, const ConvBackwardArgs& args, ConvGrads& 
   return true;
 }
 
-const ConvKernels kDnnlConv{supports, forward, backward_data, backward_weight, backward_bias, backward_fused};
+// The few-channel convolutions with LeNet's 2x2 average pooling in the same pass.
+bool forward_pooled(const ConvGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& w, const Tensor& b,
+                    ConvPooled& out) {
+  if (!small_conv::suits_pooled(g, pool)) return false;
+  out = small_conv::forward_pooled(g, x, w, b);
+  return true;
+}
+
+bool backward_pooled(const ConvGeom& g, const PoolGeom& pool, const ConvBackwardArgs& args, ConvGrads& grads) {
+  if (!small_conv::suits_pooled(g, pool)) return false;
+  grads = small_conv::backward(g, args, true);
+  return true;
+}
+
+const ConvKernels kDnnlConv{supports,      forward,        backward_data,  backward_weight,
+                            backward_bias, backward_fused, forward_pooled, backward_pooled};
 STRATA_REGISTER_KERNELS(ConvKernels, Backend::Dnnl, kDnnlConv);
 
 }  // namespace

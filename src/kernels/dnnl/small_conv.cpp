@@ -141,25 +141,64 @@ void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
 }
 #endif
 
+// The 2x2 stride-2 average pooling of one image's y (O, OH, OW) into pooled (O, OH/2, OW/2), and
+// its backward: each pooled gradient spread as a quarter over its window, into gy rows of
+// `ld` floats. The same arithmetic as the pooling's own kernels (plain_pool.cpp).
+void pool_image(const ImageGeom& g, const float* y, float* pooled) {
+  const int64_t OW = g.out_w, PW = OW / 2;
+  for (int64_t r = 0; r < g.out_channels * (g.out_h / 2); ++r) {  // pooled row r: rows 2r, 2r + 1 of y
+    const float* top = y + 2 * r * OW;
+    const float* bottom = top + OW;
+    float* dst = pooled + r * PW;
+#pragma omp simd
+    for (int64_t j = 0; j < PW; ++j)
+      dst[j] = 0.25f * ((top[2 * j] + top[2 * j + 1]) + (bottom[2 * j] + bottom[2 * j + 1]));
+  }
+}
+
+void unpool_image(const ImageGeom& g, const float* grad_pooled, float* gy, int64_t ld) {
+  const int64_t OW = g.out_w, PW = OW / 2, PH = g.out_h / 2;
+  for (int64_t o = 0; o < g.out_channels; ++o)
+    for (int64_t i = 0; i < PH; ++i) {
+      const float* src = grad_pooled + (o * PH + i) * PW;
+      float* top = gy + o * ld + 2 * i * OW;
+      float* bottom = top + OW;
+#pragma omp simd
+      for (int64_t j = 0; j < PW; ++j) {
+        const float share = 0.25f * src[j];
+        top[2 * j] = top[2 * j + 1] = bottom[2 * j] = bottom[2 * j + 1] = share;
+      }
+    }
+}
+
 // gy (O, OH OW) of one image as rows of Q floats, act'(y) applied when there is an activation:
 // gy itself when exact and without one, else written into gyp (O, Q), whose tails stay zero.
-const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activation, const float* gy,
+// With `pooled`, gy is the gradient of the pooled output (O, OH/2, OW/2), spread over its windows
+// into gyp first.
+const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activation, bool pooled, const float* gy,
                            const float* y, float* gyp) {
+  int64_t ld = g.columns;  // of gy's rows
+  if (pooled) {
+    unpool_image(g, gy, gyp, g.wide);
+    gy = gyp;
+    ld = g.wide;
+  }
   if (activation) {
     simd::with_activation(*activation, [&](auto kind) {
       for (int64_t o = 0; o < g.out_channels; ++o)
-        simd::activation_backward_row<kind.value>(gy + o * g.columns, y + o * g.columns, gyp + o * g.wide, g.columns);
+        simd::activation_backward_row<kind.value>(gy + o * ld, y + o * g.columns, gyp + o * g.wide, g.columns);
     });
     return gyp;
   }
-  if (g.exact()) return gy;
+  if (pooled || g.exact()) return gy;
   move_rows<false>(gyp, g.wide, gy, g.columns, g.out_channels, g.columns);
   return gyp;
 }
 
-// y (O, OH, OW) = act(bias + W x) for one image; xs and yw (O, Q; unused when exact) are scratch.
+// y (O, OH, OW) = act(bias + W x) for one image, and its pooling when pooled is not null; xs and
+// yw (O, Q; unused when exact) are scratch.
 void forward_image(const ImageGeom& g, const float* x, const float* weight, const float* bias,
-                   std::optional<Activation> activation, float* xs, float* yw, float* y) {
+                   std::optional<Activation> activation, float* xs, float* yw, float* y, float* pooled) {
   shift_columns(g, x, xs);
   float* out = g.exact() ? y : yw;
   gemm_tile::gemm_nn(g.out_channels, g.wide, g.taps, weight, g.taps, xs, g.shift, out, g.wide, bias);
@@ -171,6 +210,7 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
   } else if (!g.exact()) {
     move_rows<false>(y, g.columns, out, g.wide, g.out_channels, g.columns);
   }
+  if (pooled) pool_image(g, y, pooled);
 }
 
 // One thread's buffers for the backward of one image at a time, and its partial sums (lane-wise
@@ -187,9 +227,9 @@ struct BackwardScratch {
 // The wanted gradients of one image (x, gy, y: its rows; gx: its output rows). weight_t: W^T
 // (Kc, O); gy_rows[o] = o Q.
 void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optional<Activation> activation,
-                    const float* x, const float* gy, const float* y, const float* weight_t, const int64_t* gy_rows,
-                    BackwardScratch& s, float* gx) {
-  const float* rows = gradient_rows(g, activation, gy, y, s.gyp.data());
+                    bool pooled, const float* x, const float* gy, const float* y, const float* weight_t,
+                    const int64_t* gy_rows, BackwardScratch& s, float* gx) {
+  const float* rows = gradient_rows(g, activation, pooled, gy, y, s.gyp.data());
   if (want.bias)
     for (int64_t o = 0; o < g.out_channels; ++o) {
       Vec sum{};
@@ -252,32 +292,37 @@ struct Plan {
 
 }  // namespace
 
-Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+ConvPooled forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
   const Tensor xc = in_plain_layout(x), wc = weight.detach().contiguous();
   const Tensor bc = g.has_bias ? bias.detach().contiguous() : Tensor();
-  Tensor y = empty(g.y_shape());
+  ConvPooled out{empty(g.y_shape()), {}};
+  const int64_t pooled_image = p.out_image / 4;  // (O, OH/2, OW/2)
+  if (pooled) out.pooled = empty({g.batch, p.out_channels, p.out_h / 2, p.out_w / 2});
   const float* xs = xc.data<float>();
   const float* w = wc.data<float>();
   const float* b = g.has_bias ? bc.data<float>() : nullptr;
-  float* ys = y.data<float>();
+  float* ys = out.y.data<float>();
+  float* ps = pooled ? out.pooled.data<float>() : nullptr;
 #pragma omp parallel
   {
     std::vector<float> shifted(static_cast<std::size_t>(p.shifted_size), 0.f);
     std::vector<float> yw(p.exact() ? 0 : static_cast<std::size_t>(p.out_channels * p.wide));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      forward_image(p, xs + n * p.image, w, b, g.activation, shifted.data(), yw.data(), ys + n * p.out_image);
+      forward_image(p, xs + n * p.image, w, b, g.activation, shifted.data(), yw.data(), ys + n * p.out_image,
+                    ps ? ps + n * pooled_image : nullptr);
   }
-  return y;
+  return out;
 }
 
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
   const int64_t O = p.out_channels, K = p.taps;
   const Tensor gyc = in_plain_layout(args.grad_y);
+  const int64_t gy_image = pooled ? p.out_image / 4 : p.out_image;  // floats of one image's grad_y
   const Tensor yc = g.activation ? in_plain_layout(args.y) : Tensor();
   const Tensor xc = args.weights ? in_plain_layout(args.x) : Tensor();
   std::vector<float> wt;                                      // W^T (Kc, O)
@@ -309,7 +354,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
   float* gb = args.bias ? grads.grad_bias.data<float>() : nullptr;
 #pragma omp parallel
   {
-    const bool padded_rows = g.activation || !p.exact();
+    const bool padded_rows = g.activation || pooled || !p.exact();
     BackwardScratch s;
     s.gyp.assign(padded_rows ? static_cast<std::size_t>(O * p.wide) : 0, 0.f);
     // The fold's masked loads may point (with no lane set) up to a row before or after the planes.
@@ -320,7 +365,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
     s.bias_partial = s.weight_partial + weight_size;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      backward_image(p, args, g.activation, x ? x + n * p.image : nullptr, gy + n * p.out_image,
+      backward_image(p, args, g.activation, pooled, x ? x + n * p.image : nullptr, gy + n * gy_image,
                      y ? y + n * p.out_image : nullptr, wt.data(), gy_rows.data(), s, gx ? gx + n * p.image : nullptr);
     const int threads = omp_get_num_threads();
 #pragma omp for schedule(static)

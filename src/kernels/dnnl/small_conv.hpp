@@ -22,24 +22,31 @@ namespace strata::dnnl_backend::small_conv {
 // images small enough for 16 MiB of scratch per thread.
 bool suits(const ConvGeom& g);
 
+// suits(g), and pool is a 2x2 stride-2 average pooling without padding whose windows tile y.
+bool suits_pooled(const ConvGeom& g, const PoolGeom& pool);
+
 // y = g.activation(conv(x) + bias).
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
+// y, and y 2x2-average-pooled from each image's rows while they are in cache (suits_pooled).
+ConvPooled forward_pooled(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
 // Every gradient args asks for, with g.activation's backward (from args.y) folded in, in one pass
-// over the images.
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args);
+// over the images. With `pooled`, args.grad_y is the gradient of forward_pooled's pooled output,
+// spread over each image's 2x2 windows on the fly (suits_pooled).
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled = false);
 
 // The floats per vector forward and backward use: 8 or 16.
 int vector_width();
 
 // The kernels of one vector width (tests compare them; use forward and backward above).
+// forward: y, and with `pooled` the pooled output too.
 namespace w8 {
-Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args);
+ConvPooled forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled);
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled);
 }  // namespace w8
 #ifdef STRATA_HAVE_SIMD_W16
 namespace w16 {
-Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args);
+ConvPooled forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled);
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled);
 }  // namespace w16
 #endif
 

@@ -44,18 +44,34 @@ bool suits(const ConvGeom& g) {
   return std::max(taps, g.out_channels) * wide + planes <= kMaxScratchFloats;
 }
 
-Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
-#ifdef STRATA_HAVE_SIMD_W16
-  if (vector_width() == 16) return w16::forward(g, x, weight, bias);
-#endif
-  return w8::forward(g, x, weight, bias);
+bool suits_pooled(const ConvGeom& g, const PoolGeom& pool) {
+  auto is = [](const Spatial& s, int64_t v) { return s[1] == v && s[2] == v; };
+  return suits(g) && pool.mode == PoolMode::Avg && pool.nd == 2 && is(pool.kernel, 2) && is(pool.stride, 2) &&
+         is(pool.padding, 0) && pool.out[1] * 2 == g.out[kH] && pool.out[2] * 2 == g.out[kW];
 }
 
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
+namespace {
+ConvPooled run_forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled) {
 #ifdef STRATA_HAVE_SIMD_W16
-  if (vector_width() == 16) return w16::backward(g, args);
+  if (vector_width() == 16) return w16::forward(g, x, weight, bias, pooled);
 #endif
-  return w8::backward(g, args);
+  return w8::forward(g, x, weight, bias, pooled);
+}
+}  // namespace
+
+Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return run_forward(g, x, weight, bias, false).y;
+}
+
+ConvPooled forward_pooled(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  return run_forward(g, x, weight, bias, true);
+}
+
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled) {
+#ifdef STRATA_HAVE_SIMD_W16
+  if (vector_width() == 16) return w16::backward(g, args, pooled);
+#endif
+  return w8::backward(g, args, pooled);
 }
 
 }  // namespace strata::dnnl_backend::small_conv

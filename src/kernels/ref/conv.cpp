@@ -42,7 +42,7 @@ Tensor backward_bias(const ConvGeom& g, const Tensor& gy) {
 }
 
 const ConvKernels kRefConv{[](const ConvGeom&, DType) { return true; }, forward, backward_data, backward_weight,
-                           backward_bias, nullptr};
+                           backward_bias, nullptr, nullptr, nullptr};
 STRATA_REGISTER_KERNELS(ConvKernels, Backend::Ref, kRefConv);
 
 }  // namespace

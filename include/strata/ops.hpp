@@ -132,6 +132,14 @@ Tensor adaptive_avg_pool3d(const Tensor& x, Dims output_size);
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
                   double momentum = 0.1, double eps = 1e-5, std::optional<Activation> activation = {});
+// avg_pool2d(batch_norm(x, ..., activation), pool) in values and gradients (and the running
+// statistics' update), as one op: in training, where the kernels take it (plain few-channel
+// (N, C, H, W) input with a 2x2 stride-2 pooling, LeNet-BN's layers), each plane is pooled as it
+// is normalised and the full-size gradient of the batch norm's output is never written.
+// Otherwise, and in evaluation, the two ops run one after the other.
+Tensor batch_norm_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                             const Tensor& running_var, bool training, double momentum, double eps,
+                             std::optional<Activation> activation, const PoolOptions& pool);
 // Shorthand for the ReLU post-op: batch_norm(..., momentum, eps, Activation::Relu).
 Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
                        const Tensor& running_mean, const Tensor& running_var, bool training,

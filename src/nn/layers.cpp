@@ -94,24 +94,34 @@ Tensor Sequential::forward(const Tensor& x) {
     if (const auto* a = child_as<ActivationLayer>(layers, i)) return a->kind();
     return std::nullopt;
   };
+  // The 2-D average pooling layer at i, if any.
+  auto pool_at = [&](std::size_t i) -> const PoolOptions* {
+    if (const auto* p = child_as<AvgPool2d>(layers, i)) return &p->options();
+    return nullptr;
+  };
   for (std::size_t i = 0; i < layers.size(); ++i) {
     auto* conv = child_as<ConvNd>(layers, i);
     auto* bn = child_as<BatchNormNd>(layers, conv ? i + 1 : i);
-    const std::optional<Activation> conv_activation = conv ? activation_at(i + 1) : std::nullopt;
-    auto* pool = conv && conv->nd() == 2 ? child_as<AvgPool2d>(layers, i + (conv_activation ? 2 : 1)) : nullptr;
-    if (fuse && pool) {
-      y = conv->with_avg_pool(y, conv_activation, pool->options());
-      i += conv_activation ? 2 : 1;  // the activation and the pooling are done
-    } else if (fuse && conv && bn) {
-      const std::optional<Activation> activation = activation_at(i + 2);
-      y = conv->with_batch_norm(y, *bn, activation);
-      i += activation ? 2 : 1;  // the batch norm (and activation) are done
-    } else if (const std::optional<Activation> activation = activation_at(i + 1); fuse && (conv || bn) && activation) {
-      y = conv ? conv->with_activation(y, *activation) : bn->with_activation(y, *activation);
-      ++i;  // the activation is done
-    } else {
+    // Layers after the convolution or batch norm at i that fuse into it: the batch norm, the
+    // activation, the pooling (only after a 2-D one).
+    std::size_t next = i + 1 + (conv && bn ? 1 : 0);
+    const std::optional<Activation> activation = (conv || bn) ? activation_at(next) : std::nullopt;
+    if (activation) ++next;
+    const bool two_d = conv ? conv->nd() == 2 && (!bn || bn->input_ndim() == 4) : bn && bn->input_ndim() == 4;
+    const PoolOptions* pool = two_d ? pool_at(next) : nullptr;
+    if (pool) ++next;
+    if (!fuse || (!conv && !bn) || next == i + 1) {
       y = (*layers[i].second)(y);
+      continue;
     }
+    if (conv && bn) {
+      y = conv->with_batch_norm(y, *bn, activation, pool);
+    } else if (pool) {
+      y = conv ? conv->with_avg_pool(y, activation, *pool) : bn->with_avg_pool(y, activation, *pool);
+    } else {
+      y = conv ? conv->with_activation(y, *activation) : bn->with_activation(y, *activation);
+    }
+    i = next - 1;  // the fused layers are done
   }
   return y;
 }
@@ -147,19 +157,24 @@ Tensor ConvNd::with_activation(const Tensor& x, Activation activation) {
   });
 }
 
-Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation) {
+Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation,
+                               const PoolOptions* pool) {
+  STRATA_CHECK(pool == nullptr || nd_ == 2, type_name(), ": with_batch_norm pools after 2-D convolutions only");
   if (ForwardObserver::active()) {
-    const Tensor y = bn((*this)(x));
-    return activation ? strata::activation(y, *activation) : y;
+    Tensor y = bn((*this)(x));
+    if (activation) y = strata::activation(y, *activation);
+    return pool ? avg_pool2d(y, *pool) : y;
   }
   const bool inference = !bn.is_training() && bn.input_ndim() == nd_ + 2 && bn.num_features() == out_channels_ &&
                          !autograd::needs_grad({x, weight, bias, bn.weight, bn.bias});
   if (!inference) {
     const Tensor y = (*this)(x);
+    if (pool) return bn.with_avg_pool(y, activation, *pool);
     return activation ? bn.with_activation(y, *activation) : bn(y);
   }
   return call_as_layer(x, [&](const Tensor& in) {
     const FoldedConv f = fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps());
+    if (pool) return conv2d_avg_pool2d(in, f.weight, f.bias, options_, activation, *pool);
     return nd_ == 2 ? conv2d(in, f.weight, f.bias, options_, activation)
                     : conv3d(in, f.weight, f.bias, options_, activation);
   });
@@ -240,7 +255,12 @@ Tensor BatchNormNd::with_activation(const Tensor& x, Activation activation) {
   return call_as_layer(x, [&](const Tensor& in) { return normalize(in, activation); });
 }
 
-Tensor BatchNormNd::normalize(const Tensor& x, std::optional<Activation> activation) {
+Tensor BatchNormNd::with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool) {
+  STRATA_CHECK(input_ndim_ == 4, type_name(), ": with_avg_pool takes a BatchNorm2d");
+  return call_as_layer(x, [&](const Tensor& in) { return normalize(in, activation, &pool); });
+}
+
+Tensor BatchNormNd::normalize(const Tensor& x, std::optional<Activation> activation, const PoolOptions* pool) {
   if (input_ndim_ == 0) {
     STRATA_CHECK(x.ndim() == 2 || x.ndim() == 3, type_name(), ": expected a 2-D (N, C) or 3-D (N, C, L) input, got ",
                  x.shape());
@@ -252,6 +272,9 @@ Tensor BatchNormNd::normalize(const Tensor& x, std::optional<Activation> activat
     int64_t* count = num_batches_tracked.data<int64_t>();
     ++*count;
   }
+  if (pool)
+    return batch_norm_avg_pool2d(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_,
+                                 activation, *pool);
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_, activation);
 }
 

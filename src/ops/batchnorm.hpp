@@ -9,6 +9,7 @@
 
 #include <optional>
 
+#include "ops/pool.hpp"
 #include "strata/ops.hpp"
 
 namespace strata {
@@ -60,6 +61,16 @@ struct BatchNormKernels {
   bool (*backward_fused)(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
                          const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training,
                          BatchNormGrads& grads);
+  // Optional (null, or false for geometries it does not take; the same for both): forward_training
+  // that also average-pools y with `pool` (the pooling of y) in the same pass, into `pooled`; and
+  // backward_fused given the gradient of `pooled` as grad_y (training). Otherwise the op runs the
+  // pooling's kernels.
+  bool (*forward_training_pooled)(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& weight,
+                                  const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
+                                  double momentum, double eps, BatchNormForward& f, Tensor& pooled);
+  bool (*backward_pooled)(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& grad_pooled, const Tensor& y,
+                          const Tensor& x, const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd,
+                          BatchNormGrads& grads);
 };
 
 }  // namespace strata

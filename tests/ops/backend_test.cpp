@@ -340,6 +340,66 @@ TEST(BatchNormBackends, RunningStatisticsAgree) {
   }
 }
 
+// batch_norm_avg_pool2d: the plain kernels' one-pass batch norm and 2x2 pooling in training
+// (LeNet-BN's layers, every post-op) against the reference's two ops and the oneDNN backend's own
+// two ops, with the running statistics; other poolings, blocked input and evaluation run as the
+// two ops.
+TEST(BatchNormBackends, AvgPooledAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    Shape x;
+    bool training, blocked;
+    PoolOptions pool;
+    bool fused;
+  } cases[] = {{{4, 6, 28, 28}, true, false, {.kernel = 2}, true},
+               {{4, 16, 10, 10}, true, false, {.kernel = 2, .stride = 2}, true},
+               {{4, 16, 10, 10}, true, true, {.kernel = 2}, false},
+               {{3, 6, 9, 8}, true, false, {.kernel = 2}, false},
+               {{3, 6, 8, 8}, true, false, {.kernel = 3, .stride = 2, .padding = 1}, false},
+               {{3, 6, 8, 8}, false, false, {.kernel = 2}, false}};
+  for (const auto& c : cases)
+    for (std::optional<Activation> act : {std::optional<Activation>{}, std::optional<Activation>{Activation::Sigmoid},
+                                          std::optional<Activation>{Activation::Relu},
+                                          std::optional<Activation>{Activation::Tanh}}) {
+      SCOPED_TRACE(::testing::Message() << "x " << c.x << (c.training ? " training" : " eval")
+                                        << (c.blocked ? " blocked" : "") << " activation "
+                                        << (act ? activation_name(*act) : "none"));
+      const int64_t C = c.x[1];
+      const std::vector<Tensor> inputs{rnd(c.x, 1) * 2.0 + 0.5, rnd({C}, 2) + 1.5, rnd({C}, 3)};
+      // Each call gets running statistics of its own, compared after the forward.
+      std::vector<Tensor> stats;
+      auto op = [&](bool fused) {
+        return [&, fused](const std::vector<Tensor>& in) {
+          stats = {rnd({C}, 4), rnd({C}, 5) + 2.0};
+          const Tensor x = c.blocked ? to_layout(in[0], Layout::Blocked16) : in[0];
+          return fused ? batch_norm_avg_pool2d(x, in[1], in[2], stats[0], stats[1], c.training, 0.1, 1e-5, act, c.pool)
+                       : avg_pool2d(batch_norm(x, in[1], in[2], stats[0], stats[1], c.training, 0.1, 1e-5, act),
+                                    c.pool);
+        };
+      };
+      expect_backends_agree(op(true), inputs);
+      const ::Run a = run(Backend::Dnnl, op(true), inputs);
+      const std::vector<Tensor> fused_stats = stats;
+      const ::Run b = run(Backend::Dnnl, op(false), inputs);
+      EXPECT_LT(relative_error(a.y, b.y), 1e-6);
+      for (int i = 0; i < 3; ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-5) << "input " << i;
+      for (int i = 0; i < 2; ++i) EXPECT_LT(relative_error(fused_stats[i], stats[i]), 1e-6) << "running statistic " << i;
+      BackendGuard guard(Backend::Dnnl);
+      const Tensor y = op(true)({requires_grad(inputs[0]), inputs[1], inputs[2]});
+      const std::string name = act ? "batch_norm_" + std::string(activation_name(*act)) + "_avg_pool2d"
+                                   : std::string("batch_norm_avg_pool2d");
+      EXPECT_EQ(y.grad_fn()->name(), c.fused ? name : std::string("avg_pool2d"));
+    }
+}
+
+TEST(BatchNormBackends, AvgPooledNamesBadArguments) {
+  test::expect_error([] { batch_norm_avg_pool2d(rnd({2, 3, 8}, 1), {}, {}, {}, {}, true, 0.1, 1e-5, {}, {.kernel = 2}); },
+                     "batch_norm_avg_pool2d: expected a 4-D input (N, C, H, W), got [2,3,8]");
+  test::expect_error(
+      [] { batch_norm_avg_pool2d(rnd({2, 3, 2, 2}, 1), {}, {}, {}, {}, true, 0.1, 1e-5, Activation::Tanh, {.kernel = 3}); },
+      "batch_norm_tanh_avg_pool2d's pooling: kernel 3x3 is larger than the padded input 2x2");
+}
+
 TEST(ActivationBackends, Agree) {
   for (auto f : {relu, sigmoid, tanh}) {
     expect_backends_agree([f](const std::vector<Tensor>& in) { return f(in[0]); }, {distinct({2, 16, 3, 5}, 3, 0.01, DType::F32)});

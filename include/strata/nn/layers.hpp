@@ -17,8 +17,10 @@ using ModulePtr = std::shared_ptr<Module>;
 // ForwardObserver such as summary() watches the layers one by one): Conv or BatchNorm followed by
 // an activation layer (ReLU, Sigmoid, Tanh) as one op with that activation as its post-op;
 // Conv, BatchNorm[, activation] as ConvNd::with_batch_norm (for inference one convolution with the
-// batch norm folded in); Conv2d[, activation], AvgPool2d as ConvNd::with_avg_pool. Fused or not,
-// the values and gradients are the same up to rounding.
+// batch norm folded in); Conv2d[, BatchNorm2d][, activation], AvgPool2d and BatchNorm2d[,
+// activation], AvgPool2d with the pooling in the same op (ConvNd::with_avg_pool,
+// with_batch_norm, BatchNormNd::with_avg_pool). Fused or not, the values and gradients are the
+// same up to rounding.
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}
@@ -47,11 +49,14 @@ class ConvNd : public Module {
   // operator() is.
   Tensor with_activation(const Tensor& x, Activation activation);
   Tensor with_relu(const Tensor& x) { return with_activation(x, Activation::Relu); }
-  // bn((*this)(x)), then `activation` when set, by the fastest path the mode allows. Inference (bn
-  // in evaluation mode, no gradient needed): one convolution with bn folded into its weights
-  // (fold_batch_norm) and the activation as its post-op. Otherwise the convolution, then bn fused
-  // with the activation. While a ForwardObserver watches: each layer on its own.
-  Tensor with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation);
+  // bn((*this)(x)), then `activation` when set, then the average pooling `pool` when not null, by
+  // the fastest path the mode allows. Inference (bn in evaluation mode, no gradient needed): one
+  // convolution with bn folded into its weights (fold_batch_norm), the activation as its post-op
+  // (and the pooling, conv2d_avg_pool2d). Otherwise the convolution, then bn fused with the
+  // activation (and the pooling, batch_norm_avg_pool2d). While a ForwardObserver watches: each
+  // layer on its own.
+  Tensor with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation,
+                         const PoolOptions* pool = nullptr);
   // avg_pool2d((*this)(x) with `activation` as its post-op, pool) as one op (conv2d_avg_pool2d),
   // called as operator() is; 2-D convolutions only.
   Tensor with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool);
@@ -154,6 +159,9 @@ class BatchNormNd : public Module {
   // activation((*this)(x)) in one pass (the activation as the batch norm's post-op), called as
   // operator() is.
   Tensor with_activation(const Tensor& x, Activation activation);
+  // avg_pool2d((*this)(x) with `activation` as its post-op, pool) as one op
+  // (batch_norm_avg_pool2d), called as operator() is; BatchNorm2d only.
+  Tensor with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool);
   std::string extra_repr() const override;
   int input_ndim() const { return input_ndim_; }  // 4 for BatchNorm2d, 5 for 3d, 0 for 1d (2-D or 3-D input)
   int64_t num_features() const { return num_features_; }
@@ -162,7 +170,8 @@ class BatchNormNd : public Module {
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
-  Tensor normalize(const Tensor& x, std::optional<Activation> activation);
+  // The batch norm with its post-op, and the pooling after it when pool is not null.
+  Tensor normalize(const Tensor& x, std::optional<Activation> activation, const PoolOptions* pool = nullptr);
   int input_ndim_;  // 0 for BatchNorm1d (accepts 2-D or 3-D)
   int64_t num_features_;
   double eps_, momentum_;

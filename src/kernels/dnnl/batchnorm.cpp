@@ -188,7 +188,26 @@ bool backward_fused(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& 
   return true;
 }
 
-const BatchNormKernels kDnnlBatchNorm{supports, forward_training, forward_inference, backward, backward_fused};
+// Plain (N, C, H, W) inputs with LeNet-BN's 2x2 average pooling after them, in the same passes.
+bool forward_training_pooled(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& weight,
+                             const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
+                             double momentum, double eps, BatchNormForward& f, Tensor& pooled) {
+  if (!plain_batchnorm::suits_pooled(g, x, pool)) return false;
+  f = plain_batchnorm::forward_training(g, x, weight, bias, running_mean, running_var, momentum, eps, &pooled);
+  return true;
+}
+
+bool backward_pooled(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& grad_pooled, const Tensor& y,
+                     const Tensor& x, const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd,
+                     BatchNormGrads& grads) {
+  if (!plain_batchnorm::suits_pooled(g, x, pool)) return false;
+  grads = plain_batchnorm::backward(g, grad_pooled, y, x, weight, saved_mean, saved_invstd, true, true);
+  return true;
+}
+
+const BatchNormKernels kDnnlBatchNorm{supports,       forward_training,        forward_inference,
+                                      backward,       backward_fused,          forward_training_pooled,
+                                      backward_pooled};
 STRATA_REGISTER_KERNELS(BatchNormKernels, Backend::Dnnl, kDnnlBatchNorm);
 
 }  // namespace

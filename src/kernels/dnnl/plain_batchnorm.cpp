@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/dnnl/context.hpp"
+#include "kernels/dnnl/plain_pool.hpp"
 #include "kernels/dnnl/vec.hpp"
 
 namespace strata::dnnl_backend::plain_batchnorm {
@@ -40,6 +41,12 @@ bool suits(const BatchNormGeom& g, const Tensor& x) {
   return g.spatial > 1 || g.batch * g.channels <= (int64_t{1} << 20);
 }
 
+bool suits_pooled(const BatchNormGeom& g, const Tensor& x, const PoolGeom& pool) {
+  auto is = [](const Spatial& s, int64_t v) { return s[1] == v && s[2] == v; };
+  return suits(g, x) && g.x_shape.ndim() == 4 && pool.mode == PoolMode::Avg && pool.nd == 2 && is(pool.kernel, 2) &&
+         is(pool.stride, 2) && is(pool.padding, 0) && pool.out[1] * 2 == g.x_shape[2] && pool.out[2] * 2 == g.x_shape[3];
+}
+
 void update_running_stats(const BatchNormGeom& g, const float* mean, const float* var, const Tensor& running_mean,
                           const Tensor& running_var, double momentum) {
   const double m = static_cast<double>(g.count());
@@ -60,7 +67,8 @@ void update_running_stats(const BatchNormGeom& g, const float* mean, const float
 }
 
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                  const Tensor& running_mean, const Tensor& running_var, double momentum, double eps) {
+                                  const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
+                                  Tensor* pooled) {
   const Tensor xc = in_plain_layout(x);
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
@@ -119,7 +127,9 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   }
   Tensor y = empty(g.x_shape);
   float* out = y.data<float>();
-  // The post-op runs on each row or plane right after it is written, while it is in L1.
+  if (pooled) *pooled = empty({N, C, g.x_shape[2] / 2, g.x_shape[3] / 2});
+  float* pool_out = pooled ? pooled->data<float>() : nullptr;
+  // The post-op (and the pooling) run on each row or plane right after it is written, while it is in L1.
   const std::optional<Activation> activation = g.activation;
   if (S == 1) {
 #pragma omp parallel for schedule(static)
@@ -138,13 +148,15 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
 #pragma omp simd
       for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * a + s;
       if (activation) simd::activate_row(*activation, dst, dst, S);
+      if (pooled) plain_pool::two_by_two_rows(dst, g.x_shape[3], g.x_shape[2] / 2, pool_out + p * (S / 4));
     }
   }
   return {y, mean, invstd};
 }
 
 BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
-                        const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
+                        const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training,
+                        bool pooled) {
   const Tensor xc = in_plain_layout(x), gyc = in_plain_layout(grad_y);
   const Tensor yc = g.activation ? in_plain_layout(y) : Tensor();
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
@@ -156,13 +168,21 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   const float* invstd = invstd_c.data<float>();
   Tensor gx = empty(g.x_shape);
   float* out = gx.data<float>();
-  // With an activation, the first pass writes the gradient of the normalised output, gy f'(y), into
-  // gx row by row (while the row is in L1), and the second pass reads it from there.
+  // With an activation (or pooled), the first pass writes the gradient of the normalised output,
+  // gy f'(y), into gx row by row (while the row is in L1), and the second pass reads it from there.
+  // Pooled, gy is first spread from the pooled gradient's plane (a quarter of the floats) into gx.
+  const bool gradient_in_gx = g.activation || pooled;
   auto gradient_row = [&](int64_t offset, int64_t n) -> const float* {
-    if (!g.activation) return gy + offset;
-    simd::with_activation(*g.activation, [&](auto kind) {
-      simd::activation_backward_row<kind.value>(gy + offset, act_y + offset, out + offset, n);
-    });
+    if (!gradient_in_gx) return gy + offset;
+    const float* grad = gy + offset;
+    if (pooled) {
+      plain_pool::two_by_two_rows_backward(gy + offset / 4, g.x_shape[3], g.x_shape[2] / 2, out + offset);
+      grad = out + offset;
+    }
+    if (g.activation)
+      simd::with_activation(*g.activation, [&](auto kind) {
+        simd::activation_backward_row<kind.value>(grad, act_y + offset, out + offset, n);
+      });
     return out + offset;
   };
   // Per channel: sum of gy and of gy (x - mean) (the latter times invstd is the weight gradient).
@@ -221,7 +241,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
     cb[c] = training ? static_cast<float>(-scale * is * is * dot / m) : 0.f;
     cc[c] = training ? static_cast<float>(-scale * sum / m) : 0.f;
   }
-  const float* grad = g.activation ? out : gy;  // the gradient of the normalised output
+  const float* grad = gradient_in_gx ? out : gy;  // the gradient of the normalised output
   if (S == 1) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; ++n)

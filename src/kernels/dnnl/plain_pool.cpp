@@ -26,31 +26,15 @@ bool is_two_by_two(const PoolGeom& g) {
 }
 
 void two_by_two_forward(const PoolGeom& g, const float* in, float* out) {
-  const int64_t W = g.in[2], OW = g.out[2], rows = g.planes() * g.out[1];
+  const int64_t W = g.in[2], rows = g.out[1], plane = g.in_spatial();
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {  // output row r reads input rows 2r and 2r + 1
-    const float* top = in + 2 * r * W;
-    const float* bottom = top + W;
-    float* dst = out + r * OW;
-#pragma omp simd
-    for (int64_t ow = 0; ow < OW; ++ow)
-      dst[ow] = 0.25f * ((top[2 * ow] + top[2 * ow + 1]) + (bottom[2 * ow] + bottom[2 * ow + 1]));
-  }
+  for (int64_t p = 0; p < g.planes(); ++p) two_by_two_rows(in + p * plane, W, rows, out + p * (plane / 4));
 }
 
 void two_by_two_backward(const PoolGeom& g, const float* in, float* out) {
-  const int64_t W = g.in[2], OW = g.out[2], rows = g.planes() * g.out[1];
+  const int64_t W = g.in[2], rows = g.out[1], plane = g.in_spatial();
 #pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* src = in + r * OW;
-    float* top = out + 2 * r * W;
-    float* bottom = top + W;
-#pragma omp simd
-    for (int64_t ow = 0; ow < OW; ++ow) {
-      const float share = 0.25f * src[ow];
-      top[2 * ow] = top[2 * ow + 1] = bottom[2 * ow] = bottom[2 * ow + 1] = share;
-    }
-  }
+  for (int64_t p = 0; p < g.planes(); ++p) two_by_two_rows_backward(in + p * (plane / 4), W, rows, out + p * plane);
 }
 
 struct Windows {
@@ -63,6 +47,32 @@ struct Windows {
 };
 
 }  // namespace
+
+void two_by_two_rows(const float* in, int64_t width, int64_t rows, float* out) {
+  const int64_t half = width / 2;
+  for (int64_t r = 0; r < rows; ++r) {  // output row r reads input rows 2r and 2r + 1
+    const float* top = in + 2 * r * width;
+    const float* bottom = top + width;
+    float* dst = out + r * half;
+#pragma omp simd
+    for (int64_t j = 0; j < half; ++j)
+      dst[j] = 0.25f * ((top[2 * j] + top[2 * j + 1]) + (bottom[2 * j] + bottom[2 * j + 1]));
+  }
+}
+
+void two_by_two_rows_backward(const float* grad, int64_t width, int64_t rows, float* out) {
+  const int64_t half = width / 2;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* src = grad + r * half;
+    float* top = out + 2 * r * width;
+    float* bottom = top + width;
+#pragma omp simd
+    for (int64_t j = 0; j < half; ++j) {
+      const float share = 0.25f * src[j];
+      top[2 * j] = top[2 * j + 1] = bottom[2 * j] = bottom[2 * j + 1] = share;
+    }
+  }
+}
 
 Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
   const Tensor xc = in_plain_layout(x);

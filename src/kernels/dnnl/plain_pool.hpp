@@ -13,4 +13,10 @@ namespace strata::dnnl_backend::plain_pool {
 Tensor avg_forward(const PoolGeom& g, const Tensor& x);
 Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y);
 
+// 2x2 stride-2 windows over `rows` pairs of input rows of `width` floats (even), into rows of
+// width / 2; and the backward, each gradient spread as a quarter over its window. Serial, for
+// kernels that pool in their own passes over an image (small_conv, plain_batchnorm).
+void two_by_two_rows(const float* in, int64_t width, int64_t rows, float* out);
+void two_by_two_rows_backward(const float* grad, int64_t width, int64_t rows, float* out);
+
 }  // namespace strata::dnnl_backend::plain_pool

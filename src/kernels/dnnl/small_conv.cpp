@@ -29,6 +29,7 @@
 
 #include "kernels/dnnl/context.hpp"
 #include "kernels/dnnl/gemm_tile.hpp"
+#include "kernels/dnnl/plain_pool.hpp"
 
 namespace strata::dnnl_backend::small_conv {
 namespace STRATA_SIMD_NAMESPACE {  // w8 or w16 (vec.hpp)
@@ -141,36 +142,6 @@ void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
 }
 #endif
 
-// The 2x2 stride-2 average pooling of one image's y (O, OH, OW) into pooled (O, OH/2, OW/2), and
-// its backward: each pooled gradient spread as a quarter over its window, into gy rows of
-// `ld` floats. The same arithmetic as the pooling's own kernels (plain_pool.cpp).
-void pool_image(const ImageGeom& g, const float* y, float* pooled) {
-  const int64_t OW = g.out_w, PW = OW / 2;
-  for (int64_t r = 0; r < g.out_channels * (g.out_h / 2); ++r) {  // pooled row r: rows 2r, 2r + 1 of y
-    const float* top = y + 2 * r * OW;
-    const float* bottom = top + OW;
-    float* dst = pooled + r * PW;
-#pragma omp simd
-    for (int64_t j = 0; j < PW; ++j)
-      dst[j] = 0.25f * ((top[2 * j] + top[2 * j + 1]) + (bottom[2 * j] + bottom[2 * j + 1]));
-  }
-}
-
-void unpool_image(const ImageGeom& g, const float* grad_pooled, float* gy, int64_t ld) {
-  const int64_t OW = g.out_w, PW = OW / 2, PH = g.out_h / 2;
-  for (int64_t o = 0; o < g.out_channels; ++o)
-    for (int64_t i = 0; i < PH; ++i) {
-      const float* src = grad_pooled + (o * PH + i) * PW;
-      float* top = gy + o * ld + 2 * i * OW;
-      float* bottom = top + OW;
-#pragma omp simd
-      for (int64_t j = 0; j < PW; ++j) {
-        const float share = 0.25f * src[j];
-        top[2 * j] = top[2 * j + 1] = bottom[2 * j] = bottom[2 * j + 1] = share;
-      }
-    }
-}
-
 // gy (O, OH OW) of one image as rows of Q floats, act'(y) applied when there is an activation:
 // gy itself when exact and without one, else written into gyp (O, Q), whose tails stay zero.
 // With `pooled`, gy is the gradient of the pooled output (O, OH/2, OW/2), spread over its windows
@@ -179,7 +150,8 @@ const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activat
                            const float* y, float* gyp) {
   int64_t ld = g.columns;  // of gy's rows
   if (pooled) {
-    unpool_image(g, gy, gyp, g.wide);
+    for (int64_t o = 0; o < g.out_channels; ++o)
+      plain_pool::two_by_two_rows_backward(gy + o * g.columns / 4, g.out_w, g.out_h / 2, gyp + o * g.wide);
     gy = gyp;
     ld = g.wide;
   }
@@ -210,7 +182,7 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
   } else if (!g.exact()) {
     move_rows<false>(y, g.columns, out, g.wide, g.out_channels, g.columns);
   }
-  if (pooled) pool_image(g, y, pooled);
+  if (pooled) plain_pool::two_by_two_rows(y, g.out_w, g.out_channels * g.out_h / 2, pooled);
 }
 
 // One thread's buffers for the backward of one image at a time, and its partial sums (lane-wise

@@ -61,7 +61,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& gy, const Tensor& 
 }
 
 const BatchNormKernels kRefBatchNorm{[](const BatchNormGeom&, DType) { return true; }, forward_training,
-                                     forward_inference, backward, nullptr};
+                                     forward_inference, backward, nullptr, nullptr, nullptr};
 STRATA_REGISTER_KERNELS(BatchNormKernels, Backend::Ref, kRefBatchNorm);
 
 }  // namespace

@@ -209,76 +209,85 @@ TEST(Sequential, FusesConvolutionAndReluWithoutChangingResults) {
   EXPECT_EQ(seen, (std::vector<std::string>{"Conv2d", "ReLU", "Conv2d", "ReLU", "Sequential"}));
 }
 
-// LeNet's pattern: Conv2d, Sigmoid (and BatchNorm2d, Tanh) fuse as post-ops; values and
-// gradients match the layer-by-layer run to rounding (the fused kernels compute the activation
-// with their own vector exp), in training and for inference.
-// Conv2d[, activation], AvgPool2d run as conv2d_avg_pool2d (one op where the kernels take it:
-// LeNet's layers on the oneDNN backend), with the values and gradients of the layers one by one.
-TEST(Sequential, FusesConvolutionAndAveragePooling) {
-  auto make = [] {
-    return std::make_shared<Sequential>(std::vector<ModulePtr>{
-        std::make_shared<Conv2d>(1, 6, 5, ConvOptions{.padding = 2}), std::make_shared<Sigmoid>(),
-        std::make_shared<AvgPool2d>(2, 2), std::make_shared<Conv2d>(6, 16, 5), std::make_shared<AvgPool2d>(2, 2)});
-  };
-  const auto fused = make(), plain = make();
-  plain->load_state_dict(fused->state_dict());
-  const Tensor x = test::random({4, 1, 28, 28}, 1, DType::F32);
-  Tensor b = x;
-  for (std::size_t i = 0; i < plain->size(); ++i) b = (*(*plain)[i])(b);
-  const Tensor a = (*fused)(x);
-  EXPECT_EQ(a.grad_fn()->name(), cpu_backend() == Backend::Dnnl ? "conv2d_avg_pool2d" : "avg_pool2d");
-  EXPECT_EQ(b.grad_fn()->name(), "avg_pool2d");
-  (a * a).sum().backward();
-  (b * b).sum().backward();
-  test::expect_close(a, b, 1e-6);
-  const NamedTensors pa = fused->named_parameters(), pb = plain->named_parameters();
-  for (std::size_t i = 0; i < pa.size(); ++i) {
-    SCOPED_TRACE(pa[i].first);
-    test::expect_close(pa[i].second.grad(), pb[i].second.grad(), 1e-5);
-  }
+namespace {
+
+// A Sequential from `make` run fused (a) and a copy of it layer by layer (b) on x, each with the
+// backward of sum(y^2).
+struct FusedAndLayerByLayer {
+  std::shared_ptr<Sequential> fused, plain;
+  Tensor a, b;
+};
+FusedAndLayerByLayer run_both(const std::function<std::shared_ptr<Sequential>()>& make, const Tensor& x) {
+  FusedAndLayerByLayer r{make(), make(), {}, {}};
+  r.plain->load_state_dict(r.fused->state_dict());
+  r.a = (*r.fused)(x);
+  r.b = x;
+  for (std::size_t i = 0; i < r.plain->size(); ++i) r.b = (*(*r.plain)[i])(r.b);
+  (r.a * r.a).sum().backward();
+  (r.b * r.b).sum().backward();
+  return r;
 }
 
-// Conv2d, BatchNorm2d, activation, AvgPool2d (LeNet-BN): in training the batch norm, activation
-// and pooling as one op; in evaluation one convolution with the batch norm folded in and the
-// pooling fused; the layers one by one give the same values and gradients.
-TEST(Sequential, FusesBatchNormAndAveragePooling) {
-  auto make = [] {
-    return std::make_shared<Sequential>(std::vector<ModulePtr>{
-        std::make_shared<Conv2d>(1, 6, 5, ConvOptions{.padding = 2}), std::make_shared<BatchNorm2d>(6),
-        std::make_shared<Sigmoid>(), std::make_shared<AvgPool2d>(2, 2)});
-  };
-  const auto fused = make(), plain = make();
-  plain->load_state_dict(fused->state_dict());
-  const Tensor x = test::random({4, 1, 12, 12}, 1, DType::F32);
-  auto layer_by_layer = [&] {
-    Tensor y = x;
-    for (std::size_t i = 0; i < plain->size(); ++i) y = (*(*plain)[i])(y);
-    return y;
-  };
-  const bool dnnl = cpu_backend() == Backend::Dnnl;
-  const Tensor a = (*fused)(x), b = layer_by_layer();
-  EXPECT_EQ(a.grad_fn()->name(), dnnl ? "batch_norm_sigmoid_avg_pool2d" : "avg_pool2d");
-  (a * a).sum().backward();
-  (b * b).sum().backward();
-  test::expect_close(a, b, 1e-6);
-  const NamedTensors pa = fused->named_parameters(), pb = plain->named_parameters();
+// Values, parameter gradients (tolerance tol, or tol_of(name)) and state of the two runs agree.
+void expect_same_results(const FusedAndLayerByLayer& r, double tol,
+                         const std::function<double(const std::string&)>& tol_of = {}) {
+  test::expect_close(r.a, r.b, 1e-6);
+  const NamedTensors pa = r.fused->named_parameters(), pb = r.plain->named_parameters();
   for (std::size_t i = 0; i < pa.size(); ++i) {
     SCOPED_TRACE(pa[i].first);
-    // The convolution's bias gradient is 0 up to rounding (the batch norm removes the bias): a
-    // few 1e-5 either way.
-    test::expect_close(pa[i].second.grad(), pb[i].second.grad(), pa[i].first == "0.bias" ? 1e-4 : 1e-6);
+    test::expect_close(pa[i].second.grad(), pb[i].second.grad(), tol_of ? tol_of(pa[i].first) : tol);
   }
-  const NamedTensors sa = fused->state_dict(), sb = plain->state_dict();
+  const NamedTensors sa = r.fused->state_dict(), sb = r.plain->state_dict();
   for (std::size_t i = 0; i < sa.size(); ++i) {
     SCOPED_TRACE(sa[i].first);
     test::expect_close(sa[i].second, sb[i].second, 1e-7);
   }
-  fused->eval();
-  plain->eval();
-  NoGradGuard no_grad;
-  test::expect_close((*fused)(x), layer_by_layer(), 1e-5);
 }
 
+}  // namespace
+
+// Conv2d[, activation], AvgPool2d run as conv2d_avg_pool2d (one op where the kernels take it:
+// LeNet's layers on the oneDNN backend), with the values and gradients of the layers one by one.
+TEST(Sequential, FusesConvolutionAndAveragePooling) {
+  const FusedAndLayerByLayer r = run_both(
+      [] {
+        return std::make_shared<Sequential>(std::vector<ModulePtr>{
+            std::make_shared<Conv2d>(1, 6, 5, ConvOptions{.padding = 2}), std::make_shared<Sigmoid>(),
+            std::make_shared<AvgPool2d>(2, 2), std::make_shared<Conv2d>(6, 16, 5), std::make_shared<AvgPool2d>(2, 2)});
+      },
+      test::random({4, 1, 28, 28}, 1, DType::F32));
+  EXPECT_EQ(r.a.grad_fn()->name(), cpu_backend() == Backend::Dnnl ? "conv2d_avg_pool2d" : "avg_pool2d");
+  EXPECT_EQ(r.b.grad_fn()->name(), "avg_pool2d");
+  expect_same_results(r, 1e-5);
+}
+
+// Conv2d, BatchNorm2d, activation, AvgPool2d (LeNet-BN): in training the batch norm, activation
+// and pooling as one op; in evaluation one convolution with the batch norm folded in and the
+// pooling fused; the layers one by one give the same values, gradients and running statistics.
+TEST(Sequential, FusesBatchNormAndAveragePooling) {
+  const Tensor x = test::random({4, 1, 12, 12}, 1, DType::F32);
+  FusedAndLayerByLayer r = run_both(
+      [] {
+        return std::make_shared<Sequential>(std::vector<ModulePtr>{
+            std::make_shared<Conv2d>(1, 6, 5, ConvOptions{.padding = 2}), std::make_shared<BatchNorm2d>(6),
+            std::make_shared<Sigmoid>(), std::make_shared<AvgPool2d>(2, 2)});
+      },
+      x);
+  EXPECT_EQ(r.a.grad_fn()->name(), cpu_backend() == Backend::Dnnl ? "batch_norm_sigmoid_avg_pool2d" : "avg_pool2d");
+  // The convolution's bias gradient is 0 up to rounding (the batch norm removes the bias): a few
+  // 1e-5 either way.
+  expect_same_results(r, 1e-6, [](const std::string& name) { return name == "0.bias" ? 1e-4 : 1e-6; });
+  r.fused->eval();
+  r.plain->eval();
+  NoGradGuard no_grad;
+  Tensor b = x;
+  for (std::size_t i = 0; i < r.plain->size(); ++i) b = (*(*r.plain)[i])(b);
+  test::expect_close((*r.fused)(x), b, 1e-5);
+}
+
+// LeNet's pattern: Conv2d, Sigmoid (and BatchNorm2d, Tanh) fuse as post-ops; values and
+// gradients match the layer-by-layer run to rounding (the fused kernels compute the activation
+// with their own vector exp), in training and for inference.
 TEST(Sequential, FusesSigmoidAndTanhAsPostOps) {
   auto make = [] {
     return std::make_shared<Sequential>(std::vector<ModulePtr>{

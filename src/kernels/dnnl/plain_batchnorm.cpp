@@ -33,6 +33,21 @@ void plane_moments(const float* p, int64_t n, double& mean, double& m2) {
   m2 = sq;
 }
 
+// sum of g, and of g (x - mu), over n floats. Not inlined, so that the sums take the same
+// vectorised order whichever buffer g is in (the fused activation's backward writes it into gx, the
+// unfused op passes grad_y): fused and unfused gradients then agree bit for bit.
+__attribute__((noinline)) void plane_gradient_sums(const float* g, const float* x, float mu, int64_t n, double& sum,
+                                                   double& dot) {
+  float s = 0.f, d = 0.f;
+#pragma omp simd reduction(+ : s, d)
+  for (int64_t i = 0; i < n; ++i) {
+    s += g[i];
+    d += g[i] * (x[i] - mu);
+  }
+  sum = s;
+  dot = d;
+}
+
 }  // namespace
 
 // (N, C) rows run on one thread: up to 1 M values (LeNet-BN's 256 x 120), larger ones on oneDNN.
@@ -208,15 +223,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
     for (int64_t p = 0; p < N * C; ++p) {
       const float mu = mean[p % C];
       const float* xs = in + p * S;
-      const float* gs = gradient_row(p * S, S);
-      float sum = 0.f, dot = 0.f;
-#pragma omp simd reduction(+ : sum, dot)
-      for (int64_t i = 0; i < S; ++i) {
-        sum += gs[i];
-        dot += gs[i] * (xs[i] - mu);
-      }
-      plane_gy[p] = sum;
-      plane_gyx[p] = dot;
+      plane_gradient_sums(gradient_row(p * S, S), xs, mu, S, plane_gy[p], plane_gyx[p]);
     }
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c) {

@@ -16,7 +16,7 @@
 //                     or, when O <= W and that is fewer multiply-adds, with the channels in
 //                     the lanes of one vector: gW^T[Kc, O] += xs_rows[Kc, OH OW] * gy^T[OH OW, O]
 //     bias:           gb[O] += the sum of gy's row
-// Q = OH OW rounded up to W (8 or 16: this file is built once per vector width, see small_conv.hpp).
+// The vector width W is 8 or 16: this file is built once per width (see small_conv.hpp).
 // Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
 // (gy is copied into a zero-padded buffer when OH OW is not a multiple of W). The backward does
 // all wanted gradients of one image while its gy is in cache, in one pass over the batch.

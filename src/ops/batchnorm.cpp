@@ -149,11 +149,8 @@ Tensor batch_norm_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor
                      if (k.backward_pooled != nullptr &&
                          k.backward_pooled(g, pg, grad_pooled, y, x, w, mean, invstd, r))
                        return wanted(r, node);
-                     const PoolKernels& pk = select_kernels<PoolKernels>(
-                         pg.op, x.device(), [&](const PoolKernels& t) { return t.supports(pg, x.dtype()); });
-                     return wanted(backward_of(g, k, act, pk.avg_backward(pg, grad_pooled), y, x, w, mean, invstd,
-                                               true),
-                                   node);
+                     const Tensor grad_y = pool_kernels_for(pg, x).avg_backward(pg, grad_pooled);
+                     return wanted(backward_of(g, k, act, grad_y, y, x, w, mean, invstd, true), node);
                    });
   return pooled;
 }

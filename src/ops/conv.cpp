@@ -173,9 +173,7 @@ Tensor conv2d_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bi
         ConvBackwardArgs args = backward_args(grad_pooled, y, x, w, node);
         ConvGrads r;
         if (k.backward_pooled == nullptr || !k.backward_pooled(g, pg, args, r)) {
-          const PoolKernels& pk = select_kernels<PoolKernels>(
-              pg.op, x.device(), [&](const PoolKernels& t) { return t.supports(pg, x.dtype()); });
-          args.grad_y = pk.avg_backward(pg, grad_pooled);
+          args.grad_y = pool_kernels_for(pg, x).avg_backward(pg, grad_pooled);
           r = backward_of(g, k, act, args);
         }
         return std::vector<Tensor>{r.grad_x, r.grad_weight, r.grad_bias};

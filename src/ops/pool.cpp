@@ -99,15 +99,11 @@ void check_dtype(const char* op, const Tensor& x) {
   STRATA_CHECK(is_floating(x.dtype()), op, ": input must be floating-point, got ", dtype_name(x.dtype()));
 }
 
-const PoolKernels& kernels_for(const PoolGeom& g, const Tensor& x) {
-  return select_kernels<PoolKernels>(g.op, x.device(), [&](const PoolKernels& t) { return t.supports(g, x.dtype()); });
-}
-
 Tensor max_pool_nd(const char* op, int nd, const Tensor& x, const PoolOptions& options) {
   check_tensor(op, x);
   const PoolGeom g = PoolGeom::make(op, nd, PoolMode::Max, x.shape(), options);
   check_dtype(op, x);
-  const PoolKernels& k = kernels_for(g, x);
+  const PoolKernels& k = pool_kernels_for(g, x);
   const bool grad = autograd::needs_grad({x});
   MaxPoolForward f = k.max_forward(g, x.detach(), grad);
   if (grad)
@@ -121,7 +117,7 @@ Tensor avg_pool_nd(const char* op, int nd, const Tensor& x, const PoolOptions& o
   check_tensor(op, x);
   const PoolGeom g = PoolGeom::make(op, nd, PoolMode::Avg, x.shape(), options);
   check_dtype(op, x);
-  const PoolKernels& k = kernels_for(g, x);
+  const PoolKernels& k = pool_kernels_for(g, x);
   Tensor y = k.avg_forward(g, x.detach());
   if (autograd::needs_grad({x}))
     autograd::record(op, y, {x}, [g, &k](const Tensor& gy, const autograd::Node&) {
@@ -145,6 +141,10 @@ Tensor adaptive_avg_pool_nd(const char* op, int nd, const Tensor& x, const Dims&
 }
 
 }  // namespace
+
+const PoolKernels& pool_kernels_for(const PoolGeom& g, const Tensor& x) {
+  return select_kernels<PoolKernels>(g.op, x.device(), [&](const PoolKernels& t) { return t.supports(g, x.dtype()); });
+}
 
 Tensor max_pool2d(const Tensor& x, const PoolOptions& options) { return max_pool_nd("max_pool2d", 2, x, options); }
 Tensor max_pool3d(const Tensor& x, const PoolOptions& options) { return max_pool_nd("max_pool3d", 3, x, options); }

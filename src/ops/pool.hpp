@@ -106,4 +106,8 @@ struct PoolKernels {
   Tensor (*adaptive_avg_backward)(const AdaptivePoolGeom& g, const Tensor& grad_y);
 };
 
+// The kernel table that takes g for x's device and dtype (the pooling ops' and the fused
+// convolution's and batch norm's fallback).
+const PoolKernels& pool_kernels_for(const PoolGeom& g, const Tensor& x);
+
 }  // namespace strata

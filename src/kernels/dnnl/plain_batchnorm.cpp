@@ -57,9 +57,7 @@ bool suits(const BatchNormGeom& g, const Tensor& x) {
 }
 
 bool suits_pooled(const BatchNormGeom& g, const Tensor& x, const PoolGeom& pool) {
-  auto is = [](const Spatial& s, int64_t v) { return s[1] == v && s[2] == v; };
-  return suits(g, x) && g.x_shape.ndim() == 4 && pool.mode == PoolMode::Avg && pool.nd == 2 && is(pool.kernel, 2) &&
-         is(pool.stride, 2) && is(pool.padding, 0) && pool.out[1] * 2 == g.x_shape[2] && pool.out[2] * 2 == g.x_shape[3];
+  return suits(g, x) && g.x_shape.ndim() == 4 && pool.mode == PoolMode::Avg && plain_pool::is_two_by_two(pool);
 }
 
 void update_running_stats(const BatchNormGeom& g, const float* mean, const float* var, const Tensor& running_mean,

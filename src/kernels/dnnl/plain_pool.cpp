@@ -20,11 +20,6 @@ bool tiles_exactly(const PoolGeom& g) {
   return true;
 }
 
-// The 2-D exact tiling with 2x2 windows, in loops the compiler vectorises.
-bool is_two_by_two(const PoolGeom& g) {
-  return tiles_exactly(g) && g.kernel[0] == 1 && g.kernel[1] == 2 && g.kernel[2] == 2;
-}
-
 void two_by_two_forward(const PoolGeom& g, const float* in, float* out) {
   const int64_t W = g.in[2], rows = g.out[1], plane = g.in_spatial();
 #pragma omp parallel for schedule(static)
@@ -47,6 +42,10 @@ struct Windows {
 };
 
 }  // namespace
+
+bool is_two_by_two(const PoolGeom& g) {
+  return tiles_exactly(g) && g.kernel[0] == 1 && g.kernel[1] == 2 && g.kernel[2] == 2;
+}
 
 void two_by_two_rows(const float* in, int64_t width, int64_t rows, float* out) {
   const int64_t half = width / 2;

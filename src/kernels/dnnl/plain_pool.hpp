@@ -13,6 +13,10 @@ namespace strata::dnnl_backend::plain_pool {
 Tensor avg_forward(const PoolGeom& g, const Tensor& x);
 Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y);
 
+// Windows of 2x2 (1 along D), stride = kernel, no padding, tiling the input exactly (LeNet's
+// pooling): the case the functions below and the fused kernels' pooling take.
+bool is_two_by_two(const PoolGeom& g);
+
 // 2x2 stride-2 windows over `rows` pairs of input rows of `width` floats (even), into rows of
 // width / 2; and the backward, each gradient spread as a quarter over its window. Serial, for
 // kernels that pool in their own passes over an image (small_conv, plain_batchnorm).

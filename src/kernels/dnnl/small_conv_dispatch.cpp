@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "kernels/dnnl/plain_pool.hpp"
 #include "kernels/dnnl/small_conv.hpp"
 
 namespace strata::dnnl_backend::small_conv {
@@ -45,9 +46,7 @@ bool suits(const ConvGeom& g) {
 }
 
 bool suits_pooled(const ConvGeom& g, const PoolGeom& pool) {
-  auto is = [](const Spatial& s, int64_t v) { return s[1] == v && s[2] == v; };
-  return suits(g) && pool.mode == PoolMode::Avg && pool.nd == 2 && is(pool.kernel, 2) && is(pool.stride, 2) &&
-         is(pool.padding, 0) && pool.out[1] * 2 == g.out[kH] && pool.out[2] * 2 == g.out[kW];
+  return suits(g) && pool.mode == PoolMode::Avg && plain_pool::is_two_by_two(pool);
 }
 
 namespace {

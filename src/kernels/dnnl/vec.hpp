@@ -41,9 +41,6 @@ constexpr int W = STRATA_SIMD_WIDTH;
 typedef float Vec __attribute__((vector_size(4 * W)));
 typedef int32_t IVec __attribute__((vector_size(4 * W)));
 typedef float UnalignedVec __attribute__((vector_size(4 * W), aligned(4)));
-// Half a W = 16 vector (an AVX2 register), for rows of 8-15 floats.
-typedef float Vec8 __attribute__((vector_size(32)));
-typedef float UnalignedVec8 __attribute__((vector_size(32), aligned(4)));
 
 inline Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
 inline void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }

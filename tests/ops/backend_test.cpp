@@ -174,6 +174,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         ConvRow{"first_layer", {2, 1, 28, 28}, {6, 1, 5, 5}, {.padding = 2}, true},
         ConvRow{"lenet_conv2", {3, 6, 14, 14}, {16, 6, 5, 5}, {}, true},
+        // 8x8 outputs: one vector's worth of columns per output channel, no padded columns.
+        ConvRow{"lenet_bn_conv2", {3, 6, 12, 12}, {16, 6, 5, 5}, {}, true},
         ConvRow{"few_channels_dilated", {3, 5, 11, 9}, {7, 5, 3, 2}, {.padding = {2, 1}, .dilation = {1, 2}}, false},
         ConvRow{"sixteen_to_six", {2, 16, 7, 6}, {6, 16, 3, 3}, {.padding = 1}, true},
         ConvRow{"blocked_3x3", {2, 16, 9, 7}, {32, 16, 3, 3}, {.padding = 1}, true},

@@ -13,7 +13,7 @@
 //     data:           gxs[shift[k] + q] += (W^T[Kc, O] * gy[O, Q])[k, q], straight from the GEMM
 //                     tile's registers; then each shifted plane is added back at its kx offset into gx
 //     weights:        gW[O, Kc] += gy[O, Q] * xs_rows[Kc, Q]^T
-//                     or, when O <= W and that is fewer multiply-adds, with the channels in
+//                     or, when O <= W and that is no more multiply-adds, with the channels in
 //                     the lanes of one vector: gW^T[Kc, O] += xs_rows[Kc, OH OW] * gy^T[OH OW, O]
 //     bias:           gb[O] += the sum of gy's row
 // The vector width W is 8 or 16: this file is built once per width (see small_conv.hpp).
@@ -67,6 +67,15 @@ void move_rows(float* dst, int64_t ds, const float* src, int64_t ss, int64_t row
   }
 }
 
+#if STRATA_SIMD_WIDTH == 16
+// One masked load of fold_columns: the lanes `mask` of gxs at `offset` floats from the start of a
+// row of shifted planes (the plane of one kernel column kx, shifted by its column offset).
+struct FoldLoad {
+  int64_t offset;
+  uint32_t mask;
+};
+#endif
+
 // One image's geometry (the comment at the top names the symbols).
 struct ImageGeom {
   int64_t channels, height, width, out_channels, out_h, out_w;
@@ -77,8 +86,14 @@ struct ImageGeom {
   int64_t taps;           // Kc = C kH kW
   const int64_t* shift;
   int64_t image, out_image;  // floats of one image of x and of y
+#if STRATA_SIMD_WIDTH == 16
+  // fold_columns' loads, the same for every row of gx: those of the row's vector j (columns
+  // [j W, j W + W)) are fold[fold_begin[j], fold_begin[j + 1]).
+  const struct FoldLoad* fold;
+  const int64_t* fold_begin;
+#endif
   // The weight gradient as gemm_nv with the O output channels in the lanes of one vector (see
-  // backward_image): where that takes fewer multiply-adds than gemm_nt's dot products.
+  // backward_image): where that takes no more multiply-adds than gemm_nt's dot products.
   bool weights_in_lanes;
 
   bool exact() const { return wide == columns; }  // gy and y rows need no padded copy
@@ -110,20 +125,17 @@ void shift_columns(const ImageGeom& g, const float* x, float* xs) {
 // columns each one covers, and stored once: adding plane after plane into gx (the AVX2 build's
 // way) made every masked load wait for the masked store just before it to an overlapping address,
 // which is not forwarded: 77% of the fold's time.
+// The loads (Plan::fold) are worked out once per geometry: computing each one's columns and mask
+// in the loop took as long as the data gradient's GEMM for LeNet's conv2.
 void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
   for (int64_t c = 0; c < g.channels; ++c)
     for (int64_t h = 0; h < g.height; ++h) {
       const float* rows = gxs + c * g.kernel_w * g.plane + (h + g.pad_h) * g.out_w;
       float* dst = gx + (c * g.height + h) * g.width;
-      for (int64_t j0 = 0; j0 < g.width; j0 += simd::W) {
+      for (int64_t j = 0, j0 = 0; j0 < g.width; ++j, j0 += simd::W) {
         Vec sum{};
-        for (int64_t kx = 0; kx < g.kernel_w; ++kx) {
-          int64_t lo, hi, offset;
-          g.valid_columns(kx, lo, hi, offset);
-          // Input column j = ow + offset comes from output column ow in [lo, hi).
-          const uint32_t mask = simd::lanes(lo + offset - j0, hi + offset - j0);
-          if (mask != 0) sum += simd::load_masked(rows + kx * g.plane + j0 - offset, mask);
-        }
+        for (int64_t l = g.fold_begin[j]; l < g.fold_begin[j + 1]; ++l)
+          sum += simd::load_masked(rows + g.fold[l].offset, g.fold[l].mask);
         simd::store_masked(dst + j0, sum, simd::lanes(0, g.width - j0));
       }
     }
@@ -231,6 +243,10 @@ void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optio
 // ImageGeom of g, owning the tap shifts.
 struct Plan {
   std::vector<int64_t> shift;
+#if STRATA_SIMD_WIDTH == 16
+  std::vector<FoldLoad> fold;
+  std::vector<int64_t> fold_begin;
+#endif
   ImageGeom geom{};
 
   explicit Plan(const ConvGeom& g) {
@@ -257,8 +273,25 @@ struct Plan {
     p.shifted_size = std::max(p.channels * p.kernel_w * p.plane, *std::max_element(shift.begin(), shift.end()) + p.wide);
     p.image = p.channels * p.height * p.width;
     p.out_image = p.out_channels * p.columns;
-    // Multiply-adds per image: Kc OH OW against O Kc Q / W.
-    p.weights_in_lanes = p.out_channels <= simd::W && p.columns * simd::W < p.out_channels * p.wide;
+    // Multiply-adds per image: Kc OH OW against O Kc Q / W. On a tie (LeNet-BN's conv2: 16 channels,
+    // 8x8 outputs) gemm_nv still wins: one load per multiply-add and no partial sums to add per tile
+    // (conv2's weight gradient 0.53 -> 0.41 ms per batch of 256 here).
+    p.weights_in_lanes = p.out_channels <= simd::W && p.columns * simd::W <= p.out_channels * p.wide;
+#if STRATA_SIMD_WIDTH == 16
+    for (int64_t j0 = 0; j0 < p.width; j0 += simd::W) {
+      fold_begin.push_back(static_cast<int64_t>(fold.size()));
+      for (int64_t kx = 0; kx < p.kernel_w; ++kx) {
+        int64_t lo, hi, offset;
+        p.valid_columns(kx, lo, hi, offset);
+        // Input column j = ow + offset comes from output column ow in [lo, hi).
+        const uint32_t mask = simd::lanes(lo + offset - j0, hi + offset - j0);
+        if (mask != 0) fold.push_back({kx * p.plane + j0 - offset, mask});
+      }
+    }
+    fold_begin.push_back(static_cast<int64_t>(fold.size()));
+    p.fold = fold.data();
+    p.fold_begin = fold_begin.data();
+#endif
   }
 };
 

@@ -24,11 +24,9 @@ inline int64_t softmax_at(const SoftmaxGeom& g, int64_t o, int64_t k, int64_t i)
 // For every (o, i), with m = max_k x[o,k,i] (NaN if any is NaN) and s = sum_k exp(x[o,k,i] - m):
 //   softmax:      y[o,k,i] = exp(x[o,k,i] - m) / s
 //   log_softmax:  y[o,k,i] = x[o,k,i] - m - log(s)
-// Threads from 1024 values on: two double-precision exps per value make even a training batch's
-// logits (256 x 10, 25 us on one thread) worth splitting.
 template <class T>
 void softmax_forward(const SoftmaxGeom& g, const T* x, bool log, T* y) {
-#pragma omp parallel for collapse(2) schedule(static) if (g.outer * g.classes * g.inner > 1024)
+#pragma omp parallel for collapse(2) schedule(static) if (g.outer * g.classes * g.inner > 65536)
   for (int64_t o = 0; o < g.outer; ++o)
     for (int64_t i = 0; i < g.inner; ++i) {
       double m = -std::numeric_limits<double>::infinity();

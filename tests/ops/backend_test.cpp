@@ -220,7 +220,7 @@ INSTANTIATE_TEST_SUITE_P(
                       PoolRow{"max_plain", {2, 3, 7, 6}, true, {.kernel = 2}},
                       PoolRow{"max_ceil", {1, 16, 7, 7}, true, {.kernel = 2, .ceil_mode = true}},
                       PoolRow{"avg_2", {2, 6, 28, 28}, false, {.kernel = 2}},
-                      // 20 outputs per row: two chunks of 8, one of 4 (plain_pool's vector rows).
+                      // Rows of 40 into 20: longer than LeNet's (at most 28 into 14).
                       PoolRow{"avg_2_wide", {2, 3, 4, 40}, false, {.kernel = 2}},
                       PoolRow{"avg_pad_include", {1, 16, 7, 7}, false, {.kernel = 3, .stride = 2, .padding = 1}},
                       PoolRow{"avg_pad_exclude", {1, 16, 7, 7}, false,

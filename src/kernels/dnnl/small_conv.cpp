@@ -89,7 +89,7 @@ struct ImageGeom {
 #if STRATA_SIMD_WIDTH == 16
   // fold_columns' loads, the same for every row of gx: those of the row's vector j (columns
   // [j W, j W + W)) are fold[fold_begin[j], fold_begin[j + 1]).
-  const struct FoldLoad* fold;
+  const FoldLoad* fold;
   const int64_t* fold_begin;
 #endif
   // The weight gradient as gemm_nv with the O output channels in the lanes of one vector (see
@@ -275,7 +275,7 @@ struct Plan {
     p.out_image = p.out_channels * p.columns;
     // Multiply-adds per image: Kc OH OW against O Kc Q / W. On a tie (LeNet-BN's conv2: 16 channels,
     // 8x8 outputs) gemm_nv still wins: one load per multiply-add and no partial sums to add per tile
-    // (conv2's weight gradient 0.53 -> 0.41 ms per batch of 256 here).
+    // (conv2's weight gradient 0.53 -> 0.41 ms per batch of 256, docs/BENCHMARKS.md, 2026-12-02 16:19).
     p.weights_in_lanes = p.out_channels <= simd::W && p.columns * simd::W <= p.out_channels * p.wide;
 #if STRATA_SIMD_WIDTH == 16
     for (int64_t j0 = 0; j0 < p.width; j0 += simd::W) {

@@ -181,6 +181,15 @@ INSTANTIATE_TEST_SUITE_P(
         ConvRow{"blocked_3x3", {2, 16, 9, 7}, {32, 16, 3, 3}, {.padding = 1}, true},
         ConvRow{"blocked_stride2", {1, 32, 11, 11}, {16, 32, 3, 3}, {.stride = 2, .padding = 1}, false},
         ConvRow{"one_by_one_stride2", {2, 32, 8, 8}, {64, 32, 1, 1}, {.stride = 2}, true},
+        // pointwise_conv.cpp's 1x1 kernel (AVX-512): tiles of 6 pixels x 4 blocks across rows and
+        // images (5x5 images), groups of 4 + 1 and 4 + 2 blocks (80 and 96 outputs), two input
+        // chunks (144 channels), a 3-block group (48 outputs) and a 1-block one, stride 2 along
+        // odd rows, 3-D, and batch 1.
+        ConvRow{"pointwise_tiles_cross_images", {3, 32, 5, 5}, {80, 32, 1, 1}, {}, true},
+        ConvRow{"pointwise_two_chunks", {2, 144, 4, 7}, {96, 144, 1, 1}, {}, true},
+        ConvRow{"pointwise_three_blocks_stride2", {2, 16, 9, 7}, {48, 16, 1, 1}, {.stride = 2}, false},
+        ConvRow{"pointwise_one_block", {1, 64, 6, 6}, {16, 64, 1, 1}, {}, true},
+        ConvRow{"pointwise_3d", {2, 16, 3, 4, 5}, {32, 16, 1, 1, 1}, {.stride = {1, 2, 1}}, true},
         ConvRow{"odd_channels", {2, 3, 10, 9}, {5, 3, 3, 2}, {.stride = {2, 1}, .padding = {1, 0}}, true},
         ConvRow{"dilation", {1, 16, 12, 12}, {16, 16, 3, 3}, {.padding = 2, .dilation = 2}, true},
         ConvRow{"groups", {2, 32, 7, 7}, {32, 8, 3, 3}, {.padding = 1, .groups = 4}, true},

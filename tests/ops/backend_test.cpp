@@ -181,10 +181,8 @@ INSTANTIATE_TEST_SUITE_P(
         ConvRow{"blocked_3x3", {2, 16, 9, 7}, {32, 16, 3, 3}, {.padding = 1}, true},
         ConvRow{"blocked_stride2", {1, 32, 11, 11}, {16, 32, 3, 3}, {.stride = 2, .padding = 1}, false},
         ConvRow{"one_by_one_stride2", {2, 32, 8, 8}, {64, 32, 1, 1}, {.stride = 2}, true},
-        // pointwise_conv.cpp's 1x1 kernel (AVX-512): tiles of 6 pixels x 4 blocks across rows and
-        // images (5x5 images), groups of 4 + 1 and 4 + 2 blocks (80 and 96 outputs), two input
-        // chunks (144 channels), a 3-block group (48 outputs) and a 1-block one, stride 2 along
-        // odd rows, 3-D, and batch 1.
+        // 1x1 convolutions of blocked channels: 80, 96, 48 and 16 outputs (not multiples of 64),
+        // 144 inputs (not of 128), 5x5 images, stride 2 along odd rows, 3-D, and batch 1.
         ConvRow{"pointwise_tiles_cross_images", {3, 32, 5, 5}, {80, 32, 1, 1}, {}, true},
         ConvRow{"pointwise_two_chunks", {2, 144, 4, 7}, {96, 144, 1, 1}, {}, true},
         ConvRow{"pointwise_three_blocks_stride2", {2, 16, 9, 7}, {48, 16, 1, 1}, {.stride = 2}, false},

@@ -2,13 +2,10 @@
 // Activations in preferred_layout (context.hpp); weights reordered from PyTorch's O,I,k... layout
 // (or G,O/G,I/G,k... for grouped convolution) to the primitive's format on each call; weight
 // gradients returned in O,I,k... Few-channel 2-D convolutions that oneDNN would pad to 16-channel
-// blocks run on small_conv.cpp's own kernels instead, in the plain layout; on AVX-512 CPUs, 1x1
-// convolutions of 16-channel blocks forward (and their data gradient at stride 1) run on
-// pointwise_conv.cpp's.
+// blocks run on small_conv.cpp's own kernels instead, in the plain layout.
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
-#include "kernels/dnnl/pointwise_conv.hpp"
 #include "kernels/dnnl/small_conv.hpp"
 #include "ops/activation.hpp"
 #include "ops/conv.hpp"
@@ -140,26 +137,12 @@ const BackwardWeights& backward_weights_plan(const ConvGeom& fused) {
   });
 }
 
-// A 1x1 convolution pointwise_conv.cpp runs (with AVX-512 vectors: small_conv's width choice).
-bool runs_pointwise(const ConvGeom& g) {
-#ifdef STRATA_HAVE_SIMD_W16
-  const bool one_by_one = g.kernel == Spatial{1, 1, 1} && g.padding == Spatial{0, 0, 0};
-  return one_by_one && g.groups == 1 && g.in_channels % kChannelBlock == 0 && g.out_channels % kChannelBlock == 0 &&
-         small_conv::vector_width() == 16;
-#else
-  return false;
-#endif
-}
-
 // oneDNN takes a negative right padding for the input rows PyTorch's floor division leaves unread
 // (e.g. a 1x1 stride-2 convolution of an even size).
 bool supports(const ConvGeom& g, DType dtype) { return supported_dtype(dtype); }
 
 Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b) {
   if (small_conv::suits(g)) return small_conv::forward(g, x, w, b);
-#ifdef STRATA_HAVE_SIMD_W16
-  if (runs_pointwise(g)) return pointwise_conv::forward(g, x, w, b);
-#endif
   const Forward& plan = forward_plan(g);
   Tensor holders[3];
   const Tensor wc = w.detach().contiguous();
@@ -178,9 +161,6 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor
 
 Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
   if (small_conv::suits(g)) return small_conv::backward(without_post_op(g), {gy, {}, {}, w, true, false, false}).grad_x;
-#ifdef STRATA_HAVE_SIMD_W16
-  if (runs_pointwise(g) && g.stride == Spatial{1, 1, 1}) return pointwise_conv::backward_data(g, gy, w);
-#endif
   const BackwardData& plan = backward_data_plan(g);
   Tensor holders[2];
   const Tensor wc = w.detach().contiguous();

@@ -1,6 +1,7 @@
 // Storage: a reference-counted, 64-byte-aligned buffer on one device. Tensors are views over it.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -38,7 +39,17 @@ class Storage {
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  // Identity and write count, for caches of values derived from the contents (a convolution's
+  // weights reordered for oneDNN, a batch norm folded into them): id() is unique per storage for
+  // the process's lifetime (addresses are reused, ids are not); version() changes whenever a
+  // tensor hands out its memory for writing (Tensor::data / raw_data), before the write.
+  uint64_t id() const { return id_; }
+  uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_acq_rel); }
+
  private:
+  uint64_t id_;
+  std::atomic<uint64_t> version_{0};
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;

@@ -54,13 +54,22 @@ class Tensor {
   const std::shared_ptr<Storage>& storage() const;
 
   // ---- Element access ----
-  // Address of the first element; T must match dtype().
+  // Address of the first element; T must match dtype(). The memory may be written through it:
+  // each call bumps the storage's version (Storage::version), which invalidates what caches
+  // derived from the contents. Fetch the pointer again for writes after other ops have run.
   template <class T>
   T* data() const {
     check_dtype(dtype_of<T>, "data");
     return static_cast<T*>(raw_data());
   }
   void* raw_data() const;
+  // The same address for reading only: leaves the version as it is.
+  template <class T>
+  const T* read_data() const {
+    check_dtype(dtype_of<T>, "read_data");
+    return static_cast<const T*>(raw_read_data());
+  }
+  const void* raw_read_data() const;
   double item() const;  // the value of a one-element tensor
   // All elements in row-major order, converted to T.
   template <class T>

@@ -59,6 +59,8 @@ void release_cached_cpu_memory() {
 void set_cpu_allocator(Allocator* allocator) { installed_cpu_allocator = allocator; }
 
 Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+  static std::atomic<uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   STRATA_CHECK(device.is_cpu(), "storage: device ", device.str(), " is not available in this build");
   allocator_ = &cpu_allocator();
   try {

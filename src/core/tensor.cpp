@@ -45,9 +45,14 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-void* Tensor::raw_data() const {
+const void* Tensor::raw_read_data() const {
   const TensorImpl& t = get();
-  return static_cast<char*>(t.storage->data()) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
+  return static_cast<const char*>(t.storage->data()) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
+}
+
+void* Tensor::raw_data() const {
+  get().storage->bump_version();
+  return const_cast<void*>(raw_read_data());
 }
 
 void Tensor::check_dtype(DType expected, const char* what) const {

@@ -1,4 +1,5 @@
 // Layer modules: state (parameters, options) plus one call into ops. Printing matches PyTorch.
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include "strata/nn/init.hpp"
 #include "strata/nn/layers.hpp"
 #include "strata/random.hpp"
+#include "strata/storage.hpp"
 
 namespace strata::nn {
 namespace {
@@ -168,12 +170,26 @@ Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<A
   const bool inference = !bn.is_training() && bn.input_ndim() == nd_ + 2 && bn.num_features() == out_channels_ &&
                          !autograd::needs_grad({x, weight, bias, bn.weight, bn.bias});
   if (!inference) {
+    fold_.reset();
     const Tensor y = (*this)(x);
     if (pool) return bn.with_avg_pool(y, activation, *pool);
     return activation ? bn.with_activation(y, *activation) : bn(y);
   }
+  std::vector<uint64_t> sources;
+  for (const Tensor& t : {weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var}) {
+    if (!t.defined()) {
+      sources.insert(sources.end(), {0, 0, 0});
+      continue;
+    }
+    sources.insert(sources.end(), {t.storage()->id(), t.storage()->version(), static_cast<uint64_t>(t.offset())});
+  }
+  sources.push_back(std::bit_cast<uint64_t>(bn.eps()));
+  if (!fold_ || fold_->sources != sources) {
+    fold_ = Fold{fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps()),
+                 std::move(sources)};
+  }
   return call_as_layer(x, [&](const Tensor& in) {
-    const FoldedConv f = fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps());
+    const FoldedConv& f = fold_->folded;
     if (pool) return conv2d_avg_pool2d(in, f.weight, f.bias, options_, activation, *pool);
     return nd_ == 2 ? conv2d(in, f.weight, f.bias, options_, activation)
                     : conv3d(in, f.weight, f.bias, options_, activation);

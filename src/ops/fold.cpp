@@ -2,7 +2,8 @@
 // With s[o] = gamma[o] / sqrt(running_var[o] + eps), for every output channel o:
 //   bn(conv(x, w, b))[o] = (conv(x, w, b)[o] - mean[o]) s[o] + beta[o]
 //                        = conv(x, w s, (b - mean) s + beta)[o]
-// since the convolution is linear in its weights and bias. Computed in double on the host.
+// since the convolution is linear in its weights and bias. Computed in double on the host; the
+// inputs are only read (their versions stay, see Storage::version).
 #include <cmath>
 
 #include "core/dtype_dispatch.hpp"
@@ -41,17 +42,16 @@ FoldedConv fold_batch_norm(const Tensor& conv_weight, const Tensor& conv_bias, c
     auto values = [](const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); };
     const Tensor b = values(conv_bias), gamma = values(bn_weight), beta = values(bn_bias);
     const Tensor mean = values(running_mean), var = values(running_var);
-    const T* pw = w.data<T>();
+    auto read = [](const Tensor& t) { return t.defined() ? t.read_data<T>() : nullptr; };
+    const T *pw = read(w), *pb = read(b), *pg = read(gamma), *pbeta = read(beta), *pm = read(mean), *pv = read(var);
     T* out_w = folded.weight.data<T>();
     T* out_b = folded.bias.data<T>();
     for (int64_t o = 0; o < channels; ++o) {
-      const double g = gamma.defined() ? double(gamma.data<T>()[o]) : 1.0;
-      const double s = g / std::sqrt(double(var.data<T>()[o]) + eps);
+      const double s = (pg ? double(pg[o]) : 1.0) / std::sqrt(double(pv[o]) + eps);
       for (int64_t i = 0; i < per_channel; ++i)
         out_w[o * per_channel + i] = static_cast<T>(double(pw[o * per_channel + i]) * s);
-      const double bias = b.defined() ? double(b.data<T>()[o]) : 0.0;
-      const double shift = beta.defined() ? double(beta.data<T>()[o]) : 0.0;
-      out_b[o] = static_cast<T>((bias - double(mean.data<T>()[o])) * s + shift);
+      const double bias = pb ? double(pb[o]) : 0.0, shift = pbeta ? double(pbeta[o]) : 0.0;
+      out_b[o] = static_cast<T>((bias - double(pm[o])) * s + shift);
     }
   });
   return folded;

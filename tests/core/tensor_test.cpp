@@ -357,3 +357,21 @@ TEST(Tensor, InstalledAllocatorIsUsedAndItsFailuresBecomeErrors) {
   set_cpu_allocator(nullptr);
   EXPECT_EQ(ones({1000}).numel(), 1000);
 }
+
+// Storage versions: what caches of derived values (inference's reordered weights) rely on.
+TEST(StorageVersion, WritableAccessBumpsItReadsDoNot) {
+  Tensor t = zeros({4});
+  const uint64_t v0 = t.storage()->version();
+  t.read_data<float>();
+  EXPECT_EQ(t.storage()->version(), v0);
+  t.data<float>()[0] = 1.0f;
+  const uint64_t v1 = t.storage()->version();
+  EXPECT_GT(v1, v0);
+  t.fill_(2.0);
+  EXPECT_GT(t.storage()->version(), v1);
+  const Tensor view = t.view({2, 2});
+  const uint64_t v2 = t.storage()->version();
+  view.data<float>();
+  EXPECT_GT(t.storage()->version(), v2) << "a view writes the same storage";
+  EXPECT_NE(t.clone().storage()->id(), t.storage()->id());
+}

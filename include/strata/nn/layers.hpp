@@ -5,6 +5,8 @@
 
 #include <initializer_list>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "strata/nn/module.hpp"
 #include "strata/ops.hpp"
@@ -72,6 +74,14 @@ class ConvNd : public Module {
   int64_t in_channels_, out_channels_;
   Dims kernel_;
   ConvOptions options_;
+  // with_batch_norm's last inference fold, and what it was made from (each tensor's storage id,
+  // version and offset, and eps): reused while none of that changes, so that inference folds once
+  // (and the backend's cached reorder of the folded weights stays valid).
+  struct Fold {
+    FoldedConv folded;
+    std::vector<uint64_t> sources;
+  };
+  std::optional<Fold> fold_;
 };
 
 class Conv2d : public ConvNd {

@@ -1,12 +1,14 @@
 // Convolution on oneDNN: forward, backward data, backward weights (ConvKernels, ops/conv.hpp).
 // Activations in preferred_layout (context.hpp); weights reordered from PyTorch's O,I,k... layout
-// (or G,O/G,I/G,k... for grouped convolution) to the primitive's format on each call; weight
+// (or G,O/G,I/G,k... for grouped convolution) to the primitive's format on each call (once while
+// they do not change, for inference: weight_cache.hpp); weight
 // gradients returned in O,I,k... Few-channel 2-D convolutions that oneDNN would pad to 16-channel
 // blocks run on small_conv.cpp's own kernels instead, in the plain layout.
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
 #include "kernels/dnnl/small_conv.hpp"
+#include "kernels/dnnl/weight_cache.hpp"
 #include "ops/activation.hpp"
 #include "ops/conv.hpp"
 
@@ -146,7 +148,7 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor
   const Forward& plan = forward_plan(g);
   Tensor holders[3];
   const Tensor wc = w.detach().contiguous();
-  memory wm = reorder_to(plan.pd.weights_desc(), memory_of(user_weights_desc(g), wc), holders[0]);
+  memory wm = cached_weights(plan.pd.weights_desc(), user_weights_desc(g), wc, holders[0]);
   memory src = as_input(plan.pd.src_desc(), x, holders[1]);
   Output y(plan.pd.dst_desc(), g.y_shape());
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, y.memory()}};

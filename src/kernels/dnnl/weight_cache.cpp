@@ -1,0 +1,103 @@
+#include "kernels/dnnl/weight_cache.hpp"
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "strata/autograd.hpp"
+#include "strata/storage.hpp"
+
+namespace strata::dnnl_backend {
+namespace {
+
+using dnnl::memory;
+
+struct Entry {
+  std::weak_ptr<Storage> storage;  // expired: the weights are gone, so is the entry
+  uint64_t id, version;
+  int64_t offset;
+  memory::desc desc;
+  Tensor copy;  // the reordered weights
+  memory reordered;
+};
+
+// The cached copies' bytes at most; past it the cache starts over (a model's weights once, for
+// any model of the zoo, in about a tenth of it).
+constexpr std::size_t kCapacityBytes = std::size_t{1} << 31;
+
+class WeightCache {
+ public:
+  // The entry's copy also goes to `holder`, which keeps it alive through the caller's primitive.
+  memory get(const memory::desc& desc, const memory::desc& user, const Tensor& w, Tensor& holder) {
+    const std::shared_ptr<Storage>& storage = w.storage();
+    std::lock_guard<std::mutex> lock(mutex_);
+    Entry* slot = nullptr;
+    for (Entry& e : entries_) {
+      if (e.id == storage->id() && e.offset == w.offset() && e.desc == desc) {
+        slot = &e;
+        break;
+      }
+    }
+    if (slot != nullptr && slot->version == storage->version()) {
+      holder = slot->copy;
+      return slot->reordered;
+    }
+    if (slot == nullptr) slot = &add(desc);
+    // Read without bumping the version, and note the version first: a write after this reorder
+    // (through a pointer fetched later) bumps it past the noted one.
+    slot->storage = storage;
+    slot->id = storage->id();
+    slot->version = storage->version();
+    slot->offset = w.offset();
+    memory from(user, engine(), const_cast<void*>(w.raw_read_data()));
+    dnnl::reorder(from, slot->reordered).execute(stream(), from, slot->reordered);
+    holder = slot->copy;
+    return slot->reordered;
+  }
+
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.clear();
+    bytes_ = 0;
+  }
+
+ private:
+  // A new entry with its buffer, after dropping those of freed weights (or all, past capacity).
+  Entry& add(const memory::desc& desc) {
+    std::erase_if(entries_, [&](const Entry& e) {
+      if (!e.storage.expired()) return false;
+      bytes_ -= e.desc.get_size();
+      return true;
+    });
+    if (bytes_ + desc.get_size() > kCapacityBytes) {
+      entries_.clear();
+      bytes_ = 0;
+    }
+    Entry& e = entries_.emplace_back();
+    e.desc = desc;
+    e.copy = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
+    e.reordered = memory(desc, engine(), e.copy.raw_data());
+    bytes_ += desc.get_size();
+    return e;
+  }
+
+  std::mutex mutex_;
+  std::vector<Entry> entries_;  // a few per layer at most: a linear search costs nothing next to a reorder
+  std::size_t bytes_ = 0;
+};
+
+WeightCache& cache() {
+  static WeightCache* c = new WeightCache;  // never destroyed: entries hold tensors past static destruction
+  return *c;
+}
+
+}  // namespace
+
+memory cached_weights(const memory::desc& desc, const memory::desc& user, const Tensor& w, Tensor& holder) {
+  if (GradMode::is_enabled() || desc == user) return reorder_to(desc, memory_of(user, w), holder);
+  return cache().get(desc, user, w, holder);
+}
+
+void clear_weight_cache() { cache().clear(); }
+
+}  // namespace strata::dnnl_backend

@@ -1,0 +1,24 @@
+// Weights reordered once and kept while they do not change: for inference, where every call
+// would otherwise reorder every layer's weights from PyTorch's layout into the primitive's (at
+// batch 1 that took as long as the convolutions themselves).
+//
+// An entry is keyed by the weight's storage (Storage::id), offset and target format, and holds
+// the storage's version when it was filled; any later write through Tensor::data bumps that
+// version, so the next lookup reorders again. Training does not use the cache: weights change
+// every step, and the copies would add a weight-sized buffer per layer to the peak memory.
+#pragma once
+
+#include "kernels/dnnl/context.hpp"
+
+namespace strata::dnnl_backend {
+
+// `w` (dense, in the format `user`) as memory of `desc`. While gradients are off (GradMode), a
+// cached reordered copy when `w` is unchanged since it was made; otherwise as reorder_to, with
+// `holder` keeping a fresh copy alive.
+dnnl::memory cached_weights(const dnnl::memory::desc& desc, const dnnl::memory::desc& user, const Tensor& w,
+                            Tensor& holder);
+
+// Drops every cached copy (tests; and the memory back when inference is over).
+void clear_weight_cache();
+
+}  // namespace strata::dnnl_backend

@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "strata/storage.hpp"
 #include "strata/tensor.hpp"
 
 namespace strata {
@@ -92,13 +93,14 @@ Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {
 // conv(x, folded.weight, folded.bias) == batch_norm(conv(x, weight, bias), bn_weight, bn_bias,
 // running_mean, running_var, false, _, eps) up to rounding, at the cost of the convolution alone.
 // weight (O, I/groups, k...); the rest (O), conv_bias, bn_weight and bn_bias may be undefined.
-// The result does not track gradients.
+// The result does not track gradients; its memory comes from `allocator` (cpu_allocator() when
+// null; a cache of folds keeps them in system_cpu_allocator() memory, see strata/storage.hpp).
 struct FoldedConv {
   Tensor weight, bias;
 };
 FoldedConv fold_batch_norm(const Tensor& weight, const Tensor& conv_bias, const Tensor& bn_weight,
                            const Tensor& bn_bias, const Tensor& running_mean, const Tensor& running_var,
-                           double eps = 1e-5);
+                           double eps = 1e-5, Allocator* allocator = nullptr);
 
 // ---- Pooling ----
 // stride defaults to the kernel size; padding at most half the kernel; count_include_pad as

@@ -22,6 +22,10 @@ class Allocator {
 };
 
 Allocator& cpu_allocator();
+// Aligned memory straight from the system, never cached: for long-lived buffers (the weights
+// inference derives once and keeps) that would otherwise count in the caching allocator's working
+// set and make it evict what every iteration reuses.
+Allocator& system_cpu_allocator();
 // Installs `allocator` for CPU storage (nullptr restores the default). The allocator must outlive
 // every storage it allocated.
 void set_cpu_allocator(Allocator* allocator);
@@ -30,7 +34,8 @@ void release_cached_cpu_memory();
 
 class Storage {
  public:
-  Storage(std::size_t nbytes, Device device);
+  // Memory from `allocator`, or cpu_allocator() when null.
+  Storage(std::size_t nbytes, Device device, Allocator* allocator = nullptr);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

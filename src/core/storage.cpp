@@ -27,10 +27,14 @@ class AlignedCpuAllocator final : public Allocator {
 // The default: cache freed buffers (see core/caching_allocator.hpp), up to a quarter of the
 // machine's memory. Sanitizer builds and STRATA_CACHING_ALLOCATOR=0 use plain aligned malloc, so
 // that use-after-free stays detectable.
-Allocator& default_cpu_allocator() {
+AlignedCpuAllocator& plain_allocator() {
   static AlignedCpuAllocator plain;
-#ifdef STRATA_SANITIZE
   return plain;
+}
+
+Allocator& default_cpu_allocator() {
+#ifdef STRATA_SANITIZE
+  return plain_allocator();
 #else
   static CachingAllocator* caching = [] {
     const char* env = std::getenv("STRATA_CACHING_ALLOCATOR");
@@ -40,7 +44,7 @@ Allocator& default_cpu_allocator() {
     return new CachingAllocator(limit);  // never destroyed: storages may outlive static destruction
   }();
   if (caching != nullptr) return *caching;
-  return plain;
+  return plain_allocator();
 #endif
 }
 
@@ -52,17 +56,19 @@ Allocator& cpu_allocator() {
   return installed_cpu_allocator ? *installed_cpu_allocator : default_cpu_allocator();
 }
 
+Allocator& system_cpu_allocator() { return plain_allocator(); }
+
 void release_cached_cpu_memory() {
   if (auto* caching = dynamic_cast<CachingAllocator*>(&default_cpu_allocator())) caching->release();
 }
 
 void set_cpu_allocator(Allocator* allocator) { installed_cpu_allocator = allocator; }
 
-Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+Storage::Storage(std::size_t nbytes, Device device, Allocator* allocator) : nbytes_(nbytes), device_(device) {
   static std::atomic<uint64_t> next_id{1};
   id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   STRATA_CHECK(device.is_cpu(), "storage: device ", device.str(), " is not available in this build");
-  allocator_ = &cpu_allocator();
+  allocator_ = allocator != nullptr ? allocator : &cpu_allocator();
   try {
     data_ = allocator_->allocate(nbytes);
   } catch (const std::bad_alloc&) {  // an installed allocator that reports failure the standard way

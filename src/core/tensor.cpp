@@ -145,7 +145,9 @@ Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, i
 
 // ---- Creation ----
 
-Tensor empty(const Shape& shape, DType dtype, Device device) {
+Tensor empty(const Shape& shape, DType dtype, Device device) { return empty_from(cpu_allocator(), shape, dtype, device); }
+
+Tensor empty_from(Allocator& allocator, const Shape& shape, DType dtype, Device device) {
   int64_t numel = 1;
   for (int64_t d : shape) {
     STRATA_CHECK(d >= 0, "empty: negative size in shape ", shape);
@@ -154,7 +156,7 @@ Tensor empty(const Shape& shape, DType dtype, Device device) {
     numel *= d;
   }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(numel) * dtype_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(numel) * dtype_size(dtype), device, &allocator);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

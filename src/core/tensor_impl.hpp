@@ -30,6 +30,10 @@ struct TensorImpl {
   }
 };
 
+// empty(), with its memory from `allocator` (system_cpu_allocator(): a long-lived buffer that
+// should not count in the caching allocator's working set).
+Tensor empty_from(Allocator& allocator, const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
+
 // A new tensor viewing `base`'s storage with other shape/strides/offset (no autograd state),
 // in base's layout.
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);

@@ -185,7 +185,9 @@ Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<A
   }
   sources.push_back(std::bit_cast<uint64_t>(bn.eps()));
   if (!fold_ || fold_->sources != sources) {
-    fold_ = Fold{fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps()),
+    // Kept outside the caching allocator's working set (strata/storage.hpp).
+    fold_ = Fold{fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps(),
+                                 &system_cpu_allocator()),
                  std::move(sources)};
   }
   return call_as_layer(x, [&](const Tensor& in) {

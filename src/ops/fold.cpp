@@ -7,12 +7,14 @@
 #include <cmath>
 
 #include "core/dtype_dispatch.hpp"
+#include "core/tensor_impl.hpp"
 #include "strata/ops.hpp"
 
 namespace strata {
 
 FoldedConv fold_batch_norm(const Tensor& conv_weight, const Tensor& conv_bias, const Tensor& bn_weight,
-                           const Tensor& bn_bias, const Tensor& running_mean, const Tensor& running_var, double eps) {
+                           const Tensor& bn_bias, const Tensor& running_mean, const Tensor& running_var, double eps,
+                           Allocator* allocator) {
   STRATA_CHECK(conv_weight.defined() && conv_weight.ndim() >= 3,
                "fold_batch_norm: expected a convolution weight (O, I/groups, k...), got ",
                conv_weight.defined() ? conv_weight.shape() : Shape{});
@@ -36,7 +38,9 @@ FoldedConv fold_batch_norm(const Tensor& conv_weight, const Tensor& conv_bias, c
   STRATA_CHECK(eps > 0.0, "fold_batch_norm: eps must be positive, got ", eps);
 
   const Tensor w = conv_weight.detach().contiguous();
-  FoldedConv folded{empty(w.shape(), w.dtype(), w.device()), empty({channels}, w.dtype(), w.device())};
+  Allocator& memory = allocator != nullptr ? *allocator : cpu_allocator();
+  FoldedConv folded{empty_from(memory, w.shape(), w.dtype(), w.device()),
+                    empty_from(memory, {channels}, w.dtype(), w.device())};
   const int64_t per_channel = w.numel() / channels;
   visit_floating(w.dtype(), "fold_batch_norm", [&]<class T>() {
     auto values = [](const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); };

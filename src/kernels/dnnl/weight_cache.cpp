@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "core/tensor_impl.hpp"
 #include "strata/autograd.hpp"
 #include "strata/storage.hpp"
 
@@ -75,7 +76,7 @@ class WeightCache {
     }
     Entry& e = entries_.emplace_back();
     e.desc = desc;
-    e.copy = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
+    e.copy = empty_from(system_cpu_allocator(), {static_cast<int64_t>((desc.get_size() + 3) / 4)});
     e.reordered = memory(desc, engine(), e.copy.raw_data());
     bytes_ += desc.get_size();
     return e;

@@ -7,6 +7,9 @@
 #include "common/test_util.hpp"
 #include "strata/backend.hpp"
 #include "strata/strata.hpp"
+#ifdef STRATA_WITH_DNNL
+#include "kernels/dnnl/weight_cache.hpp"
+#endif
 
 namespace strata {
 namespace {
@@ -115,6 +118,16 @@ TEST(InferenceCache, ConvolutionFollowsItsWeight) {
   w = test::random({32, 16, 3, 3}, 20, DType::F32);
   EXPECT_LT(max_difference(run(Backend::Dnnl), run(Backend::Ref)), 1e-4);
   EXPECT_GT(max_difference(run(Backend::Dnnl), before), 1e-3);
+#ifdef STRATA_WITH_DNNL
+  // Training keeps no copy: a call with gradients on drops the weight's entry.
+  EXPECT_GT(dnnl_backend::weight_cache_bytes(), 0u);
+  {
+    BackendGuard guard(Backend::Dnnl);
+    conv2d(x, test::requires_grad(w.clone()), Tensor(), {.padding = 1});
+    conv2d(x, w, Tensor(), {.padding = 1});
+  }
+  EXPECT_EQ(dnnl_backend::weight_cache_bytes(), 0u);
+#endif
 }
 
 }  // namespace

@@ -56,10 +56,22 @@ class WeightCache {
     return slot->reordered;
   }
 
-  void clear() {
+  // Drops the entries of `w`'s storage and of freed ones: training does not use them, and an
+  // evaluation between epochs must not leave its copies held through the next epoch.
+  void forget(const Tensor& w) {
     std::lock_guard<std::mutex> lock(mutex_);
-    entries_.clear();
-    bytes_ = 0;
+    if (entries_.empty()) return;
+    const uint64_t id = w.storage()->id();
+    std::erase_if(entries_, [&](const Entry& e) {
+      if (e.id != id && !e.storage.expired()) return false;
+      bytes_ -= e.desc.get_size();
+      return true;
+    });
+  }
+
+  std::size_t bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return bytes_;
   }
 
  private:
@@ -95,10 +107,14 @@ WeightCache& cache() {
 }  // namespace
 
 memory cached_weights(const memory::desc& desc, const memory::desc& user, const Tensor& w, Tensor& holder) {
-  if (GradMode::is_enabled() || desc == user) return reorder_to(desc, memory_of(user, w), holder);
+  if (GradMode::is_enabled()) {
+    cache().forget(w);
+    return reorder_to(desc, memory_of(user, w), holder);
+  }
+  if (desc == user) return memory_of(user, w);
   return cache().get(desc, user, w, holder);
 }
 
-void clear_weight_cache() { cache().clear(); }
+std::size_t weight_cache_bytes() { return cache().bytes(); }
 
 }  // namespace strata::dnnl_backend

@@ -5,7 +5,10 @@
 // An entry is keyed by the weight's storage (Storage::id), offset and target format, and holds
 // the storage's version when it was filled; any later write through Tensor::data bumps that
 // version, so the next lookup reorders again. Training does not use the cache: weights change
-// every step, and the copies would add a weight-sized buffer per layer to the peak memory.
+// every step, and the copies would add a weight-sized buffer per layer to the peak memory; a
+// training call drops its weight's entry (and those of freed weights), so that an evaluation
+// between epochs leaves nothing held. The copies' memory is outside the caching allocator
+// (system_cpu_allocator, strata/storage.hpp).
 #pragma once
 
 #include "kernels/dnnl/context.hpp"
@@ -18,7 +21,7 @@ namespace strata::dnnl_backend {
 dnnl::memory cached_weights(const dnnl::memory::desc& desc, const dnnl::memory::desc& user, const Tensor& w,
                             Tensor& holder);
 
-// Drops every cached copy (tests; and the memory back when inference is over).
-void clear_weight_cache();
+// The bytes of the cached copies.
+std::size_t weight_cache_bytes();
 
 }  // namespace strata::dnnl_backend

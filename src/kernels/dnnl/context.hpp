@@ -5,7 +5,8 @@
 // Blocked16 (nChw16c / nCdhw16c) for 4-D/5-D tensors whose channels are a multiple of 16, Strided
 // (nchw / ncdhw) otherwise. Inputs in the other layout are reordered on entry, so consecutive
 // oneDNN layers pass blocked activations to each other with no reorder. Weights stay in PyTorch's
-// OIHW layout in their tensors and are reordered to what the primitive wants on each call.
+// OIHW layout in their tensors and are reordered to what the primitive wants on each call in
+// training, once while they do not change in inference (weight_cache.hpp).
 #pragma once
 
 #include <oneapi/dnnl/dnnl.hpp>

@@ -76,7 +76,8 @@ class ConvNd : public Module {
   ConvOptions options_;
   // with_batch_norm's last inference fold, and what it was made from (each tensor's storage id,
   // version and offset, and eps): reused while none of that changes, so that inference folds once
-  // (and the backend's cached reorder of the folded weights stays valid).
+  // (and the backend's cached reorder of the folded weights stays valid). Like a batch norm's
+  // running statistics in training, it makes a module's forward one call at a time.
   struct Fold {
     FoldedConv folded;
     std::vector<uint64_t> sources;

@@ -15,15 +15,15 @@ using dnnl::memory;
 
 struct Entry {
   std::weak_ptr<Storage> storage;  // expired: the weights are gone, so is the entry
-  uint64_t id, version;
+  uint64_t id, version = 0;
   int64_t offset;
   memory::desc desc;
   Tensor copy;  // the reordered weights
   memory reordered;
 };
 
-// The cached copies' bytes at most; past it the cache starts over (a model's weights once, for
-// any model of the zoo, in about a tenth of it).
+// The cached copies' bytes at most; past it the cache starts over (the weights of any zoo model
+// fit several times over).
 constexpr std::size_t kCapacityBytes = std::size_t{1} << 31;
 
 class WeightCache {
@@ -39,17 +39,15 @@ class WeightCache {
         break;
       }
     }
-    if (slot != nullptr && slot->version == storage->version()) {
+    if (slot == nullptr) {
+      slot = &add(desc, storage, w.offset());
+    } else if (slot->version == storage->version()) {
       holder = slot->copy;
       return slot->reordered;
     }
-    if (slot == nullptr) slot = &add(desc);
-    // Read without bumping the version, and note the version first: a write after this reorder
-    // (through a pointer fetched later) bumps it past the noted one.
-    slot->storage = storage;
-    slot->id = storage->id();
+    // Note the version first, then read without bumping it: a write after this reorder (through
+    // a pointer fetched later) bumps it past the noted one.
     slot->version = storage->version();
-    slot->offset = w.offset();
     memory from(user, engine(), const_cast<void*>(w.raw_read_data()));
     dnnl::reorder(from, slot->reordered).execute(stream(), from, slot->reordered);
     holder = slot->copy;
@@ -60,13 +58,7 @@ class WeightCache {
   // evaluation between epochs must not leave its copies held through the next epoch.
   void forget(const Tensor& w) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (entries_.empty()) return;
-    const uint64_t id = w.storage()->id();
-    std::erase_if(entries_, [&](const Entry& e) {
-      if (e.id != id && !e.storage.expired()) return false;
-      bytes_ -= e.desc.get_size();
-      return true;
-    });
+    if (!entries_.empty()) drop_locked(w.storage()->id());
   }
 
   std::size_t bytes() {
@@ -75,18 +67,27 @@ class WeightCache {
   }
 
  private:
-  // A new entry with its buffer, after dropping those of freed weights (or all, past capacity).
-  Entry& add(const memory::desc& desc) {
+  // Drops the entries of freed storages and of storage `id` (0: of none; ids start at 1).
+  void drop_locked(uint64_t id) {
     std::erase_if(entries_, [&](const Entry& e) {
-      if (!e.storage.expired()) return false;
+      if (e.id != id && !e.storage.expired()) return false;
       bytes_ -= e.desc.get_size();
       return true;
     });
+  }
+
+  // A new entry for `storage` at `offset`, with its buffer, after dropping those of freed
+  // weights (or all, past capacity). Its version is filled in by the caller's reorder.
+  Entry& add(const memory::desc& desc, const std::shared_ptr<Storage>& storage, int64_t offset) {
+    drop_locked(0);
     if (bytes_ + desc.get_size() > kCapacityBytes) {
       entries_.clear();
       bytes_ = 0;
     }
     Entry& e = entries_.emplace_back();
+    e.storage = storage;
+    e.id = storage->id();
+    e.offset = offset;
     e.desc = desc;
     e.copy = empty_from(system_cpu_allocator(), {static_cast<int64_t>((desc.get_size() + 3) / 4)});
     e.reordered = memory(desc, engine(), e.copy.raw_data());

@@ -73,7 +73,9 @@ void conv_padded(benchmark::State& state, int64_t batch, int64_t cin, int64_t co
     return kernels.backward_weight(g, gy, x);
   };
   NoGradGuard no_grad;
-  const Tensor w = random_input({cout, cin, k, k}, 2);
+  // Weights in PyTorch's layout, as a model holds them (activations are blocked).
+  Generator weight_gen(2);
+  const Tensor w = uniform({cout, cin, k, k}, -1.0, 1.0, weight_gen);
   if (!validate(state, [&](int64_t n) {
         const ConvGeom g = geom(n);
         return run(g, random_input(g.x_shape(), 1), w, random_input(g.y_shape(), 3));

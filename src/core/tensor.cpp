@@ -64,7 +64,7 @@ double Tensor::item() const {
   STRATA_CHECK(numel() == 1, "item: tensor of shape ", shape(), " has ", numel(),
                " elements, expected exactly one");
   STRATA_CHECK(device().is_cpu(), "item: tensor is on ", device().str(), "; copy it to the cpu first");
-  return visit_any(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
+  return visit_any(dtype(), [&]<class T>() { return static_cast<double>(*read_data<T>()); });
 }
 
 template <class T>

@@ -54,22 +54,26 @@ class Tensor {
   const std::shared_ptr<Storage>& storage() const;
 
   // ---- Element access ----
-  // Address of the first element; T must match dtype(). The memory may be written through it:
-  // each call bumps the storage's version (Storage::version), which invalidates what caches
-  // derived from the contents. Fetch the pointer again for writes after other ops have run.
+  // Reading and writing are different calls (Caffe's cpu_data / mutable_cpu_data), because
+  // caches derive values from a tensor's contents (a convolution's weights reordered for oneDNN,
+  // a batch norm folded into them) and key them on its storage's version (Storage::version):
+  //   data<T>()          the address of the first element, for reading: never bumps the version.
+  //   mutable_data<T>()  the same address, for writing: bumps the version on every call, before
+  //                      the write. Fetch it again after other ops have run; a pointer kept
+  //                      across them writes behind the caches' back.
+  // T must match dtype().
   template <class T>
-  T* data() const {
+  const T* data() const {
     check_dtype(dtype_of<T>, "data");
-    return static_cast<T*>(raw_data());
+    return static_cast<const T*>(raw_data());
   }
-  void* raw_data() const;
-  // The same address for reading only: leaves the version as it is.
   template <class T>
-  const T* read_data() const {
-    check_dtype(dtype_of<T>, "read_data");
-    return static_cast<const T*>(raw_read_data());
+  T* mutable_data() const {
+    check_dtype(dtype_of<T>, "mutable_data");
+    return static_cast<T*>(mutable_raw_data());
   }
-  const void* raw_read_data() const;
+  const void* raw_data() const;
+  void* mutable_raw_data() const;
   double item() const;  // the value of a one-element tensor
   // All elements in row-major order, converted to T.
   template <class T>

@@ -49,7 +49,7 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
     const std::vector<double> analytic =
         analytic_t.defined() ? analytic_t.to_vector<double>() : std::vector<double>(x.numel(), 0.0);
     visit_floating(x.dtype(), "gradcheck", [&]<class T>() {
-      T* p = x.data<T>();
+      T* p = x.mutable_data<T>();
       for (int64_t j = 0; j < x.numel(); ++j) {
         const T original = p[j];
         const double f0 = project(fn(leaves), r);

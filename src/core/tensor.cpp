@@ -45,14 +45,14 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-const void* Tensor::raw_read_data() const {
+const void* Tensor::raw_data() const {
   const TensorImpl& t = get();
   return static_cast<const char*>(t.storage->data()) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
 }
 
-void* Tensor::raw_data() const {
+void* Tensor::mutable_raw_data() const {
   get().storage->bump_version();
-  return const_cast<void*>(raw_read_data());
+  return const_cast<void*>(raw_data());
 }
 
 void Tensor::check_dtype(DType expected, const char* what) const {
@@ -64,7 +64,7 @@ double Tensor::item() const {
   STRATA_CHECK(numel() == 1, "item: tensor of shape ", shape(), " has ", numel(),
                " elements, expected exactly one");
   STRATA_CHECK(device().is_cpu(), "item: tensor is on ", device().str(), "; copy it to the cpu first");
-  return visit_any(dtype(), [&]<class T>() { return static_cast<double>(*read_data<T>()); });
+  return visit_any(dtype(), [&]<class T>() { return static_cast<double>(*data<T>()); });
 }
 
 template <class T>
@@ -183,7 +183,7 @@ Tensor arange(double start, double end, double step, DType dtype) {
   const auto n = static_cast<int64_t>(count > 0 ? count : 0);
   Tensor t = empty({n}, dtype);
   visit_any(dtype, [&]<class T>() {
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
   });
   return t;
@@ -198,7 +198,7 @@ Tensor from_values(std::span<const T> values, const Shape& shape) {
   STRATA_CHECK(s.numel() == static_cast<int64_t>(values.size()), "from_data: ", values.size(),
                " values do not fill shape ", s, " (", s.numel(), " elements)");
   Tensor t = empty(s, dtype_of<T>);
-  std::copy(values.begin(), values.end(), t.data<T>());
+  std::copy(values.begin(), values.end(), t.mutable_data<T>());
   return t;
 }
 }  // namespace
@@ -214,7 +214,7 @@ Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DTyp
   STRATA_CHECK(low <= high, "uniform: low ", low, " is greater than high ", high);
   Tensor t = empty(shape, dtype);
   visit_floating(dtype, "uniform", [&]<class T>() {
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(low + (high - low) * gen.uniform());
   });
   return t;
@@ -224,7 +224,7 @@ Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen, DT
   STRATA_CHECK(stddev >= 0.0, "normal: standard deviation must be non-negative, got ", stddev);
   Tensor t = empty(shape, dtype);
   visit_floating(dtype, "normal", [&]<class T>() {
-    T* p = t.data<T>();
+    T* p = t.mutable_data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
   });
   return t;

@@ -85,8 +85,8 @@ struct Epoch::State {
     const Shape shape = pipeline->output_shape();
     batch.images = empty({count, shape[0], shape[1], shape[2]}, DType::F32);
     batch.labels = empty({count}, DType::I64);
-    float* images = batch.images.data<float>();
-    int64_t* labels = batch.labels.data<int64_t>();
+    float* images = batch.images.mutable_data<float>();
+    int64_t* labels = batch.labels.mutable_data<int64_t>();
     const int64_t in_numel = pipeline->input_numel(), out_numel = pipeline->output_numel();
     const int threads = options.num_threads > 0 ? options.num_threads
                         : options.prefetch > 0  ? 1

@@ -27,7 +27,7 @@ Tensor to_float(std::span<const uint8_t> pixels, const Shape& shape) {
   STRATA_CHECK(static_cast<int64_t>(pixels.size()) == shape.numel(), "to_float: ", pixels.size(),
                " pixels do not fill shape ", shape, " (", shape.numel(), " elements)");
   Tensor out = empty(shape, DType::F32);
-  float* dst = out.data<float>();
+  float* dst = out.mutable_data<float>();
   for (std::size_t i = 0; i < pixels.size(); ++i) dst[i] = static_cast<float>(pixels[i]) / 255.0f;
   return out;
 }
@@ -39,7 +39,7 @@ Tensor resize_bilinear(const Tensor& images, int64_t height, int64_t width) {
   const BilinearTaps rows = bilinear_taps(in_h, height), cols = bilinear_taps(in_w, width);
   Tensor out = empty({x.size(0), x.size(1), height, width}, DType::F32);
   const float* src = x.data<float>();
-  float* dst = out.data<float>();
+  float* dst = out.mutable_data<float>();
 #pragma omp parallel if (planes * height * width >= kParallelElements)
   {
     std::vector<float> rows_w;
@@ -62,7 +62,7 @@ Tensor normalize(const Tensor& images, const std::vector<float>& mean, const std
   for (float s : std) STRATA_CHECK(s > 0.0f, "normalize: every std must be positive, got ", s);
   Tensor out = empty(x.shape(), DType::F32);
   const float* src = x.data<float>();
-  float* dst = out.data<float>();
+  float* dst = out.mutable_data<float>();
 #pragma omp parallel for schedule(static) if (x.numel() >= kParallelElements)
   for (int64_t p = 0; p < n * c; ++p) {
     const std::size_t ch = mean.size() == 1 ? 0 : static_cast<std::size_t>(p % c);
@@ -81,7 +81,7 @@ Tensor random_crop(const Tensor& images, int64_t height, int64_t width, int64_t 
                in_h + 2 * padding, "x", in_w + 2 * padding, " (", in_h, "x", in_w, " padded by ", padding, ")");
   Tensor out = empty({n, c, height, width}, DType::F32);
   const float* src = x.data<float>();
-  float* dst = out.data<float>();
+  float* dst = out.mutable_data<float>();
   for (int64_t i = 0; i < n; ++i) {
     const auto top = static_cast<int64_t>(gen.below(static_cast<uint64_t>(in_h + 2 * padding - height + 1)));
     const auto left = static_cast<int64_t>(gen.below(static_cast<uint64_t>(in_w + 2 * padding - width + 1)));
@@ -98,7 +98,7 @@ Tensor random_horizontal_flip(const Tensor& images, double p, Generator& gen) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   Tensor out = empty(x.shape(), DType::F32);
   const float* src = x.data<float>();
-  float* dst = out.data<float>();
+  float* dst = out.mutable_data<float>();
   for (int64_t i = 0; i < n; ++i) {
     const bool flip = p > 0.0 && gen.uniform() < p;
     for (int64_t ch = 0; ch < c; ++ch) {

@@ -111,21 +111,21 @@ Tensor read_tensor(const InputFile& file, uint64_t offset, StoredType type, cons
   Tensor t = empty(shape, loaded_dtype(type));
   const auto n = static_cast<std::size_t>(shape.numel());
   if (type == stored_type(t.dtype())) {
-    file.read(offset, t.raw_data(), n * stored_size(type));
+    file.read(offset, t.mutable_raw_data(), n * stored_size(type));
     return t;
   }
   std::vector<std::byte> bytes(n * stored_size(type));
   file.read(offset, bytes.data(), bytes.size());
   const std::byte* src = bytes.data();
   switch (type) {
-    case StoredType::F16: widen<uint16_t>(src, t.data<float>(), n, half_to_float); break;
-    case StoredType::BF16: widen<uint16_t>(src, t.data<float>(), n, bfloat16_to_float); break;
-    case StoredType::I8: widen_integer<int8_t>(src, t.data<int64_t>(), n); break;
-    case StoredType::U8: widen_integer<uint8_t>(src, t.data<int64_t>(), n); break;
-    case StoredType::I16: widen_integer<int16_t>(src, t.data<int64_t>(), n); break;
-    case StoredType::U16: widen_integer<uint16_t>(src, t.data<int64_t>(), n); break;
-    case StoredType::I32: widen_integer<int32_t>(src, t.data<int64_t>(), n); break;
-    case StoredType::U32: widen_integer<uint32_t>(src, t.data<int64_t>(), n); break;
+    case StoredType::F16: widen<uint16_t>(src, t.mutable_data<float>(), n, half_to_float); break;
+    case StoredType::BF16: widen<uint16_t>(src, t.mutable_data<float>(), n, bfloat16_to_float); break;
+    case StoredType::I8: widen_integer<int8_t>(src, t.mutable_data<int64_t>(), n); break;
+    case StoredType::U8: widen_integer<uint8_t>(src, t.mutable_data<int64_t>(), n); break;
+    case StoredType::I16: widen_integer<int16_t>(src, t.mutable_data<int64_t>(), n); break;
+    case StoredType::U16: widen_integer<uint16_t>(src, t.mutable_data<int64_t>(), n); break;
+    case StoredType::I32: widen_integer<int32_t>(src, t.mutable_data<int64_t>(), n); break;
+    case StoredType::U32: widen_integer<uint32_t>(src, t.mutable_data<int64_t>(), n); break;
     default: fail("read_tensor: stored type ", static_cast<int>(type), " has no conversion");
   }
   return t;

@@ -287,7 +287,7 @@ Tensor BatchNormNd::normalize(const Tensor& x, std::optional<Activation> activat
                  input_ndim_ == 4 ? "(N, C, H, W)" : "(N, C, D, H, W)", ", got ", x.shape());
   }
   if (is_training()) {
-    int64_t* count = num_batches_tracked.data<int64_t>();
+    int64_t* count = num_batches_tracked.mutable_data<int64_t>();
     ++*count;
   }
   if (pool)

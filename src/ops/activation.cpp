@@ -51,7 +51,7 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
   Tensor mask = empty(shape, dtype);
   const double keep_scale = p < 1.0 ? 1.0 / (1.0 - p) : 0.0;
   visit_floating(dtype, "dropout", [&]<class T>() {
-    T* m = mask.data<T>();
+    T* m = mask.mutable_data<T>();
     for (int64_t i = 0; i < mask.numel(); ++i) m[i] = static_cast<T>(gen.uniform() < p ? 0.0 : keep_scale);
   });
   return mask;

@@ -46,10 +46,10 @@ FoldedConv fold_batch_norm(const Tensor& conv_weight, const Tensor& conv_bias, c
     auto values = [](const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); };
     const Tensor b = values(conv_bias), gamma = values(bn_weight), beta = values(bn_bias);
     const Tensor mean = values(running_mean), var = values(running_var);
-    auto read = [](const Tensor& t) { return t.defined() ? t.read_data<T>() : nullptr; };
+    auto read = [](const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; };
     const T *pw = read(w), *pb = read(b), *pg = read(gamma), *pbeta = read(beta), *pm = read(mean), *pv = read(var);
-    T* out_w = folded.weight.data<T>();
-    T* out_b = folded.bias.data<T>();
+    T* out_w = folded.weight.mutable_data<T>();
+    T* out_b = folded.bias.mutable_data<T>();
     for (int64_t o = 0; o < channels; ++o) {
       const double s = (pg ? double(pg[o]) : 1.0) / std::sqrt(double(pv[o]) + eps);
       for (int64_t i = 0; i < per_channel; ++i)

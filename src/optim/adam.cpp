@@ -27,7 +27,7 @@ std::vector<Optimizer::StateSlot> adam_slots(bool amsgrad) {
 void adam_step(const char* op, double lr, const std::pair<double, double>& betas, double eps, double l2, double decay,
                bool amsgrad, const Tensor& param, const Tensor& grad, const std::vector<Tensor>& state) {
   const OptimKernels& kernels = optim_kernels(op, param.device());
-  double& count = *state[0].data<double>();
+  double& count = *state[0].mutable_data<double>();
   count += 1.0;
   AdamStep s;
   s.step_size = lr / (1.0 - std::pow(betas.first, count));

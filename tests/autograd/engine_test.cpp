@@ -13,7 +13,7 @@ namespace {
 Tensor cube(const Tensor& x_in) {
   const Tensor x = x_in.contiguous().detach();
   Tensor y = empty(x.shape(), DType::F64);
-  for (int64_t i = 0; i < x.numel(); ++i) y.data<double>()[i] = std::pow(x.data<double>()[i], 3);
+  for (int64_t i = 0; i < x.numel(); ++i) y.mutable_data<double>()[i] = std::pow(x.data<double>()[i], 3);
   if (autograd::needs_grad({x_in}))
     autograd::record("cube", y, {x_in}, [x](const Tensor& gy, const autograd::Node& node) -> std::vector<Tensor> {
       return {node.needs_input_grad(0) ? gy * x * x * 3.0 : Tensor{}};

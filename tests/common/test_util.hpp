@@ -82,7 +82,7 @@ inline Tensor image(std::initializer_list<float> v, const Shape& s) { return fro
 // abs_tol + rel_tol * (1 + |grad[i]|). t and grad are dense f64; t is the buffer objective() reads.
 inline void expect_derivative(const std::function<double()>& objective, const Tensor& t, const Tensor& grad,
                               double rel_tol = 1e-7, double abs_tol = 0.0) {
-  double* p = t.data<double>();
+  double* p = t.mutable_data<double>();
   const double* g = grad.data<double>();
   for (int64_t i = 0; i < t.numel(); ++i) {
     const double v = p[i];

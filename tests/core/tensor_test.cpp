@@ -2,6 +2,7 @@
 // (0-d, zero-size, undefined, huge shapes).
 #include <cmath>
 #include <new>
+#include <type_traits>
 
 #include "common/test_util.hpp"
 
@@ -362,16 +363,21 @@ TEST(Tensor, InstalledAllocatorIsUsedAndItsFailuresBecomeErrors) {
 TEST(StorageVersion, WritableAccessBumpsItReadsDoNot) {
   Tensor t = zeros({4});
   const uint64_t v0 = t.storage()->version();
-  t.read_data<float>();
-  EXPECT_EQ(t.storage()->version(), v0);
-  t.data<float>()[0] = 1.0f;
+  EXPECT_EQ(*t.data<float>(), 0.0f);
+  t.raw_data();
+  t.to_vector<float>();
+  EXPECT_EQ(t.storage()->version(), v0) << "reads leave the version";
+  // A pointer for reading cannot be written through (which would leave derived caches stale).
+  static_assert(std::is_same_v<decltype(t.data<float>()), const float*>);
+  static_assert(std::is_same_v<decltype(t.raw_data()), const void*>);
+  t.mutable_data<float>()[0] = 1.0f;
   const uint64_t v1 = t.storage()->version();
   EXPECT_GT(v1, v0);
   t.fill_(2.0);
   EXPECT_GT(t.storage()->version(), v1);
   const Tensor view = t.view({2, 2});
   const uint64_t v2 = t.storage()->version();
-  view.data<float>();
+  view.mutable_data<float>();
   EXPECT_GT(t.storage()->version(), v2) << "a view writes the same storage";
   EXPECT_NE(t.clone().storage()->id(), t.storage()->id());
 }

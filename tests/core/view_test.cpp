@@ -176,7 +176,7 @@ TEST(View, ContiguousAndClone) {
   Tensor rows = ramp({4, 3}).slice(0, 1, 3);
   EXPECT_TRUE(rows.is_contiguous());
   EXPECT_TRUE(rows.contiguous().is_same(rows));
-  EXPECT_EQ(static_cast<float*>(rows.raw_data())[0], 3.0f);
+  EXPECT_EQ(static_cast<const float*>(rows.raw_data())[0], 3.0f);
 }
 
 TEST(View, Cat) {

@@ -53,7 +53,7 @@ void expect_parameter_gradients(nn::Module& block, const Tensor& x) {
     const std::vector<double> analytic = p.grad().to_vector<double>();
     for (int64_t j : {int64_t{0}, p.numel() / 2, p.numel() - 1}) {
       NoGradGuard no_grad;
-      double* value = p.data<double>() + j;
+      double* value = p.mutable_data<double>() + j;
       const double original = *value;
       *value = original + eps;
       const double plus = projected(block, x, r);

@@ -68,8 +68,8 @@ TEST(InferenceCache, SeesEveryChangeOfTheWeightsAndStatistics) {
     b.conv->weight.mul_(1.5);
   }
   expect_changed("an in-place op on the convolution's weight");
-  b.conv->weight.data<float>()[7] += 2.0f;
-  expect_changed("a write through data()");
+  b.conv->weight.mutable_data<float>()[7] += 2.0f;
+  expect_changed("a write through mutable_data()");
   {
     NoGradGuard no_grad;
     b.bn->bias.fill_(0.25);

@@ -91,11 +91,11 @@ TEST(ActivationKernelRef, BackwardIsTheForwardsDerivative) {
     SCOPED_TRACE(activation_name(kind));
     Tensor y = empty({n}, DType::F64), gx = empty({n}, DType::F64), up = empty({n}, DType::F64),
            down = empty({n}, DType::F64);
-    ref::activation_forward<double>(kind, n, x.data<double>(), y.data<double>());
-    ref::activation_backward<double>(kind, n, gy.data<double>(), y.data<double>(), gx.data<double>());
+    ref::activation_forward<double>(kind, n, x.mutable_data<double>(), y.mutable_data<double>());
+    ref::activation_backward<double>(kind, n, gy.mutable_data<double>(), y.mutable_data<double>(), gx.mutable_data<double>());
     const Tensor x_up = x + 1e-6, x_down = x - 1e-6;
-    ref::activation_forward<double>(kind, n, x_up.data<double>(), up.data<double>());
-    ref::activation_forward<double>(kind, n, x_down.data<double>(), down.data<double>());
+    ref::activation_forward<double>(kind, n, x_up.mutable_data<double>(), up.mutable_data<double>());
+    ref::activation_forward<double>(kind, n, x_down.mutable_data<double>(), down.mutable_data<double>());
     expect_close(gx, (up - down) * gy / 2e-6, 1e-7);
   }
 }

@@ -205,19 +205,19 @@ TEST(BatchNormKernelRef, BackwardIsTheForwardsDerivative) {
     auto objective = [&]() {
       if (training)
         ref::batch_norm_forward_training<double>(g, x.data<double>(), w.data<double>(), b.data<double>(), nullptr,
-                                                 nullptr, 0.1, 1e-3, y.data<double>(), mean.data<double>(),
-                                                 invstd.data<double>());
+                                                 nullptr, 0.1, 1e-3, y.mutable_data<double>(), mean.mutable_data<double>(),
+                                                 invstd.mutable_data<double>());
       else
         ref::batch_norm_forward_inference<double>(g, x.data<double>(), w.data<double>(), b.data<double>(),
                                                   running_mean.data<double>(), running_var.data<double>(), 1e-3,
-                                                  y.data<double>(), mean.data<double>(), invstd.data<double>());
+                                                  y.mutable_data<double>(), mean.mutable_data<double>(), invstd.mutable_data<double>());
       return (y * gy).sum().item();
     };
     objective();  // fills mean and invstd for the backward kernel
     Tensor gx = empty(shape, DType::F64), gw = empty({4}, DType::F64), gb = empty({4}, DType::F64);
     ref::batch_norm_backward<double>(g, gy.data<double>(), x.data<double>(), w.data<double>(), mean.data<double>(),
-                                     invstd.data<double>(), training, gx.data<double>(), gw.data<double>(),
-                                     gb.data<double>());
+                                     invstd.mutable_data<double>(), training, gx.mutable_data<double>(), gw.mutable_data<double>(),
+                                     gb.mutable_data<double>());
     expect_derivative(objective, x, gx, 1e-6);
     expect_derivative(objective, w, gw, 1e-6);
     expect_derivative(objective, b, gb, 1e-6);

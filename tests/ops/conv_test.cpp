@@ -190,10 +190,10 @@ TEST(ConvKernelRef, BackwardKernelsAreTheForwardsDerivative) {
                                     {.stride = {2, 1}, .padding = 1, .dilation = {1, 2}, .groups = 2});
   Tensor x = random(g.x_shape(), 1), w = random(g.weight_shape(), 2), gy = random(g.y_shape(), 3);
   Tensor y = empty(g.y_shape(), DType::F64), gx = empty(g.x_shape(), DType::F64), gw = empty(g.weight_shape(), DType::F64);
-  ref::conv_backward_data<double>(g, gy.data<double>(), w.data<double>(), gx.data<double>());
-  ref::conv_backward_weight<double>(g, gy.data<double>(), x.data<double>(), gw.data<double>());
+  ref::conv_backward_data<double>(g, gy.mutable_data<double>(), w.mutable_data<double>(), gx.mutable_data<double>());
+  ref::conv_backward_weight<double>(g, gy.mutable_data<double>(), x.mutable_data<double>(), gw.mutable_data<double>());
   auto objective = [&]() {  // <y, gy>
-    ref::conv_forward<double>(g, x.data<double>(), w.data<double>(), nullptr, y.data<double>());
+    ref::conv_forward<double>(g, x.mutable_data<double>(), w.mutable_data<double>(), nullptr, y.mutable_data<double>());
     return (y * gy).sum().item();
   };
   for (auto [t, grad] : {std::pair{x, gx}, std::pair{w, gw}}) expect_derivative(objective, t, grad, 0.0, 1e-7);

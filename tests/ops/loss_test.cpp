@@ -84,7 +84,7 @@ TEST(CrossEntropyValues, MatchesTheFormula) {
     Tensor q = full({6, 5}, e / 5, DType::F64);
     {
       const std::vector<int64_t> t = targets.to_vector<int64_t>();
-      double* pq = q.data<double>();
+      double* pq = q.mutable_data<double>();
       for (int64_t n = 0; n < 6; ++n) pq[n * 5 + t[n]] += 1 - e;
     }
     const Tensor expected = -(q * log_softmax(logits, 1)).sum({1}).mean();
@@ -183,11 +183,11 @@ TEST(SoftmaxKernelRef, BackwardIsTheForwardsDerivative) {
     SCOPED_TRACE(log ? "log_softmax" : "softmax");
     Tensor y = empty(g.shape, DType::F64), gx = empty(g.shape, DType::F64);
     auto objective = [&]() {  // <y, gy>
-      ref::softmax_forward<double>(g, x.data<double>(), log, y.data<double>());
+      ref::softmax_forward<double>(g, x.mutable_data<double>(), log, y.mutable_data<double>());
       return (y * gy).sum().item();
     };
     objective();
-    ref::softmax_backward<double>(g, gy.data<double>(), y.data<double>(), log, gx.data<double>());
+    ref::softmax_backward<double>(g, gy.mutable_data<double>(), y.mutable_data<double>(), log, gx.mutable_data<double>());
     expect_derivative(objective, x, gx);
   }
 }
@@ -200,12 +200,12 @@ TEST(CrossEntropyKernelRef, BackwardIsTheForwardsDerivative) {
     const Tensor x = random({4, 5}, 43);
     Tensor log_probs = empty({4, 5}, DType::F64), loss = empty({}, DType::F64), gx = empty({4, 5}, DType::F64);
     auto objective = [&]() {
-      ref::cross_entropy_forward<double>(g, x.data<double>(), targets.data<int64_t>(), log_probs.data<double>(),
-                                         loss.data<double>());
+      ref::cross_entropy_forward<double>(g, x.mutable_data<double>(), targets.mutable_data<int64_t>(), log_probs.mutable_data<double>(),
+                                         loss.mutable_data<double>());
       return 0.8 * loss.item();
     };
     objective();
-    ref::cross_entropy_backward<double>(g, 0.8, log_probs.data<double>(), targets.data<int64_t>(), gx.data<double>());
+    ref::cross_entropy_backward<double>(g, 0.8, log_probs.mutable_data<double>(), targets.mutable_data<int64_t>(), gx.mutable_data<double>());
     expect_derivative(objective, x, gx);
   }
 }

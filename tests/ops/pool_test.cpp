@@ -256,10 +256,10 @@ TEST(PoolKernelRef, MaxBackwardIsTheForwardsDerivative) {
   const Tensor x = distinct(g.x_shape(), 1), gy = random(g.y_shape(), 2);
   const Tensor y = empty(g.y_shape(), DType::F64), indices = empty(g.y_shape(), DType::I64);
   const Tensor gx = empty(g.x_shape(), DType::F64);
-  ref::max_pool_forward<double>(g, x.data<double>(), y.data<double>(), indices.data<int64_t>());
-  ref::max_pool_backward<double>(g, gy.data<double>(), indices.data<int64_t>(), gx.data<double>());
+  ref::max_pool_forward<double>(g, x.mutable_data<double>(), y.mutable_data<double>(), indices.mutable_data<int64_t>());
+  ref::max_pool_backward<double>(g, gy.mutable_data<double>(), indices.mutable_data<int64_t>(), gx.mutable_data<double>());
   expect_pool_derivative(x, gy, gx, [&] {
-    ref::max_pool_forward<double>(g, x.data<double>(), y.data<double>(), nullptr);
+    ref::max_pool_forward<double>(g, x.mutable_data<double>(), y.mutable_data<double>(), nullptr);
     return y;
   });
 }
@@ -271,9 +271,9 @@ TEST(PoolKernelRef, AvgBackwardIsTheForwardsDerivative) {
                                        .ceil_mode = true, .count_include_pad = include});
     const Tensor x = random(g.x_shape(), 3), gy = random(g.y_shape(), 4);
     const Tensor y = empty(g.y_shape(), DType::F64), gx = empty(g.x_shape(), DType::F64);
-    ref::avg_pool_backward<double>(g, gy.data<double>(), gx.data<double>());
+    ref::avg_pool_backward<double>(g, gy.mutable_data<double>(), gx.mutable_data<double>());
     expect_pool_derivative(x, gy, gx, [&] {
-      ref::avg_pool_forward<double>(g, x.data<double>(), y.data<double>());
+      ref::avg_pool_forward<double>(g, x.mutable_data<double>(), y.mutable_data<double>());
       return y;
     });
   }
@@ -283,9 +283,9 @@ TEST(PoolKernelRef, AdaptiveBackwardIsTheForwardsDerivative) {
   const AdaptivePoolGeom g = AdaptivePoolGeom::make("adaptive_avg_pool3d", 3, {2, 2, 3, 5, 7}, {2, 3, 4});
   const Tensor x = random(g.x_shape(), 5), gy = random(g.y_shape(), 6);
   const Tensor y = empty(g.y_shape(), DType::F64), gx = empty(g.x_shape(), DType::F64);
-  ref::adaptive_avg_pool_backward<double>(g, gy.data<double>(), gx.data<double>());
+  ref::adaptive_avg_pool_backward<double>(g, gy.mutable_data<double>(), gx.mutable_data<double>());
   expect_pool_derivative(x, gy, gx, [&] {
-    ref::adaptive_avg_pool_forward<double>(g, x.data<double>(), y.data<double>());
+    ref::adaptive_avg_pool_forward<double>(g, x.mutable_data<double>(), y.mutable_data<double>());
     return y;
   });
 }

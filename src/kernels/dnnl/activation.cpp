@@ -78,7 +78,7 @@ dnnl::primitive_attr eltwise_post_op(Activation kind) {
 void activate_in_place(Activation kind, const Tensor& y) {
   const int64_t n = y.numel();
   if (n == 0) return;
-  const dnnl::memory m = memory_of(flat_desc(n), y);
+  const dnnl::memory m(flat_desc(n), engine(), y.mutable_raw_data());  // written in place
   forward_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_SRC, m}, {DNNL_ARG_DST, m}});
 }
 

@@ -97,7 +97,7 @@ Tensor from_data(const BatchNormGeom& g, const Tensor& t) {
 Tensor variance_from_invstd(const Tensor& invstd, double eps) {
   Tensor var = empty(invstd.shape());
   const float* in = invstd.data<float>();
-  float* out = var.data<float>();
+  float* out = var.mutable_data<float>();
   for (int64_t i = 0; i < invstd.numel(); ++i) out[i] = static_cast<float>(1.0 / (double(in[i]) * in[i]) - eps);
   return var;
 }
@@ -121,14 +121,14 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   Tensor workspace;  // fuse_norm_relu in training writes its ReLU mask here
   if (fuses_relu(g)) {
     workspace = empty({static_cast<int64_t>((plan.pd.workspace_desc().get_size() + 3) / 4)});
-    args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace.raw_data()));
+    args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace.mutable_raw_data()));
   }
   plan.prim.execute(stream(), args);
   finish_activation(g, y);
   Tensor invstd = empty({g.channels});
   const float* pm = mean.data<float>();
   const float* pv = var.data<float>();
-  float* pi = invstd.data<float>();
+  float* pi = invstd.mutable_data<float>();
   for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + eps));
   plain_batchnorm::update_running_stats(g, pm, pv, running_mean, running_var, momentum);
   return {from_data(g, y), mean, invstd};
@@ -150,7 +150,7 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
   finish_activation(g, y);
   Tensor invstd = empty({g.channels});
   const float* pv = var.data<float>();
-  float* pi = invstd.data<float>();
+  float* pi = invstd.mutable_data<float>();
   for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + eps));
   return {from_data(g, y), mean, invstd};
 }

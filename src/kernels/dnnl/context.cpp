@@ -45,7 +45,7 @@ memory::desc desc_of(const Shape& shape, Layout layout) {
 }
 
 memory memory_of(const memory::desc& desc, const Tensor& t) {
-  return memory(desc, engine(), t.raw_data());
+  return memory(desc, engine(), const_cast<void*>(t.raw_data()));
 }
 
 memory memory_of(const Tensor& t) {
@@ -57,7 +57,7 @@ memory memory_of(const Tensor& t) {
 memory reorder_to(const memory::desc& desc, const memory& from, Tensor& holder) {
   if (from.get_desc() == desc) return from;
   holder = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
-  memory to(desc, engine(), holder.raw_data());
+  memory to(desc, engine(), holder.mutable_raw_data());
   dnnl::reorder(from, to).execute(stream(), const_cast<memory&>(from), to);
   return to;
 }
@@ -74,7 +74,7 @@ Output::Output(const memory::desc& desc, const Shape& shape) : result_(empty_pre
     memory_ = own;
   } else {
     scratch_ = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
-    memory_ = dnnl::memory(desc, engine(), scratch_.raw_data());
+    memory_ = dnnl::memory(desc, engine(), scratch_.mutable_raw_data());
   }
 }
 

@@ -42,7 +42,10 @@ dnnl::memory::dims dims_of(const Shape& shape);
 // Descriptor of a dense f32 tensor in `layout` (plain row-major tag or nChw16c / nCdhw16c).
 dnnl::memory::desc desc_of(const Shape& shape, Layout layout);
 inline dnnl::memory::desc desc_of(const Tensor& t) { return desc_of(t.shape(), t.layout()); }
-// A oneDNN memory object over the tensor's data (no copy). The tensor must be dense.
+// A oneDNN memory object over the tensor's data (no copy). The tensor must be dense. It leaves
+// the storage's version as it is: for a primitive's inputs, and for outputs into tensors the
+// kernel has just made (a new storage has nothing derived from it to invalidate). A kernel that
+// writes in place into a tensor it was given fetches t.mutable_raw_data() first.
 dnnl::memory memory_of(const Tensor& t);
 dnnl::memory memory_of(const dnnl::memory::desc& desc, const Tensor& t);
 

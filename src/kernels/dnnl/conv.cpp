@@ -186,7 +186,7 @@ Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
     plan.prim.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, user}});
   } else {
     Tensor holder = empty({static_cast<int64_t>((plan.pd.diff_weights_desc().get_size() + 3) / 4)});
-    memory blocked(plan.pd.diff_weights_desc(), engine(), holder.raw_data());
+    memory blocked(plan.pd.diff_weights_desc(), engine(), holder.mutable_raw_data());
     plan.prim.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, blocked}});
     dnnl::reorder(blocked, user).execute(stream(), blocked, user);
   }
@@ -197,7 +197,7 @@ Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
 Tensor backward_bias(const ConvGeom& g, const Tensor& gy) {
   const Tensor d = in_preferred_layout(gy);
   Tensor gb = zeros({g.out_channels});
-  float* out = gb.data<float>();
+  float* out = gb.mutable_data<float>();
   const float* p = d.data<float>();
   const int64_t n = g.batch, c = g.out_channels, s = g.out_spatial();
   if (d.layout() == Layout::Blocked16) {

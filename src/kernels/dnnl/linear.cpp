@@ -78,7 +78,7 @@ Tensor backward_bias(const Tensor& grad_y) {
   const Tensor g = grad_y.detach().contiguous();
   const int64_t rows = g.shape()[0], out = g.shape()[1];
   Tensor gb = zeros({out});
-  float* pb = gb.data<float>();
+  float* pb = gb.mutable_data<float>();
   const float* pg = g.data<float>();
   for (int64_t r = 0; r < rows; ++r)
 #pragma omp simd

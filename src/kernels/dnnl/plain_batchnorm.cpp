@@ -65,13 +65,13 @@ void update_running_stats(const BatchNormGeom& g, const float* mean, const float
   const double m = static_cast<double>(g.count());
   if (running_mean.defined()) {
     Tensor rm = running_mean.detach().contiguous();
-    float* r = rm.data<float>();
+    float* r = rm.mutable_data<float>();
     for (int64_t c = 0; c < g.channels; ++c) r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * mean[c]);
     if (!rm.is_same(running_mean)) running_mean.detach().copy_(rm);
   }
   if (running_var.defined()) {
     Tensor rv = running_var.detach().contiguous();
-    float* r = rv.data<float>();
+    float* r = rv.mutable_data<float>();
     const double unbias = m > 1 ? m / (m - 1) : 1.0;
     for (int64_t c = 0; c < g.channels; ++c)
       r[c] = static_cast<float>((1 - momentum) * r[c] + momentum * var[c] * unbias);
@@ -120,9 +120,9 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
     }
   }
   Tensor mean = empty({C}), var = empty({C}), invstd = empty({C});
-  float* pm = mean.data<float>();
-  float* pv = var.data<float>();
-  float* pi = invstd.data<float>();
+  float* pm = mean.mutable_data<float>();
+  float* pv = var.mutable_data<float>();
+  float* pi = invstd.mutable_data<float>();
   for (int64_t c = 0; c < C; ++c) {
     const double mu = channel_mean[c], m2 = channel_m2[c];
     const double v = m2 / static_cast<double>(g.count());
@@ -139,9 +139,9 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
     shift[c] = b.data<float>()[c] - pm[c] * scale[c];
   }
   Tensor y = empty(g.x_shape);
-  float* out = y.data<float>();
+  float* out = y.mutable_data<float>();
   if (pooled) *pooled = empty({N, C, g.x_shape[2] / 2, g.x_shape[3] / 2});
-  float* pool_out = pooled ? pooled->data<float>() : nullptr;
+  float* pool_out = pooled ? pooled->mutable_data<float>() : nullptr;
   // The post-op (and the pooling) run on each row or plane right after it is written, while it is in L1.
   const std::optional<Activation> activation = g.activation;
   if (S == 1) {
@@ -180,7 +180,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   const float* mean = mean_c.data<float>();
   const float* invstd = invstd_c.data<float>();
   Tensor gx = empty(g.x_shape);
-  float* out = gx.data<float>();
+  float* out = gx.mutable_data<float>();
   // With an activation (or pooled), the first pass writes the gradient of the normalised output,
   // gy f'(y), into gx row by row (while the row is in L1), and the second pass reads it from there.
   // Pooled, gy is first spread from the pooled gradient's plane (a quarter of the floats) into gx.
@@ -230,8 +230,8 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
       }
   }
   Tensor gw = empty({C}), gb = empty({C});
-  float* pw = gw.data<float>();
-  float* pb = gb.data<float>();
+  float* pw = gw.mutable_data<float>();
+  float* pb = gb.mutable_data<float>();
   const Tensor w = channel_vector(weight, C, 1.0);
   // gx = w invstd (gy - [training] (sum_gy + xhat sum_gy_xhat) / m), xhat = (x - mean) invstd:
   // per channel gx = a gy + b (x - mean) + c.

@@ -77,7 +77,7 @@ Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
   const Tensor xc = in_plain_layout(x);
   Tensor y = empty(g.y_shape());
   const float* in = xc.data<float>();
-  float* out = y.data<float>();
+  float* out = y.mutable_data<float>();
   if (is_two_by_two(g)) {
     two_by_two_forward(g, in, out);
     return y;
@@ -115,7 +115,7 @@ Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y) {
   const Tensor gyc = in_plain_layout(grad_y);
   Tensor gx = empty(g.x_shape());
   const float* in = gyc.data<float>();
-  float* out = gx.data<float>();
+  float* out = gx.mutable_data<float>();
   if (is_two_by_two(g)) {
     two_by_two_backward(g, in, out);
     return gx;

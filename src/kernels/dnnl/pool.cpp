@@ -115,7 +115,7 @@ Tensor run_forward(const PoolProblem& p, const Tensor& x, bool training, Tensor*
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory_of(src)}, {DNNL_ARG_DST, memory_of(y)}};
   if (workspace != nullptr) {
     *workspace = empty({static_cast<int64_t>((plan.pd.workspace_desc().get_size() + 3) / 4)});
-    args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace->raw_data()));
+    args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace->mutable_raw_data()));
   }
   plan.prim.execute(stream(), args);
   return y;
@@ -127,7 +127,7 @@ Tensor run_backward(const PoolProblem& p, const Tensor& gy, const Tensor* worksp
   Tensor gx = empty_preferred(p.x_shape);
   std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, memory_of(diff_dst)}, {DNNL_ARG_DIFF_SRC, memory_of(gx)}};
   if (workspace != nullptr)
-    args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace->raw_data()));
+    args.emplace(DNNL_ARG_WORKSPACE, memory(plan.pd.workspace_desc(), engine(), workspace->mutable_raw_data()));
   plan.prim.execute(stream(), args);
   return gx;
 }

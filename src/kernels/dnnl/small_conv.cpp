@@ -308,8 +308,8 @@ ConvPooled forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, con
   const float* xs = xc.data<float>();
   const float* w = wc.data<float>();
   const float* b = g.has_bias ? bc.data<float>() : nullptr;
-  float* ys = out.y.data<float>();
-  float* ps = pooled ? out.pooled.data<float>() : nullptr;
+  float* ys = out.y.mutable_data<float>();
+  float* ps = pooled ? out.pooled.mutable_data<float>() : nullptr;
 #pragma omp parallel
   {
     std::vector<float> shifted(static_cast<std::size_t>(p.shifted_size), 0.f);
@@ -345,7 +345,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
   const float* gy = gyc.data<float>();
   const float* y = g.activation ? yc.data<float>() : nullptr;
   const float* x = args.weights ? xc.data<float>() : nullptr;
-  float* gx = args.data ? grads.grad_x.data<float>() : nullptr;
+  float* gx = args.data ? grads.grad_x.mutable_data<float>() : nullptr;
   // Per thread: the weight gradient's (O, Kc) (or (Kc) vectors of O lanes) and the bias
   // gradient's (O) partial sums; each gradient value is their sum in thread order (the same result
   // on every run).
@@ -355,8 +355,8 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
   std::vector<Vec> partials(static_cast<std::size_t>(omp_get_max_threads() * partial_size), Vec{});
   if (args.weights) grads.grad_weight = empty(g.weight_shape());
   if (args.bias) grads.grad_bias = empty({O});
-  float* gw = args.weights ? grads.grad_weight.data<float>() : nullptr;
-  float* gb = args.bias ? grads.grad_bias.data<float>() : nullptr;
+  float* gw = args.weights ? grads.grad_weight.mutable_data<float>() : nullptr;
+  float* gb = args.bias ? grads.grad_bias.mutable_data<float>() : nullptr;
 #pragma omp parallel
   {
     const bool padded_rows = g.activation || pooled || !p.exact();

@@ -48,7 +48,7 @@ class WeightCache {
     // Note the version first, then read without bumping it: a write after this reorder (through
     // a pointer fetched later) bumps it past the noted one.
     slot->version = storage->version();
-    memory from(user, engine(), const_cast<void*>(w.raw_read_data()));
+    memory from(user, engine(), const_cast<void*>(w.raw_data()));
     dnnl::reorder(from, slot->reordered).execute(stream(), from, slot->reordered);
     holder = slot->copy;
     return slot->reordered;
@@ -90,7 +90,7 @@ class WeightCache {
     e.offset = offset;
     e.desc = desc;
     e.copy = empty_from(system_cpu_allocator(), {static_cast<int64_t>((desc.get_size() + 3) / 4)});
-    e.reordered = memory(desc, engine(), e.copy.raw_data());
+    e.reordered = memory(desc, engine(), e.copy.mutable_raw_data());
     bytes_ += desc.get_size();
     return e;
   }

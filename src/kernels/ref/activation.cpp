@@ -11,7 +11,7 @@ Tensor forward(Activation kind, const Tensor& x) {
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   const Tensor xc = x.contiguous();
   visit_floating(x.dtype(), activation_name(kind), [&]<class T>() {
-    ref::activation_forward<T>(kind, x.numel(), xc.data<T>(), y.data<T>());
+    ref::activation_forward<T>(kind, x.numel(), xc.mutable_data<T>(), y.mutable_data<T>());
   });
   return y;
 }
@@ -20,7 +20,7 @@ Tensor backward(Activation kind, const Tensor& gy, const Tensor& y) {
   Tensor gx = empty(y.shape(), y.dtype(), y.device());
   const Tensor gyc = gy.contiguous(), yc = y.contiguous();
   visit_floating(y.dtype(), activation_name(kind), [&]<class T>() {
-    ref::activation_backward<T>(kind, y.numel(), gyc.data<T>(), yc.data<T>(), gx.data<T>());
+    ref::activation_backward<T>(kind, y.numel(), gyc.mutable_data<T>(), yc.mutable_data<T>(), gx.mutable_data<T>());
   });
   return gx;
 }
@@ -29,7 +29,7 @@ Tensor add_forward(Activation kind, const Tensor& a, const Tensor& b) {
   Tensor y = empty(a.shape(), a.dtype(), a.device());
   const Tensor ac = a.contiguous(), bc = b.contiguous();
   visit_floating(a.dtype(), activation_name(kind), [&]<class T>() {
-    ref::add_activation_forward<T>(kind, a.numel(), ac.data<T>(), bc.data<T>(), y.data<T>());
+    ref::add_activation_forward<T>(kind, a.numel(), ac.mutable_data<T>(), bc.mutable_data<T>(), y.mutable_data<T>());
   });
   return y;
 }

@@ -10,7 +10,7 @@ namespace {
 // Dense pointer of an optional tensor, or null when it is undefined.
 template <class T>
 T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
+  return t.defined() ? t.mutable_data<T>() : nullptr;
 }
 
 Tensor dense_or_undefined(const Tensor& t) { return t.defined() ? t.contiguous() : Tensor(); }
@@ -25,8 +25,8 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   const Tensor rm = dense_or_undefined(running_mean), rv = dense_or_undefined(running_var);
   visit_floating(x.dtype(), "batch_norm", [&]<class T>() {
     ref::batch_norm_forward_training<T>(g, xc.data<T>(), data_or_null<T>(wc), data_or_null<T>(bc), data_or_null<T>(rm),
-                                        data_or_null<T>(rv), momentum, eps, f.y.data<T>(), f.saved_mean.data<T>(),
-                                        f.saved_invstd.data<T>());
+                                        data_or_null<T>(rv), momentum, eps, f.y.mutable_data<T>(), f.saved_mean.mutable_data<T>(),
+                                        f.saved_invstd.mutable_data<T>());
   });
   for (auto [dense, target] : {std::pair{rm, running_mean}, std::pair{rv, running_var}})
     if (dense.defined() && !dense.is_same(target)) target.copy_(dense);
@@ -41,8 +41,8 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
   const Tensor rm = running_mean.contiguous(), rv = running_var.contiguous();
   visit_floating(x.dtype(), "batch_norm", [&]<class T>() {
     ref::batch_norm_forward_inference<T>(g, xc.data<T>(), data_or_null<T>(wc), data_or_null<T>(bc), rm.data<T>(),
-                                         rv.data<T>(), eps, f.y.data<T>(), f.saved_mean.data<T>(),
-                                         f.saved_invstd.data<T>());
+                                         rv.mutable_data<T>(), eps, f.y.mutable_data<T>(), f.saved_mean.mutable_data<T>(),
+                                         f.saved_invstd.mutable_data<T>());
   });
   return f;
 }
@@ -55,7 +55,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& gy, const Tensor& 
   const Tensor mc = saved_mean.contiguous(), ic = saved_invstd.contiguous();
   visit_floating(x.dtype(), "batch_norm", [&]<class T>() {
     ref::batch_norm_backward<T>(g, gyc.data<T>(), xc.data<T>(), data_or_null<T>(wc), mc.data<T>(), ic.data<T>(),
-                                training, r.grad_x.data<T>(), r.grad_weight.data<T>(), r.grad_bias.data<T>());
+                                training, r.grad_x.mutable_data<T>(), r.grad_weight.mutable_data<T>(), r.grad_bias.mutable_data<T>());
   });
   return r;
 }

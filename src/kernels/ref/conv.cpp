@@ -11,7 +11,7 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor
   Tensor y = empty(g.y_shape(), x.dtype(), x.device());
   const Tensor xc = x.contiguous(), wc = w.contiguous(), bc = b.defined() ? b.contiguous() : Tensor();
   visit_floating(x.dtype(), g.op, [&]<class T>() {
-    ref::conv_forward<T>(g, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, y.data<T>());
+    ref::conv_forward<T>(g, xc.mutable_data<T>(), wc.mutable_data<T>(), bc.defined() ? bc.mutable_data<T>() : nullptr, y.mutable_data<T>());
   });
   return y;
 }
@@ -20,7 +20,7 @@ Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
   Tensor gx = empty(g.x_shape(), gy.dtype(), gy.device());
   const Tensor gyc = gy.contiguous(), wc = w.contiguous();
   visit_floating(gy.dtype(), g.op, [&]<class T>() {
-    ref::conv_backward_data<T>(g, gyc.data<T>(), wc.data<T>(), gx.data<T>());
+    ref::conv_backward_data<T>(g, gyc.mutable_data<T>(), wc.mutable_data<T>(), gx.mutable_data<T>());
   });
   return gx;
 }
@@ -29,7 +29,7 @@ Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
   Tensor gw = empty(g.weight_shape(), gy.dtype(), gy.device());
   const Tensor gyc = gy.contiguous(), xc = x.contiguous();
   visit_floating(gy.dtype(), g.op, [&]<class T>() {
-    ref::conv_backward_weight<T>(g, gyc.data<T>(), xc.data<T>(), gw.data<T>());
+    ref::conv_backward_weight<T>(g, gyc.mutable_data<T>(), xc.mutable_data<T>(), gw.mutable_data<T>());
   });
   return gw;
 }
@@ -37,7 +37,7 @@ Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
 Tensor backward_bias(const ConvGeom& g, const Tensor& gy) {
   Tensor gb = empty({g.out_channels}, gy.dtype(), gy.device());
   const Tensor gyc = gy.contiguous();
-  visit_floating(gy.dtype(), g.op, [&]<class T>() { ref::conv_backward_bias<T>(g, gyc.data<T>(), gb.data<T>()); });
+  visit_floating(gy.dtype(), g.op, [&]<class T>() { ref::conv_backward_bias<T>(g, gyc.mutable_data<T>(), gb.mutable_data<T>()); });
   return gb;
 }
 

@@ -56,7 +56,7 @@ T unary_value(UnaryOp op, T x, T s) {
 
 void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
   visit_floating(out.dtype(), "elementwise", [&]<class T>() {
-    T* po = out.data<T>();
+    T* po = out.mutable_data<T>();
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     StridedLoop<3> loop(out.shape(), {out.strides(), a.strides(), b.strides()});
@@ -87,7 +87,7 @@ void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
 
 void unary(UnaryOp op, const Tensor& out, const Tensor& x, double s) {
   visit_floating(out.dtype(), "elementwise", [&]<class T>() {
-    T* po = out.data<T>();
+    T* po = out.mutable_data<T>();
     const T* px = x.data<T>();
     const T scalar = static_cast<T>(s);
     StridedLoop<2> loop(out.shape(), {out.strides(), x.strides()});
@@ -101,7 +101,7 @@ void unary(UnaryOp op, const Tensor& out, const Tensor& x, double s) {
 
 void axpy(const Tensor& dst, const Tensor& src, double alpha) {
   visit_floating(dst.dtype(), "add_", [&]<class T>() {
-    T* pd = dst.data<T>();
+    T* pd = dst.mutable_data<T>();
     const T* ps = src.data<T>();
     const T a = static_cast<T>(alpha);
     StridedLoop<2> loop(dst.shape(), {dst.strides(), src.strides()});
@@ -120,7 +120,7 @@ void axpy(const Tensor& dst, const Tensor& src, double alpha) {
 void copy(const Tensor& dst, const Tensor& src) {
   visit_any(dst.dtype(), [&]<class D>() {
     visit_any(src.dtype(), [&]<class S>() {
-      D* pd = dst.data<D>();
+      D* pd = dst.mutable_data<D>();
       const S* ps = src.data<S>();
       StridedLoop<2> loop(dst.shape(), {dst.strides(), src.strides()});
       loop.run([&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> st) {
@@ -138,7 +138,7 @@ void copy(const Tensor& dst, const Tensor& src) {
 
 void fill(const Tensor& dst, double value) {
   visit_any(dst.dtype(), [&]<class T>() {
-    T* pd = dst.data<T>();
+    T* pd = dst.mutable_data<T>();
     const T v = static_cast<T>(value);
     StridedLoop<1> loop(dst.shape(), {dst.strides()});
     loop.run([&](std::array<int64_t, 1> off, int64_t n, std::array<int64_t, 1> st) {

@@ -57,28 +57,28 @@ void adam_loop(const AdamStep& s, T* __restrict p, const T* __restrict g, T* __r
 
 void sgd_update(const SGDStep& s, const Tensor& param, const Tensor& grad, const Tensor& buffer) {
   visit_floating(param.dtype(), "SGD", [&]<class T>() {
-    T* p = param.data<T>();
+    T* p = param.mutable_data<T>();
     const T* g = grad.data<T>();
     const int64_t n = param.numel();
     if (s.momentum == 0.0)
       sgd_loop<T, false, false>(s, p, g, nullptr, n);
     else if (s.nesterov)
-      sgd_loop<T, true, true>(s, p, g, buffer.data<T>(), n);
+      sgd_loop<T, true, true>(s, p, g, buffer.mutable_data<T>(), n);
     else
-      sgd_loop<T, true, false>(s, p, g, buffer.data<T>(), n);
+      sgd_loop<T, true, false>(s, p, g, buffer.mutable_data<T>(), n);
   });
 }
 
 void adam_update(const AdamStep& s, const Tensor& param, const Tensor& grad, const Tensor& exp_avg,
                  const Tensor& exp_avg_sq, const Tensor& max_exp_avg_sq) {
   visit_floating(param.dtype(), "Adam", [&]<class T>() {
-    T* p = param.data<T>();
+    T* p = param.mutable_data<T>();
     const T* g = grad.data<T>();
-    T* m = exp_avg.data<T>();
-    T* v = exp_avg_sq.data<T>();
+    T* m = exp_avg.mutable_data<T>();
+    T* v = exp_avg_sq.mutable_data<T>();
     const int64_t n = param.numel();
     if (s.amsgrad)
-      adam_loop<T, true>(s, p, g, m, v, max_exp_avg_sq.data<T>(), n);
+      adam_loop<T, true>(s, p, g, m, v, max_exp_avg_sq.mutable_data<T>(), n);
     else
       adam_loop<T, false>(s, p, g, m, v, nullptr, n);
   });

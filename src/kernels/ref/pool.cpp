@@ -13,8 +13,8 @@ MaxPoolForward max_forward(const PoolGeom& g, const Tensor& x, bool keep_workspa
                    keep_workspace ? empty(g.y_shape(), DType::I64, x.device()) : Tensor()};
   const Tensor xc = x.contiguous();
   visit_floating(x.dtype(), g.op, [&]<class T>() {
-    ref::max_pool_forward<T>(g, xc.data<T>(), f.y.data<T>(),
-                             f.workspace.defined() ? f.workspace.data<int64_t>() : nullptr);
+    ref::max_pool_forward<T>(g, xc.mutable_data<T>(), f.y.mutable_data<T>(),
+                             f.workspace.defined() ? f.workspace.mutable_data<int64_t>() : nullptr);
   });
   return f;
 }
@@ -23,7 +23,7 @@ Tensor max_backward(const PoolGeom& g, const Tensor& gy, const Tensor& workspace
   Tensor gx = empty(g.x_shape(), gy.dtype(), gy.device());
   const Tensor gyc = gy.contiguous();
   visit_floating(gy.dtype(), g.op, [&]<class T>() {
-    ref::max_pool_backward<T>(g, gyc.data<T>(), workspace.data<int64_t>(), gx.data<T>());
+    ref::max_pool_backward<T>(g, gyc.mutable_data<T>(), workspace.mutable_data<int64_t>(), gx.mutable_data<T>());
   });
   return gx;
 }
@@ -31,14 +31,14 @@ Tensor max_backward(const PoolGeom& g, const Tensor& gy, const Tensor& workspace
 Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
   Tensor y = empty(g.y_shape(), x.dtype(), x.device());
   const Tensor xc = x.contiguous();
-  visit_floating(x.dtype(), g.op, [&]<class T>() { ref::avg_pool_forward<T>(g, xc.data<T>(), y.data<T>()); });
+  visit_floating(x.dtype(), g.op, [&]<class T>() { ref::avg_pool_forward<T>(g, xc.mutable_data<T>(), y.mutable_data<T>()); });
   return y;
 }
 
 Tensor avg_backward(const PoolGeom& g, const Tensor& gy) {
   Tensor gx = empty(g.x_shape(), gy.dtype(), gy.device());
   const Tensor gyc = gy.contiguous();
-  visit_floating(gy.dtype(), g.op, [&]<class T>() { ref::avg_pool_backward<T>(g, gyc.data<T>(), gx.data<T>()); });
+  visit_floating(gy.dtype(), g.op, [&]<class T>() { ref::avg_pool_backward<T>(g, gyc.mutable_data<T>(), gx.mutable_data<T>()); });
   return gx;
 }
 
@@ -46,7 +46,7 @@ Tensor adaptive_avg_forward(const AdaptivePoolGeom& g, const Tensor& x) {
   Tensor y = empty(g.y_shape(), x.dtype(), x.device());
   const Tensor xc = x.contiguous();
   visit_floating(x.dtype(), g.op,
-                 [&]<class T>() { ref::adaptive_avg_pool_forward<T>(g, xc.data<T>(), y.data<T>()); });
+                 [&]<class T>() { ref::adaptive_avg_pool_forward<T>(g, xc.mutable_data<T>(), y.mutable_data<T>()); });
   return y;
 }
 
@@ -54,7 +54,7 @@ Tensor adaptive_avg_backward(const AdaptivePoolGeom& g, const Tensor& gy) {
   Tensor gx = empty(g.x_shape(), gy.dtype(), gy.device());
   const Tensor gyc = gy.contiguous();
   visit_floating(gy.dtype(), g.op,
-                 [&]<class T>() { ref::adaptive_avg_pool_backward<T>(g, gyc.data<T>(), gx.data<T>()); });
+                 [&]<class T>() { ref::adaptive_avg_pool_backward<T>(g, gyc.mutable_data<T>(), gx.mutable_data<T>()); });
   return gx;
 }
 

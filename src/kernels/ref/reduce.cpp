@@ -10,7 +10,7 @@ namespace {
 void sum_rows(const Tensor& out, const Tensor& x, int64_t rows, int64_t n) {
   visit_floating(x.dtype(), "sum", [&]<class T>() {
     const T* px = x.data<T>();
-    T* po = out.data<T>();
+    T* po = out.mutable_data<T>();
 #pragma omp parallel for schedule(static) if (rows * n > 65536)
     for (int64_t r = 0; r < rows; ++r) {
       double acc = 0.0;
@@ -24,8 +24,8 @@ void sum_rows(const Tensor& out, const Tensor& x, int64_t rows, int64_t n) {
 void max_rows(const Tensor& values, const Tensor& indices, const Tensor& x, int64_t rows, int64_t n) {
   visit_floating(x.dtype(), "max", [&]<class T>() {
     const T* px = x.data<T>();
-    T* pv = values.defined() ? values.data<T>() : nullptr;
-    int64_t* pi = indices.data<int64_t>();
+    T* pv = values.defined() ? values.mutable_data<T>() : nullptr;
+    int64_t* pi = indices.mutable_data<int64_t>();
 #pragma omp parallel for schedule(static) if (rows * n > 65536)
     for (int64_t r = 0; r < rows; ++r) {
       const T* row = px + r * n;
@@ -41,7 +41,7 @@ void max_rows(const Tensor& values, const Tensor& indices, const Tensor& x, int6
 void max_rows_backward(const Tensor& grad_x, const Tensor& grad_values, const Tensor& indices, int64_t rows,
                        int64_t n) {
   visit_floating(grad_x.dtype(), "max", [&]<class T>() {
-    T* pg = grad_x.data<T>();
+    T* pg = grad_x.mutable_data<T>();
     const T* pv = grad_values.data<T>();
     const int64_t* pi = indices.data<int64_t>();
     for (int64_t r = 0; r < rows; ++r) {

@@ -68,9 +68,9 @@ void conv_padded(benchmark::State& state, int64_t batch, int64_t cin, int64_t co
     const ConvKernels& kernels = select_kernels<ConvKernels>("conv2d", Device::cpu(), [&](const ConvKernels& t) {
       return t.supports(g, DType::F32);
     });
-    if (pass == Pass::Forward) return kernels.forward(g, x, w, Tensor());
-    if (pass == Pass::BackwardData) return kernels.backward_data(g, gy, w);
-    return kernels.backward_weight(g, gy, x);
+    if (pass == Pass::Forward) return kernels.forward(g, x, w, Tensor(), Tensor()).y;
+    if (pass == Pass::BackwardData) return kernels.backward(g, {gy, {}, {}, w, true, false, false, false}).grad_x;
+    return kernels.backward(g, {gy, {}, x, {}, false, true, false, false}).grad_weight;
   };
   NoGradGuard no_grad;
   // Weights in PyTorch's layout, as a model holds them (activations are blocked).
@@ -171,8 +171,8 @@ void batch_norm_backward(benchmark::State& state) {
       return t.supports(g, DType::F32);
     });
     const Tensor w = ones({x.shape()[1]});
-    const BatchNormForward f = k.forward_training(g, x, w, Tensor(), Tensor(), Tensor(), 0.1, 1e-5);
-    return k.backward(g, gy, x, w, f.saved_mean, f.saved_invstd, true).grad_x;
+    const BatchNormForward f = k.forward(g, x, w, Tensor(), Tensor(), Tensor(), Tensor());
+    return k.backward(g, {gy, {}, x, w, f.saved_mean, f.saved_invstd, true, true, true, false}).grad_x;
   };
   if (!validate(state, [&](int64_t n) {
         Shape s = kActivation;
@@ -186,8 +186,9 @@ void batch_norm_backward(benchmark::State& state) {
     return t.supports(g, DType::F32);
   });
   const Tensor w = ones({64});
-  const BatchNormForward f = k.forward_training(g, x, w, Tensor(), Tensor(), Tensor(), 0.1, 1e-5);
-  for (auto _ : state) benchmark::DoNotOptimize(k.backward(g, gy, x, w, f.saved_mean, f.saved_invstd, true));
+  const BatchNormForward f = k.forward(g, x, w, Tensor(), Tensor(), Tensor(), Tensor());
+  const BatchNormBackwardArgs args{gy, {}, x, w, f.saved_mean, f.saved_invstd, true, true, true, false};
+  for (auto _ : state) benchmark::DoNotOptimize(k.backward(g, args));
   // Reduction pass reads x and gy; gradient pass reads x and gy and writes gx.
   set_bandwidth(state, 4.0 * 5 * static_cast<double>(x.numel()));
 }

@@ -58,10 +58,6 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
-// activation(a + b) in one pass (ResNet's residual join relu(y + shortcut)): equal values and
-// gradients, one tensor and one memory pass fewer. Operands of different shapes broadcast as for
-// add, in two passes.
-Tensor add(const Tensor& a, const Tensor& b, Activation activation);
 
 // ---- Linear algebra ----
 // (M,K) x (K,N) -> (M,N); batched when either side has more dims (batch dims broadcast).
@@ -69,40 +65,7 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // y = x w^T + b: x (*, in), w (out, in), b (out) or undefined -> (*, out).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
 
-// ---- Convolution (cross-correlation, as in the book and PyTorch) ----
-// Output size per dimension: floor((n + 2p - d(k-1) - 1)/s) + 1.
-struct ConvOptions {
-  Dims stride = 1;
-  Dims padding = 0;
-  Dims dilation = 1;
-  int64_t groups = 1;
-};
-// `activation`, when set, is applied to the output in the same pass (a post-op):
-// conv2d(x, w, b, o, Activation::Sigmoid) equals sigmoid(conv2d(x, w, b, o)) in values and
-// gradients, with one activation-sized tensor and a memory pass fewer each way.
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-              const ConvOptions& options = {}, std::optional<Activation> activation = {});
-Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-              const ConvOptions& options = {}, std::optional<Activation> activation = {});
-// Shorthands for the ReLU post-op: conv2d(x, weight, bias, options, Activation::Relu).
-Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-                   const ConvOptions& options = {});
-Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
-                   const ConvOptions& options = {});
-// A batch normalization in evaluation mode folded into the convolution before it, for inference:
-// conv(x, folded.weight, folded.bias) == batch_norm(conv(x, weight, bias), bn_weight, bn_bias,
-// running_mean, running_var, false, _, eps) up to rounding, at the cost of the convolution alone.
-// weight (O, I/groups, k...); the rest (O), conv_bias, bn_weight and bn_bias may be undefined.
-// The result does not track gradients; its memory comes from `allocator` (cpu_allocator() when
-// null; a cache of folds keeps them in system_cpu_allocator() memory, see strata/storage.hpp).
-struct FoldedConv {
-  Tensor weight, bias;
-};
-FoldedConv fold_batch_norm(const Tensor& weight, const Tensor& conv_bias, const Tensor& bn_weight,
-                           const Tensor& bn_bias, const Tensor& running_mean, const Tensor& running_var,
-                           double eps = 1e-5, Allocator* allocator = nullptr);
-
-// ---- Pooling ----
+// ---- Pooling options ----
 // stride defaults to the kernel size; padding at most half the kernel; count_include_pad as
 // PyTorch's default (average pooling divides by the window including padding).
 struct PoolOptions {
@@ -112,16 +75,62 @@ struct PoolOptions {
   bool ceil_mode = false;
   bool count_include_pad = true;  // average pooling only
 };
+enum class PoolMode : uint8_t { Max, Avg };
+// A 2-D or 3-D pooling of the given kind and options.
+struct Pooling {
+  PoolMode mode = PoolMode::Max;
+  PoolOptions options;
+};
+
+// ---- Epilogues ----
+// What a convolution or batch norm does with its result in the same op:
+//   out = pool(activation(op(x) + residual))
+// each step only when given. The result equals the separate ops in values and gradients up to
+// rounding (the separate ops are the specification); where a kernel takes the step into its own
+// pass, a tensor and a memory pass fewer each way, and where none does, the op runs the step as
+// the separate op. Graph passes (src/graph) fill epilogues from a model's plain layers.
+struct Epilogue {
+  Tensor residual;                       // of the op's output shape; ResNet's shortcut
+  std::optional<Activation> activation;  // ReLU, sigmoid or tanh
+  std::optional<Pooling> pool;           // then a pooling, of the op's dimensionality
+
+  Epilogue() = default;
+  Epilogue(Activation a) : activation(a) {}  // NOLINT: implicit, so conv2d(x, w, b, o, Activation::Relu)
+  bool empty() const { return !residual.defined() && !activation && !pool; }
+};
+
+// ---- Convolution (cross-correlation, as in the book and PyTorch) ----
+// Output size per dimension: floor((n + 2p - d(k-1) - 1)/s) + 1.
+struct ConvOptions {
+  Dims stride = 1;
+  Dims padding = 0;
+  Dims dilation = 1;
+  int64_t groups = 1;
+};
+// conv2d(x, w, b, o, Activation::Sigmoid) equals sigmoid(conv2d(x, w, b, o)) in values and
+// gradients; see Epilogue for the rest of what may follow in the same op.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+              const ConvOptions& options = {}, const Epilogue& epilogue = {});
+Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+              const ConvOptions& options = {}, const Epilogue& epilogue = {});
+// A batch normalization in evaluation mode folded into the convolution before it, for inference:
+// conv(x, folded.weight, folded.bias) == batch_norm(conv(x, weight, bias), bn_weight, bn_bias,
+// running_mean, running_var, false, _, eps) up to rounding, at the cost of the convolution alone.
+// weight (O, I/groups, k...); the rest (O), conv_bias, bn_weight and bn_bias may be undefined.
+// The result does not track gradients; its memory comes from `allocator` (cpu_allocator() when
+// null; weights kept for many calls go in system_cpu_allocator() memory, see strata/storage.hpp).
+struct FoldedConv {
+  Tensor weight, bias;
+};
+FoldedConv fold_batch_norm(const Tensor& weight, const Tensor& conv_bias, const Tensor& bn_weight,
+                           const Tensor& bn_bias, const Tensor& running_mean, const Tensor& running_var,
+                           double eps = 1e-5, Allocator* allocator = nullptr);
+
+// ---- Pooling ----
 Tensor max_pool2d(const Tensor& x, const PoolOptions& options);
 Tensor max_pool3d(const Tensor& x, const PoolOptions& options);
 Tensor avg_pool2d(const Tensor& x, const PoolOptions& options);
 Tensor avg_pool3d(const Tensor& x, const PoolOptions& options);
-// avg_pool2d(conv2d(x, weight, bias, conv, activation), pool) in values and gradients, as one
-// op: where the kernels take it (few-channel convolutions with a 2x2 stride-2 pooling, LeNet's
-// layers) each image's output is pooled while it is in cache and the full-size gradient of the
-// convolution's output is never written. Otherwise the two ops run one after the other.
-Tensor conv2d_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& conv,
-                         std::optional<Activation> activation, const PoolOptions& pool);
 // Average pooling to a fixed output size; (1,1) is global average pooling.
 Tensor adaptive_avg_pool2d(const Tensor& x, Dims output_size);
 Tensor adaptive_avg_pool3d(const Tensor& x, Dims output_size);
@@ -130,22 +139,10 @@ Tensor adaptive_avg_pool3d(const Tensor& x, Dims output_size);
 // training: normalise with the batch statistics and update running_mean/running_var in place
 // (running = (1 - momentum) running + momentum batch, variance unbiased), when they are defined;
 // evaluation: normalise with the running statistics. weight/bias (C) may be undefined.
-// `activation`, when set, is applied to the output in the same pass, as for conv2d.
+// `epilogue` as for conv2d (pooling of 4-D inputs only).
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   const Tensor& running_mean, const Tensor& running_var, bool training,
-                  double momentum = 0.1, double eps = 1e-5, std::optional<Activation> activation = {});
-// avg_pool2d(batch_norm(x, ..., activation), pool) in values and gradients (and the running
-// statistics' update), as one op: in training, where the kernels take it (plain few-channel
-// (N, C, H, W) input with a 2x2 stride-2 pooling, LeNet-BN's layers), each plane is pooled as it
-// is normalised and the full-size gradient of the batch norm's output is never written.
-// Otherwise, and in evaluation, the two ops run one after the other.
-Tensor batch_norm_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                             const Tensor& running_var, bool training, double momentum, double eps,
-                             std::optional<Activation> activation, const PoolOptions& pool);
-// Shorthand for the ReLU post-op: batch_norm(..., momentum, eps, Activation::Relu).
-Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                       const Tensor& running_mean, const Tensor& running_var, bool training,
-                       double momentum = 0.1, double eps = 1e-5);
+                  double momentum = 0.1, double eps = 1e-5, const Epilogue& epilogue = {});
 
 // ---- Activations ----
 Tensor activation(const Tensor& x, Activation kind);  // relu, sigmoid or tanh by kind

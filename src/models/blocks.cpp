@@ -39,13 +39,12 @@ Inception::Inception(int64_t in_channels, int64_t c1, std::pair<int64_t, int64_t
   p4_2 = register_module("p4_2", std::make_shared<Conv2d>(in_channels, c4, 1));
 }
 
-// The book's relu(p1_1(x)), relu(p2_2(relu(p2_1(x)))), ... with each convolution and its ReLU
-// fused (conv->with_relu(x) == relu((*conv)(x))).
+// The book's four paths, concatenated along the channels.
 Tensor Inception::forward(const Tensor& x) {
-  const Tensor a = p1_1->with_relu(x);
-  const Tensor b = p2_2->with_relu(p2_1->with_relu(x));
-  const Tensor c = p3_2->with_relu(p3_1->with_relu(x));
-  const Tensor d = p4_2->with_relu((*p4_1)(x));
+  const Tensor a = relu((*p1_1)(x));
+  const Tensor b = relu((*p2_2)(relu((*p2_1)(x))));
+  const Tensor c = relu((*p3_2)(relu((*p3_1)(x))));
+  const Tensor d = relu((*p4_2)((*p4_1)(x)));
   return cat({a, b, c, d}, 1);
 }
 
@@ -68,10 +67,11 @@ Residual::Residual(int nd, int64_t in_channels, int64_t channels, bool use_1x1co
   bn2 = register_module("bn2", bn(channels));
 }
 
+// The book's relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut).
 Tensor Residual::forward(const Tensor& x) {
-  const Tensor y = conv2->with_batch_norm(conv1->with_batch_norm(x, *bn1, Activation::Relu), *bn2, std::nullopt);
+  const Tensor y = (*bn2)((*conv2)(relu((*bn1)((*conv1)(x)))));
   const Tensor shortcut = conv3 ? (*conv3)(x) : x;
-  return add(y, shortcut, Activation::Relu);
+  return relu(y + shortcut);
 }
 
 }  // namespace strata::models

@@ -67,12 +67,6 @@ void reset_like_pytorch(Tensor& weight, Tensor& bias) {
   }
 }
 
-// Child i of a Sequential as a `Layer`, or null when it is another type or i is past the end.
-template <class Layer>
-Layer* child_as(const std::vector<std::pair<std::string, ModulePtr>>& layers, std::size_t i) {
-  return i < layers.size() ? dynamic_cast<Layer*>(layers[i].second.get()) : nullptr;
-}
-
 }  // namespace
 
 // ---- Sequential ----
@@ -88,43 +82,8 @@ Sequential::Sequential(const std::vector<ModulePtr>& modules) : Module("Sequenti
 void Sequential::push_back(ModulePtr module) { add_child(std::to_string(children().size()), std::move(module)); }
 
 Tensor Sequential::forward(const Tensor& x) {
-  const auto& layers = children();
-  const bool fuse = !ForwardObserver::active();
   Tensor y = x;
-  // The activation layer at i, if any.
-  auto activation_at = [&](std::size_t i) -> std::optional<Activation> {
-    if (const auto* a = child_as<ActivationLayer>(layers, i)) return a->kind();
-    return std::nullopt;
-  };
-  // The 2-D average pooling layer at i, if any.
-  auto pool_at = [&](std::size_t i) -> const PoolOptions* {
-    if (const auto* p = child_as<AvgPool2d>(layers, i)) return &p->options();
-    return nullptr;
-  };
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    auto* conv = child_as<ConvNd>(layers, i);
-    auto* bn = child_as<BatchNormNd>(layers, conv ? i + 1 : i);
-    // Layers after the convolution or batch norm at i that fuse into it: the batch norm, the
-    // activation, the pooling (only after a 2-D one).
-    std::size_t next = i + 1 + (conv && bn ? 1 : 0);
-    const std::optional<Activation> activation = (conv || bn) ? activation_at(next) : std::nullopt;
-    if (activation) ++next;
-    const bool two_d = conv ? conv->nd() == 2 && (!bn || bn->input_ndim() == 4) : bn && bn->input_ndim() == 4;
-    const PoolOptions* pool = two_d ? pool_at(next) : nullptr;
-    if (pool) ++next;
-    if (!fuse || (!conv && !bn) || next == i + 1) {
-      y = (*layers[i].second)(y);
-      continue;
-    }
-    if (conv && bn) {
-      y = conv->with_batch_norm(y, *bn, activation, pool);
-    } else if (pool) {
-      y = conv ? conv->with_avg_pool(y, activation, *pool) : bn->with_avg_pool(y, activation, *pool);
-    } else {
-      y = conv ? conv->with_activation(y, *activation) : bn->with_activation(y, *activation);
-    }
-    i = next - 1;  // the fused layers are done
-  }
+  for (const auto& [_, layer] : children()) y = (*layer)(y);
   return y;
 }
 
@@ -153,56 +112,6 @@ Tensor ConvNd::forward(const Tensor& x) {
   return nd_ == 2 ? conv2d(x, weight, bias, options_) : conv3d(x, weight, bias, options_);
 }
 
-Tensor ConvNd::with_activation(const Tensor& x, Activation activation) {
-  return call_as_layer(x, [&](const Tensor& in) {
-    return nd_ == 2 ? conv2d(in, weight, bias, options_, activation) : conv3d(in, weight, bias, options_, activation);
-  });
-}
-
-Tensor ConvNd::with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation,
-                               const PoolOptions* pool) {
-  STRATA_CHECK(pool == nullptr || nd_ == 2, type_name(), ": with_batch_norm pools after 2-D convolutions only");
-  if (ForwardObserver::active()) {
-    Tensor y = bn((*this)(x));
-    if (activation) y = strata::activation(y, *activation);
-    return pool ? avg_pool2d(y, *pool) : y;
-  }
-  const bool inference = !bn.is_training() && bn.input_ndim() == nd_ + 2 && bn.num_features() == out_channels_ &&
-                         !autograd::needs_grad({x, weight, bias, bn.weight, bn.bias});
-  if (!inference) {
-    fold_.reset();
-    const Tensor y = (*this)(x);
-    if (pool) return bn.with_avg_pool(y, activation, *pool);
-    return activation ? bn.with_activation(y, *activation) : bn(y);
-  }
-  std::vector<uint64_t> sources;
-  for (const Tensor& t : {weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var}) {
-    if (!t.defined()) {
-      sources.insert(sources.end(), {0, 0, 0});
-      continue;
-    }
-    sources.insert(sources.end(), {t.storage()->id(), t.storage()->version(), static_cast<uint64_t>(t.offset())});
-  }
-  sources.push_back(std::bit_cast<uint64_t>(bn.eps()));
-  if (!fold_ || fold_->sources != sources) {
-    // Kept outside the caching allocator's working set (strata/storage.hpp).
-    fold_ = Fold{fold_batch_norm(weight, bias, bn.weight, bn.bias, bn.running_mean, bn.running_var, bn.eps(),
-                                 &system_cpu_allocator()),
-                 std::move(sources)};
-  }
-  return call_as_layer(x, [&](const Tensor& in) {
-    const FoldedConv& f = fold_->folded;
-    if (pool) return conv2d_avg_pool2d(in, f.weight, f.bias, options_, activation, *pool);
-    return nd_ == 2 ? conv2d(in, f.weight, f.bias, options_, activation)
-                    : conv3d(in, f.weight, f.bias, options_, activation);
-  });
-}
-
-Tensor ConvNd::with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool) {
-  STRATA_CHECK(nd_ == 2, type_name(), ": with_avg_pool takes a 2-D convolution");
-  return call_as_layer(x, [&](const Tensor& in) { return conv2d_avg_pool2d(in, weight, bias, options_, activation, pool); });
-}
-
 std::string ConvNd::extra_repr() const {
   std::ostringstream s;
   s << in_channels_ << ", " << out_channels_ << ", kernel_size=" << tuple(kernel_, nd_, 1)
@@ -216,13 +125,13 @@ std::string ConvNd::extra_repr() const {
 
 // ---- Pooling ----
 
-PoolNd::PoolNd(const char* type, PoolKind kind, int nd, const PoolOptions& options)
-    : Module(type), kind_(kind), nd_(nd), options_(options) {
+PoolNd::PoolNd(const char* type, PoolMode mode, int nd, const PoolOptions& options)
+    : Module(type), mode_(mode), nd_(nd), options_(options) {
   STRATA_CHECK(!options.kernel.empty(), type, ": kernel_size is required");
 }
 
 Tensor PoolNd::forward(const Tensor& x) {
-  if (kind_ == PoolKind::Max) return nd_ == 2 ? max_pool2d(x, options_) : max_pool3d(x, options_);
+  if (mode_ == PoolMode::Max) return nd_ == 2 ? max_pool2d(x, options_) : max_pool3d(x, options_);
   return nd_ == 2 ? avg_pool2d(x, options_) : avg_pool3d(x, options_);
 }
 
@@ -238,7 +147,7 @@ std::string PoolNd::extra_repr() const {
   s << "kernel_size=" << arg(options_.kernel, 1) << ", stride=" << arg(stride, 1)
     << ", padding=" << arg(options_.padding, 0);
   // PyTorch's average pooling prints only these three; max pooling adds dilation and ceil_mode.
-  if (kind_ == PoolKind::Max) s << ", dilation=1, ceil_mode=" << py_bool(options_.ceil_mode);
+  if (mode_ == PoolMode::Max) s << ", dilation=1, ceil_mode=" << py_bool(options_.ceil_mode);
   return s.str();
 }
 
@@ -267,18 +176,7 @@ BatchNormNd::BatchNormNd(const char* type, int input_ndim, int64_t num_features,
   num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::I64));
 }
 
-Tensor BatchNormNd::forward(const Tensor& x) { return normalize(x, std::nullopt); }
-
-Tensor BatchNormNd::with_activation(const Tensor& x, Activation activation) {
-  return call_as_layer(x, [&](const Tensor& in) { return normalize(in, activation); });
-}
-
-Tensor BatchNormNd::with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool) {
-  STRATA_CHECK(input_ndim_ == 4, type_name(), ": with_avg_pool takes a BatchNorm2d");
-  return call_as_layer(x, [&](const Tensor& in) { return normalize(in, activation, &pool); });
-}
-
-Tensor BatchNormNd::normalize(const Tensor& x, std::optional<Activation> activation, const PoolOptions* pool) {
+Tensor BatchNormNd::forward(const Tensor& x) {
   if (input_ndim_ == 0) {
     STRATA_CHECK(x.ndim() == 2 || x.ndim() == 3, type_name(), ": expected a 2-D (N, C) or 3-D (N, C, L) input, got ",
                  x.shape());
@@ -290,10 +188,7 @@ Tensor BatchNormNd::normalize(const Tensor& x, std::optional<Activation> activat
     int64_t* count = num_batches_tracked.mutable_data<int64_t>();
     ++*count;
   }
-  if (pool)
-    return batch_norm_avg_pool2d(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_,
-                                 activation, *pool);
-  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_, activation);
+  return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_);
 }
 
 std::string BatchNormNd::extra_repr() const {

@@ -59,27 +59,6 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b, Activation kind) {
-  static constexpr const char* kNames[3] = {"add_relu", "add_sigmoid", "add_tanh"};
-  const char* op = kNames[static_cast<int>(kind)];
-  check_input(op, a);
-  check_input(op, b);
-  STRATA_CHECK(a.dtype() == b.dtype() && a.device() == b.device(), op, ": operands differ in dtype or device (",
-               dtype_name(a.dtype()), " on ", a.device().str(), ", ", dtype_name(b.dtype()), " on ", b.device().str(),
-               ")");
-  if (a.shape() != b.shape()) return activation(a + b, kind);  // broadcasting: two passes
-  const ActivationKernels& k = select_kernels<ActivationKernels>(
-      op, a.device(), [&](const ActivationKernels& t) { return t.supports(kind, a.dtype()); });
-  const Tensor bb = b.layout() == a.layout() ? b.detach() : to_layout(b.detach(), a.layout());
-  Tensor y = k.add_forward(kind, a.detach(), bb);
-  if (autograd::needs_grad({a, b}))
-    autograd::record(op, y, {a, b}, [kind, &k, y = y.detach()](const Tensor& gy, const autograd::Node&) {
-      const Tensor g = k.backward(kind, gy, y);
-      return std::vector<Tensor>{g, g};
-    });
-  return y;
-}
-
 Tensor relu(const Tensor& x) { return activation(x, Activation::Relu); }
 Tensor sigmoid(const Tensor& x) { return activation(x, Activation::Sigmoid); }
 Tensor tanh(const Tensor& x) { return activation(x, Activation::Tanh); }
@@ -100,13 +79,6 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
       return std::vector<Tensor>{gy * mask};
     });
   return y;
-}
-
-const ActivationKernels* fused_activation_kernels(std::optional<Activation> activation, const char* op,
-                                                  const Tensor& x) {
-  if (!activation) return nullptr;
-  return &select_kernels<ActivationKernels>(
-      op, x.device(), [&](const ActivationKernels& t) { return t.supports(*activation, x.dtype()); });
 }
 
 }  // namespace strata

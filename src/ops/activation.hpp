@@ -22,16 +22,4 @@ struct ActivationKernels {
   Tensor (*add_forward)(Activation kind, const Tensor& a, const Tensor& b);
 };
 
-// The kernels of `activation` for x's device and dtype, with which an op fused with it (conv2d or
-// batch_norm with an activation) turns grad_y into the gradient of its pre-activation output
-// (from the output y) before its own backward; null when there is no activation. `op` names the
-// fused op in errors.
-const ActivationKernels* fused_activation_kernels(std::optional<Activation> activation, const char* op,
-                                                  const Tensor& x);
-
-// Index of a post-op in tables of fused op names: 0 none, then relu, sigmoid, tanh.
-inline int post_op_index(std::optional<Activation> activation) {
-  return activation ? 1 + static_cast<int>(*activation) : 0;
-}
-
 }  // namespace strata

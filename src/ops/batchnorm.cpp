@@ -2,7 +2,6 @@
 #include "ops/batchnorm.hpp"
 
 #include "core/dispatch.hpp"
-#include "ops/activation.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -24,6 +23,8 @@ BatchNormGeom BatchNormGeom::make(const Shape& x, const Shape* weight, const Sha
   g.x_shape = x;
   g.batch = x[0];
   g.eps = eps;
+  g.training = training;
+  g.momentum = momentum;
   g.channels = x[1];
   for (int i = 2; i < x.ndim(); ++i) g.spatial *= x[i];
   check_per_channel("weight", weight, g.channels);
@@ -42,14 +43,11 @@ BatchNormGeom BatchNormGeom::make(const Shape& x, const Shape* weight, const Sha
   return g;
 }
 
-// activation: the post-op, whose backward turns grad_y into the gradient of the normalised
-// output before the batch norm's own backward.
 namespace {
 
-// The validated geometry of batch_norm's arguments with post-op activation.
+// The validated geometry of batch_norm's arguments, without an epilogue.
 BatchNormGeom checked_geom(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                           const Tensor& running_var, bool training, double momentum, double eps,
-                           std::optional<Activation> activation) {
+                           const Tensor& running_var, bool training, double momentum, double eps) {
   STRATA_CHECK(x.defined(), "batch_norm: input is an undefined tensor");
   STRATA_CHECK(is_floating(x.dtype()), "batch_norm: input must be floating-point, got ", dtype_name(x.dtype()));
   auto shape_of = [](const Tensor& t) { return t.defined() ? t.shape() : Shape{}; };
@@ -57,7 +55,7 @@ BatchNormGeom checked_geom(const Tensor& x, const Tensor& weight, const Tensor& 
   auto ptr = [](const Tensor& t, const Shape& s) { return t.defined() ? &s : nullptr; };
   BatchNormGeom g = BatchNormGeom::make(x.shape(), ptr(weight, ws), ptr(bias, bs), ptr(running_mean, ms),
                                         ptr(running_var, vs), training, momentum, eps);
-  g.activation = activation;
+  g.layout = x.layout();
   for (auto [name, t] : {std::pair{"weight", weight}, std::pair{"bias", bias}, std::pair{"running_mean", running_mean},
                          std::pair{"running_var", running_var}}) {
     if (!t.defined()) continue;
@@ -72,92 +70,43 @@ BatchNormGeom checked_geom(const Tensor& x, const Tensor& weight, const Tensor& 
   return g;
 }
 
-const BatchNormKernels& kernels_for(const BatchNormGeom& g, const Tensor& x) {
-  return select_kernels<BatchNormKernels>("batch_norm", x.device(),
-                                          [&](const BatchNormKernels& t) { return t.supports(g, x.dtype()); });
-}
+Tensor detached(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
 
-// The gradients from grad_y (of the post-op's output y): in one pass where the kernels take it,
-// else the activation's backward (act) and then the kernels' backward.
-BatchNormGrads backward_of(const BatchNormGeom& g, const BatchNormKernels& k, const ActivationKernels* act,
-                           const Tensor& grad_y, const Tensor& y, const Tensor& x, const Tensor& w,
-                           const Tensor& mean, const Tensor& invstd, bool training) {
-  BatchNormGrads r;
-  if (act && k.backward_fused != nullptr && k.backward_fused(g, grad_y, y, x, w, mean, invstd, training, r)) return r;
-  const Tensor gy = act ? act->backward(*g.activation, grad_y, y) : grad_y;
-  return k.backward(g, gy, x, w, mean, invstd, training);
-}
-
-std::vector<Tensor> wanted(const BatchNormGrads& r, const autograd::Node& node) {
-  return {node.needs_input_grad(0) ? r.grad_x : Tensor(), node.needs_input_grad(1) ? r.grad_weight : Tensor(),
-          node.needs_input_grad(2) ? r.grad_bias : Tensor()};
+// The batch norm g with its whole epilogue on kernels k, recording its gradients.
+Tensor run(const BatchNormGeom& g, const BatchNormKernels& k, const Tensor& x, const Tensor& weight,
+           const Tensor& bias, const Tensor& running_mean, const Tensor& running_var, const Tensor& residual) {
+  const BatchNormForward f =
+      k.forward(g, x.detach(), detached(weight), detached(bias), running_mean, running_var, detached(residual));
+  const Tensor out = g.epilogue.pool ? f.pooled : f.y;
+  if (!autograd::needs_grad({x, weight, bias, residual})) return out;
+  autograd::record("batch_norm" + g.epilogue.suffix(), out, {x, weight, bias, residual},
+                   [g, &k, x = x.detach(), w = detached(weight), mean = f.saved_mean, invstd = f.saved_invstd,
+                    y = g.epilogue.activation ? f.y.detach() : Tensor()](const Tensor& grad_out,
+                                                                          const autograd::Node& node) {
+                     const BatchNormGrads r =
+                         k.backward(g, {grad_out, y, x, w, mean, invstd, node.needs_input_grad(0),
+                                        node.needs_input_grad(1), node.needs_input_grad(2), node.needs_input_grad(3)});
+                     return std::vector<Tensor>{node.needs_input_grad(0) ? r.grad_x : Tensor(),
+                                                node.needs_input_grad(1) ? r.grad_weight : Tensor(),
+                                                node.needs_input_grad(2) ? r.grad_bias : Tensor(),
+                                                node.needs_input_grad(3) ? r.grad_residual : Tensor()};
+                   });
+  return out;
 }
 
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, bool training, double momentum, double eps,
-                  std::optional<Activation> activation) {
-  const BatchNormGeom g =
-      checked_geom(x, weight, bias, running_mean, running_var, training, momentum, eps, activation);
-  const BatchNormKernels& k = kernels_for(g, x);
-  const Tensor w = weight.defined() ? weight.detach() : Tensor(), b = bias.defined() ? bias.detach() : Tensor();
-  const BatchNormForward f =
-      training ? k.forward_training(g, x.detach(), w, b, running_mean, running_var, momentum, eps)
-               : k.forward_inference(g, x.detach(), w, b, running_mean, running_var, eps);
-  if (!autograd::needs_grad({x, weight, bias})) return f.y;
-  static constexpr const char* kNames[4] = {"batch_norm", "batch_norm_relu", "batch_norm_sigmoid",
-                                            "batch_norm_tanh"};
-  const char* op = kNames[post_op_index(activation)];
-  const ActivationKernels* act = fused_activation_kernels(activation, op, x);
-  autograd::record(op, f.y, {x, weight, bias},
-                   [g, &k, act, training, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd,
-                    y = activation ? f.y.detach() : Tensor()](const Tensor& grad_y, const autograd::Node& node) {
-                     return wanted(backward_of(g, k, act, grad_y, y, x, w, mean, invstd, training), node);
-                   });
-  return f.y;
-}
-
-Tensor batch_norm_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                             const Tensor& running_var, bool training, double momentum, double eps,
-                             std::optional<Activation> activation, const PoolOptions& pool) {
-  static constexpr const char* kNames[4] = {"batch_norm_avg_pool2d", "batch_norm_relu_avg_pool2d",
-                                            "batch_norm_sigmoid_avg_pool2d", "batch_norm_tanh_avg_pool2d"};
-  static constexpr const char* kPoolNames[4] = {
-      "batch_norm_avg_pool2d's pooling", "batch_norm_relu_avg_pool2d's pooling",
-      "batch_norm_sigmoid_avg_pool2d's pooling", "batch_norm_tanh_avg_pool2d's pooling"};
-  const BatchNormGeom g =
-      checked_geom(x, weight, bias, running_mean, running_var, training, momentum, eps, activation);
-  STRATA_CHECK(x.ndim() == 4, kNames[post_op_index(activation)], ": expected a 4-D input (N, C, H, W), got ",
-               x.shape());
-  const PoolGeom pg = PoolGeom::make(kPoolNames[post_op_index(activation)], 2, PoolMode::Avg, x.shape(), pool);
-  const BatchNormKernels& k = kernels_for(g, x);
-  const Tensor w = weight.defined() ? weight.detach() : Tensor(), b = bias.defined() ? bias.detach() : Tensor();
-  BatchNormForward f;
-  Tensor pooled;
-  if (!training || k.forward_training_pooled == nullptr ||
-      !k.forward_training_pooled(g, pg, x.detach(), w, b, running_mean, running_var, momentum, eps, f, pooled))
-    return avg_pool2d(batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, activation),
-                      pool);
-  if (!autograd::needs_grad({x, weight, bias})) return pooled;
-  const char* op = kNames[post_op_index(activation)];
-  const ActivationKernels* act = fused_activation_kernels(activation, op, x);
-  autograd::record(op, pooled, {x, weight, bias},
-                   [g, pg, &k, act, x = x.detach(), w, mean = f.saved_mean, invstd = f.saved_invstd,
-                    y = activation ? f.y : Tensor()](const Tensor& grad_pooled, const autograd::Node& node) {
-                     BatchNormGrads r;
-                     if (k.backward_pooled != nullptr &&
-                         k.backward_pooled(g, pg, grad_pooled, y, x, w, mean, invstd, r))
-                       return wanted(r, node);
-                     const Tensor grad_y = pool_kernels_for(pg, x).avg_backward(pg, grad_pooled);
-                     return wanted(backward_of(g, k, act, grad_y, y, x, w, mean, invstd, true), node);
-                   });
-  return pooled;
-}
-
-Tensor batch_norm_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                       const Tensor& running_var, bool training, double momentum, double eps) {
-  return batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, Activation::Relu);
+                  const Tensor& running_var, bool training, double momentum, double eps, const Epilogue& epilogue) {
+  const BatchNormGeom plain = checked_geom(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  const int nd = x.ndim() - 2;
+  return run_epilogue(epilogue, nd, [&](const Epilogue& part) {
+    BatchNormGeom g = plain;
+    g.epilogue = EpilogueGeom::make("batch_norm", nd, x.shape(), x, part);
+    const BatchNormKernels* k = find_kernels<BatchNormKernels>(
+        x.device(), [&](const BatchNormKernels& t) { return t.supports(g, x.dtype()); });
+    return k != nullptr ? run(g, *k, x, weight, bias, running_mean, running_var, part.residual) : Tensor();
+  });
 }
 
 }  // namespace strata

@@ -9,7 +9,7 @@
 
 #include <optional>
 
-#include "ops/pool.hpp"
+#include "ops/epilogue.hpp"
 #include "strata/ops.hpp"
 
 namespace strata {
@@ -17,10 +17,12 @@ namespace strata {
 struct BatchNormGeom {
   int64_t batch = 0, channels = 0, spatial = 1;  // N, C, S
   double eps = 1e-5;                              // added to the variance before the square root
-  // Post-op: forward kernels return activation(y); the op applies its backward to grad_y before
-  // the kernels' backward.
-  std::optional<Activation> activation;
-  Shape x_shape;                                  // the user's shape (N, C, ...)
+  bool training = false;                          // batch statistics (and running ones updated)
+  double momentum = 0.1;                          // of the running statistics' update
+  // What follows the normalisation in the same call: out = pool(activation(bn + residual)).
+  EpilogueGeom epilogue;
+  Shape x_shape;                    // the user's shape (N, C, ...)
+  Layout layout = Layout::Strided;  // the input's (some kernels take one layout only)
 
   // Validates the shapes and scalar arguments (throws strata::Error naming batch_norm, the
   // argument and the values). weight, bias and the running statistics are null when undefined.
@@ -30,47 +32,44 @@ struct BatchNormGeom {
   int64_t count() const { return batch * spatial; }  // m: values per channel
 };
 
-// y (x's shape) and the per-channel statistics backward needs: the batch mean and
-// 1/sqrt(var + eps) in training, the running mean and 1/sqrt(running_var + eps) in evaluation.
+// y = activation(bn(x) + residual) (x's shape), pooled = the pooling of y when the epilogue pools
+// (the op's output then; y is kept only for backward), and the per-channel statistics backward
+// needs: the batch mean and 1/sqrt(var + eps) in training, the running mean and
+// 1/sqrt(running_var + eps) in evaluation.
 struct BatchNormForward {
-  Tensor y, saved_mean, saved_invstd;
+  Tensor y, pooled, saved_mean, saved_invstd;
 };
 
-// Gradients with respect to x (x's shape), weight and bias (C).
+// What a backward pass is given: grad_y, the gradient of the op's output (of `pooled` when the
+// epilogue pools); y, the forward's y (defined when the epilogue has an activation); the input x,
+// weight, and the forward's saved statistics; and which gradients are wanted.
+struct BatchNormBackwardArgs {
+  Tensor grad_y, y, x, weight, saved_mean, saved_invstd;
+  bool data = false, weights = false, bias = false, residual = false;
+};
+
+// Gradients with respect to x (x's shape), weight and bias (C) and the epilogue's residual.
 struct BatchNormGrads {
-  Tensor grad_x, grad_weight, grad_bias;
+  Tensor grad_x, grad_weight, grad_bias, grad_residual;
 };
 
 // weight and bias may be undefined (scale 1, shift 0); running_mean/running_var may be undefined
-// in training (no update). Kernels return new tensors; forward_training writes the running
-// statistics in place.
+// in training (no update). Kernels return new tensors; forward in training writes the running
+// statistics in place. An implementation takes a call only when supports() accepts its whole
+// geometry, epilogue included (as ConvKernels); backward is through the batch statistics in
+// training (they depend on x), with the statistics constant in evaluation.
 struct BatchNormKernels {
   bool (*supports)(const BatchNormGeom& g, DType dtype);
-  BatchNormForward (*forward_training)(const BatchNormGeom& g, const Tensor& x, const Tensor& weight,
-                                       const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-                                       double momentum, double eps);
-  BatchNormForward (*forward_inference)(const BatchNormGeom& g, const Tensor& x, const Tensor& weight,
-                                        const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-                                        double eps);
-  // training: through the batch statistics (they depend on x); evaluation: statistics constant.
-  BatchNormGrads (*backward)(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
-                             const Tensor& saved_mean, const Tensor& saved_invstd, bool training);
-  // Optional (null, or false for a geometry it does not take): the backward of batch norm with its
-  // post-op g.activation, from the forward's output y, into `grads`. Otherwise the op applies the
-  // activation's backward to grad_y and calls backward.
-  bool (*backward_fused)(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
-                         const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training,
-                         BatchNormGrads& grads);
-  // Optional (null, or false for geometries it does not take; the same for both): forward_training
-  // that also average-pools y with `pool` (the pooling of y) in the same pass, into `pooled`; and
-  // backward_fused given the gradient of `pooled` as grad_y (training). Otherwise the op runs the
-  // pooling's kernels.
-  bool (*forward_training_pooled)(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& weight,
-                                  const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-                                  double momentum, double eps, BatchNormForward& f, Tensor& pooled);
-  bool (*backward_pooled)(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& grad_pooled, const Tensor& y,
-                          const Tensor& x, const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd,
-                          BatchNormGrads& grads);
+  // residual: undefined unless g.epilogue.residual.
+  BatchNormForward (*forward)(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                              const Tensor& running_mean, const Tensor& running_var, const Tensor& residual);
+  BatchNormGrads (*backward)(const BatchNormGeom& g, const BatchNormBackwardArgs& args);
 };
+
+// A per-channel parameter (C) as a contiguous tensor, or `fill` everywhere when `t` is undefined
+// (batch norm's missing weight 1 or bias 0), for kernels.
+inline Tensor channel_vector(const Tensor& t, int64_t channels, double fill) {
+  return t.defined() ? t.detach().contiguous() : full({channels}, fill);
+}
 
 }  // namespace strata

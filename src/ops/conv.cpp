@@ -2,7 +2,6 @@
 #include "ops/conv.hpp"
 
 #include "core/dispatch.hpp"
-#include "ops/activation.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -88,13 +87,12 @@ Shape ConvGeom::y_shape() const { return with_spatial(batch, out_channels, out, 
 
 namespace {
 
-// The validated geometry of a convolution named op with post-op activation.
+// The validated geometry of a convolution named op, without an epilogue.
 ConvGeom checked_geom(const char* op, int nd, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                      const ConvOptions& options, std::optional<Activation> activation) {
+                      const ConvOptions& options) {
   STRATA_CHECK(x.defined() && weight.defined(), op, ": input and weight must be defined tensors");
   const Shape bias_shape = bias.defined() ? bias.shape() : Shape{};
-  ConvGeom g = ConvGeom::make(op, nd, x.shape(), weight.shape(), bias.defined() ? &bias_shape : nullptr, options);
-  g.activation = activation;
+  const ConvGeom g = ConvGeom::make(op, nd, x.shape(), weight.shape(), bias.defined() ? &bias_shape : nullptr, options);
   STRATA_CHECK(is_floating(x.dtype()), op, ": input must be floating-point, got ", dtype_name(x.dtype()));
   STRATA_CHECK(weight.dtype() == x.dtype() && (!bias.defined() || bias.dtype() == x.dtype()), op,
                ": input, weight and bias must have the same dtype (input ", dtype_name(x.dtype()), ", weight ",
@@ -104,99 +102,48 @@ ConvGeom checked_geom(const char* op, int nd, const Tensor& x, const Tensor& wei
   return g;
 }
 
-const ConvKernels& kernels_for(const ConvGeom& g, const Tensor& x) {
-  return select_kernels<ConvKernels>(g.op, x.device(), [&](const ConvKernels& t) { return t.supports(g, x.dtype()); });
-}
+Tensor detached(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
 
-// The wanted gradients from args.grad_y (the gradient of the post-op's output): in one pass where
-// the kernels take it, else the activation's backward (act) and then the three kernels.
-ConvGrads backward_of(const ConvGeom& g, const ConvKernels& k, const ActivationKernels* act, ConvBackwardArgs args) {
-  ConvGrads r;
-  if (k.backward_fused != nullptr && k.backward_fused(g, args, r)) return r;
-  const Tensor gy = act ? act->backward(*g.activation, args.grad_y, args.y) : args.grad_y;
-  if (args.data) r.grad_x = k.backward_data(g, gy, args.weight);
-  if (args.weights) r.grad_weight = k.backward_weight(g, gy, args.x);
-  if (args.bias) r.grad_bias = k.backward_bias(g, gy);
-  return r;
-}
-
-ConvBackwardArgs backward_args(const Tensor& grad_y, const Tensor& y, const Tensor& x, const Tensor& w,
-                               const autograd::Node& node) {
-  return {grad_y, y, x, w, node.needs_input_grad(0), node.needs_input_grad(1), node.needs_input_grad(2)};
-}
-
-// activation: the post-op, whose backward turns grad_y into the gradient of the pre-activation
-// output before the convolution's own backward (or inside the kernels' backward_fused).
-Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
-               std::optional<Activation> activation) {
-  static constexpr const char* kNames[2][4] = {{"conv2d", "conv2d_relu", "conv2d_sigmoid", "conv2d_tanh"},
-                                               {"conv3d", "conv3d_relu", "conv3d_sigmoid", "conv3d_tanh"}};
-  const char* op = kNames[nd - 2][post_op_index(activation)];
-  const ConvGeom g = checked_geom(op, nd, x, weight, bias, options, activation);
-  const ConvKernels& k = kernels_for(g, x);
-  Tensor y = k.forward(g, x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor());
-  if (!autograd::needs_grad({x, weight, bias})) return y;
-  const ActivationKernels* act = fused_activation_kernels(activation, op, x);
-  autograd::record(op, y, {x, weight, bias},
-                   [g, &k, act, x = x.detach(), w = weight.detach(), y = activation ? y.detach() : Tensor()](
-                       const Tensor& grad_y, const autograd::Node& node) {
-                     const ConvGrads r = backward_of(g, k, act, backward_args(grad_y, y, x, w, node));
-                     return std::vector<Tensor>{r.grad_x, r.grad_weight, r.grad_bias};
+// The convolution g with its whole epilogue on kernels k, recording its gradients.
+Tensor run(const ConvGeom& g, const ConvKernels& k, const Tensor& x, const Tensor& weight, const Tensor& bias,
+           const Tensor& residual) {
+  const ConvForward f = k.forward(g, x.detach(), weight.detach(), detached(bias), detached(residual));
+  const Tensor out = g.epilogue.pool ? f.pooled : f.y;
+  if (!autograd::needs_grad({x, weight, bias, residual})) return out;
+  autograd::record(std::string(g.op) + g.epilogue.suffix(), out, {x, weight, bias, residual},
+                   [g, &k, x = x.detach(), w = weight.detach(), y = g.epilogue.activation ? f.y : Tensor()](
+                       const Tensor& grad_out, const autograd::Node& node) {
+                     const ConvGrads r = k.backward(g, {grad_out, y, x, w, node.needs_input_grad(0),
+                                                        node.needs_input_grad(1), node.needs_input_grad(2),
+                                                        node.needs_input_grad(3)});
+                     return std::vector<Tensor>{r.grad_x, r.grad_weight, r.grad_bias, r.grad_residual};
                    });
-  return y;
+  return out;
+}
+
+Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
+               const Epilogue& epilogue) {
+  const char* op = nd == 2 ? "conv2d" : "conv3d";
+  const ConvGeom plain = checked_geom(op, nd, x, weight, bias, options);
+  return run_epilogue(epilogue, nd, [&](const Epilogue& part) {
+    ConvGeom g = plain;
+    g.epilogue = EpilogueGeom::make(op, nd, g.y_shape(), x, part);
+    const ConvKernels* k =
+        find_kernels<ConvKernels>(x.device(), [&](const ConvKernels& t) { return t.supports(g, x.dtype()); });
+    return k != nullptr ? run(g, *k, x, weight, bias, part.residual) : Tensor();
+  });
 }
 
 }  // namespace
 
-Tensor conv2d_avg_pool2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& conv,
-                         std::optional<Activation> activation, const PoolOptions& pool) {
-  static constexpr const char* kNames[4] = {"conv2d_avg_pool2d", "conv2d_relu_avg_pool2d",
-                                            "conv2d_sigmoid_avg_pool2d", "conv2d_tanh_avg_pool2d"};
-  // The pooling's messages: its input is the convolution's output.
-  static constexpr const char* kPoolNames[4] = {
-      "conv2d_avg_pool2d's pooling", "conv2d_relu_avg_pool2d's pooling", "conv2d_sigmoid_avg_pool2d's pooling",
-      "conv2d_tanh_avg_pool2d's pooling"};
-  const char* op = kNames[post_op_index(activation)];
-  const ConvGeom g = checked_geom(op, 2, x, weight, bias, conv, activation);
-  const PoolGeom pg = PoolGeom::make(kPoolNames[post_op_index(activation)], 2, PoolMode::Avg, g.y_shape(), pool);
-  const ConvKernels& k = kernels_for(g, x);
-  ConvPooled out;
-  if (k.forward_pooled == nullptr ||
-      !k.forward_pooled(g, pg, x.detach(), weight.detach(), bias.defined() ? bias.detach() : Tensor(), out))
-    return avg_pool2d(conv2d(x, weight, bias, conv, activation), pool);
-  if (!autograd::needs_grad({x, weight, bias})) return out.pooled;
-  const ActivationKernels* act = fused_activation_kernels(activation, op, x);
-  autograd::record(
-      op, out.pooled, {x, weight, bias},
-      [g, pg, &k, act, x = x.detach(), w = weight.detach(), y = activation ? out.y : Tensor()](
-          const Tensor& grad_pooled, const autograd::Node& node) {
-        ConvBackwardArgs args = backward_args(grad_pooled, y, x, w, node);
-        ConvGrads r;
-        if (k.backward_pooled == nullptr || !k.backward_pooled(g, pg, args, r)) {
-          args.grad_y = pool_kernels_for(pg, x).avg_backward(pg, grad_pooled);
-          r = backward_of(g, k, act, args);
-        }
-        return std::vector<Tensor>{r.grad_x, r.grad_weight, r.grad_bias};
-      });
-  return out.pooled;
-}
-
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
-              std::optional<Activation> activation) {
-  return conv_nd(2, x, weight, bias, options, activation);
+              const Epilogue& epilogue) {
+  return conv_nd(2, x, weight, bias, options, epilogue);
 }
 
 Tensor conv3d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
-              std::optional<Activation> activation) {
-  return conv_nd(3, x, weight, bias, options, activation);
-}
-
-Tensor conv2d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv2d(x, weight, bias, options, Activation::Relu);
-}
-
-Tensor conv3d_relu(const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options) {
-  return conv3d(x, weight, bias, options, Activation::Relu);
+              const Epilogue& epilogue) {
+  return conv_nd(3, x, weight, bias, options, epilogue);
 }
 
 }  // namespace strata

@@ -5,9 +5,7 @@
 // (see ops/window.hpp), so every kernel implements the 3-D case only.
 #pragma once
 
-#include <optional>
-
-#include "ops/pool.hpp"
+#include "ops/epilogue.hpp"
 #include "ops/window.hpp"
 #include "strata/ops.hpp"
 
@@ -19,9 +17,8 @@ struct ConvGeom {
   int64_t batch = 0, in_channels = 0, out_channels = 0, groups = 1;
   Spatial in{}, kernel{}, out{}, stride{}, padding{}, dilation{};
   bool has_bias = false;
-  // Post-op: y = activation(conv + bias). backward_data/weight/bias ignore it (the op applies the
-  // activation's backward to grad_y first); backward_fused folds it in.
-  std::optional<Activation> activation;
+  // What follows the convolution in the same call: out = pool(activation(conv + bias + residual)).
+  EpilogueGeom epilogue;
 
   // Validates every argument (throws strata::Error naming op, argument and values) and
   // computes the output size: floor((n + 2p - d(k-1) - 1)/s) + 1 per dimension.
@@ -41,41 +38,35 @@ struct ConvGeom {
   int64_t macs() const { return batch * out_channels * out_spatial() * in_per_group() * kernel_spatial(); }
 };
 
-// What a backward pass is given: grad_y and the forward's output y (defined when g.activation
-// is set), input x and weight; and which gradients are wanted.
-struct ConvBackwardArgs {
-  Tensor grad_y, y, x, weight;
-  bool data = false, weights = false, bias = false;
-};
-
-// Gradients with respect to x, weight and bias; undefined where not wanted.
-struct ConvGrads {
-  Tensor grad_x, grad_weight, grad_bias;
-};
-
-// A convolution's output y (with its post-op) and y average-pooled (conv2d_avg_pool2d).
-struct ConvPooled {
+// A forward pass's results: y = activation(conv + bias + residual) (y_shape), and, when the
+// epilogue pools, pooled = the pooling of y (the op's output; y is then kept only for backward).
+struct ConvForward {
   Tensor y, pooled;
 };
 
-// Tensors passed to kernels have the shapes above; kernels return new tensors. forward applies
-// the post-op g.activation when set.
+// What a backward pass is given: grad_y, the gradient of the op's output (of `pooled` when the
+// epilogue pools); y, the forward's y (defined when the epilogue has an activation); input x and
+// weight; and which gradients are wanted.
+struct ConvBackwardArgs {
+  Tensor grad_y, y, x, weight;
+  bool data = false, weights = false, bias = false, residual = false;
+};
+
+// Gradients with respect to x, weight, bias and the epilogue's residual; undefined where not wanted.
+struct ConvGrads {
+  Tensor grad_x, grad_weight, grad_bias, grad_residual;
+};
+
+// Tensors passed to kernels have the shapes above; kernels return new tensors. An implementation
+// takes a call only when supports() accepts its whole geometry, epilogue included: its forward
+// does every epilogue step, and its backward turns the gradient of the op's output into every
+// wanted gradient, the epilogue's backward included.
 struct ConvKernels {
   bool (*supports)(const ConvGeom& g, DType dtype);
-  Tensor (*forward)(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias);
-  Tensor (*backward_data)(const ConvGeom& g, const Tensor& grad_y, const Tensor& weight);
-  Tensor (*backward_weight)(const ConvGeom& g, const Tensor& grad_y, const Tensor& x);
-  Tensor (*backward_bias)(const ConvGeom& g, const Tensor& grad_y);
-  // Optional (null, or false for a geometry it does not take): every wanted gradient in one pass,
-  // the activation's backward included, into `grads`. Otherwise the op applies the activation's
-  // backward and calls the three kernels above.
-  bool (*backward_fused)(const ConvGeom& g, const ConvBackwardArgs& args, ConvGrads& grads);
-  // Optional (null, or false for geometries it does not take; the same for both): y and
-  // pooled = avg_pool(y) with `pool` (the pooling of y) in one pass; and backward_fused given the
-  // gradient of `pooled` as args.grad_y. Otherwise the op runs the pooling's kernels.
-  bool (*forward_pooled)(const ConvGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& weight,
-                         const Tensor& bias, ConvPooled& out);
-  bool (*backward_pooled)(const ConvGeom& g, const PoolGeom& pool, const ConvBackwardArgs& args, ConvGrads& grads);
+  // residual: undefined unless g.epilogue.residual.
+  ConvForward (*forward)(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         const Tensor& residual);
+  ConvGrads (*backward)(const ConvGeom& g, const ConvBackwardArgs& args);
 };
 
 }  // namespace strata

@@ -99,57 +99,42 @@ void check_dtype(const char* op, const Tensor& x) {
   STRATA_CHECK(is_floating(x.dtype()), op, ": input must be floating-point, got ", dtype_name(x.dtype()));
 }
 
-Tensor max_pool_nd(const char* op, int nd, const Tensor& x, const PoolOptions& options) {
+Tensor pool(const char* op, int nd, PoolMode mode, const Tensor& x, const PoolOptions& options) {
   check_tensor(op, x);
-  const PoolGeom g = PoolGeom::make(op, nd, PoolMode::Max, x.shape(), options);
+  PoolGeom g = PoolGeom::make(op, nd, mode, x.shape(), options);
+  g.layout = x.layout();
   check_dtype(op, x);
-  const PoolKernels& k = pool_kernels_for(g, x);
+  const PoolKernels& k =
+      select_kernels<PoolKernels>(op, x.device(), [&](const PoolKernels& t) { return t.supports(g, x.dtype()); });
   const bool grad = autograd::needs_grad({x});
-  MaxPoolForward f = k.max_forward(g, x.detach(), grad);
+  PoolForward f = k.forward(g, x.detach(), grad && mode == PoolMode::Max);
   if (grad)
     autograd::record(op, f.y, {x}, [g, &k, workspace = f.workspace](const Tensor& gy, const autograd::Node&) {
-      return std::vector<Tensor>{k.max_backward(g, gy, workspace)};
+      return std::vector<Tensor>{k.backward(g, gy, workspace)};
     });
   return f.y;
-}
-
-Tensor avg_pool_nd(const char* op, int nd, const Tensor& x, const PoolOptions& options) {
-  check_tensor(op, x);
-  const PoolGeom g = PoolGeom::make(op, nd, PoolMode::Avg, x.shape(), options);
-  check_dtype(op, x);
-  const PoolKernels& k = pool_kernels_for(g, x);
-  Tensor y = k.avg_forward(g, x.detach());
-  if (autograd::needs_grad({x}))
-    autograd::record(op, y, {x}, [g, &k](const Tensor& gy, const autograd::Node&) {
-      return std::vector<Tensor>{k.avg_backward(g, gy)};
-    });
-  return y;
 }
 
 Tensor adaptive_avg_pool_nd(const char* op, int nd, const Tensor& x, const Dims& output_size) {
   check_tensor(op, x);
   const AdaptivePoolGeom g = AdaptivePoolGeom::make(op, nd, x.shape(), output_size);
   check_dtype(op, x);
-  const PoolKernels& k = select_kernels<PoolKernels>(
-      op, x.device(), [&](const PoolKernels& t) { return t.supports_adaptive(g, x.dtype()); });
-  Tensor y = k.adaptive_avg_forward(g, x.detach());
+  const AdaptivePoolKernels& k = select_kernels<AdaptivePoolKernels>(
+      op, x.device(), [&](const AdaptivePoolKernels& t) { return t.supports(g, x.dtype()); });
+  Tensor y = k.forward(g, x.detach());
   if (autograd::needs_grad({x}))
     autograd::record(op, y, {x}, [g, &k](const Tensor& gy, const autograd::Node&) {
-      return std::vector<Tensor>{k.adaptive_avg_backward(g, gy)};
+      return std::vector<Tensor>{k.backward(g, gy)};
     });
   return y;
 }
 
 }  // namespace
 
-const PoolKernels& pool_kernels_for(const PoolGeom& g, const Tensor& x) {
-  return select_kernels<PoolKernels>(g.op, x.device(), [&](const PoolKernels& t) { return t.supports(g, x.dtype()); });
-}
-
-Tensor max_pool2d(const Tensor& x, const PoolOptions& options) { return max_pool_nd("max_pool2d", 2, x, options); }
-Tensor max_pool3d(const Tensor& x, const PoolOptions& options) { return max_pool_nd("max_pool3d", 3, x, options); }
-Tensor avg_pool2d(const Tensor& x, const PoolOptions& options) { return avg_pool_nd("avg_pool2d", 2, x, options); }
-Tensor avg_pool3d(const Tensor& x, const PoolOptions& options) { return avg_pool_nd("avg_pool3d", 3, x, options); }
+Tensor max_pool2d(const Tensor& x, const PoolOptions& options) { return pool("max_pool2d", 2, PoolMode::Max, x, options); }
+Tensor max_pool3d(const Tensor& x, const PoolOptions& options) { return pool("max_pool3d", 3, PoolMode::Max, x, options); }
+Tensor avg_pool2d(const Tensor& x, const PoolOptions& options) { return pool("avg_pool2d", 2, PoolMode::Avg, x, options); }
+Tensor avg_pool3d(const Tensor& x, const PoolOptions& options) { return pool("avg_pool3d", 3, PoolMode::Avg, x, options); }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, Dims output_size) {
   return adaptive_avg_pool_nd("adaptive_avg_pool2d", 2, x, output_size);

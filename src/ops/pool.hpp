@@ -13,8 +13,6 @@
 
 namespace strata {
 
-enum class PoolMode : uint8_t { Max, Avg };
-
 // The input range one output reads along one dim, as PyTorch's CPU kernels define it.
 struct PoolWindow {
   int64_t begin = 0, end = 0;  // [begin, end): the window clipped to the input, never empty
@@ -29,6 +27,7 @@ struct PoolGeom {
   Spatial in{}, kernel{}, stride{}, padding{}, out{};
   bool ceil_mode = false;
   bool count_include_pad = true;  // PoolMode::Avg only
+  Layout layout = Layout::Strided;  // the input's (some kernels take one layout only)
 
   // Validates every argument (throws strata::Error naming op, argument and values) and computes
   // the output size per dimension as PyTorch's pooling_output_shape:
@@ -83,31 +82,28 @@ struct AdaptivePoolGeom {
   Shape y_shape() const;
 };
 
-// What max pooling's forward hands to its backward.
-struct MaxPoolForward {
+// A pooling's output and what its backward needs.
+struct PoolForward {
   Tensor y;
-  // Backend-defined state that max_backward of the same kernel table reads (undefined when not
-  // requested). Ref: I64 (N, C, OD, OH, OW), the flat offset id*H*W + ih*W + iw of each output's
+  // Max pooling only, when asked for: backend-defined state that backward of the same kernel
+  // table reads. Ref: I64 (N, C, OD, OH, OW), the flat offset id*H*W + ih*W + iw of each output's
   // maximum within its input plane (PyTorch's return_indices); oneDNN: its pooling workspace.
   Tensor workspace;
 };
 
-// Tensors passed to kernels have the shapes above; kernels return new tensors. Max backward
-// receives the workspace its own table's max_forward produced: the op layer keeps the table that
-// ran the forward pass for the backward pass.
+// Tensors passed to kernels have the shapes above; kernels return new tensors. backward receives
+// the workspace its own table's forward produced: the op keeps the table that ran the forward
+// pass for the backward pass.
 struct PoolKernels {
   bool (*supports)(const PoolGeom& g, DType dtype);
-  MaxPoolForward (*max_forward)(const PoolGeom& g, const Tensor& x, bool keep_workspace);
-  Tensor (*max_backward)(const PoolGeom& g, const Tensor& grad_y, const Tensor& workspace);
-  Tensor (*avg_forward)(const PoolGeom& g, const Tensor& x);
-  Tensor (*avg_backward)(const PoolGeom& g, const Tensor& grad_y);
-  bool (*supports_adaptive)(const AdaptivePoolGeom& g, DType dtype);
-  Tensor (*adaptive_avg_forward)(const AdaptivePoolGeom& g, const Tensor& x);
-  Tensor (*adaptive_avg_backward)(const AdaptivePoolGeom& g, const Tensor& grad_y);
+  PoolForward (*forward)(const PoolGeom& g, const Tensor& x, bool keep_workspace);
+  Tensor (*backward)(const PoolGeom& g, const Tensor& grad_y, const Tensor& workspace);
 };
 
-// The kernel table that takes g for x's device and dtype (the pooling ops' and the fused
-// convolution's and batch norm's fallback).
-const PoolKernels& pool_kernels_for(const PoolGeom& g, const Tensor& x);
+struct AdaptivePoolKernels {
+  bool (*supports)(const AdaptivePoolGeom& g, DType dtype);
+  Tensor (*forward)(const AdaptivePoolGeom& g, const Tensor& x);
+  Tensor (*backward)(const AdaptivePoolGeom& g, const Tensor& grad_y);
+};
 
 }  // namespace strata

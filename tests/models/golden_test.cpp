@@ -43,11 +43,11 @@ struct Tolerance {
 bool default_backend_is_fast() {
   const Backend b = cpu_backend();
   if (b == Backend::Ref) return false;
-  return KernelRegistry<ConvKernels>::get(b) || KernelRegistry<PoolKernels>::get(b) ||
-         KernelRegistry<BatchNormKernels>::get(b) || KernelRegistry<LinearKernels>::get(b) ||
-         KernelRegistry<MatmulKernels>::get(b) || KernelRegistry<ActivationKernels>::get(b) ||
-         KernelRegistry<ElementwiseKernels>::get(b) || KernelRegistry<ReduceKernels>::get(b) ||
-         KernelRegistry<SoftmaxKernels>::get(b) || KernelRegistry<CrossEntropyKernels>::get(b);
+  return !KernelRegistry<ConvKernels>::entries(b).empty() || !KernelRegistry<PoolKernels>::entries(b).empty() ||
+         !KernelRegistry<BatchNormKernels>::entries(b).empty() || !KernelRegistry<LinearKernels>::entries(b).empty() ||
+         !KernelRegistry<MatmulKernels>::entries(b).empty() || !KernelRegistry<ActivationKernels>::entries(b).empty() ||
+         !KernelRegistry<ElementwiseKernels>::entries(b).empty() || !KernelRegistry<ReduceKernels>::entries(b).empty() ||
+         !KernelRegistry<SoftmaxKernels>::entries(b).empty() || !KernelRegistry<CrossEntropyKernels>::entries(b).empty();
 }
 
 // Restores the CPU backend on scope exit.

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "common/test_util.hpp"
+#include "ops/epilogue.hpp"
 #include "kernels/ref/activation.hpp"
 #include "ops/activation.hpp"
 
@@ -100,14 +101,13 @@ TEST(ActivationKernelRef, BackwardIsTheForwardsDerivative) {
   }
 }
 
-// add(a, b, kind) is kind(a + b) in value and gradient (both operands get it), and broadcasts
-// as add does.
+// add_activation(a, b, kind) is kind(a + b) in value and gradient (both operands get it).
 TEST(AddActivation, EqualsTheActivationOfTheSum) {
   for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
     SCOPED_TRACE(activation_name(kind));
     const Tensor a0 = random({2, 3, 4}, 5), b0 = random({2, 3, 4}, 6), gy = random({2, 3, 4}, 7);
     Tensor a = requires_grad(a0.clone()), b = requires_grad(b0.clone());
-    const Tensor fused = add(a, b, kind);
+    const Tensor fused = add_activation(a, b, kind);
     EXPECT_EQ(fused.grad_fn()->name(), std::string("add_") + activation_name(kind));
     (fused * gy).sum().backward();
     Tensor a2 = requires_grad(a0.clone()), b2 = requires_grad(b0.clone());
@@ -120,12 +120,14 @@ TEST(AddActivation, EqualsTheActivationOfTheSum) {
   // Only one operand tracked, in float (the fast backend's kernel when it is built).
   Tensor a = requires_grad(random({2, 3, 4}, 5, DType::F32));
   const Tensor b = random({2, 3, 4}, 6, DType::F32);
-  add(a, b, Activation::Sigmoid).sum().backward();
+  add_activation(a, b, Activation::Sigmoid).sum().backward();
   const Tensor s = sigmoid((a + b).detach());
   expect_close(a.grad(), s * (1.0 - s), 1e-6);
   const Tensor row = random({4}, 8), m = random({3, 4}, 9);
-  expect_close(add(m, row, Activation::Relu), relu(m + row), 1e-12);
-  expect_error([&] { add(m, random({3, 4}, 1, DType::F32), Activation::Relu); }, "add_relu: operands differ in dtype");
+  expect_error([&] { add_activation(m, row, Activation::Relu); },
+               "add_relu: operands have shapes [3,4] and [4]; they must be equal");
+  expect_error([&] { add_activation(m, random({3, 4}, 1, DType::F32), Activation::Relu); },
+               "add_relu: operands must be floating-point of one dtype on one device");
 }
 
 // ---- Dropout ----

@@ -162,7 +162,7 @@ INSTANTIATE_TEST_SUITE_P(
                       BatchNormCase{"eval_batch1", {1, 3, 2, 2}, false, true, true}),
     [](const ::testing::TestParamInfo<BatchNormCase>& info) { return std::string(info.param.name); });
 
-// batch_norm_relu: exactly the values, gradients and running statistics of relu(batch_norm(...))
+// batch_norm with a ReLU epilogue: exactly the values, gradients and running statistics of relu(batch_norm(...))
 // in both modes, and a gradient check of the fused op.
 TEST(BatchNormFusedRelu, EqualsReluOfBatchNormInValuesAndGradients) {
   for (const bool training : {true, false}) {
@@ -173,7 +173,7 @@ TEST(BatchNormFusedRelu, EqualsReluOfBatchNormInValuesAndGradients) {
     std::vector<Tensor> b{requires_grad(a[0].detach().clone()), requires_grad(a[1].detach().clone()),
                           requires_grad(a[2].detach().clone())};
     const Tensor ya = relu(batch_norm(a[0], a[1], a[2], mean[0], var[0], training, 0.1, 1e-5));
-    const Tensor yb = batch_norm_relu(b[0], b[1], b[2], mean[1], var[1], training, 0.1, 1e-5);
+    const Tensor yb = batch_norm(b[0], b[1], b[2], mean[1], var[1], training, 0.1, 1e-5, Activation::Relu);
     const Tensor gy = random(xs, 66);
     (ya * gy).sum().backward();
     (yb * gy).sum().backward();
@@ -186,7 +186,7 @@ TEST(BatchNormFusedRelu, EqualsReluOfBatchNormInValuesAndGradients) {
     expect_gradients(
         [&](const std::vector<Tensor>& in) {
           Tensor m = mean0.clone(), v = var0.clone();
-          return batch_norm_relu(in[0], in[1], in[2], m, v, training, 0.1, 1e-3);
+          return batch_norm(in[0], in[1], in[2], m, v, training, 0.1, 1e-3, Activation::Relu);
         },
         {requires_grad(random(xs, 67)), requires_grad(random({4}, 68)), requires_grad(random({4}, 69))});
   }

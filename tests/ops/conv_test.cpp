@@ -121,7 +121,7 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{"3d_dilation_groups", {1, 4, 5, 5, 5}, {4, 2, 2, 2, 2}, {.dilation = 2, .groups = 2}, false}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return std::string(info.param.name); });
 
-// conv2d_relu / conv3d_relu: exactly the values and gradients of relu(conv(...)), and a gradient
+// conv2d / conv3d with a ReLU epilogue: exactly the values and gradients of relu(conv(...)), and a gradient
 // check of the fused op.
 TEST(ConvFusedRelu, EqualsReluOfConvInValuesAndGradients) {
   for (const bool three_d : {false, true}) {
@@ -133,7 +133,7 @@ TEST(ConvFusedRelu, EqualsReluOfConvInValuesAndGradients) {
       return three_d ? conv3d(x, w, b, o) : conv2d(x, w, b, o2);
     };
     auto fused = [&](const Tensor& x, const Tensor& w, const Tensor& b) {
-      return three_d ? conv3d_relu(x, w, b, o) : conv2d_relu(x, w, b, o2);
+      return three_d ? conv3d(x, w, b, o, Activation::Relu) : conv2d(x, w, b, o2, Activation::Relu);
     };
     std::vector<Tensor> a{requires_grad(random(xs, 1)), requires_grad(random(ws, 2)), requires_grad(random({ws[0]}, 3))};
     std::vector<Tensor> b{requires_grad(a[0].detach().clone()), requires_grad(a[1].detach().clone()),

@@ -124,7 +124,7 @@ INSTANTIATE_TEST_SUITE_P(Table, LinearGradients,
 // The reference linear kernels themselves, in double, against central differences of the forward
 // kernel (no autograd involved): the objective is <y, gy>.
 TEST(LinearKernelRef, BackwardKernelsAreTheForwardsDerivative) {
-  const LinearKernels* k = KernelRegistry<LinearKernels>::get(Backend::Ref);
+  const LinearKernels* k = KernelRegistry<LinearKernels>::entries(Backend::Ref).front().table;
   ASSERT_NE(k, nullptr);
   const Tensor x = random({4, 5}, 21), w = random({3, 5}, 22), b = random({3}, 23), gy = random({4, 3}, 24);
   auto objective = [&]() { return (k->forward(x, w, b) * gy).sum().item(); };
@@ -136,7 +136,7 @@ TEST(LinearKernelRef, BackwardKernelsAreTheForwardsDerivative) {
 // The reference batched product with every combination of transposed operands, against the
 // definition c[i, j] = sum_p op(a)[i, p] op(b)[p, j].
 TEST(MatmulKernelRef, TransposedOperands) {
-  const MatmulKernels* k = KernelRegistry<MatmulKernels>::get(Backend::Ref);
+  const MatmulKernels* k = KernelRegistry<MatmulKernels>::entries(Backend::Ref).front().table;
   ASSERT_NE(k, nullptr);
   const int64_t batch = 2, m = 3, n = 4, depth = 5;
   for (bool ta : {false, true})

@@ -1,4 +1,4 @@
-// The own kernels' vector math (kernels/dnnl/vec.hpp) against double-precision libm: exp, sigmoid
+// The own kernels' vector math (kernels/cpu/vec.hpp) against double-precision libm: exp, sigmoid
 // and tanh over their whole float range, and the row helpers' tails (every length 0-20, in place).
 // Part of test_ops with AVX2 vectors, and built once more as test_vec_math_avx512 with AVX-512
 // ones (tests/CMakeLists.txt), which skips on CPUs without them.
@@ -6,11 +6,11 @@
 #include <vector>
 
 #include "common/test_util.hpp"
-#include "kernels/dnnl/vec.hpp"
+#include "kernels/cpu/vec.hpp"
 #include "kernels/ref/activation.hpp"
 
 using namespace strata;
-namespace simd = strata::dnnl_backend::simd;
+namespace simd = strata::cpu::simd;
 
 #if STRATA_SIMD_WIDTH == 16
 #define SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS() \

@@ -15,14 +15,9 @@ namespace strata::nn {
 
 using ModulePtr = std::shared_ptr<Module>;
 
-// Children named "0", "1", ...; forward applies them in order, fusing neighbours (not while a
-// ForwardObserver such as summary() watches the layers one by one): Conv or BatchNorm followed by
-// an activation layer (ReLU, Sigmoid, Tanh) as one op with that activation as its post-op;
-// Conv, BatchNorm[, activation] as ConvNd::with_batch_norm (for inference one convolution with the
-// batch norm folded in); Conv2d[, BatchNorm2d][, activation], AvgPool2d and BatchNorm2d[,
-// activation], AvgPool2d with the pooling in the same op (ConvNd::with_avg_pool,
-// with_batch_norm, BatchNormNd::with_avg_pool). Fused or not, the values and gradients are the
-// same up to rounding.
+// Children named "0", "1", ...; forward applies them in order. A model compiled with
+// strata::compile (or Module::hybridize) fuses neighbouring layers (src/graph); the Sequential
+// itself only chains them.
 class Sequential : public Module {
  public:
   Sequential() : Module("Sequential") {}
@@ -39,29 +34,12 @@ inline std::shared_ptr<Sequential> sequential(std::initializer_list<ModulePtr> m
   return std::make_shared<Sequential>(std::vector<ModulePtr>(modules));
 }
 
-class BatchNormNd;
-
 // Convolution over 2 or 3 spatial dims; weight (out, in/groups, k...), bias (out).
 class ConvNd : public Module {
  public:
   ConvNd(const char* type, int nd, int64_t in_channels, int64_t out_channels, Dims kernel_size,
          const ConvOptions& options, bool bias);
   Tensor forward(const Tensor& x) override;
-  // activation((*this)(x)) in one pass (the activation as the convolution's post-op), called as
-  // operator() is.
-  Tensor with_activation(const Tensor& x, Activation activation);
-  Tensor with_relu(const Tensor& x) { return with_activation(x, Activation::Relu); }
-  // bn((*this)(x)), then `activation` when set, then the average pooling `pool` when not null, by
-  // the fastest path the mode allows. Inference (bn in evaluation mode, no gradient needed): one
-  // convolution with bn folded into its weights (fold_batch_norm), the activation as its post-op
-  // (and the pooling, conv2d_avg_pool2d). Otherwise the convolution, then bn fused with the
-  // activation (and the pooling, batch_norm_avg_pool2d). While a ForwardObserver watches: each
-  // layer on its own.
-  Tensor with_batch_norm(const Tensor& x, BatchNormNd& bn, std::optional<Activation> activation,
-                         const PoolOptions* pool = nullptr);
-  // avg_pool2d((*this)(x) with `activation` as its post-op, pool) as one op (conv2d_avg_pool2d),
-  // called as operator() is; 2-D convolutions only.
-  Tensor with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool);
   std::string extra_repr() const override;
   int nd() const { return nd_; }
   int64_t in_channels() const { return in_channels_; }
@@ -74,15 +52,6 @@ class ConvNd : public Module {
   int64_t in_channels_, out_channels_;
   Dims kernel_;
   ConvOptions options_;
-  // with_batch_norm's last inference fold, and what it was made from (each tensor's storage id,
-  // version and offset, and eps): reused while none of that changes, so that inference folds once
-  // (and the backend's cached reorder of the folded weights stays valid). Like a batch norm's
-  // running statistics in training, it makes a module's forward one call at a time.
-  struct Fold {
-    FoldedConv folded;
-    std::vector<uint64_t> sources;
-  };
-  std::optional<Fold> fold_;
 };
 
 class Conv2d : public ConvNd {
@@ -99,44 +68,42 @@ class Conv3d : public ConvNd {
       : ConvNd("Conv3d", 3, in_channels, out_channels, kernel_size, options, bias) {}
 };
 
-enum class PoolKind : uint8_t { Max, Avg };
-
 class PoolNd : public Module {
  public:
-  PoolNd(const char* type, PoolKind kind, int nd, const PoolOptions& options);
+  PoolNd(const char* type, PoolMode mode, int nd, const PoolOptions& options);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
-  PoolKind kind() const { return kind_; }
+  PoolMode mode() const { return mode_; }
   int nd() const { return nd_; }
   const PoolOptions& options() const { return options_; }
 
  private:
-  PoolKind kind_;
+  PoolMode mode_;
   int nd_;
   PoolOptions options_;
 };
 
 class MaxPool2d : public PoolNd {
  public:
-  explicit MaxPool2d(const PoolOptions& options) : PoolNd("MaxPool2d", PoolKind::Max, 2, options) {}
+  explicit MaxPool2d(const PoolOptions& options) : PoolNd("MaxPool2d", PoolMode::Max, 2, options) {}
   MaxPool2d(Dims kernel, Dims stride = {}, Dims padding = 0)
       : MaxPool2d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
 };
 class MaxPool3d : public PoolNd {
  public:
-  explicit MaxPool3d(const PoolOptions& options) : PoolNd("MaxPool3d", PoolKind::Max, 3, options) {}
+  explicit MaxPool3d(const PoolOptions& options) : PoolNd("MaxPool3d", PoolMode::Max, 3, options) {}
   MaxPool3d(Dims kernel, Dims stride = {}, Dims padding = 0)
       : MaxPool3d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
 };
 class AvgPool2d : public PoolNd {
  public:
-  explicit AvgPool2d(const PoolOptions& options) : PoolNd("AvgPool2d", PoolKind::Avg, 2, options) {}
+  explicit AvgPool2d(const PoolOptions& options) : PoolNd("AvgPool2d", PoolMode::Avg, 2, options) {}
   AvgPool2d(Dims kernel, Dims stride = {}, Dims padding = 0)
       : AvgPool2d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
 };
 class AvgPool3d : public PoolNd {
  public:
-  explicit AvgPool3d(const PoolOptions& options) : PoolNd("AvgPool3d", PoolKind::Avg, 3, options) {}
+  explicit AvgPool3d(const PoolOptions& options) : PoolNd("AvgPool3d", PoolMode::Avg, 3, options) {}
   AvgPool3d(Dims kernel, Dims stride = {}, Dims padding = 0)
       : AvgPool3d(PoolOptions{.kernel = kernel, .stride = stride, .padding = padding}) {}
 };
@@ -167,12 +134,6 @@ class BatchNormNd : public Module {
  public:
   BatchNormNd(const char* type, int input_ndim, int64_t num_features, double eps, double momentum);
   Tensor forward(const Tensor& x) override;
-  // activation((*this)(x)) in one pass (the activation as the batch norm's post-op), called as
-  // operator() is.
-  Tensor with_activation(const Tensor& x, Activation activation);
-  // avg_pool2d((*this)(x) with `activation` as its post-op, pool) as one op
-  // (batch_norm_avg_pool2d), called as operator() is; BatchNorm2d only.
-  Tensor with_avg_pool(const Tensor& x, std::optional<Activation> activation, const PoolOptions& pool);
   std::string extra_repr() const override;
   int input_ndim() const { return input_ndim_; }  // 4 for BatchNorm2d, 5 for 3d, 0 for 1d (2-D or 3-D input)
   int64_t num_features() const { return num_features_; }
@@ -181,8 +142,6 @@ class BatchNormNd : public Module {
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
-  // The batch norm with its post-op, and the pooling after it when pool is not null.
-  Tensor normalize(const Tensor& x, std::optional<Activation> activation, const PoolOptions* pool = nullptr);
   int input_ndim_;  // 0 for BatchNorm1d (accepts 2-D or 3-D)
   int64_t num_features_;
   double eps_, momentum_;
@@ -217,7 +176,7 @@ class Linear : public Module {
   int64_t in_features_, out_features_;
 };
 
-// A pointwise activation layer; Sequential fuses it into a Conv or BatchNorm right before it.
+// A pointwise activation layer.
 class ActivationLayer : public Module {
  public:
   Tensor forward(const Tensor& x) override { return activation(x, kind_); }

@@ -83,9 +83,23 @@ void activate_in_place(Activation kind, const Tensor& y) {
 }
 
 namespace {
-
 // The tensor itself when dense in any layout, else a dense copy.
 Tensor dense(const Tensor& t) { return t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach(); }
+}  // namespace
+
+Tensor activation_grad(Activation kind, const Tensor& grad_y, const Tensor& y) {
+  const Tensor dst = dense(y);
+  const Tensor diff_dst = in_layout(grad_y, dst.layout());
+  Tensor gx = empty_in(dst.shape(), DType::F32, Device::cpu(), dst.layout());
+  const int64_t n = dst.numel();
+  if (n == 0) return gx;
+  backward_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_DST, memory_of(flat_desc(n), dst)},
+                                                 {DNNL_ARG_DIFF_DST, memory_of(flat_desc(n), diff_dst)},
+                                                 {DNNL_ARG_DIFF_SRC, memory_of(flat_desc(n), gx)}});
+  return gx;
+}
+
+namespace {
 
 bool supports(Activation, DType dtype) { return supported_dtype(dtype); }
 
@@ -97,18 +111,6 @@ Tensor forward(Activation kind, const Tensor& x) {
   forward_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(flat_desc(n), src)},
                                                 {DNNL_ARG_DST, memory_of(flat_desc(n), y)}});
   return y;
-}
-
-Tensor backward(Activation kind, const Tensor& grad_y, const Tensor& y) {
-  const Tensor dst = dense(y);
-  const Tensor diff_dst = in_layout(grad_y, dst.layout());
-  Tensor gx = empty_in(dst.shape(), DType::F32, Device::cpu(), dst.layout());
-  const int64_t n = dst.numel();
-  if (n == 0) return gx;
-  backward_plan(kind, n).prim.execute(stream(), {{DNNL_ARG_DST, memory_of(flat_desc(n), dst)},
-                                                 {DNNL_ARG_DIFF_DST, memory_of(flat_desc(n), diff_dst)},
-                                                 {DNNL_ARG_DIFF_SRC, memory_of(flat_desc(n), gx)}});
-  return gx;
 }
 
 struct AddForward {
@@ -137,7 +139,7 @@ Tensor add_forward(Activation kind, const Tensor& a, const Tensor& b) {
   return y;
 }
 
-const ActivationKernels kDnnlActivation{supports, forward, backward, add_forward};
+const ActivationKernels kDnnlActivation{supports, forward, activation_grad, add_forward};
 STRATA_REGISTER_KERNELS(ActivationKernels, Backend::Dnnl, kDnnlActivation);
 
 }  // namespace

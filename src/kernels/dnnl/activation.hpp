@@ -17,4 +17,8 @@ dnnl::primitive_attr eltwise_post_op(Activation kind);
 // y = kind(y) in place; y dense F32 in any layout.
 void activate_in_place(Activation kind, const Tensor& y);
 
+// grad_y through the activation's backward, from its output y (dense, any layout): the gradient
+// of the activation's input, in y's layout.
+Tensor activation_grad(Activation kind, const Tensor& grad_y, const Tensor& y);
+
 }  // namespace strata::dnnl_backend

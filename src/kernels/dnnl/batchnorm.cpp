@@ -2,18 +2,19 @@
 // variance; Strata's contract saves 1/sqrt(var + eps), so the variance oneDNN's backward needs is
 // recovered as 1/invstd^2 - eps (oneDNN only ever uses var + eps, which this restores exactly up
 // to rounding). Running statistics are updated here, with the unbiased variance, as PyTorch does.
-// A ReLU post-op is oneDNN's fuse_norm_relu (applied in the same pass); its workspace (the ReLU
-// mask) is not kept: the op masks grad_y with the output before backward. Other activations run
-// as an in-place eltwise pass over the output (oneDNN 2.6 fuses nothing else into batch norm).
-// Training on a plain input (few-channel planes, or the (N, C) rows after a linear layer) runs on
-// plain_batchnorm.cpp instead.
+// Epilogue: a ReLU is oneDNN's fuse_norm_relu (applied in the same pass); its workspace (the ReLU
+// mask) is not kept: backward masks grad_y with the output first. Other activations run as an
+// in-place eltwise pass over the output (oneDNN 2.6 fuses nothing else into batch norm); a
+// residual and a pooling are left to the ops. Training on a plain input (few-channel planes, or
+// the (N, C) rows after a linear layer) ranks below Strata's own kernels
+// (kernels/cpu/plain_batchnorm.hpp), which take it first.
 #include <bit>
 #include <cmath>
 
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
-#include "kernels/dnnl/plain_batchnorm.hpp"
+#include "kernels/cpu/plain_batchnorm.hpp"
 #include "ops/batchnorm.hpp"
 
 namespace strata::dnnl_backend {
@@ -43,11 +44,11 @@ struct Backward {
 
 const flags kAffine = flags::use_scale | flags::use_shift;
 
-bool fuses_relu(const BatchNormGeom& g) { return g.activation == Activation::Relu; }
+bool fuses_relu(const BatchNormGeom& g) { return g.epilogue.activation == Activation::Relu; }
 
-// The post-op the primitive does not do itself, in place on its output y.
+// The activation the primitive does not do itself, in place on its output y.
 void finish_activation(const BatchNormGeom& g, const Tensor& y) {
-  if (g.activation && !fuses_relu(g)) activate_in_place(*g.activation, y);
+  if (g.epilogue.activation && !fuses_relu(g)) activate_in_place(*g.epilogue.activation, y);
 }
 
 const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
@@ -66,7 +67,7 @@ const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
 }
 
 BatchNormGeom without_post_op(BatchNormGeom g) {
-  g.activation.reset();
+  g.epilogue = {};
   return g;
 }
 
@@ -103,13 +104,13 @@ Tensor variance_from_invstd(const Tensor& invstd, double eps) {
 }
 
 bool supports(const BatchNormGeom& g, DType dtype) {
-  return supported_dtype(dtype) && g.x_shape.ndim() <= 5 && g.count() > 0;
+  return supported_dtype(dtype) && g.x_shape.ndim() <= 5 && g.count() > 0 && !g.epilogue.residual &&
+         !g.epilogue.pool;
 }
 
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                  const Tensor& running_mean, const Tensor& running_var, double momentum, double eps) {
-  if (plain_batchnorm::suits(g, x))
-    return plain_batchnorm::forward_training(g, x, weight, bias, running_mean, running_var, momentum, eps);
+                                  const Tensor& running_mean, const Tensor& running_var) {
+  const double eps = g.eps;
   const Forward& plan = forward_plan(g, true, eps);
   const Tensor src = as_data(g, x);
   Tensor y = empty_preferred(src.shape());
@@ -130,12 +131,13 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
   const float* pv = var.data<float>();
   float* pi = invstd.mutable_data<float>();
   for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + eps));
-  plain_batchnorm::update_running_stats(g, pm, pv, running_mean, running_var, momentum);
-  return {from_data(g, y), mean, invstd};
+  cpu::plain_batchnorm::update_running_stats(g, pm, pv, running_mean, running_var, g.momentum);
+  return {from_data(g, y), {}, mean, invstd};
 }
 
 BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                   const Tensor& running_mean, const Tensor& running_var, double eps) {
+                                   const Tensor& running_mean, const Tensor& running_var) {
+  const double eps = g.eps;
   const Forward& plan = forward_plan(g, false, eps);
   const Tensor src = as_data(g, x);
   Tensor y = empty_preferred(src.shape());
@@ -152,62 +154,38 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
   const float* pv = var.data<float>();
   float* pi = invstd.mutable_data<float>();
   for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + eps));
-  return {from_data(g, y), mean, invstd};
+  return {from_data(g, y), {}, mean, invstd};
 }
 
-BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& x, const Tensor& weight,
-                        const Tensor& saved_mean, const Tensor& saved_invstd, bool training) {
-  if (plain_batchnorm::suits(g, x))
-    return plain_batchnorm::backward(without_post_op(g), grad_y, Tensor(), x, weight, saved_mean, saved_invstd,
-                                     training);
-  const Backward& plan = backward_plan(g, training, g.eps);
-  const Tensor src = as_data(g, x), diff_dst = as_data(g, grad_y);
+BatchNormForward forward(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         const Tensor& running_mean, const Tensor& running_var, const Tensor&) {
+  return g.training ? forward_training(g, x, weight, bias, running_mean, running_var)
+                    : forward_inference(g, x, weight, bias, running_mean, running_var);
+}
+
+// The activation's backward first (from y), then the batch norm's.
+BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& a) {
+  const Tensor grad_y = g.epilogue.activation ? activation_grad(*g.epilogue.activation, a.grad_y, a.y) : a.grad_y;
+  const Backward& plan = backward_plan(g, g.training, g.eps);
+  const Tensor src = as_data(g, a.x), diff_dst = as_data(g, grad_y);
   Tensor gx = empty_preferred(src.shape());
   Tensor gw = empty({g.channels}), gb = empty({g.channels});
   // oneDNN 2.6 insists on a shift argument in backward when use_shift is set, though unused.
-  const Tensor scale = channel_vector(weight, g.channels, 1.0), shift = zeros({g.channels});
-  const Tensor var = variance_from_invstd(saved_invstd, g.eps);
+  const Tensor scale = channel_vector(a.weight, g.channels, 1.0), shift = zeros({g.channels});
+  const Tensor var = variance_from_invstd(a.saved_invstd, g.eps);
   plan.prim.execute(stream(), {{DNNL_ARG_SRC, memory_of(src)},
                                {DNNL_ARG_DIFF_DST, memory_of(diff_dst)},
                                {DNNL_ARG_SCALE, memory_of(scale)},
                                {DNNL_ARG_SHIFT, memory_of(shift)},
-                               {DNNL_ARG_MEAN, memory_of(saved_mean)},
+                               {DNNL_ARG_MEAN, memory_of(a.saved_mean)},
                                {DNNL_ARG_VARIANCE, memory_of(var)},
                                {DNNL_ARG_DIFF_SRC, memory_of(gx)},
                                {DNNL_ARG_DIFF_SCALE, memory_of(gw)},
                                {DNNL_ARG_DIFF_SHIFT, memory_of(gb)}});
-  return {from_data(g, gx), gw, gb};
+  return {from_data(g, gx), gw, gb, {}};
 }
 
-// Plain inputs: the activation's backward inside the plain kernels' passes.
-bool backward_fused(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
-                    const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training,
-                    BatchNormGrads& grads) {
-  if (!plain_batchnorm::suits(g, x)) return false;
-  grads = plain_batchnorm::backward(g, grad_y, y, x, weight, saved_mean, saved_invstd, training);
-  return true;
-}
-
-// Plain (N, C, H, W) inputs with LeNet-BN's 2x2 average pooling after them, in the same passes.
-bool forward_training_pooled(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& weight,
-                             const Tensor& bias, const Tensor& running_mean, const Tensor& running_var,
-                             double momentum, double eps, BatchNormForward& f, Tensor& pooled) {
-  if (!plain_batchnorm::suits_pooled(g, x, pool)) return false;
-  f = plain_batchnorm::forward_training(g, x, weight, bias, running_mean, running_var, momentum, eps, &pooled);
-  return true;
-}
-
-bool backward_pooled(const BatchNormGeom& g, const PoolGeom& pool, const Tensor& grad_pooled, const Tensor& y,
-                     const Tensor& x, const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd,
-                     BatchNormGrads& grads) {
-  if (!plain_batchnorm::suits_pooled(g, x, pool)) return false;
-  grads = plain_batchnorm::backward(g, grad_pooled, y, x, weight, saved_mean, saved_invstd, true, true);
-  return true;
-}
-
-const BatchNormKernels kDnnlBatchNorm{supports,       forward_training,        forward_inference,
-                                      backward,       backward_fused,          forward_training_pooled,
-                                      backward_pooled};
+const BatchNormKernels kDnnlBatchNorm{supports, forward, backward};
 STRATA_REGISTER_KERNELS(BatchNormKernels, Backend::Dnnl, kDnnlBatchNorm);
 
 }  // namespace

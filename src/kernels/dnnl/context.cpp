@@ -26,11 +26,6 @@ Tensor empty_preferred(const Shape& shape) {
   return empty_in(shape, DType::F32, Device::cpu(), preferred_layout(shape));
 }
 
-Tensor in_plain_layout(const Tensor& t) { return to_layout(t.detach(), Layout::Strided).contiguous(); }
-
-Tensor channel_vector(const Tensor& t, int64_t channels, double fill) {
-  return t.defined() ? t.detach().contiguous() : full({channels}, fill);
-}
 
 memory::dims dims_of(const Shape& shape) { return memory::dims(shape.begin(), shape.end()); }
 
@@ -76,6 +71,12 @@ Output::Output(const memory::desc& desc, const Shape& shape) : result_(empty_pre
     scratch_ = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
     memory_ = dnnl::memory(desc, engine(), scratch_.mutable_raw_data());
   }
+}
+
+void Output::fill(const Tensor& t) {
+  const Tensor dense = t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach();
+  dnnl::memory from = memory_of(dense);
+  dnnl::reorder(from, memory_).execute(stream(), from, memory_);
 }
 
 Tensor Output::finish() {

@@ -32,11 +32,6 @@ Tensor in_layout(const Tensor& t, Layout layout);
 inline Tensor in_preferred_layout(const Tensor& t) { return in_layout(t, preferred_layout(t.shape())); }
 // A new f32 tensor of `shape` in preferred_layout(shape).
 Tensor empty_preferred(const Shape& shape);
-// `t` (detached) dense and row-major (Strided, contiguous), for Strata's own plain-layout kernels.
-Tensor in_plain_layout(const Tensor& t);
-// A per-channel parameter (C) as a contiguous tensor, or `fill` everywhere when `t` is undefined
-// (batch norm's missing weight 1 or bias 0).
-Tensor channel_vector(const Tensor& t, int64_t channels, double fill);
 
 dnnl::memory::dims dims_of(const Shape& shape);
 // Descriptor of a dense f32 tensor in `layout` (plain row-major tag or nChw16c / nCdhw16c).
@@ -63,6 +58,9 @@ class Output {
  public:
   Output(const dnnl::memory::desc& desc, const Shape& shape);
   const dnnl::memory& memory() const { return memory_; }
+  // Writes `t` (of the output's shape, any layout) into the output's memory: a primitive with a
+  // sum post-op then adds its result to it.
+  void fill(const Tensor& t);
   Tensor finish();
 
  private:

@@ -1,13 +1,14 @@
 // Convolution on oneDNN: forward, backward data, backward weights (ConvKernels, ops/conv.hpp).
 // Activations in preferred_layout (context.hpp); weights reordered from PyTorch's O,I,k... layout
 // (or G,O/G,I/G,k... for grouped convolution) to the primitive's format on each call (once while
-// they do not change, for inference: weight_cache.hpp); weight
-// gradients returned in O,I,k... Few-channel 2-D convolutions that oneDNN would pad to 16-channel
-// blocks run on small_conv.cpp's own kernels instead, in the plain layout.
+// they do not change, for inference: weight_cache.hpp); weight gradients returned in O,I,k...
+// Epilogue: the residual as oneDNN's sum post-op (the output buffer starts as the residual), then
+// the activation as its eltwise post-op; a pooling is left to the pooling op. Few-channel 2-D
+// convolutions, which oneDNN would pad to 16-channel blocks, rank below Strata's own kernels
+// (kernels/cpu/small_conv.hpp), which take them first.
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
-#include "kernels/dnnl/small_conv.hpp"
 #include "kernels/dnnl/weight_cache.hpp"
 #include "ops/activation.hpp"
 #include "ops/conv.hpp"
@@ -66,18 +67,24 @@ std::string key(const ConvGeom& g) {
   Key k;
   k.add(g.x_shape()).add(g.weight_shape());
   for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
-  k.add(g.groups).add(g.has_bias).add(post_op_index(g.activation));
+  const std::optional<Activation>& act = g.epilogue.activation;
+  k.add(g.groups).add(g.has_bias).add(g.epilogue.residual).add(act ? 1 + static_cast<int64_t>(*act) : 0);
   return k.add(static_cast<int64_t>(algorithm(g))).str();
 }
 
-// The eltwise post-op of g.activation (none without one).
+// The epilogue as post-ops: sum (dst += the residual already in it), then the eltwise activation.
 dnnl::primitive_attr forward_attr(const ConvGeom& g) {
-  return g.activation ? eltwise_post_op(*g.activation) : dnnl::primitive_attr();
+  dnnl::post_ops ops;
+  if (g.epilogue.residual) ops.append_sum(1.f);
+  if (g.epilogue.activation) ops.append_eltwise(1.f, eltwise_algorithm(*g.epilogue.activation), 0.f, 0.f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
 }
 
-// Backward primitives are the same with or without the forward's post-op.
+// Backward primitives are the same whatever the forward's epilogue.
 ConvGeom without_post_op(ConvGeom g) {
-  g.activation.reset();
+  g.epilogue = {};
   return g;
 }
 
@@ -139,18 +146,19 @@ const BackwardWeights& backward_weights_plan(const ConvGeom& fused) {
   });
 }
 
-// oneDNN takes a negative right padding for the input rows PyTorch's floor division leaves unread
-// (e.g. a 1x1 stride-2 convolution of an even size).
-bool supports(const ConvGeom& g, DType dtype) { return supported_dtype(dtype); }
+// Any geometry (oneDNN takes a negative right padding for the input rows PyTorch's floor division
+// leaves unread, e.g. a 1x1 stride-2 convolution of an even size); a residual and an activation,
+// not a pooling.
+bool supports(const ConvGeom& g, DType dtype) { return supported_dtype(dtype) && !g.epilogue.pool; }
 
-Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b) {
-  if (small_conv::suits(g)) return small_conv::forward(g, x, w, b);
+ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual) {
   const Forward& plan = forward_plan(g);
   Tensor holders[3];
   const Tensor wc = w.detach().contiguous();
   memory wm = cached_weights(plan.pd.weights_desc(), user_weights_desc(g), wc, holders[0]);
   memory src = as_input(plan.pd.src_desc(), x, holders[1]);
   Output y(plan.pd.dst_desc(), g.y_shape());
+  if (g.epilogue.residual) y.fill(residual);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, y.memory()}};
   Tensor bc;
   if (g.has_bias) {
@@ -158,11 +166,10 @@ Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor
     args.emplace(DNNL_ARG_BIAS, memory_of(bc));
   }
   plan.prim.execute(stream(), args);
-  return y.finish();
+  return {y.finish(), {}};
 }
 
 Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
-  if (small_conv::suits(g)) return small_conv::backward(without_post_op(g), {gy, {}, {}, w, true, false, false}).grad_x;
   const BackwardData& plan = backward_data_plan(g);
   Tensor holders[2];
   const Tensor wc = w.detach().contiguous();
@@ -174,8 +181,6 @@ Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
 }
 
 Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
-  if (small_conv::suits(g))
-    return small_conv::backward(without_post_op(g), {gy, {}, x, {}, false, true, false}).grad_weight;
   const BackwardWeights& plan = backward_weights_plan(g);
   Tensor holders[2];
   memory src = as_input(plan.pd.src_desc(), x, holders[0]);
@@ -228,29 +233,19 @@ Tensor backward_bias(const ConvGeom& g, const Tensor& gy) {
   return gb;
 }
 
-// The few-channel convolutions: every gradient and the activation's backward in one pass.
-bool backward_fused(const ConvGeom& g, const ConvBackwardArgs& args, ConvGrads& grads) {
-  if (!small_conv::suits(g)) return false;
-  grads = small_conv::backward(g, args);
-  return true;
+// The activation's backward (from y), which is also the residual's gradient, then each wanted
+// gradient of the convolution.
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& a) {
+  const Tensor gz = g.epilogue.activation ? activation_grad(*g.epilogue.activation, a.grad_y, a.y) : a.grad_y;
+  ConvGrads r;
+  if (a.residual) r.grad_residual = gz;
+  if (a.data) r.grad_x = backward_data(g, gz, a.weight);
+  if (a.weights) r.grad_weight = backward_weight(g, gz, a.x);
+  if (a.bias) r.grad_bias = backward_bias(g, gz);
+  return r;
 }
 
-// The few-channel convolutions with LeNet's 2x2 average pooling in the same pass.
-bool forward_pooled(const ConvGeom& g, const PoolGeom& pool, const Tensor& x, const Tensor& w, const Tensor& b,
-                    ConvPooled& out) {
-  if (!small_conv::suits_pooled(g, pool)) return false;
-  out = small_conv::forward_pooled(g, x, w, b);
-  return true;
-}
-
-bool backward_pooled(const ConvGeom& g, const PoolGeom& pool, const ConvBackwardArgs& args, ConvGrads& grads) {
-  if (!small_conv::suits_pooled(g, pool)) return false;
-  grads = small_conv::backward(g, args, true);
-  return true;
-}
-
-const ConvKernels kDnnlConv{supports,      forward,        backward_data,  backward_weight,
-                            backward_bias, backward_fused, forward_pooled, backward_pooled};
+const ConvKernels kDnnlConv{supports, forward, backward};
 STRATA_REGISTER_KERNELS(ConvKernels, Backend::Dnnl, kDnnlConv);
 
 }  // namespace

@@ -1,10 +1,10 @@
 // Pooling on oneDNN (PoolKernels, ops/pool.hpp): max and average, forward and backward, and
 // adaptive average pooling when every output size divides the input size (then it is plain
 // average pooling with kernel = stride = in/out). Max pooling saves oneDNN's workspace. Average
-// pooling of a tensor that arrives in the plain layout stays in it (plain_pool.cpp).
+// pooling of a tensor that arrives in the plain layout ranks below Strata's own kernel
+// (kernels/cpu/plain_pool.hpp), which takes it first.
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/context.hpp"
-#include "kernels/dnnl/plain_pool.hpp"
 #include "ops/pool.hpp"
 
 namespace strata::dnnl_backend {
@@ -132,24 +132,16 @@ Tensor run_backward(const PoolProblem& p, const Tensor& gy, const Tensor* worksp
   return gx;
 }
 
-MaxPoolForward max_forward(const PoolGeom& g, const Tensor& x, bool keep_workspace) {
-  MaxPoolForward f;
+PoolForward forward(const PoolGeom& g, const Tensor& x, bool keep_workspace) {
+  PoolForward f;
   f.y = run_forward(problem_of(g), x, keep_workspace, keep_workspace ? &f.workspace : nullptr);
   return f;
 }
 
-Tensor max_backward(const PoolGeom& g, const Tensor& gy, const Tensor& workspace) {
-  return run_backward(problem_of(g), gy, &workspace);
+Tensor backward(const PoolGeom& g, const Tensor& gy, const Tensor& workspace) {
+  return run_backward(problem_of(g), gy, workspace.defined() ? &workspace : nullptr);
 }
 
-Tensor avg_forward(const PoolGeom& g, const Tensor& x) {
-  if (x.layout() == Layout::Strided) return plain_pool::avg_forward(g, x);
-  return run_forward(problem_of(g), x, false, nullptr);
-}
-Tensor avg_backward(const PoolGeom& g, const Tensor& gy) {
-  if (gy.layout() == Layout::Strided) return plain_pool::avg_backward(g, gy);
-  return run_backward(problem_of(g), gy, nullptr);
-}
 Tensor adaptive_forward(const AdaptivePoolGeom& g, const Tensor& x) {
   return run_forward(problem_of(g), x, false, nullptr);
 }
@@ -157,9 +149,10 @@ Tensor adaptive_backward(const AdaptivePoolGeom& g, const Tensor& gy) {
   return run_backward(problem_of(g), gy, nullptr);
 }
 
-const PoolKernels kDnnlPool{supports,     max_forward,       max_backward,     avg_forward,
-                            avg_backward, supports_adaptive, adaptive_forward, adaptive_backward};
+const PoolKernels kDnnlPool{supports, forward, backward};
 STRATA_REGISTER_KERNELS(PoolKernels, Backend::Dnnl, kDnnlPool);
+const AdaptivePoolKernels kDnnlAdaptivePool{supports_adaptive, adaptive_forward, adaptive_backward};
+STRATA_REGISTER_KERNELS(AdaptivePoolKernels, Backend::Dnnl, kDnnlAdaptivePool);
 
 }  // namespace
 }  // namespace strata::dnnl_backend

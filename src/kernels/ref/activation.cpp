@@ -5,36 +5,37 @@
 #include "core/dtype_dispatch.hpp"
 
 namespace strata {
+
+Tensor ref::activation_grad(Activation kind, const Tensor& gy, const Tensor& y) {
+  Tensor gx = empty(y.shape(), y.dtype(), y.device());
+  const Tensor gyc = gy.contiguous(), yc = y.contiguous();
+  visit_floating(y.dtype(), activation_name(kind), [&]<class T>() {
+    ref::activation_backward<T>(kind, y.numel(), gyc.data<T>(), yc.data<T>(), gx.mutable_data<T>());
+  });
+  return gx;
+}
+
 namespace {
 
 Tensor forward(Activation kind, const Tensor& x) {
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   const Tensor xc = x.contiguous();
   visit_floating(x.dtype(), activation_name(kind), [&]<class T>() {
-    ref::activation_forward<T>(kind, x.numel(), xc.mutable_data<T>(), y.mutable_data<T>());
+    ref::activation_forward<T>(kind, x.numel(), xc.data<T>(), y.mutable_data<T>());
   });
   return y;
-}
-
-Tensor backward(Activation kind, const Tensor& gy, const Tensor& y) {
-  Tensor gx = empty(y.shape(), y.dtype(), y.device());
-  const Tensor gyc = gy.contiguous(), yc = y.contiguous();
-  visit_floating(y.dtype(), activation_name(kind), [&]<class T>() {
-    ref::activation_backward<T>(kind, y.numel(), gyc.mutable_data<T>(), yc.mutable_data<T>(), gx.mutable_data<T>());
-  });
-  return gx;
 }
 
 Tensor add_forward(Activation kind, const Tensor& a, const Tensor& b) {
   Tensor y = empty(a.shape(), a.dtype(), a.device());
   const Tensor ac = a.contiguous(), bc = b.contiguous();
   visit_floating(a.dtype(), activation_name(kind), [&]<class T>() {
-    ref::add_activation_forward<T>(kind, a.numel(), ac.mutable_data<T>(), bc.mutable_data<T>(), y.mutable_data<T>());
+    ref::add_activation_forward<T>(kind, a.numel(), ac.data<T>(), bc.data<T>(), y.mutable_data<T>());
   });
   return y;
 }
 
-const ActivationKernels kRefActivation{[](Activation, DType) { return true; }, forward, backward, add_forward};
+const ActivationKernels kRefActivation{[](Activation, DType) { return true; }, forward, ref::activation_grad, add_forward};
 STRATA_REGISTER_KERNELS(ActivationKernels, Backend::Ref, kRefActivation);
 
 }  // namespace

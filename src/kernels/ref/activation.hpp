@@ -66,4 +66,8 @@ void activation_backward(Activation kind, int64_t n, const T* gy, const T* y, T*
   }
 }
 
+// grad_y through the activation's backward, from its output y, as tensors: the epilogue's
+// backward in the reference convolution and batch norm.
+Tensor activation_grad(Activation kind, const Tensor& grad_y, const Tensor& y);
+
 }  // namespace strata::ref

@@ -21,7 +21,7 @@ inline int64_t bn_at(const BatchNormGeom& g, int64_t n, int64_t c, int64_t s) {
 }
 }  // namespace detail
 
-// y[n, c, s] = (x[n, c, s] - mean[c]) * invstd[c] * w[c] + b[c], then the post-op g.activation.
+// y[n, c, s] = (x[n, c, s] - mean[c]) * invstd[c] * w[c] + b[c], then the post-op g.epilogue.activation.
 template <class T>
 void batch_norm_normalize(const BatchNormGeom& g, const T* x, const T* mean, const T* invstd, const T* w, const T* b,
                           T* y) {
@@ -32,7 +32,7 @@ void batch_norm_normalize(const BatchNormGeom& g, const T* x, const T* mean, con
       for (int64_t s = 0; s < g.spatial; ++s) {
         const int64_t i = detail::bn_at(g, n, c, s);
         const double v = (static_cast<double>(x[i]) - mean[c]) * invstd[c] * weight + bias;
-        y[i] = static_cast<T>(detail::activate(g.activation, v));
+        y[i] = static_cast<T>(detail::activate(g.epilogue.activation, v));
       }
     }
 }

@@ -29,7 +29,7 @@ inline int64_t input_index(const ConvGeom& g, int dim, int64_t o, int64_t k) {
 }  // namespace detail
 
 // y[n,o,od,oh,ow] = b[o] + sum_{c,kd,kh,kw} x[n, g*Cg + c, id, ih, iw] * w[o, c, kd, kh, kw]
-// where g = o / (O/groups) is o's group and Cg = C/groups; then the post-op g.activation.
+// where g = o / (O/groups) is o's group and Cg = C/groups; then the post-op g.epilogue.activation.
 template <class T>
 void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
   const int64_t cg = g.in_per_group(), og = g.out_per_group();
@@ -56,7 +56,7 @@ void conv_forward(const ConvGeom& g, const T* x, const T* w, const T* b, T* y) {
                   }
                 }
               }
-            y[detail::at(n, o, g.out_channels, g.out, od, oh, ow)] = static_cast<T>(detail::activate(g.activation, acc));
+            y[detail::at(n, o, g.out_channels, g.out, od, oh, ow)] = static_cast<T>(detail::activate(g.epilogue.activation, acc));
           }
     }
 }

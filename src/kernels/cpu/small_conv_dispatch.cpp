@@ -1,12 +1,14 @@
-// Which of small_conv.cpp's builds runs (see small_conv.hpp), and the shapes it takes.
+// The few-channel convolutions' kernel table (see small_conv.hpp): the shapes it takes, and which of
+// small_conv.cpp's builds runs.
 #include <algorithm>
 #include <cstdlib>
 #include <string>
 
-#include "kernels/dnnl/plain_pool.hpp"
-#include "kernels/dnnl/small_conv.hpp"
+#include "core/dispatch.hpp"
+#include "kernels/cpu/plain_pool.hpp"
+#include "kernels/cpu/small_conv.hpp"
 
-namespace strata::dnnl_backend::small_conv {
+namespace strata::cpu::small_conv {
 namespace {
 
 constexpr int kH = 1, kW = 2;  // ConvGeom's spatial axes (0 is the unused depth of 2-D)
@@ -45,32 +47,36 @@ bool suits(const ConvGeom& g) {
   return std::max(taps, g.out_channels) * wide + planes <= kMaxScratchFloats;
 }
 
-bool suits_pooled(const ConvGeom& g, const PoolGeom& pool) {
-  return suits(g) && pool.mode == PoolMode::Avg && plain_pool::is_two_by_two(pool);
+namespace {
+
+// A 2x2 stride-2 average pooling whose windows tile the convolution's output (LeNet's).
+bool pools_two_by_two(const ConvGeom& g) {
+  return g.epilogue.pool->mode == PoolMode::Avg && plain_pool::is_two_by_two(*g.epilogue.pool);
 }
 
-namespace {
-ConvPooled run_forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled) {
+bool supports(const ConvGeom& g, DType dtype) {
+  if (dtype != DType::F32 || g.epilogue.residual || (g.epilogue.pool && !pools_two_by_two(g))) return false;
+  return suits(g);
+}
+
+ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor&) {
+  const bool pooled = g.epilogue.pool.has_value();
 #ifdef STRATA_HAVE_SIMD_W16
   if (vector_width() == 16) return w16::forward(g, x, weight, bias, pooled);
 #endif
   return w8::forward(g, x, weight, bias, pooled);
 }
-}  // namespace
 
-Tensor forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  return run_forward(g, x, weight, bias, false).y;
-}
-
-ConvPooled forward_pooled(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  return run_forward(g, x, weight, bias, true);
-}
-
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled) {
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
+  const bool pooled = g.epilogue.pool.has_value();
 #ifdef STRATA_HAVE_SIMD_W16
   if (vector_width() == 16) return w16::backward(g, args, pooled);
 #endif
   return w8::backward(g, args, pooled);
 }
 
-}  // namespace strata::dnnl_backend::small_conv
+const ConvKernels kSmallConv{supports, forward, backward};
+STRATA_REGISTER_RANKED_KERNELS(ConvKernels, Backend::Dnnl, 0, kSmallConv);
+
+}  // namespace
+}  // namespace strata::cpu::small_conv

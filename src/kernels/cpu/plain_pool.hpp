@@ -1,12 +1,13 @@
-// Average pooling in the plain (N, C, D, H, W) layout, for tensors that arrive plain: few-channel
-// activations (LeNet's 6 and 16 channels, written plain by small_conv) and gradients coming back
-// through a flatten. oneDNN's plain-layout pooling ran LeNet's 256x6x28x28 backward pass at
-// 2.6-7 GB/s; reordering to its blocked layout and back would cost more than the pooling.
+// Average pooling in the plain (N, C, D, H, W) layout, registered for the fast CPU backend above
+// oneDNN's pooling for inputs that arrive plain: few-channel activations (LeNet's 6 and 16
+// channels, written plain by small_conv). oneDNN's plain-layout pooling ran LeNet's 256x6x28x28
+// backward pass at 2.6-7 GB/s; reordering to its blocked layout and back would cost more than the
+// pooling.
 #pragma once
 
 #include "ops/pool.hpp"
 
-namespace strata::dnnl_backend::plain_pool {
+namespace strata::cpu::plain_pool {
 
 // x and grad_y in any layout (converted to plain first); results plain. PyTorch's windows and
 // divisors (PoolGeom::window, PoolGeom::divisor).
@@ -23,4 +24,4 @@ bool is_two_by_two(const PoolGeom& g);
 void two_by_two_rows(const float* in, int64_t width, int64_t rows, float* out);
 void two_by_two_rows_backward(const float* grad, int64_t width, int64_t rows, float* out);
 
-}  // namespace strata::dnnl_backend::plain_pool
+}  // namespace strata::cpu::plain_pool

@@ -2,14 +2,16 @@
 // across threads; windows precomputed per output index along each dim. Each output row first
 // sums (forward) or spreads (backward) whole input rows in vector loops, leaving only the short
 // windows along W to scalar code.
-#include "kernels/dnnl/plain_pool.hpp"
+#include "kernels/cpu/plain_pool.hpp"
+
+#include "core/dispatch.hpp"
 
 #include <algorithm>
 #include <vector>
 
-#include "kernels/dnnl/context.hpp"
+#include "kernels/cpu/plain.hpp"
 
-namespace strata::dnnl_backend::plain_pool {
+namespace strata::cpu::plain_pool {
 namespace {
 
 // Windows of k = stride, no padding and out k = in along every dim: each input element is in
@@ -149,4 +151,18 @@ Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y) {
   return gx;
 }
 
-}  // namespace strata::dnnl_backend::plain_pool
+namespace {
+
+// Average pooling of a plain input.
+bool supports(const PoolGeom& g, DType dtype) {
+  return dtype == DType::F32 && g.mode == PoolMode::Avg && g.layout == Layout::Strided;
+}
+
+PoolForward forward(const PoolGeom& g, const Tensor& x, bool) { return {avg_forward(g, x), {}}; }
+Tensor backward(const PoolGeom& g, const Tensor& grad_y, const Tensor&) { return avg_backward(g, grad_y); }
+
+const PoolKernels kPlainPool{supports, forward, backward};
+STRATA_REGISTER_RANKED_KERNELS(PoolKernels, Backend::Dnnl, 0, kPlainPool);
+
+}  // namespace
+}  // namespace strata::cpu::plain_pool

@@ -18,9 +18,9 @@
 #include <cstdint>
 #include <utility>
 
-#include "kernels/dnnl/vec.hpp"
+#include "kernels/cpu/vec.hpp"
 
-namespace strata::dnnl_backend::gemm_tile {
+namespace strata::cpu::gemm_tile {
 inline namespace STRATA_SIMD_NAMESPACE {
 
 using simd::broadcast;
@@ -196,4 +196,4 @@ inline void gemm_nv(int64_t M, int64_t K, const float* A, const int64_t* a_rows,
 }
 
 }  // namespace STRATA_SIMD_NAMESPACE
-}  // namespace strata::dnnl_backend::gemm_tile
+}  // namespace strata::cpu::gemm_tile

@@ -3,17 +3,19 @@
 // deviations, read twice while it sits in L1), combined per channel in double precision (Chan's
 // parallel formula), then one elementwise pass. Planes are split across threads. (N, C) input
 // (S = 1, batch norm after a linear layer) is read as rows instead, vectorised along C.
-#include "kernels/dnnl/plain_batchnorm.hpp"
+#include "kernels/cpu/plain_batchnorm.hpp"
+
+#include "core/dispatch.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "kernels/dnnl/context.hpp"
-#include "kernels/dnnl/plain_pool.hpp"
-#include "kernels/dnnl/vec.hpp"
+#include "kernels/cpu/plain.hpp"
+#include "kernels/cpu/plain_pool.hpp"
+#include "kernels/cpu/vec.hpp"
 
-namespace strata::dnnl_backend::plain_batchnorm {
+namespace strata::cpu::plain_batchnorm {
 namespace {
 
 // (N, C) rows: the statistics are summed down the columns by blocks of this many channels, one
@@ -51,13 +53,9 @@ __attribute__((noinline)) void plane_gradient_sums(const float* g, const float* 
 }  // namespace
 
 // (N, C) rows run on one thread: up to 1 M values (LeNet-BN's 256 x 120), larger ones on oneDNN.
-bool suits(const BatchNormGeom& g, const Tensor& x) {
-  if (x.layout() != Layout::Strided || g.count() == 0) return false;
+bool suits(const BatchNormGeom& g) {
+  if (g.layout != Layout::Strided || g.count() == 0) return false;
   return g.spatial > 1 || g.batch * g.channels <= (int64_t{1} << 20);
-}
-
-bool suits_pooled(const BatchNormGeom& g, const Tensor& x, const PoolGeom& pool) {
-  return suits(g, x) && g.x_shape.ndim() == 4 && pool.mode == PoolMode::Avg && plain_pool::is_two_by_two(pool);
 }
 
 void update_running_stats(const BatchNormGeom& g, const float* mean, const float* var, const Tensor& running_mean,
@@ -80,9 +78,9 @@ void update_running_stats(const BatchNormGeom& g, const float* mean, const float
 }
 
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                                  const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
-                                  Tensor* pooled) {
+                                  const Tensor& running_mean, const Tensor& running_var) {
   const Tensor xc = in_plain_layout(x);
+  const bool pooled = g.epilogue.pool.has_value();
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
   // Per channel: mean and sum of squared deviations (M2).
@@ -128,9 +126,9 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
     const double v = m2 / static_cast<double>(g.count());
     pm[c] = static_cast<float>(mu);
     pv[c] = static_cast<float>(v);
-    pi[c] = static_cast<float>(1.0 / std::sqrt(v + eps));
+    pi[c] = static_cast<float>(1.0 / std::sqrt(v + g.eps));
   }
-  update_running_stats(g, pm, pv, running_mean, running_var, momentum);
+  update_running_stats(g, pm, pv, running_mean, running_var, g.momentum);
   // y = x scale + shift per channel, scale = w invstd, shift = b - mean scale.
   const Tensor w = channel_vector(weight, C, 1.0), b = channel_vector(bias, C, 0.0);
   std::vector<float> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
@@ -138,12 +136,11 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
     scale[c] = w.data<float>()[c] * pi[c];
     shift[c] = b.data<float>()[c] - pm[c] * scale[c];
   }
-  Tensor y = empty(g.x_shape);
-  float* out = y.mutable_data<float>();
-  if (pooled) *pooled = empty({N, C, g.x_shape[2] / 2, g.x_shape[3] / 2});
-  float* pool_out = pooled ? pooled->mutable_data<float>() : nullptr;
+  BatchNormForward f{empty(g.x_shape), pooled ? empty(g.epilogue.pool->y_shape()) : Tensor(), mean, invstd};
+  float* out = f.y.mutable_data<float>();
+  float* pool_out = pooled ? f.pooled.mutable_data<float>() : nullptr;
   // The post-op (and the pooling) run on each row or plane right after it is written, while it is in L1.
-  const std::optional<Activation> activation = g.activation;
+  const std::optional<Activation> activation = g.epilogue.activation;
   if (S == 1) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; ++n) {
@@ -164,19 +161,19 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
       if (pooled) plain_pool::two_by_two_rows(dst, g.x_shape[3], g.x_shape[2] / 2, pool_out + p * (S / 4));
     }
   }
-  return {y, mean, invstd};
+  return f;
 }
 
-BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tensor& y, const Tensor& x,
-                        const Tensor& weight, const Tensor& saved_mean, const Tensor& saved_invstd, bool training,
-                        bool pooled) {
-  const Tensor xc = in_plain_layout(x), gyc = in_plain_layout(grad_y);
-  const Tensor yc = g.activation ? in_plain_layout(y) : Tensor();
+BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& args) {
+  const bool pooled = g.epilogue.pool.has_value(), training = g.training;
+  const Tensor& weight = args.weight;
+  const Tensor xc = in_plain_layout(args.x), gyc = in_plain_layout(args.grad_y);
+  const Tensor yc = g.epilogue.activation ? in_plain_layout(args.y) : Tensor();
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
   const float* gy = gyc.data<float>();
-  const float* act_y = g.activation ? yc.data<float>() : nullptr;
-  const Tensor mean_c = saved_mean.detach().contiguous(), invstd_c = saved_invstd.detach().contiguous();
+  const float* act_y = g.epilogue.activation ? yc.data<float>() : nullptr;
+  const Tensor mean_c = args.saved_mean.detach().contiguous(), invstd_c = args.saved_invstd.detach().contiguous();
   const float* mean = mean_c.data<float>();
   const float* invstd = invstd_c.data<float>();
   Tensor gx = empty(g.x_shape);
@@ -184,7 +181,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   // With an activation (or pooled), the first pass writes the gradient of the normalised output,
   // gy f'(y), into gx row by row (while the row is in L1), and the second pass reads it from there.
   // Pooled, gy is first spread from the pooled gradient's plane (a quarter of the floats) into gx.
-  const bool gradient_in_gx = g.activation || pooled;
+  const bool gradient_in_gx = g.epilogue.activation || pooled;
   auto gradient_row = [&](int64_t offset, int64_t n) -> const float* {
     if (!gradient_in_gx) return gy + offset;
     const float* grad = gy + offset;
@@ -192,8 +189,8 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
       plain_pool::two_by_two_rows_backward(gy + offset / 4, g.x_shape[3], g.x_shape[2] / 2, out + offset);
       grad = out + offset;
     }
-    if (g.activation)
-      simd::with_activation(*g.activation, [&](auto kind) {
+    if (g.epilogue.activation)
+      simd::with_activation(*g.epilogue.activation, [&](auto kind) {
         simd::activation_backward_row<kind.value>(grad, act_y + offset, out + offset, n);
       });
     return out + offset;
@@ -201,11 +198,11 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
   // Per channel: sum of gy and of gy (x - mean) (the latter times invstd is the weight gradient).
   std::vector<double> channel_gy(static_cast<std::size_t>(C), 0.0), channel_gyx(static_cast<std::size_t>(C), 0.0);
   if (S == 1) {
-    if (g.activation) {
+    if (g.epilogue.activation) {
 #pragma omp parallel for schedule(static)
       for (int64_t n = 0; n < N; ++n) gradient_row(n * C, C);
     }
-    const float* grad = g.activation ? out : gy;
+    const float* grad = g.epilogue.activation ? out : gy;
 #pragma omp parallel for schedule(static)
     for (int64_t c0 = 0; c0 < C; c0 += kColumnBlock) {
       const int64_t c1 = std::min(C, c0 + kColumnBlock);
@@ -253,7 +250,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c)
         out[n * C + c] = ca[c] * grad[n * C + c] + cb[c] * (in[n * C + c] - mean[c]) + cc[c];
-    return {gx, gw, gb};
+    return {gx, gw, gb, {}};
   }
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < N * C; ++p) {
@@ -265,7 +262,27 @@ BatchNormGrads backward(const BatchNormGeom& g, const Tensor& grad_y, const Tens
 #pragma omp simd
     for (int64_t i = 0; i < S; ++i) dst[i] = a * gs[i] + b * (xs[i] - mu) + k;
   }
-  return {gx, gw, gb};
+  return {gx, gw, gb, {}};
 }
 
-}  // namespace strata::dnnl_backend::plain_batchnorm
+namespace {
+
+// Training on plain input, with an activation and a 2x2 stride-2 average pooling at most.
+bool supports(const BatchNormGeom& g, DType dtype) {
+  if (dtype != DType::F32 || !g.training || g.epilogue.residual) return false;
+  if (g.epilogue.pool &&
+      (g.x_shape.ndim() != 4 || g.epilogue.pool->mode != PoolMode::Avg || !plain_pool::is_two_by_two(*g.epilogue.pool)))
+    return false;
+  return suits(g);
+}
+
+BatchNormForward forward(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                         const Tensor& running_mean, const Tensor& running_var, const Tensor&) {
+  return forward_training(g, x, weight, bias, running_mean, running_var);
+}
+
+const BatchNormKernels kPlainBatchNorm{supports, forward, backward};
+STRATA_REGISTER_RANKED_KERNELS(BatchNormKernels, Backend::Dnnl, 0, kPlainBatchNorm);
+
+}  // namespace
+}  // namespace strata::cpu::plain_batchnorm

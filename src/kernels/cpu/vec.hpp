@@ -34,7 +34,7 @@
 #error "STRATA_SIMD_WIDTH must be 8 or 16"
 #endif
 
-namespace strata::dnnl_backend::simd {
+namespace strata::cpu::simd {
 inline namespace STRATA_SIMD_NAMESPACE {
 
 constexpr int W = STRATA_SIMD_WIDTH;
@@ -181,4 +181,4 @@ inline void activation_backward_row(const float* gy, const float* y, float* dst,
 }
 
 }  // namespace STRATA_SIMD_NAMESPACE
-}  // namespace strata::dnnl_backend::simd
+}  // namespace strata::cpu::simd

@@ -20,18 +20,18 @@
 // Columns from OH OW to Q compute garbage that is never stored (forward) or multiply zeros
 // (gy is copied into a zero-padded buffer when OH OW is not a multiple of W). The backward does
 // all wanted gradients of one image while its gy is in cache, in one pass over the batch.
-#include "kernels/dnnl/small_conv.hpp"
+#include "kernels/cpu/small_conv.hpp"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
-#include "kernels/dnnl/context.hpp"
-#include "kernels/dnnl/gemm_tile.hpp"
-#include "kernels/dnnl/plain_pool.hpp"
+#include "kernels/cpu/plain.hpp"
+#include "kernels/cpu/gemm_tile.hpp"
+#include "kernels/cpu/plain_pool.hpp"
 
-namespace strata::dnnl_backend::small_conv {
+namespace strata::cpu::small_conv {
 namespace STRATA_SIMD_NAMESPACE {  // w8 or w16 (vec.hpp)
 namespace {
 
@@ -297,12 +297,12 @@ struct Plan {
 
 }  // namespace
 
-ConvPooled forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled) {
+ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
   const Tensor xc = in_plain_layout(x), wc = weight.detach().contiguous();
   const Tensor bc = g.has_bias ? bias.detach().contiguous() : Tensor();
-  ConvPooled out{empty(g.y_shape()), {}};
+  ConvForward out{empty(g.y_shape()), {}};
   const int64_t pooled_image = p.out_image / 4;  // (O, OH/2, OW/2)
   if (pooled) out.pooled = empty({g.batch, p.out_channels, p.out_h / 2, p.out_w / 2});
   const float* xs = xc.data<float>();
@@ -316,7 +316,7 @@ ConvPooled forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, con
     std::vector<float> yw(p.exact() ? 0 : static_cast<std::size_t>(p.out_channels * p.wide));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      forward_image(p, xs + n * p.image, w, b, g.activation, shifted.data(), yw.data(), ys + n * p.out_image,
+      forward_image(p, xs + n * p.image, w, b, g.epilogue.activation, shifted.data(), yw.data(), ys + n * p.out_image,
                     ps ? ps + n * pooled_image : nullptr);
   }
   return out;
@@ -328,7 +328,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
   const int64_t O = p.out_channels, K = p.taps;
   const Tensor gyc = in_plain_layout(args.grad_y);
   const int64_t gy_image = pooled ? p.out_image / 4 : p.out_image;  // floats of one image's grad_y
-  const Tensor yc = g.activation ? in_plain_layout(args.y) : Tensor();
+  const Tensor yc = g.epilogue.activation ? in_plain_layout(args.y) : Tensor();
   const Tensor xc = args.weights ? in_plain_layout(args.x) : Tensor();
   std::vector<float> wt;                                      // W^T (Kc, O)
   std::vector<int64_t> gy_rows(static_cast<std::size_t>(O));  // gy_rows[o] = o Q
@@ -343,7 +343,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
   ConvGrads grads;
   if (args.data) grads.grad_x = empty(g.x_shape());
   const float* gy = gyc.data<float>();
-  const float* y = g.activation ? yc.data<float>() : nullptr;
+  const float* y = g.epilogue.activation ? yc.data<float>() : nullptr;
   const float* x = args.weights ? xc.data<float>() : nullptr;
   float* gx = args.data ? grads.grad_x.mutable_data<float>() : nullptr;
   // Per thread: the weight gradient's (O, Kc) (or (Kc) vectors of O lanes) and the bias
@@ -359,7 +359,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
   float* gb = args.bias ? grads.grad_bias.mutable_data<float>() : nullptr;
 #pragma omp parallel
   {
-    const bool padded_rows = g.activation || pooled || !p.exact();
+    const bool padded_rows = g.epilogue.activation || pooled || !p.exact();
     BackwardScratch s;
     s.gyp.assign(padded_rows ? static_cast<std::size_t>(O * p.wide) : 0, 0.f);
     // The fold's masked loads may point (with no lane set) up to a row before or after the planes.
@@ -370,7 +370,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
     s.bias_partial = s.weight_partial + weight_size;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      backward_image(p, args, g.activation, pooled, x ? x + n * p.image : nullptr, gy + n * gy_image,
+      backward_image(p, args, g.epilogue.activation, pooled, x ? x + n * p.image : nullptr, gy + n * gy_image,
                      y ? y + n * p.out_image : nullptr, wt.data(), gy_rows.data(), s, gx ? gx + n * p.image : nullptr);
     const int threads = omp_get_num_threads();
 #pragma omp for schedule(static)
@@ -390,4 +390,4 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
 }
 
 }  // namespace STRATA_SIMD_NAMESPACE
-}  // namespace strata::dnnl_backend::small_conv
+}  // namespace strata::cpu::small_conv

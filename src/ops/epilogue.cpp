@@ -1,0 +1,90 @@
+// Epilogues: validation against the op's output, and the split into separate ops where no
+// kernel takes a step (see ops/epilogue.hpp).
+#include "ops/epilogue.hpp"
+
+#include "core/dispatch.hpp"
+#include "core/layout.hpp"
+#include "ops/activation.hpp"
+#include "strata/autograd.hpp"
+
+namespace strata {
+namespace {
+
+const char* pool_name(int nd, PoolMode mode) {
+  if (mode == PoolMode::Max) return nd == 2 ? "max_pool2d" : "max_pool3d";
+  return nd == 2 ? "avg_pool2d" : "avg_pool3d";
+}
+
+}  // namespace
+
+EpilogueGeom EpilogueGeom::make(const char* op, int nd, const Shape& y, const Tensor& like, const Epilogue& e) {
+  EpilogueGeom g;
+  if (e.residual.defined()) {
+    const Tensor& r = e.residual;
+    STRATA_CHECK(r.shape() == y, op, ": the epilogue's residual has shape ", r.shape(), " but the output has shape ",
+                 y, " (they are added element by element, without broadcasting)");
+    STRATA_CHECK(r.dtype() == like.dtype() && r.device() == like.device(), op, ": the epilogue's residual is ",
+                 dtype_name(r.dtype()), " on ", r.device().str(), " but the input is ", dtype_name(like.dtype()),
+                 " on ", like.device().str());
+    g.residual = true;
+  }
+  g.activation = e.activation;
+  if (e.pool) {
+    STRATA_CHECK((nd == 2 || nd == 3) && y.ndim() == nd + 2, op,
+                 ": an epilogue pooling follows 2-D or 3-D ops only, with (N, C, H, W) or (N, C, D, H, W) output; got ",
+                 y);
+    g.pool = PoolGeom::make(pool_name(nd, e.pool->mode), nd, e.pool->mode, y, e.pool->options);
+  }
+  return g;
+}
+
+std::string EpilogueGeom::suffix() const {
+  std::string s;
+  if (residual) s += "_add";
+  if (activation) s = s + "_" + activation_name(*activation);
+  if (pool) s = s + "_" + pool->op;
+  return s;
+}
+
+Tensor pool_nd(int nd, const Tensor& x, const Pooling& p) {
+  if (p.mode == PoolMode::Max) return nd == 2 ? max_pool2d(x, p.options) : max_pool3d(x, p.options);
+  return nd == 2 ? avg_pool2d(x, p.options) : avg_pool3d(x, p.options);
+}
+
+Tensor run_epilogue(const Epilogue& e, int nd, const std::function<Tensor(const Epilogue&)>& fused) {
+  Tensor out = fused(e);
+  if (out.defined()) return out;
+  if (e.pool) {
+    Epilogue inner = e;
+    inner.pool.reset();
+    return pool_nd(nd, run_epilogue(inner, nd, fused), *e.pool);
+  }
+  if (e.residual.defined()) {
+    const Tensor y = run_epilogue({}, nd, fused);
+    return e.activation ? add_activation(y, e.residual, *e.activation) : y + e.residual;
+  }
+  STRATA_CHECK(e.activation, "internal error: no kernel takes an operation without an epilogue");
+  return activation(run_epilogue({}, nd, fused), *e.activation);
+}
+
+Tensor add_activation(const Tensor& a, const Tensor& b, Activation kind) {
+  const std::string op = std::string("add_") + activation_name(kind);
+  STRATA_CHECK(a.defined() && b.defined(), op, ": operand is an undefined tensor");
+  STRATA_CHECK(a.shape() == b.shape(), op, ": operands have shapes ", a.shape(), " and ", b.shape(),
+               "; they must be equal");
+  STRATA_CHECK(a.dtype() == b.dtype() && a.device() == b.device() && is_floating(a.dtype()), op,
+               ": operands must be floating-point of one dtype on one device (", dtype_name(a.dtype()), " on ",
+               a.device().str(), ", ", dtype_name(b.dtype()), " on ", b.device().str(), ")");
+  const ActivationKernels& k = select_kernels<ActivationKernels>(
+      op.c_str(), a.device(), [&](const ActivationKernels& t) { return t.supports(kind, a.dtype()); });
+  const Tensor bb = b.layout() == a.layout() ? b.detach() : to_layout(b.detach(), a.layout());
+  Tensor y = k.add_forward(kind, a.detach(), bb);
+  if (autograd::needs_grad({a, b}))
+    autograd::record(op, y, {a, b}, [kind, &k, y = y.detach()](const Tensor& gy, const autograd::Node&) {
+      const Tensor g = k.backward(kind, gy, y);
+      return std::vector<Tensor>{g, g};
+    });
+  return y;
+}
+
+}  // namespace strata

@@ -1,0 +1,48 @@
+// The epilogue of a convolution or batch norm (strata::Epilogue) as kernels see it, and how an op
+// runs the steps that no kernel takes.
+//
+// An op's result passes through the steps in this order: + residual, activation, pooling. A
+// kernel table says in supports(geometry) whether its own passes do the whole epilogue of a call;
+// when no implementation does, the op splits the epilogue (run_epilogue): it drops the pooling and
+// runs it as a pooling op, then the residual with the activation as one add, until some kernel
+// takes what is left (every reference kernel takes an activation alone).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "ops/pool.hpp"
+#include "strata/ops.hpp"
+
+namespace strata {
+
+struct EpilogueGeom {
+  bool residual = false;                 // the op's output plus a residual of the same shape
+  std::optional<Activation> activation;  // then this
+  std::optional<PoolGeom> pool;          // then this pooling of the activation's output
+
+  // Checks `e` against the op's output (shape `y`, dtype and device of `like`), naming `op`:
+  // the residual must have y's shape, dtype and device; the pooling must fit y.
+  static EpilogueGeom make(const char* op, int nd, const Shape& y, const Tensor& like, const Epilogue& e);
+
+  bool empty() const { return !residual && !activation && !pool; }
+  // "", or the steps joined for autograd node names: "_add", "_relu", "_avg_pool2d".
+  std::string suffix() const;
+};
+
+// Runs an op with epilogue `e`. `fused(e')` runs the op with the epilogue e' in its own kernels
+// and returns its output, or an undefined tensor when no kernel takes e' (it must take an empty
+// one). Tries e whole; then, where no kernel takes it, the op with e less its pooling and the
+// pooling as its own op (nd spatial dims); then the op alone and the residual and activation as
+// one add. Values and gradients are the same whichever way it runs.
+Tensor run_epilogue(const Epilogue& e, int nd, const std::function<Tensor(const Epilogue&)>& fused);
+
+// The pooling `p` of x as its op (max_pool2d, avg_pool3d, ...).
+Tensor pool_nd(int nd, const Tensor& x, const Pooling& p);
+
+// activation(a + b), a and b of one shape, in one pass (ResNet's residual join relu(y + shortcut)):
+// the values and gradients of the two ops.
+Tensor add_activation(const Tensor& a, const Tensor& b, Activation activation);
+
+}  // namespace strata

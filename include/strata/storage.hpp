@@ -49,6 +49,8 @@ class Storage {
   // the process's lifetime (addresses are reused, ids are not); version() changes whenever a
   // tensor hands out its memory for writing (Tensor::data / raw_data), before the write.
   uint64_t id() const { return id_; }
+  // The largest id given out so far: storages made later have larger ids.
+  static uint64_t ids_issued();
   uint64_t version() const { return version_.load(std::memory_order_acquire); }
   void bump_version() { version_.fetch_add(1, std::memory_order_acq_rel); }
 

@@ -117,6 +117,7 @@ class Tensor {
   Tensor& zero_() { return fill_(0.0); }
   Tensor& copy_(const Tensor& src);  // src broadcast to this shape, dtype converted
   Tensor& add_(const Tensor& other, double alpha = 1.0);  // this += alpha * other
+  Tensor& add_(double value);                             // this += value (also for I64 counters)
   Tensor& mul_(double value);
 
   // ---- Autograd ----

@@ -64,9 +64,14 @@ void release_cached_cpu_memory() {
 
 void set_cpu_allocator(Allocator* allocator) { installed_cpu_allocator = allocator; }
 
+namespace {
+std::atomic<uint64_t> next_storage_id{1};
+}  // namespace
+
+uint64_t Storage::ids_issued() { return next_storage_id.load(std::memory_order_relaxed) - 1; }
+
 Storage::Storage(std::size_t nbytes, Device device, Allocator* allocator) : nbytes_(nbytes), device_(device) {
-  static std::atomic<uint64_t> next_id{1};
-  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+  id_ = next_storage_id.fetch_add(1, std::memory_order_relaxed);
   STRATA_CHECK(device.is_cpu(), "storage: device ", device.str(), " is not available in this build");
   allocator_ = allocator != nullptr ? allocator : &cpu_allocator();
   try {

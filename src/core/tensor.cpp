@@ -45,14 +45,23 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+namespace {
+thread_local AccessObserver access_observer = nullptr;
+}  // namespace
+
+void set_access_observer(AccessObserver observer) { access_observer = observer; }
+
 const void* Tensor::raw_data() const {
   const TensorImpl& t = get();
+  if (access_observer != nullptr) access_observer(*t.storage, false);
   return static_cast<const char*>(t.storage->data()) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
 }
 
 void* Tensor::mutable_raw_data() const {
-  get().storage->bump_version();
-  return const_cast<void*>(raw_data());
+  const TensorImpl& t = get();
+  t.storage->bump_version();
+  if (access_observer != nullptr) access_observer(*t.storage, true);
+  return static_cast<char*>(t.storage->data()) + t.offset * static_cast<int64_t>(dtype_size(t.dtype));
 }
 
 void Tensor::check_dtype(DType expected, const char* what) const {

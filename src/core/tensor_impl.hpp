@@ -34,6 +34,12 @@ struct TensorImpl {
 // should not count in the caching allocator's working set).
 Tensor empty_from(Allocator& allocator, const Shape& shape, DType dtype = DType::F32, Device device = Device::cpu());
 
+// While set on a thread, called with the storage of every tensor whose memory that thread hands
+// out (Tensor::raw_data with write = false, mutable_raw_data with write = true): how the graph
+// tracer sees code that reads or writes tensors outside the ops it records.
+using AccessObserver = void (*)(const Storage& storage, bool write);
+void set_access_observer(AccessObserver observer);
+
 // A new tensor viewing `base`'s storage with other shape/strides/offset (no autograd state),
 // in base's layout.
 Tensor make_view(const Tensor& base, const Shape& shape, const Shape& strides, int64_t offset);

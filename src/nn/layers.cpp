@@ -184,10 +184,7 @@ Tensor BatchNormNd::forward(const Tensor& x) {
     STRATA_CHECK(x.ndim() == input_ndim_, type_name(), ": expected a ", input_ndim_, "-D input ",
                  input_ndim_ == 4 ? "(N, C, H, W)" : "(N, C, D, H, W)", ", got ", x.shape());
   }
-  if (is_training()) {
-    int64_t* count = num_batches_tracked.mutable_data<int64_t>();
-    ++*count;
-  }
+  if (is_training()) num_batches_tracked.add_(1.0);
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_);
 }
 

@@ -4,6 +4,7 @@
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
 #include "core/dtype_dispatch.hpp"
+#include "graph/trace.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 #include "strata/random.hpp"
@@ -32,6 +33,7 @@ void check_input(const char* op, const Tensor& x) {
 }  // namespace
 
 Tensor activation(const Tensor& x, Activation kind) {
+  graph::OpTrace trace;
   const char* op = activation_name(kind);
   check_input(op, x);
   const ActivationKernels& k = select_kernels<ActivationKernels>(
@@ -41,6 +43,7 @@ Tensor activation(const Tensor& x, Activation kind) {
     autograd::record(op, y, {x}, [kind, &k, y = y.detach()](const Tensor& gy, const autograd::Node&) {
       return std::vector<Tensor>{k.backward(kind, gy, y)};
     });
+  if (trace.recording()) trace.record(graph::OpKind::Activation, graph::ActivationAttrs{kind}, {x}, y);
   return y;
 }
 
@@ -64,9 +67,16 @@ Tensor sigmoid(const Tensor& x) { return activation(x, Activation::Sigmoid); }
 Tensor tanh(const Tensor& x) { return activation(x, Activation::Tanh); }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  graph::OpTrace trace;
   check_input("dropout", x);
   STRATA_CHECK(p >= 0.0 && p <= 1.0, "dropout: p must be in [0, 1], got ", p);
-  if (!training || p == 0.0) return x;
+  // A node draws from the default generator: with a generator of the caller's, the module that
+  // calls this runs eagerly (the unrecorded mask is a tensor the trace cannot see).
+  const bool record = trace.recording() && gen == nullptr;
+  if (!training || p == 0.0) {
+    if (record) trace.record(graph::OpKind::Dropout, graph::DropoutAttrs{p, training}, {x}, x);
+    return x;
+  }
   STRATA_CHECK(x.device().is_cpu(), "dropout: masks are drawn on the host; the input is on ", x.device().str());
   const Tensor mask = dropout_mask(x.shape(), x.dtype(), p, gen != nullptr ? *gen : default_generator());
   Tensor y;
@@ -78,6 +88,7 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
     autograd::record("dropout", y, {x}, [mask](const Tensor& gy, const autograd::Node&) {
       return std::vector<Tensor>{gy * mask};
     });
+  if (record) trace.record(graph::OpKind::Dropout, graph::DropoutAttrs{p, training}, {x}, y);
   return y;
 }
 

@@ -2,6 +2,7 @@
 #include "ops/batchnorm.hpp"
 
 #include "core/dispatch.hpp"
+#include "graph/trace.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -98,15 +99,20 @@ Tensor run(const BatchNormGeom& g, const BatchNormKernels& k, const Tensor& x, c
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps, const Epilogue& epilogue) {
+  graph::OpTrace trace;
   const BatchNormGeom plain = checked_geom(x, weight, bias, running_mean, running_var, training, momentum, eps);
   const int nd = x.ndim() - 2;
-  return run_epilogue(epilogue, nd, [&](const Epilogue& part) {
+  const Tensor y = run_epilogue(epilogue, nd, [&](const Epilogue& part) {
     BatchNormGeom g = plain;
     g.epilogue = EpilogueGeom::make("batch_norm", nd, x.shape(), x, part);
     const BatchNormKernels* k = find_kernels<BatchNormKernels>(
         x.device(), [&](const BatchNormKernels& t) { return t.supports(g, x.dtype()); });
     return k != nullptr ? run(g, *k, x, weight, bias, running_mean, running_var, part.residual) : Tensor();
   });
+  if (trace.recording())
+    trace.record(graph::OpKind::BatchNorm, graph::BatchNormAttrs{training, momentum, eps},
+                 traced_inputs({x, weight, bias, running_mean, running_var}, epilogue), y, traced_epilogue(epilogue));
+  return y;
 }
 
 }  // namespace strata

@@ -2,6 +2,7 @@
 #include "ops/conv.hpp"
 
 #include "core/dispatch.hpp"
+#include "graph/trace.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -123,15 +124,20 @@ Tensor run(const ConvGeom& g, const ConvKernels& k, const Tensor& x, const Tenso
 
 Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias, const ConvOptions& options,
                const Epilogue& epilogue) {
+  graph::OpTrace trace;
   const char* op = nd == 2 ? "conv2d" : "conv3d";
   const ConvGeom plain = checked_geom(op, nd, x, weight, bias, options);
-  return run_epilogue(epilogue, nd, [&](const Epilogue& part) {
+  const Tensor y = run_epilogue(epilogue, nd, [&](const Epilogue& part) {
     ConvGeom g = plain;
     g.epilogue = EpilogueGeom::make(op, nd, g.y_shape(), x, part);
     const ConvKernels* k =
         find_kernels<ConvKernels>(x.device(), [&](const ConvKernels& t) { return t.supports(g, x.dtype()); });
     return k != nullptr ? run(g, *k, x, weight, bias, part.residual) : Tensor();
   });
+  if (trace.recording())
+    trace.record(graph::OpKind::Conv, graph::ConvAttrs{nd, options}, traced_inputs({x, weight, bias}, epilogue), y,
+                 traced_epilogue(epilogue));
+  return y;
 }
 
 }  // namespace

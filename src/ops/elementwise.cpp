@@ -4,6 +4,7 @@
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
 #include "core/tensor_impl.hpp"
+#include "graph/trace.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -116,7 +117,9 @@ Tensor sum_to(const Tensor& grad, const Shape& shape) {
 }
 
 Tensor add(const Tensor& a, const Tensor& b) {
+  graph::OpTrace trace;
   Tensor out = binary_forward(BinaryOp::Add, "add", a, b);
+  if (trace.recording()) trace.record(graph::OpKind::Add, {}, {a, b}, out);
   if (autograd::needs_grad({a, b}))
     autograd::record("add", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy, const autograd::Node& node) {
       return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy, sa) : Tensor(),
@@ -126,7 +129,9 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
+  graph::OpTrace trace;
   Tensor out = binary_forward(BinaryOp::Sub, "sub", a, b);
+  if (trace.recording()) trace.record(graph::OpKind::Binary, graph::BinaryAttrs{graph::BinaryKind::Sub}, {a, b}, out);
   if (autograd::needs_grad({a, b}))
     autograd::record("sub", out, {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& gy, const autograd::Node& node) {
       return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy, sa) : Tensor(),
@@ -136,7 +141,9 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
+  graph::OpTrace trace;
   Tensor out = binary_forward(BinaryOp::Mul, "mul", a, b);
+  if (trace.recording()) trace.record(graph::OpKind::Binary, graph::BinaryAttrs{graph::BinaryKind::Mul}, {a, b}, out);
   if (autograd::needs_grad({a, b}))
     autograd::record("mul", out, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& gy, const autograd::Node& node) {
       return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy * b, a.shape()) : Tensor(),
@@ -146,7 +153,9 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
+  graph::OpTrace trace;
   Tensor out = binary_forward(BinaryOp::Div, "div", a, b);
+  if (trace.recording()) trace.record(graph::OpKind::Binary, graph::BinaryAttrs{graph::BinaryKind::Div}, {a, b}, out);
   if (autograd::needs_grad({a, b}))
     autograd::record("div", out, {a, b}, [a = a.detach(), b = b.detach()](const Tensor& gy, const autograd::Node& node) {
       return std::vector<Tensor>{node.needs_input_grad(0) ? sum_to(gy / b, a.shape()) : Tensor(),
@@ -177,12 +186,30 @@ Tensor unary_op(UnaryOp op, const char* name, const Tensor& x, double s, Grad gr
 
 }  // namespace
 
+namespace {
+
+// A scalar op, recorded as a graph node while tracing.
+template <class F>
+Tensor traced_scalar(graph::ScalarKind kind, const Tensor& x, double s, F compute) {
+  graph::OpTrace trace;
+  Tensor out = compute();
+  if (trace.recording()) trace.record(graph::OpKind::Scalar, graph::ScalarAttrs{kind, s}, {x}, out);
+  return out;
+}
+
+}  // namespace
+
 Tensor operator+(const Tensor& a, double b) {
-  return unary_op(UnaryOp::AddScalar, "add", a, b, [](const Tensor& gy, const Tensor&, const Tensor&) { return gy; });
+  return traced_scalar(graph::ScalarKind::Add, a, b, [&] {
+    return unary_op(UnaryOp::AddScalar, "add", a, b, [](const Tensor& gy, const Tensor&, const Tensor&) { return gy; });
+  });
 }
 Tensor operator-(const Tensor& a, double b) { return a + (-b); }
 Tensor operator*(const Tensor& a, double b) {
-  return unary_op(UnaryOp::MulScalar, "mul", a, b, [b](const Tensor& gy, const Tensor&, const Tensor&) { return gy * b; });
+  return traced_scalar(graph::ScalarKind::Mul, a, b, [&] {
+    return unary_op(UnaryOp::MulScalar, "mul", a, b,
+                    [b](const Tensor& gy, const Tensor&, const Tensor&) { return gy * b; });
+  });
 }
 Tensor operator/(const Tensor& a, double b) {
   STRATA_CHECK(b != 0.0, "div: division by the scalar zero");
@@ -190,12 +217,17 @@ Tensor operator/(const Tensor& a, double b) {
 }
 Tensor operator+(double a, const Tensor& b) { return b + a; }
 Tensor operator-(double a, const Tensor& b) {
-  return unary_op(UnaryOp::RSubScalar, "rsub", b, a, [](const Tensor& gy, const Tensor&, const Tensor&) { return -gy; });
+  return traced_scalar(graph::ScalarKind::ReverseSub, b, a, [&] {
+    return unary_op(UnaryOp::RSubScalar, "rsub", b, a,
+                    [](const Tensor& gy, const Tensor&, const Tensor&) { return -gy; });
+  });
 }
 Tensor operator*(double a, const Tensor& b) { return b * a; }
 Tensor operator/(double a, const Tensor& b) {
-  return unary_op(UnaryOp::RDivScalar, "rdiv", b, a,
-                  [](const Tensor& gy, const Tensor& x, const Tensor& y) { return -(gy * y) / x; });
+  return traced_scalar(graph::ScalarKind::ReverseDiv, b, a, [&] {
+    return unary_op(UnaryOp::RDivScalar, "rdiv", b, a,
+                    [](const Tensor& gy, const Tensor& x, const Tensor& y) { return -(gy * y) / x; });
+  });
 }
 
 Tensor Tensor::operator-() const {
@@ -269,6 +301,24 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
     return *this;
   }
   kernels_for(*this).axpy(*this, expand_to(strided(unaliased_source(*this, other)), shape()), alpha);
+  return *this;
+}
+
+Tensor& Tensor::add_(double value) {
+  graph::OpTrace trace;
+  check_inplace(*this, "add_");
+  if (is_floating(dtype())) {
+    const Tensor target = layout() == Layout::Strided ? *this : flat_view(*this);
+    kernels_for(*this).unary(UnaryOp::AddScalar, target, target, value);
+  } else {
+    STRATA_CHECK(dtype() == DType::I64 && is_contiguous(), "add_: expected a floating-point or dense I64 tensor, got ",
+                 dtype_name(dtype()));
+    STRATA_CHECK(value == static_cast<double>(static_cast<int64_t>(value)), "add_: ", value,
+                 " is not an integer, and the tensor is I64");
+    int64_t* p = mutable_data<int64_t>();
+    for (int64_t i = 0; i < numel(); ++i) p[i] += static_cast<int64_t>(value);
+  }
+  if (trace.recording()) trace.record_in_place(graph::OpKind::AddInPlace, graph::AddInPlaceAttrs{value}, *this);
   return *this;
 }
 

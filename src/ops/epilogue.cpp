@@ -4,6 +4,7 @@
 
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
+#include "graph/trace.hpp"
 #include "ops/activation.hpp"
 #include "strata/autograd.hpp"
 
@@ -46,6 +47,13 @@ std::string EpilogueGeom::suffix() const {
   return s;
 }
 
+std::vector<Tensor> traced_inputs(std::vector<Tensor> op_inputs, const Epilogue& e) {
+  if (e.residual.defined()) op_inputs.push_back(e.residual);
+  return op_inputs;
+}
+
+graph::EpilogueAttrs traced_epilogue(const Epilogue& e) { return {e.residual.defined(), e.activation, e.pool}; }
+
 Tensor pool_nd(int nd, const Tensor& x, const Pooling& p) {
   if (p.mode == PoolMode::Max) return nd == 2 ? max_pool2d(x, p.options) : max_pool3d(x, p.options);
   return nd == 2 ? avg_pool2d(x, p.options) : avg_pool3d(x, p.options);
@@ -68,6 +76,7 @@ Tensor run_epilogue(const Epilogue& e, int nd, const std::function<Tensor(const 
 }
 
 Tensor add_activation(const Tensor& a, const Tensor& b, Activation kind) {
+  graph::OpTrace trace;
   const std::string op = std::string("add_") + activation_name(kind);
   STRATA_CHECK(a.defined() && b.defined(), op, ": operand is an undefined tensor");
   STRATA_CHECK(a.shape() == b.shape(), op, ": operands have shapes ", a.shape(), " and ", b.shape(),
@@ -84,6 +93,7 @@ Tensor add_activation(const Tensor& a, const Tensor& b, Activation kind) {
       const Tensor g = k.backward(kind, gy, y);
       return std::vector<Tensor>{g, g};
     });
+  if (trace.recording()) trace.record(graph::OpKind::Add, {}, {a, b}, y, {false, kind, std::nullopt});
   return y;
 }
 

@@ -11,7 +11,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "graph/ir.hpp"
 #include "ops/pool.hpp"
 #include "strata/ops.hpp"
 
@@ -37,6 +39,11 @@ struct EpilogueGeom {
 // pooling as its own op (nd spatial dims); then the op alone and the residual and activation as
 // one add. Values and gradients are the same whichever way it runs.
 Tensor run_epilogue(const Epilogue& e, int nd, const std::function<Tensor(const Epilogue&)>& fused);
+
+// A traced node's inputs: the op's, then the epilogue's residual when it has one.
+std::vector<Tensor> traced_inputs(std::vector<Tensor> op_inputs, const Epilogue& e);
+// The epilogue as a traced node's attributes (the residual is the node's last input).
+graph::EpilogueAttrs traced_epilogue(const Epilogue& e);
 
 // The pooling `p` of x as its op (max_pool2d, avg_pool3d, ...).
 Tensor pool_nd(int nd, const Tensor& x, const Pooling& p);

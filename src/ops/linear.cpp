@@ -2,6 +2,7 @@
 #include "ops/linear.hpp"
 
 #include "core/dispatch.hpp"
+#include "graph/trace.hpp"
 #include "ops/elementwise.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
@@ -76,6 +77,7 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
 Tensor Tensor::matmul(const Tensor& other) const { return strata::matmul(*this, other); }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  graph::OpTrace trace;
   check_floating("linear", "input", x);
   check_floating("linear", "weight", weight);
   STRATA_CHECK(weight.ndim() == 2, "linear: weight must be 2-D (out_features, in_features), got ", weight.shape());
@@ -105,6 +107,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
           node.needs_input_grad(2) ? k.backward_bias(gy2) : Tensor(),
       };
     });
+  if (trace.recording()) trace.record(graph::OpKind::Linear, {}, {x, weight, bias}, y);
   return y;
 }
 

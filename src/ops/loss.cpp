@@ -2,6 +2,7 @@
 #include "ops/loss.hpp"
 
 #include "core/dispatch.hpp"
+#include "graph/trace.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -37,6 +38,7 @@ CrossEntropyGeom CrossEntropyGeom::make(const Shape& logits, const Shape& target
 namespace {
 
 Tensor softmax_op(const char* op, const Tensor& x, int dim, bool log) {
+  graph::OpTrace trace;
   STRATA_CHECK(x.defined(), op, ": input is an undefined tensor");
   STRATA_CHECK(is_floating(x.dtype()), op, ": expected a floating-point tensor, got ", dtype_name(x.dtype()));
   const SoftmaxGeom g = SoftmaxGeom::make(op, x.shape(), dim);
@@ -47,6 +49,7 @@ Tensor softmax_op(const char* op, const Tensor& x, int dim, bool log) {
     autograd::record(op, y, {x}, [g, &k, log, y = y.detach()](const Tensor& gy, const autograd::Node&) {
       return std::vector<Tensor>{k.backward(g, gy, y, log)};
     });
+  if (trace.recording()) trace.record(graph::OpKind::Softmax, graph::SoftmaxAttrs{dim, log}, {x}, y);
   return y;
 }
 

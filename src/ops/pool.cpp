@@ -3,6 +3,7 @@
 #include "ops/pool.hpp"
 
 #include "core/dispatch.hpp"
+#include "graph/trace.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -100,6 +101,7 @@ void check_dtype(const char* op, const Tensor& x) {
 }
 
 Tensor pool(const char* op, int nd, PoolMode mode, const Tensor& x, const PoolOptions& options) {
+  graph::OpTrace trace;
   check_tensor(op, x);
   PoolGeom g = PoolGeom::make(op, nd, mode, x.shape(), options);
   g.layout = x.layout();
@@ -112,10 +114,12 @@ Tensor pool(const char* op, int nd, PoolMode mode, const Tensor& x, const PoolOp
     autograd::record(op, f.y, {x}, [g, &k, workspace = f.workspace](const Tensor& gy, const autograd::Node&) {
       return std::vector<Tensor>{k.backward(g, gy, workspace)};
     });
+  if (trace.recording()) trace.record(graph::OpKind::Pool, graph::PoolAttrs{nd, {mode, options}}, {x}, f.y);
   return f.y;
 }
 
 Tensor adaptive_avg_pool_nd(const char* op, int nd, const Tensor& x, const Dims& output_size) {
+  graph::OpTrace trace;
   check_tensor(op, x);
   const AdaptivePoolGeom g = AdaptivePoolGeom::make(op, nd, x.shape(), output_size);
   check_dtype(op, x);
@@ -126,6 +130,8 @@ Tensor adaptive_avg_pool_nd(const char* op, int nd, const Tensor& x, const Dims&
     autograd::record(op, y, {x}, [g, &k](const Tensor& gy, const autograd::Node&) {
       return std::vector<Tensor>{k.backward(g, gy)};
     });
+  if (trace.recording())
+    trace.record(graph::OpKind::AdaptiveAvgPool, graph::AdaptivePoolAttrs{nd, output_size}, {x}, y);
   return y;
 }
 

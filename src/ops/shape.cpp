@@ -6,6 +6,7 @@
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
 #include "core/tensor_impl.hpp"
+#include "graph/trace.hpp"
 #include "ops/elementwise.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
@@ -82,25 +83,43 @@ Tensor reshape_grad(const Tensor& out, const Tensor& in, const char* name) {
   return out;
 }
 
+Tensor view_of(const Tensor& t, const Shape& new_shape) {
+  if (t.layout() != Layout::Strided) return t.contiguous().view(new_shape);
+  const Shape shape_out = infer_shape(new_shape, t.numel(), "view", t.shape());
+  Shape strides_out;
+  STRATA_CHECK(view_strides(t.shape(), t.strides(), shape_out, strides_out), "view: shape ", shape_out,
+               " is not compatible with the strides of a tensor of shape ", t.shape(), " and strides ",
+               t.strides(), "; use reshape() (which copies)");
+  return reshape_grad(make_view(t, shape_out, strides_out, t.offset()), t, "view");
+}
+
+Tensor reshape_of(const Tensor& t, const Shape& new_shape) {
+  if (t.layout() != Layout::Strided) return t.contiguous().reshape(new_shape);
+  const Shape shape_out = infer_shape(new_shape, t.numel(), "reshape", t.shape());
+  Shape strides_out;
+  if (view_strides(t.shape(), t.strides(), shape_out, strides_out))
+    return reshape_grad(make_view(t, shape_out, strides_out, t.offset()), t, "reshape");
+  return t.contiguous().view(shape_out);
+}
+
+// A reshape recorded as a graph node while tracing (view, reshape and what calls them: flatten,
+// squeeze, unsqueeze).
+template <class F>
+Tensor traced_reshape(const Tensor& x, F compute) {
+  graph::OpTrace trace;
+  Tensor out = compute();
+  if (trace.recording()) trace.record(graph::OpKind::Reshape, graph::ReshapeAttrs{out.shape()}, {x}, out);
+  return out;
+}
+
 }  // namespace
 
 Tensor Tensor::view(const Shape& new_shape) const {
-  if (layout() != Layout::Strided) return contiguous().view(new_shape);
-  const Shape shape_out = infer_shape(new_shape, numel(), "view", shape());
-  Shape strides_out;
-  STRATA_CHECK(view_strides(shape(), strides(), shape_out, strides_out), "view: shape ", shape_out,
-               " is not compatible with the strides of a tensor of shape ", shape(), " and strides ",
-               strides(), "; use reshape() (which copies)");
-  return reshape_grad(make_view(*this, shape_out, strides_out, offset()), *this, "view");
+  return traced_reshape(*this, [&] { return view_of(*this, new_shape); });
 }
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
-  if (layout() != Layout::Strided) return contiguous().reshape(new_shape);
-  const Shape shape_out = infer_shape(new_shape, numel(), "reshape", shape());
-  Shape strides_out;
-  if (view_strides(shape(), strides(), shape_out, strides_out))
-    return reshape_grad(make_view(*this, shape_out, strides_out, offset()), *this, "reshape");
-  return contiguous().view(shape_out);
+  return traced_reshape(*this, [&] { return reshape_of(*this, new_shape); });
 }
 
 Tensor Tensor::permute(const std::vector<int>& dims) const {
@@ -225,6 +244,7 @@ Tensor Tensor::to(DType target) const {
 }
 
 Tensor cat(const std::vector<Tensor>& tensors, int dim) {
+  graph::OpTrace trace;
   STRATA_CHECK(!tensors.empty(), "cat: expected at least one tensor");
   const Tensor& first = tensors.front();
   STRATA_CHECK(first.defined(), "cat: tensor 0 is undefined");
@@ -262,6 +282,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int dim) {
       return grads;
     });
   }
+  if (trace.recording()) trace.record(graph::OpKind::Cat, graph::CatAttrs{d}, tensors, out);
   return out;
 }
 

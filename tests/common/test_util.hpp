@@ -31,6 +31,19 @@ inline void expect_close(const Tensor& actual, const Tensor& expected, double to
   expect_near(actual, expected.shape(), expected.to_vector<double>(), tol);
 }
 
+// max |actual - expected| / max |expected| over all elements (a scale-aware error for sums of
+// many products).
+inline double relative_error(const Tensor& actual, const Tensor& expected) {
+  EXPECT_EQ(actual.shape(), expected.shape());
+  const std::vector<double> a = actual.to_vector<double>(), b = expected.to_vector<double>();
+  double err = 0, scale = 1e-12;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    err = std::max(err, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return err / scale;
+}
+
 // Uniform values in [low, high) from a fixed seed.
 inline Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::F64, double low = -1.0,
                      double high = 1.0) {

@@ -48,18 +48,6 @@ inline Tensor matrix_of(const nlohmann::json& j) {
   return from_data(std::span<const double>(v), {rows, static_cast<int64_t>(v.size()) / rows});
 }
 
-// max |actual - expected| / max |expected| over all elements.
-inline double relative_error(const Tensor& actual, const Tensor& expected) {
-  EXPECT_EQ(actual.shape(), expected.shape());
-  const std::vector<double> a = actual.to_vector<double>(), b = expected.to_vector<double>();
-  double err = 0, scale = 0;
-  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
-    err = std::max(err, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return err / scale;
-}
-
 // ---- The formula of tools/make_golden.py ----
 // Tensor number k, flat index i: float32(offset + scale * (2u - 1)), u = (splitmix64(k * 2^32 + i)
 // >> 11) * 2^-53, a uniform value in [-1, 1) from an integer hash.

@@ -36,17 +36,6 @@ Run run(Backend backend, const Fn& fn, const std::vector<Tensor>& inputs) {
   return r;
 }
 
-// Largest |a - b| relative to the largest |b| (a scale-aware error for sums of many products).
-double relative_error(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double diff = 0, scale = 1e-12;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    diff = std::max(diff, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return diff / scale;
-}
-
 void expect_backends_agree(const Fn& fn, const std::vector<Tensor>& inputs, double tol = 1e-4) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
   const Run ref = run(Backend::Ref, fn, inputs), fast = run(Backend::Dnnl, fn, inputs);

@@ -34,9 +34,10 @@ class Module {
   Module& operator=(const Module&) = delete;
 
   // The computation. Call the module with operator() rather than forward() directly: it also
-  // names the layer in errors and reports to an active ForwardObserver (used by summaries).
+  // names the layer in errors, reports to an active ForwardObserver (used by summaries), and runs
+  // the compiled graph of a hybridized module.
   virtual Tensor forward(const Tensor& x) = 0;
-  Tensor operator()(const Tensor& x) { return call_as_layer(x, [this](const Tensor& in) { return forward(in); }); }
+  Tensor operator()(const Tensor& x);
   // operator() with another computation standing in for forward() (Sequential's fused pairs):
   // errors name this layer, an active ForwardObserver sees this layer's input and `compute`'s output.
   Tensor call_as_layer(const Tensor& x, const std::function<Tensor(const Tensor&)>& compute);
@@ -82,6 +83,25 @@ class Module {
   void to(DType dtype);
   void zero_grad();  // drops every parameter's gradient
 
+  // ---- Compilation (Gluon's hybridize) ----
+  // From now on (with false: no longer) a call of this module runs its forward as a compiled
+  // graph (src/graph): traced on the first call for each input shape and set of modes (each
+  // module's train/eval, gradients on or off), optimized once (batch norms folded into
+  // convolutions for inference, dropout removed in evaluation, activations, residual adds and
+  // poolings fused into the convolution or batch norm before them), then run for every such call.
+  // The parameters and buffers are the module's own; values and gradients equal eager mode's up
+  // to rounding. Code the trace cannot see into runs eagerly, one module at a time (see
+  // graph/trace.hpp). Tracing runs forward once on zeros, undoing its effect on buffers and on
+  // the default generator.
+  void hybridize(bool on = true);
+  bool hybridized() const { return hybrid_ != nullptr; }
+  // The graph a hybridized module runs for inputs of `input_shape` in its current modes (traced
+  // now if it was not yet), as traced and as optimized, for printing and tests.
+  struct CompiledGraph {
+    std::string traced, optimized;
+  };
+  CompiledGraph compiled_graph(const Shape& input_shape);
+
   // ---- Printing ----
   // The module tree as PyTorch prints it: "Sequential(\n  (0): Conv2d(1, 6, kernel_size=(5, 5)...".
   std::string str() const;
@@ -101,6 +121,8 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   const Module* parent_ = nullptr;
   std::string name_in_parent_;
+  struct Hybrid;  // the compiled graphs of a hybridized module (src/nn/hybridize.cpp)
+  std::shared_ptr<Hybrid> hybrid_;
 };
 
 // Observes every module call on this thread while alive (nested modules report before their
@@ -133,3 +155,13 @@ class LayerError : public Error {
 };
 
 }  // namespace strata::nn
+
+namespace strata {
+
+// Hybridizes `module` (Module::hybridize) and compiles it now for inputs of `input_shape` in its
+// current modes, rather than on the first such call; returns it, to be called as before:
+//   auto net = compile(models::build("resnet18"), {1, 1, 96, 96});
+//   Tensor logits = (*net)(images);
+std::shared_ptr<nn::Module> compile(std::shared_ptr<nn::Module> module, const Shape& input_shape);
+
+}  // namespace strata

@@ -1,0 +1,50 @@
+// Graph passes (onnxruntime's graph transformers, torch.fx passes): each rewrites a Graph into one
+// that computes the same values, in a file of its own with tests of its own
+// (tests/graph/passes_test.cpp: graph in, graph out, and the run equal to the unoptimized one).
+// docs/graph.md explains how to add one.
+#pragma once
+
+#include "graph/ir.hpp"
+
+namespace strata::graph {
+
+// What the graph is optimized for. Inference: the graph's outputs need no gradient, so a batch
+// norm in evaluation mode may fold into the convolution before it (the folded weights carry no
+// gradient back to the parameters). Training: every op stays differentiable as traced.
+struct OptimizeOptions {
+  bool inference = false;
+};
+
+// Runs the passes below in order: remove_dropout, fold_batch_norm (inference), fuse_epilogues,
+// eliminate_dead_code.
+void optimize(Graph& graph, const OptimizeOptions& options);
+
+// Dropout in evaluation mode (or with p = 0) is the identity: its uses read its input instead.
+int remove_dropout(Graph& graph);
+
+// Conv -> BatchNorm in evaluation mode, where the batch norm is the convolution's only reader:
+// one convolution on weights and bias folded from both (a FoldBatchNorm node, which the program
+// runs once and again only when a parameter or statistic changes). The batch norm's epilogue
+// moves to the convolution.
+int fold_batch_norm(Graph& graph);
+
+// Moves the op after a Conv, BatchNorm or Add into its epilogue when it is that value's only
+// reader: an Add of a same-shaped tensor (the residual; Conv and BatchNorm), then an Activation,
+// then a Pool (Conv and BatchNorm). Reorders nodes where a residual is computed after the node
+// that now reads it.
+int fuse_epilogues(Graph& graph);
+
+// Removes nodes whose outputs nothing reads and that change nothing else (batch norms in training,
+// dropout in training, in-place updates and eager calls stay), then unused values.
+int eliminate_dead_code(Graph& graph);
+
+// ---- Helpers for passes ----
+
+// Every input that reads `from` reads `to` instead (and the graph's output, when it is `from`).
+void replace_uses(Graph& graph, ValueId from, ValueId to);
+
+// Orders the nodes so that each runs after the producers of its inputs, keeping the traced order
+// wherever it already does.
+void sort_nodes(Graph& graph);
+
+}  // namespace strata::graph

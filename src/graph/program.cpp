@@ -1,0 +1,162 @@
+// Program: the node-by-node interpreter of an optimized graph.
+#include "graph/program.hpp"
+
+#include "ops/epilogue.hpp"
+#include "strata/autograd.hpp"
+#include "strata/storage.hpp"
+
+namespace strata::graph {
+namespace {
+
+Epilogue epilogue_of(const Node& n, const std::vector<Tensor>& in) {
+  Epilogue e;
+  if (n.epilogue.residual) e.residual = in.back();
+  e.activation = n.epilogue.activation;
+  e.pool = n.epilogue.pool;
+  return e;
+}
+
+// Storage id, version and offset of each input: what a cached result was computed from.
+std::vector<uint64_t> sources_of(const std::vector<Tensor>& in) {
+  std::vector<uint64_t> s;
+  for (const Tensor& t : in) {
+    if (!t.defined()) {
+      s.insert(s.end(), {0, 0, 0});
+      continue;
+    }
+    s.insert(s.end(), {t.storage()->id(), t.storage()->version(), static_cast<uint64_t>(t.offset())});
+  }
+  return s;
+}
+
+}  // namespace
+
+Program::Program(Graph graph) : graph_(std::move(graph)) {
+  last_reader_.assign(graph_.values.size(), -1);
+  state_only_.assign(graph_.nodes.size(), false);
+  cache_.resize(graph_.nodes.size());
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& n = graph_.nodes[i];
+    bool state = n.op == OpKind::FoldBatchNorm;
+    for (ValueId v : n.inputs) {
+      if (v == kNoValue) continue;
+      last_reader_[v] = static_cast<int>(i);
+      state = state && is_leaf(graph_.values[v].kind) && graph_.values[v].kind != ValueKind::Input;
+    }
+    state_only_[i] = state;
+  }
+}
+
+Tensor Program::run(const Tensor& input) {
+  const Value& in = graph_.values[graph_.input];
+  STRATA_CHECK(input.defined() && input.shape() == in.shape && input.dtype() == in.dtype,
+               "compiled model: traced for inputs of shape ", in.shape, " (", dtype_name(in.dtype), "), got ",
+               input.defined() ? input.shape() : Shape{});
+  std::vector<Tensor> slot(graph_.values.size());
+  for (std::size_t v = 0; v < graph_.values.size(); ++v)
+    if (is_leaf(graph_.values[v].kind)) slot[v] = graph_.values[v].tensor;
+  slot[graph_.input] = input;
+  std::vector<Tensor> args;
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& n = graph_.nodes[i];
+    args.clear();
+    for (ValueId v : n.inputs) args.push_back(v == kNoValue ? Tensor() : slot[v]);
+    std::vector<Tensor> out;
+    if (state_only_[i]) {
+      std::vector<uint64_t> sources = sources_of(args);
+      if (!cache_[i] || cache_[i]->sources != sources) cache_[i] = Cached{std::move(sources), run_node(i, args)};
+      out = cache_[i]->outputs;
+    } else {
+      out = run_node(i, args);
+    }
+    for (std::size_t k = 0; k < n.outputs.size(); ++k) slot[n.outputs[k]] = std::move(out[k]);
+    // What no later node reads goes now (the output stays).
+    for (ValueId v : n.inputs)
+      if (v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
+          graph_.values[v].kind == ValueKind::Computed)
+        slot[v] = Tensor();
+  }
+  return slot[graph_.output];
+}
+
+std::vector<Tensor> Program::run_node(std::size_t index, const std::vector<Tensor>& in) {
+  const Node& n = graph_.nodes[index];
+  switch (n.op) {
+    case OpKind::Conv: {
+      const ConvAttrs& a = n.get<ConvAttrs>();
+      const Epilogue e = epilogue_of(n, in);
+      return {a.nd == 2 ? conv2d(in[0], in[1], in[2], a.options, e) : conv3d(in[0], in[1], in[2], a.options, e)};
+    }
+    case OpKind::BatchNorm: {
+      const BatchNormAttrs& a = n.get<BatchNormAttrs>();
+      return {batch_norm(in[0], in[1], in[2], in[3], in[4], a.training, a.momentum, a.eps, epilogue_of(n, in))};
+    }
+    case OpKind::Activation:
+      return {activation(in[0], n.get<ActivationAttrs>().kind)};
+    case OpKind::Add:
+      return {n.epilogue.activation ? add_activation(in[0], in[1], *n.epilogue.activation) : in[0] + in[1]};
+    case OpKind::Binary:
+      switch (n.get<BinaryAttrs>().kind) {
+        case BinaryKind::Sub:
+          return {in[0] - in[1]};
+        case BinaryKind::Mul:
+          return {in[0] * in[1]};
+        case BinaryKind::Div:
+          return {in[0] / in[1]};
+      }
+      break;
+    case OpKind::Scalar: {
+      const ScalarAttrs& a = n.get<ScalarAttrs>();
+      switch (a.kind) {
+        case ScalarKind::Add:
+          return {in[0] + a.value};
+        case ScalarKind::Mul:
+          return {in[0] * a.value};
+        case ScalarKind::ReverseSub:
+          return {a.value - in[0]};
+        case ScalarKind::ReverseDiv:
+          return {a.value / in[0]};
+      }
+      break;
+    }
+    case OpKind::Pool: {
+      const PoolAttrs& a = n.get<PoolAttrs>();
+      return {pool_nd(a.nd, in[0], a.pooling)};
+    }
+    case OpKind::AdaptiveAvgPool: {
+      const AdaptivePoolAttrs& a = n.get<AdaptivePoolAttrs>();
+      return {a.nd == 2 ? adaptive_avg_pool2d(in[0], a.output_size) : adaptive_avg_pool3d(in[0], a.output_size)};
+    }
+    case OpKind::Linear:
+      return {linear(in[0], in[1], in[2])};
+    case OpKind::Cat:
+      return {cat(in, n.get<CatAttrs>().dim)};
+    case OpKind::Reshape:
+      return {in[0].reshape(n.get<ReshapeAttrs>().shape)};
+    case OpKind::Dropout: {
+      const DropoutAttrs& a = n.get<DropoutAttrs>();
+      return {dropout(in[0], a.p, a.training)};
+    }
+    case OpKind::Softmax: {
+      const SoftmaxAttrs& a = n.get<SoftmaxAttrs>();
+      return {a.log ? log_softmax(in[0], a.dim) : softmax(in[0], a.dim)};
+    }
+    case OpKind::FoldBatchNorm: {
+      // Kept across runs: outside the caching allocator's working set (strata/storage.hpp).
+      const FoldedConv f = fold_batch_norm(in[0], in[1], in[2], in[3], in[4], in[5], n.get<FoldAttrs>().eps,
+                                           &system_cpu_allocator());
+      return {f.weight, f.bias};
+    }
+    case OpKind::AddInPlace: {
+      NoGradGuard no_grad;
+      Tensor target = in[0];
+      target.add_(n.get<AddInPlaceAttrs>().value);
+      return {};
+    }
+    case OpKind::Call:
+      return {n.get<CallAttrs>().call(in[0])};
+  }
+  fail("compiled model: internal error: node ", graph_.op_name(n), " cannot run");
+}
+
+}  // namespace strata::graph

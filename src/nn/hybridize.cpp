@@ -1,0 +1,125 @@
+// Hybridized modules: a Module's call runs a compiled graph::Program, one per input shape and set
+// of modes, traced on first use (see Module::hybridize in strata/nn/module.hpp).
+#include <algorithm>
+#include <memory>
+#include <utility>
+
+#include "graph/passes.hpp"
+#include "graph/program.hpp"
+#include "graph/trace.hpp"
+#include "strata/autograd.hpp"
+#include "strata/nn/module.hpp"
+#include "strata/random.hpp"
+
+namespace strata::nn {
+namespace {
+
+// What a compiled graph depends on besides the parameters' values.
+struct Key {
+  Shape shape;
+  DType dtype = DType::F32;
+  bool gradients = true;       // GradMode at the call: off lets batch norms fold
+  std::vector<bool> training;  // every module's mode, in named_modules() order
+  friend bool operator==(const Key&, const Key&) = default;
+};
+
+void collect_modes(const Module& m, std::vector<bool>& out) {
+  out.push_back(m.is_training());
+  for (const auto& [_, child] : m.children()) collect_modes(*child, out);
+}
+
+// Undoes what a traced forward did to the module's buffers and the default generator.
+class StateGuard {
+ public:
+  explicit StateGuard(const Module& m) : buffers_(m.named_buffers()), rng_(default_generator().state()) {
+    NoGradGuard no_grad;
+    for (const auto& [_, t] : buffers_) saved_.push_back(t.detach().clone());
+  }
+  ~StateGuard() {
+    NoGradGuard no_grad;
+    for (std::size_t i = 0; i < buffers_.size(); ++i) {
+      Tensor t = buffers_[i].second;
+      t.copy_(saved_[i]);
+    }
+    default_generator().set_state(rng_);
+  }
+  StateGuard(const StateGuard&) = delete;
+  StateGuard& operator=(const StateGuard&) = delete;
+
+ private:
+  NamedTensors buffers_;
+  std::vector<Tensor> saved_;
+  Generator::State rng_;
+};
+
+// At most this many compiled graphs per module (input shapes times modes); the least recently
+// used goes first.
+constexpr std::size_t kMaxPrograms = 8;
+
+// A graph as traced and the program of its optimized form.
+struct Compiled {
+  graph::Graph traced;
+  graph::Program program;
+};
+
+}  // namespace
+
+struct Module::Hybrid {
+  std::vector<std::pair<Key, std::unique_ptr<Compiled>>> programs;  // most recently used last
+
+  Compiled& compiled(Module& m, const Shape& shape, DType dtype) {
+    Key key{shape, dtype, GradMode::is_enabled(), {}};
+    collect_modes(m, key.training);
+    auto it = std::find_if(programs.begin(), programs.end(), [&](const auto& p) { return p.first == key; });
+    if (it != programs.end()) {
+      std::rotate(it, it + 1, programs.end());
+      return *programs.back().second;
+    }
+    graph::Graph traced = trace(m, shape, dtype), optimized = traced;
+    graph::optimize(optimized, {.inference = !key.gradients});
+    auto compiled = std::make_unique<Compiled>(Compiled{std::move(traced), graph::Program(std::move(optimized))});
+    if (programs.size() >= kMaxPrograms) programs.erase(programs.begin());
+    programs.emplace_back(std::move(key), std::move(compiled));
+    return *programs.back().second;
+  }
+
+  static graph::Graph trace(Module& m, const Shape& shape, DType dtype) {
+    StateGuard state(m);
+    NoGradGuard no_grad;
+    auto eager = [&m](const Tensor& x) { return m.call_as_layer(x, [&m](const Tensor& in) { return m.forward(in); }); };
+    return graph::trace(eager, zeros(shape, dtype), m.named_parameters(), m.named_buffers(), m.type_name());
+  }
+};
+
+Tensor Module::operator()(const Tensor& x) {
+  if (hybrid_ && x.defined() && !graph::tracing() && !ForwardObserver::active())
+    return hybrid_->compiled(*this, x.shape(), x.dtype()).program.run(x);
+  graph::ModuleScope scope(path(), type_name_, [this](const Tensor& in) { return (*this)(in); }, x);
+  const Tensor y = call_as_layer(x, [this](const Tensor& in) { return forward(in); });
+  scope.finish(y);
+  return y;
+}
+
+void Module::hybridize(bool on) {
+  if (!on) hybrid_.reset();
+  else if (!hybrid_) hybrid_ = std::make_shared<Hybrid>();
+}
+
+Module::CompiledGraph Module::compiled_graph(const Shape& input_shape) {
+  STRATA_CHECK(hybrid_ != nullptr, type_name_, ": compiled_graph needs a hybridized module (call hybridize() first)");
+  const Compiled& c = hybrid_->compiled(*this, input_shape, DType::F32);
+  return {c.traced.str(), c.program.graph().str()};
+}
+
+}  // namespace strata::nn
+
+namespace strata {
+
+std::shared_ptr<nn::Module> compile(std::shared_ptr<nn::Module> module, const Shape& input_shape) {
+  STRATA_CHECK(module != nullptr, "compile: the module is null");
+  module->hybridize();
+  module->compiled_graph(input_shape);
+  return module;
+}
+
+}  // namespace strata

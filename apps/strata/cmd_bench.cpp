@@ -25,7 +25,7 @@ struct BenchArgs {
   int warmup = 3;
   int threads = 0;
   std::string backend;
-  bool json = false;
+  bool json = false, eager = false;
 };
 
 double peak_rss_mb() {
@@ -56,6 +56,7 @@ void run_bench(const BenchArgs& a) {
 
   auto model = info.build({.in_channels = input[1]});
   models::init_book(*model);
+  if (!a.eager) model->hybridize();
   // Arithmetic rate: 2 flops per multiply-accumulate of the forward pass; a training step counts
   // three times the forward's (forward, backward to the data, backward to the weights).
   const double forward_macs = static_cast<double>(nn::summarize(*model, sample).macs);
@@ -98,14 +99,16 @@ void run_bench(const BenchArgs& a) {
                                 {"images_per_sec", median}, {"min", lo}, {"max", hi}, {"iters", a.iters},
                                 {"gflops", gflops},
                                 {"threads", threads}, {"backend", backend_name(cpu_backend())},
+                                {"compiled", !a.eager},
                                 {"peak_rss_mb", peak_rss_mb()}}
                      .dump()
               << "\n";
   } else {
     std::printf("%s %s batch %lld input %s: %.1f images/s (median of %d; min %.1f, max %.1f), %.1f GFLOP/s, "
-                "%d threads, backend %s, peak RSS %.0f MB\n",
+                "%d threads, backend %s, %s, peak RSS %.0f MB\n",
                 info.name.c_str(), a.mode.c_str(), static_cast<long long>(batch), input.str().c_str(), median,
-                a.iters, lo, hi, gflops, threads, backend_name(cpu_backend()), peak_rss_mb());
+                a.iters, lo, hi, gflops, threads, backend_name(cpu_backend()), a.eager ? "eager" : "compiled",
+                peak_rss_mb());
   }
 }
 
@@ -125,6 +128,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--backend", args->backend, "ref or dnnl (default: dnnl when built in)")
       ->check(CLI::IsMember({"ref", "dnnl"}));
   cmd->add_flag("--json", args->json, "Print one JSON object");
+  cmd->add_flag("--eager", args->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->callback([args] { run_bench(*args); });
 }
 

@@ -16,7 +16,7 @@ namespace {
 struct EvalArgs {
   std::string weights, model, data, dataset;
   int64_t batch_size = 256, limit = 0;
-  bool json = false;
+  bool json = false, eager = false;
 };
 
 void print_text(const train::Evaluation& ev, const std::string& dataset) {
@@ -75,8 +75,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--limit", a->limit, "Evaluate the first N test images only")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 31));
   cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--eager", a->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->callback([a] {
     const train::LoadedModel loaded = train::load_model(a->weights, a->model);
+    if (!a->eager) loaded.module->hybridize();
     const train::WeightsInfo& info = loaded.info;
     STRATA_CHECK(info.input.ndim() == 3, "eval: ", info.model, " takes ", info.input.ndim() - 1,
                  "-D inputs; eval runs on 2-D image datasets");

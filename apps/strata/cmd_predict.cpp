@@ -16,7 +16,7 @@ struct PredictArgs {
   std::string weights, model, output;
   std::vector<std::string> inputs;
   int64_t top_k = 5, batch_size = 256;
-  bool json = false;
+  bool json = false, eager = false;
 };
 
 }  // namespace
@@ -31,8 +31,10 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 65536));
   cmd->add_option("--output", a->output, "Also write the logits (N x classes, float32) to this .npy file");
   cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--eager", a->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->callback([a] {
     train::LoadedModel loaded = train::load_model(a->weights, a->model);
+    if (!a->eager) loaded.module->hybridize();
     std::vector<Tensor> batches;
     std::vector<std::string> names;  // one per example: the file, with [i] inside a .npy batch
     for (const std::string& path : a->inputs) {

@@ -1,9 +1,12 @@
-// strata summary MODEL [--input N,C,H,W] [--json]: one row per layer with output shape,
-// parameters and multiply-accumulates, then totals.
+// strata summary MODEL [--input N,C,H,W] [--json] [--graph [--mode infer|train]]: one row per
+// layer with output shape, parameters and multiply-accumulates, then totals; with --graph, the
+// graph the compiled model runs (after the passes: fused ops named by all their steps).
 #include <iostream>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "strata/autograd.hpp"
 #include "strata/models.hpp"
 #include "strata/nn/summary.hpp"
 
@@ -14,8 +17,18 @@ struct SummaryArgs {
   std::string model;
   std::string input;
   int64_t classes = 10;
-  bool json = false;
+  bool json = false, graph = false;
+  std::string mode = "infer";
 };
+
+// The optimized graph of `model` for `input` in inference (evaluation, no gradients) or training.
+std::string compiled_graph(nn::Module& model, const Shape& input, const std::string& mode) {
+  model.hybridize();
+  model.train(mode == "train");
+  std::optional<NoGradGuard> no_grad;
+  if (mode == "infer") no_grad.emplace();
+  return model.compiled_graph(input).optimized;
+}
 
 nlohmann::json shape_json(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }
 }  // namespace
@@ -27,6 +40,9 @@ void add_summary_command(CLI::App& app) {
   cmd->add_option("--input", args->input, "Input shape N,C,H,W (N,C,D,H,W for 3-D models); default: the model's training input");
   cmd->add_option("--classes", args->classes, "Number of output classes")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", args->json, "Print JSON instead of a table");
+  cmd->add_flag("--graph", args->graph, "Also print the compiled graph (after fusion, batch-norm folding, ...)");
+  cmd->add_option("--mode", args->mode, "The graph's mode: infer (evaluation, no gradients) or train")
+      ->check(CLI::IsMember({"infer", "train"}));
   cmd->callback([args] {
     const models::ModelInfo& info = models::find(args->model);
     const Shape input = args->input.empty() ? info.input : parse_shape(args->input, "--input");
@@ -40,8 +56,11 @@ void add_summary_command(CLI::App& app) {
       fail(info.name, " cannot take input ", input, ": it stops at layer ", e.layer_path(), " (", e.layer_type(),
            ") whose input is ", e.input_shape(), ": ", e.op_message());
     }
+    const std::string graph = args->graph ? compiled_graph(*model, input, args->mode) : std::string();
     if (!args->json) {
       std::cout << info.name << " (" << info.description << ")\n" << nn::format_summary(s);
+      if (args->graph) std::cout << "\ncompiled for " << (args->mode == "train" ? "training" : "inference") << ":\n"
+                                 << graph << "\n";
       return;
     }
     nlohmann::json layers = nlohmann::json::array();
@@ -50,7 +69,7 @@ void add_summary_command(CLI::App& app) {
                         {"output", shape_json(l.output)}, {"params", l.params}, {"macs", l.macs}});
     std::cout << nlohmann::json{{"model", info.name}, {"input", shape_json(s.input)}, {"output", shape_json(s.output)},
                                 {"params", s.params}, {"macs", s.macs}, {"activation_bytes", s.activation_bytes},
-                                {"layers", layers}}
+                                {"layers", layers}, {"graph", graph}}
                      .dump(2)
               << "\n";
   });

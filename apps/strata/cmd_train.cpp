@@ -24,6 +24,7 @@ struct TrainArgs {
   int threads = 0;
   uint64_t seed = 0;
   bool nesterov = false, augment = false, normalize = false, no_shuffle = false, overwrite = false, json = false;
+  bool eager = false;
 };
 
 // Finite numbers > 0 (or >= 0); CLI11's own PositiveNumber message prints the whole double range.
@@ -81,6 +82,7 @@ train::TrainConfig new_run_config(const TrainArgs& a, const Options& o) {
   c.normalize = a.normalize;
   c.shuffle = !a.no_shuffle;
   c.threads = a.threads;
+  c.eager = a.eager;
   c.seed = a.seed;
   c.init = a.init;
   c.out_dir = a.out.empty() ? std::filesystem::path("runs") / a.model : std::filesystem::path(a.out);
@@ -93,12 +95,12 @@ void print_start(const train::Trainer& t) {
   const Shape in = t.input_shape();
   std::printf(
       "training %s on %s: %lld training and %lld test images of %lldx%lldx%lld, %lld epoch%s, batch %lld, "
-      "%s lr %g, %s schedule, %s kernels, %d threads\n",
+      "%s lr %g, %s schedule, %s kernels, %s, %d threads\n",
       c.model.c_str(), train::dataset_name(c.dataset), static_cast<long long>(t.train_size()),
       static_cast<long long>(t.test_size()), static_cast<long long>(in[0]), static_cast<long long>(in[1]),
       static_cast<long long>(in[2]), static_cast<long long>(c.epochs), c.epochs == 1 ? "" : "s",
       static_cast<long long>(c.batch_size), train::optimizer_name(c.optimizer), c.lr, train::schedule_name(c.schedule),
-      backend_name(cpu_backend()), c.threads);
+      backend_name(cpu_backend()), c.eager ? "eager" : "compiled", c.threads);
   if (t.completed_epochs() > 0)
     std::printf("resuming after epoch %lld of %lld\n", static_cast<long long>(t.completed_epochs()),
                 static_cast<long long>(c.epochs));
@@ -205,13 +207,15 @@ void add_train_command(CLI::App& app) {
   auto* limit_test = cmd->add_option("--limit-test", a->limit_test, "Test on the first N images only")
                          ->check(CLI::Range(int64_t{0}, kMaxImages));
   auto* no_shuffle = cmd->add_flag("--no-shuffle", a->no_shuffle, "Keep the dataset order");
+  auto* eager = cmd->add_flag("--eager", a->eager,
+                              "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->add_option("--device", a->device, "Device")->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--backend", a->backend, "CPU kernels: ref (reference loops) or dnnl (oneDNN)")
       ->check(CLI::IsMember({"ref", "dnnl"}));
   cmd->add_flag("--json", a->json, "Print one JSON record per epoch");
   for (CLI::Option* o : {dataset, channels, batch, lr,        optimizer,   momentum,   nesterov,  wd,        schedule,
                          warmup,  step,     gamma, resize,    augment,     padding,    normalize, smoothing, clip,
-                         seed,    out,      init,  overwrite, limit_train, limit_test, no_shuffle})
+                         seed,    out,      init,  overwrite, limit_train, limit_test, no_shuffle, eager})
     resume->excludes(o);
   const Options opts{epochs, batch, lr, resize, threads, data};
 

@@ -14,6 +14,7 @@ class Generator {
     uint64_t increment = 0;
     bool has_spare_normal = false;
     double spare_normal = 0.0;
+    bool operator==(const State&) const = default;
   };
 
   explicit Generator(uint64_t seed = 0x5eed);

@@ -83,8 +83,10 @@ class Tracer {
 
   void on_access(const Storage& storage, bool write) {
     if (depth > 0 || !watched_.count(&storage)) return;
-    mark_opaque(write ? "it writes into a tensor outside the ops the trace records"
-                      : "it reads a tensor's values (control flow that depends on the data?)");
+    mark_opaque(write ? "it writes into a tensor outside the ops the trace records (an in-place update, or an op "
+                        "it does not record)"
+                      : "it reads a tensor's memory outside the ops the trace records (an op it does not record, or "
+                        "control flow that depends on the values)");
   }
 
   void push(std::string path, std::string type, std::function<Tensor(const Tensor&)> call, ValueId input) {

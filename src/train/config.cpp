@@ -150,6 +150,7 @@ std::string config_to_json(const TrainConfig& c) {
       {"std", c.std},
       {"shuffle", c.shuffle},
       {"threads", c.threads},
+      {"eager", c.eager},
       // A string: JSON numbers above 2^53 lose digits in many readers.
       {"seed", std::to_string(c.seed)},
       {"init", c.init.string()},
@@ -243,6 +244,7 @@ TrainConfig config_from_json(std::string_view text) {
   r.get("std", c.std);
   r.get("shuffle", c.shuffle);
   r.get("threads", c.threads);
+  r.get("eager", c.eager);
   r.get("seed", seed);
   r.get("init", init);
   r.get("out_dir", out_dir);

@@ -101,6 +101,7 @@ struct Trainer::State {
     const models::ModelOptions options{.in_channels = train.channels, .num_classes = train.num_classes()};
     model = build ? build(options) : models::build(config.model, options);
     STRATA_CHECK(model, "Trainer: the model builder returned no model");
+    if (!config.eager) model->hybridize();
 
     // A final batch of one example is dropped: batch normalization needs two.
     const int64_t train_size = config.limit_train > 0 ? std::min(config.limit_train, train.size()) : train.size();

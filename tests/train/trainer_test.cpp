@@ -201,7 +201,11 @@ TEST(Trainer, DivergenceKeepsTheLastGoodCheckpoint) {
   TempDir dir;
   bool poison = false;
   auto build = [&](const models::ModelOptions& o) { return std::make_shared<Poisonable>(o, &poison); };
-  Trainer trainer(tiny_config(dir.path()), fashion(), build);
+  // Eager: the poison switch is C++ state outside the tensors, which a compiled graph bakes in
+  // as it was when traced (Module::hybridize).
+  TrainConfig config = tiny_config(dir.path());
+  config.eager = true;
+  Trainer trainer(config, fashion(), build);
   try {
     trainer.run({.on_epoch = [&](const EpochMetrics&) { poison = true; }});
     FAIL() << "expected TrainingDiverged";

@@ -92,7 +92,9 @@ class Module {
   // The parameters and buffers are the module's own; values and gradients equal eager mode's up
   // to rounding. Code the trace cannot see into runs eagerly, one module at a time (see
   // graph/trace.hpp). Tracing runs forward once on zeros, undoing its effect on buffers and on
-  // the default generator.
+  // the default generator. As with torch.jit.trace, a forward that branches on C++ state other
+  // than its input and the modes (a flag of its own) is recorded as it ran when traced: call
+  // hybridize(false) and hybridize() again after changing such state, or leave it eager.
   void hybridize(bool on = true);
   bool hybridized() const { return hybrid_ != nullptr; }
   // The graph a hybridized module runs for inputs of `input_shape` in its current modes (traced

@@ -65,6 +65,10 @@ struct TrainConfig {
 
   // ---- Run ----
   int threads = 0;                // OpenMP threads (0: OpenMP's default, recorded as the number used)
+  // Run the model as written (each layer on its own) instead of compiled (Module::hybridize: the
+  // graph traced, batch norms folded for evaluation, epilogues fused). The same results up to
+  // rounding; part of the config because rounding is part of an exact resume.
+  bool eager = false;
   uint64_t seed = 0;              // weights, data order, augmentation and dropout
   std::filesystem::path init;     // start from these weights (safetensors) instead of Xavier init
   std::filesystem::path out_dir;  // where the run's files go (created)

@@ -1,0 +1,229 @@
+// Each graph pass on small models: the graph it makes (which nodes go, which fuse, in what order)
+// and that running it gives what running the graph before the pass gives.
+#include "graph/graph_util.hpp"
+
+namespace strata {
+namespace {
+
+using graph::OpKind;
+using namespace nn;
+
+// The graph before and after `pass`, and both run on the same input.
+template <class Pass>
+void expect_same_run(const graph::Graph& before, Pass pass, const Shape& input, double tol,
+                     graph::Graph* after_out = nullptr) {
+  graph::Graph after = before;
+  pass(after);
+  const Tensor x = test::random(input, 5, DType::F32);
+  NoGradGuard no_grad;
+  test::expect_close(test::run_graph(after, x), test::run_graph(before, x), tol);
+  if (after_out != nullptr) *after_out = std::move(after);
+}
+
+// Running statistics away from 0 and 1, as a trained model's.
+void randomize_statistics(Module& m) {
+  NoGradGuard no_grad;
+  uint64_t seed = 20;
+  for (const auto& [name, t] : m.named_buffers())
+    if (t.dtype() == DType::F32) {
+      Tensor s = t;
+      s.copy_(test::random(t.shape(), ++seed, DType::F32, 0.5, 1.5));
+    }
+  for (const auto& [name, t] : m.named_parameters())
+    if (name.find("bias") != std::string::npos) {
+      Tensor s = t;
+      s.copy_(test::random(t.shape(), ++seed, DType::F32));
+    }
+}
+
+TEST(RemoveDropout, DropsEvaluationDropoutOnly) {
+  Sequential net{std::make_shared<Linear>(6, 5), std::make_shared<Dropout>(0.5), std::make_shared<ReLU>(),
+                 std::make_shared<Dropout>(0.2)};
+  net.eval();
+  const graph::Graph before = test::trace_of(net, {3, 6});
+  ASSERT_EQ(test::count_ops(before, OpKind::Dropout), 2) << before.str();
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_EQ(graph::remove_dropout(g), 2); }, {3, 6}, 0, &after);
+  EXPECT_EQ(test::count_ops(after, OpKind::Dropout), 0) << after.str();
+  EXPECT_EQ(after.values[after.output].shape, (Shape{3, 5}));
+
+  net.train();
+  graph::Graph training = test::trace_of(net, {3, 6});
+  EXPECT_EQ(graph::remove_dropout(training), 0);
+  EXPECT_EQ(test::count_ops(training, OpKind::Dropout), 2);
+}
+
+TEST(FoldBatchNorm, FoldsEvaluationBatchNormsAfterConvolutions) {
+  auto conv = std::make_shared<Conv2d>(3, 16, 3, ConvOptions{.padding = 1});
+  Sequential net{conv, std::make_shared<BatchNorm2d>(16), std::make_shared<ReLU>(),
+                 std::make_shared<Conv2d>(16, 4, 1, ConvOptions{}, /*bias=*/false), std::make_shared<BatchNorm2d>(4)};
+  randomize_statistics(net);
+  net.eval();
+  const graph::Graph before = test::trace_of(net, {2, 3, 6, 5});
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_EQ(graph::fold_batch_norm(g), 2); }, {2, 3, 6, 5}, 1e-5,
+                  &after);
+  EXPECT_EQ(test::count_ops(after, OpKind::BatchNorm), 0) << after.str();
+  EXPECT_EQ(test::count_ops(after, OpKind::FoldBatchNorm), 2);
+  const graph::Node& folded = test::node_of(after, OpKind::Conv);
+  EXPECT_EQ(folded.folded, "1");
+  // The fold reads the parameters, the convolution the fold's outputs.
+  EXPECT_EQ(after.values[test::node_of(after, OpKind::FoldBatchNorm).inputs[0]].name, "0.weight");
+  EXPECT_EQ(folded.inputs[1], test::node_of(after, OpKind::FoldBatchNorm).outputs[0]);
+
+  // The program folds once and again after any change of a parameter or statistic.
+  graph::Program program(after);
+  const Tensor x = test::random({2, 3, 6, 5}, 6, DType::F32);
+  NoGradGuard no_grad;
+  const Tensor first = program.run(x).detach().clone();
+  conv->weight.mul_(0.5);
+  test::expect_close(to_layout(program.run(x), Layout::Strided), test::run_graph(before, x), 1e-5);
+  EXPECT_GT(test::relative_error(to_layout(program.run(x), Layout::Strided), to_layout(first, Layout::Strided)), 1e-3);
+}
+
+TEST(FoldBatchNorm, LeavesWhatCannotFold) {
+  // A convolution read twice: folding would change the other reader's input.
+  struct TwoReaders : Module {
+    std::shared_ptr<Conv2d> conv = register_module("conv", std::make_shared<Conv2d>(2, 3, 3));
+    std::shared_ptr<BatchNorm2d> bn = register_module("bn", std::make_shared<BatchNorm2d>(3));
+    TwoReaders() : Module("TwoReaders") {}
+    Tensor forward(const Tensor& x) override {
+      const Tensor y = (*conv)(x);
+      return (*bn)(y) + y;
+    }
+  } two;
+  two.eval();
+  graph::Graph g = test::trace_of(two, {1, 2, 5, 5});
+  EXPECT_EQ(graph::fold_batch_norm(g), 0);
+  // Training-mode batch norms use batch statistics.
+  Sequential net{std::make_shared<Conv2d>(2, 3, 3), std::make_shared<BatchNorm2d>(3)};
+  graph::Graph training = test::trace_of(net, {2, 2, 5, 5});
+  EXPECT_EQ(graph::fold_batch_norm(training), 0);
+}
+
+TEST(FuseEpilogues, ConvolutionActivationAndPooling) {
+  Sequential net{std::make_shared<Conv2d>(1, 6, 3, ConvOptions{.padding = 1}), std::make_shared<Sigmoid>(),
+                 std::make_shared<MaxPool2d>(2), std::make_shared<Flatten>()};
+  const graph::Graph before = test::trace_of(net, {2, 1, 6, 6});
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_EQ(graph::fuse_epilogues(g), 2); }, {2, 1, 6, 6}, 1e-6, &after);
+  ASSERT_EQ(after.nodes.size(), 2u) << after.str();
+  const graph::Node& conv = after.nodes[0];
+  EXPECT_EQ(conv.op, OpKind::Conv);
+  EXPECT_EQ(conv.epilogue.activation, Activation::Sigmoid);
+  ASSERT_TRUE(conv.epilogue.pool);
+  EXPECT_EQ(conv.epilogue.pool->mode, PoolMode::Max);
+  EXPECT_EQ(after.op_name(conv), "conv2d+sigmoid+max_pool2d");
+}
+
+// ResNet's join: bn2(conv2(...)) + shortcut, then ReLU, where the shortcut is computed after the
+// batch norm: the batch norm takes the residual and the activation and runs after the shortcut.
+TEST(FuseEpilogues, ResidualJoinReordersTheShortcut) {
+  struct Block : Module {
+    std::shared_ptr<Conv2d> conv = register_module("conv", std::make_shared<Conv2d>(4, 4, 3, ConvOptions{.padding = 1}));
+    std::shared_ptr<BatchNorm2d> bn = register_module("bn", std::make_shared<BatchNorm2d>(4));
+    std::shared_ptr<Conv2d> shortcut = register_module("shortcut", std::make_shared<Conv2d>(4, 4, 1));
+    Block() : Module("Block") {}
+    Tensor forward(const Tensor& x) override {
+      const Tensor y = (*bn)((*conv)(x));
+      return relu(y + (*shortcut)(x));
+    }
+  } block;
+  for (const bool training : {true, false}) {
+    SCOPED_TRACE(training ? "training" : "evaluation");
+    block.train(training);
+    const graph::Graph before = test::trace_of(block, {2, 4, 5, 5});
+    graph::Graph after = before;
+    EXPECT_EQ(graph::fuse_epilogues(after), 2);
+    EXPECT_EQ(test::count_ops(after, OpKind::Add), 0) << after.str();
+    EXPECT_EQ(test::count_ops(after, OpKind::Activation), 0);
+    const std::vector<int> producer = after.producers();
+    const graph::Node& bn = test::node_of(after, OpKind::BatchNorm);
+    EXPECT_TRUE(bn.epilogue.residual);
+    EXPECT_EQ(bn.epilogue.activation, Activation::Relu);
+    // The shortcut's convolution now runs before the batch norm that reads it.
+    const int shortcut_at = producer[bn.inputs.back()];
+    int bn_at = 0;
+    while (after.nodes[bn_at].op != OpKind::BatchNorm) ++bn_at;
+    EXPECT_LT(shortcut_at, bn_at) << after.str();
+    if (!training) {
+      expect_same_run(before, [](graph::Graph& g) { graph::fuse_epilogues(g); }, {2, 4, 5, 5}, 1e-5);
+      // After folding, the convolution takes the whole epilogue.
+      graph::Graph folded = before;
+      graph::optimize(folded, {.inference = true});
+      ASSERT_EQ(folded.nodes.size(), 3u) << folded.str();
+      EXPECT_EQ(folded.op_name(folded.nodes.back()), "conv2d+bn+add+relu") << folded.str();
+    }
+  }
+}
+
+TEST(FuseEpilogues, LeavesSharedValuesAndBroadcastsAlone) {
+  // The convolution's output is also the block's output: nothing may fuse into it.
+  struct Shared : Module {
+    std::shared_ptr<Conv2d> conv = register_module("conv", std::make_shared<Conv2d>(2, 2, 1));
+    Shared() : Module("Shared") {}
+    Tensor forward(const Tensor& x) override {
+      const Tensor y = (*conv)(x);
+      return relu(y) + y;
+    }
+  } shared;
+  graph::Graph g = test::trace_of(shared, {1, 2, 3, 3});
+  EXPECT_EQ(graph::fuse_epilogues(g), 0) << g.str();
+  // y + row broadcasts: not a residual; the add then takes the activation only with equal shapes.
+  struct Broadcast : Module {
+    std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(3, 4));
+    Tensor row = ones({4});
+    Broadcast() : Module("Broadcast") {}
+    Tensor forward(const Tensor& x) override { return relu((*fc)(x) + row); }
+  } broadcast;
+  graph::Graph b = test::trace_of(broadcast, {2, 3});
+  EXPECT_EQ(graph::fuse_epilogues(b), 0) << b.str();
+  // An add of equal shapes takes the activation.
+  struct Sum : Module {
+    std::shared_ptr<Linear> a = register_module("a", std::make_shared<Linear>(3, 4));
+    std::shared_ptr<Linear> c = register_module("c", std::make_shared<Linear>(3, 4));
+    Sum() : Module("Sum") {}
+    Tensor forward(const Tensor& x) override { return tanh((*a)(x) + (*c)(x)); }
+  } sum;
+  const graph::Graph before = test::trace_of(sum, {2, 3});
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_EQ(graph::fuse_epilogues(g), 1); }, {2, 3}, 1e-6, &after);
+  EXPECT_EQ(after.op_name(test::node_of(after, OpKind::Add)), "add+tanh");
+}
+
+TEST(EliminateDeadCode, DropsUnreadPureNodesOnly) {
+  struct Unused : Module {
+    std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(3, 4));
+    std::shared_ptr<BatchNorm1d> bn = register_module("bn", std::make_shared<BatchNorm1d>(3));
+    Unused() : Module("Unused") {}
+    Tensor forward(const Tensor& x) override {
+      (void)sigmoid(x);  // read by nothing
+      (void)(*bn)(x);    // read by nothing, but updates running statistics in training
+      return (*fc)(x);
+    }
+  } unused;
+  graph::Graph g = test::trace_of(unused, {4, 3});
+  EXPECT_EQ(graph::eliminate_dead_code(g), 1) << g.str();
+  EXPECT_EQ(test::count_ops(g, OpKind::Activation), 0);
+  EXPECT_EQ(test::count_ops(g, OpKind::BatchNorm), 1);
+  EXPECT_EQ(test::count_ops(g, OpKind::AddInPlace), 1);
+  unused.eval();
+  graph::Graph evaluation = test::trace_of(unused, {4, 3});
+  EXPECT_EQ(graph::eliminate_dead_code(evaluation), 2);
+  EXPECT_EQ(evaluation.nodes.size(), 1u) << evaluation.str();
+  for (std::size_t i = 0; i < evaluation.values.size(); ++i)
+    EXPECT_TRUE(evaluation.values[i].name.find("bn.") == std::string::npos) << "unused value kept: "
+                                                                             << evaluation.values[i].name;
+}
+
+TEST(SortNodes, KeepsTracedOrderWhereItRuns) {
+  Sequential net{std::make_shared<Linear>(3, 4), std::make_shared<ReLU>(), std::make_shared<Linear>(4, 2)};
+  graph::Graph g = test::trace_of(net, {2, 3});
+  const graph::Graph before = g;
+  std::swap(g.nodes[0], g.nodes[2]);  // the last linear first: does not run
+  graph::sort_nodes(g);
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) EXPECT_EQ(g.nodes[i].scope, before.nodes[i].scope);
+}
+
+}  // namespace
+}  // namespace strata

@@ -6,7 +6,7 @@ CMAKE_ARGS ?=
 MODEL      ?= lenet-bn
 TRAIN_ARGS ?=
 
-.PHONY: all deps deps-torch configure build test test-asan train clean
+.PHONY: all deps deps-torch deps-bench configure build test test-asan train clean
 
 all: build
 
@@ -15,6 +15,15 @@ deps:
 
 deps-torch:
 	@tools/install_deps.sh --torch
+
+# What the benchmarks against PyTorch and onnxruntime need (bench/compare_*.py): PyTorch and ONNX
+# from Debian, and onnxruntime's CPU library from npm's onnxruntime-node, into $(BUILD)/onnxruntime
+# (without its install script, which downloads GPU files from elsewhere).
+ORT_VERSION ?= 1.30.0
+deps-bench:
+	@tools/install_deps.sh --bench
+	@test -f $(BUILD)/onnxruntime/node_modules/onnxruntime-node/package.json || \
+	  npm install --prefix $(BUILD)/onnxruntime --ignore-scripts --no-audit --no-fund onnxruntime-node@$(ORT_VERSION)
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)

@@ -4,6 +4,7 @@
 #   tools/install_deps.sh            build, test and train dependencies
 #   tools/install_deps.sh --torch    also PyTorch with OpenBLAS (fixtures and side-by-side benchmarks
 #                                    only; OpenBLAS gives PyTorch its fast matrix products)
+#   tools/install_deps.sh --bench    --torch, and ONNX and Node.js for the onnxruntime comparison
 set -euo pipefail
 
 packages=(
@@ -13,8 +14,13 @@ packages=(
   ocl-icd-opencl-dev   # Debian's dnnl-config.cmake calls find_package(OpenCL): a Recommends of libdnnl-dev
   dataset-fashion-mnist
 )
-if [[ "${1:-}" == "--torch" ]]; then
+if [[ "${1:-}" == "--torch" || "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-torch python3-numpy libopenblas0-pthread)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(python3-onnx nodejs)
+  # Debian's npm is its own package; other builds of nodejs (NodeSource's) carry npm inside.
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()

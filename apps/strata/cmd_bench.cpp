@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <omp.h>
 
 #include "commands.hpp"
+#include "graph/program.hpp"
 #include "strata/strata.hpp"
 
 namespace strata::cli {
@@ -20,15 +22,33 @@ struct BenchArgs {
   std::string model;
   std::string mode = "train";
   int64_t batch_size = 0;
-  std::string input;
+  std::string input, weights;
   int iters = 10;
   int warmup = 3;
   int threads = 0;
   std::string backend;
-  bool json = false, eager = false;
+  bool json = false, eager = false, profile = false;
 };
 
+// The compiled graph's nodes by time per iteration, the most first.
+void print_profile(int iterations) {
+  const std::vector<graph::Program::ProfileRow> rows = graph::Program::profile();
+  double total = 0;
+  for (const auto& r : rows) total += r.seconds;
+  std::printf("\n%10s %6s  %-36s %s\n", "ms/iter", "share", "op", "layer");
+  for (const auto& r : rows)
+    std::printf("%10.3f %5.1f%%  %-36s %s\n", 1e3 * r.seconds / iterations, 100.0 * r.seconds / total, r.op.c_str(),
+                r.scope.empty() ? "<root>" : r.scope.c_str());
+  std::printf("%10.3f          in %zu nodes\n", 1e3 * total / iterations, rows.size());
+}
+
+// The process's own peak resident memory: VmHWM of /proc/self/status, which starts afresh at exec
+// (getrusage's maxrss keeps the high-water mark of the process that forked this one, a fat
+// Python benchmark driver for instance); getrusage where there is no /proc.
 double peak_rss_mb() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // "VmHWM:   1234 kB"
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
@@ -55,7 +75,11 @@ void run_bench(const BenchArgs& a) {
   STRATA_CHECK(a.iters > 0 && a.warmup >= 0, "--iters must be positive and --warmup non-negative");
 
   auto model = info.build({.in_channels = input[1]});
-  models::init_book(*model);
+  if (a.weights.empty()) {
+    models::init_book(*model);
+  } else {
+    nn::load_weights(*model, a.weights);
+  }
   if (!a.eager) model->hybridize();
   // Arithmetic rate: 2 flops per multiply-accumulate of the forward pass; a training step counts
   // three times the forward's (forward, backward to the data, backward to the weights).
@@ -81,6 +105,7 @@ void run_bench(const BenchArgs& a) {
     }
   };
   for (int i = 0; i < a.warmup; ++i) step();
+  graph::Program::set_profiling(a.profile);
   std::vector<double> rates;
   for (int i = 0; i < a.iters; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -88,6 +113,7 @@ void run_bench(const BenchArgs& a) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rates.push_back(static_cast<double>(batch) / s);
   }
+  graph::Program::set_profiling(false);
   std::sort(rates.begin(), rates.end());
   const double median = rates[rates.size() / 2];
   const double lo = rates.front(), hi = rates.back();
@@ -109,6 +135,7 @@ void run_bench(const BenchArgs& a) {
                 info.name.c_str(), a.mode.c_str(), static_cast<long long>(batch), input.str().c_str(), median,
                 a.iters, lo, hi, gflops, threads, backend_name(cpu_backend()), a.eager ? "eager" : "compiled",
                 peak_rss_mb());
+    if (a.profile) print_profile(a.iters);
   }
 }
 
@@ -122,6 +149,8 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"train", "infer"}));
   cmd->add_option("--batch-size", args->batch_size, "Batch size (default: the model's recipe)")->check(CLI::PositiveNumber);
   cmd->add_option("--input", args->input, "One sample's shape C,H,W (default: the model's training input)");
+  cmd->add_option("--weights", args->weights, "Weights to load (.safetensors; default: the book's initialisation)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--iters", args->iters, "Timed iterations")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", args->warmup, "Untimed iterations first")->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", args->threads, "Threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
@@ -129,6 +158,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"ref", "dnnl"}));
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->add_flag("--eager", args->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
+  cmd->add_flag("--profile", args->profile, "Also print the time of each node of the compiled graph");
   cmd->callback([args] { run_bench(*args); });
 }
 

@@ -1,6 +1,7 @@
 // strata summary MODEL [--input N,C,H,W] [--json] [--graph [--mode infer|train]]: one row per
 // layer with output shape, parameters and multiply-accumulates, then totals; with --graph, the
 // graph the compiled model runs (after the passes: fused ops named by all their steps).
+#include <cstdio>
 #include <iostream>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -27,7 +28,12 @@ std::string compiled_graph(nn::Module& model, const Shape& input, const std::str
   model.train(mode == "train");
   std::optional<NoGradGuard> no_grad;
   if (mode == "infer") no_grad.emplace();
-  return model.compiled_graph(input).optimized;
+  const nn::Module::CompiledGraph g = model.compiled_graph(input);
+  if (mode == "train") return g.optimized;
+  char memory[160];
+  std::snprintf(memory, sizeof memory, "\nmemory plan: one arena of %.1f MB for every buffer of a call (%.1f MB without reuse)",
+                static_cast<double>(g.arena_bytes) / (1 << 20), static_cast<double>(g.unplanned_bytes) / (1 << 20));
+  return g.optimized + memory;
 }
 
 nlohmann::json shape_json(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }

@@ -25,6 +25,22 @@ enum class ConvAlgorithm : uint8_t { Direct, Auto };
 ConvAlgorithm conv_algorithm();
 void set_conv_algorithm(ConvAlgorithm algorithm);
 
+// Whether kernels may keep values they derive from weights for later calls (oneDNN's reordered
+// weights, kernels/dnnl/weight_cache.hpp) on this thread: on by default, off for one-off runs whose
+// weights the next calls will not use (the eager forward pass that tracing runs, before the
+// compiled graph folds batch norms into new weights).
+bool weight_caching_enabled();
+class NoWeightCachingGuard {
+ public:
+  NoWeightCachingGuard();
+  ~NoWeightCachingGuard();
+  NoWeightCachingGuard(const NoWeightCachingGuard&) = delete;
+  NoWeightCachingGuard& operator=(const NoWeightCachingGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
 // Sets the CPU backend for its scope and restores the previous one.
 class BackendGuard {
  public:

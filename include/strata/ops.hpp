@@ -27,6 +27,7 @@ class Dims {
   int size() const { return n_; }
   bool empty() const { return n_ == 0; }
   int64_t operator[](int i) const { return v_[i]; }
+  bool operator==(const Dims&) const = default;
 
  private:
   std::array<int64_t, 3> v_{};
@@ -74,12 +75,14 @@ struct PoolOptions {
   Dims padding = 0;
   bool ceil_mode = false;
   bool count_include_pad = true;  // average pooling only
+  bool operator==(const PoolOptions&) const = default;
 };
 enum class PoolMode : uint8_t { Max, Avg };
 // A 2-D or 3-D pooling of the given kind and options.
 struct Pooling {
   PoolMode mode = PoolMode::Max;
   PoolOptions options;
+  bool operator==(const Pooling&) const = default;
 };
 
 // ---- Epilogues ----
@@ -106,6 +109,7 @@ struct ConvOptions {
   Dims padding = 0;
   Dims dilation = 1;
   int64_t groups = 1;
+  bool operator==(const ConvOptions&) const = default;
 };
 // conv2d(x, w, b, o, Activation::Sigmoid) equals sigmoid(conv2d(x, w, b, o)) in values and
 // gradients; see Epilogue for the rest of what may follow in the same op.

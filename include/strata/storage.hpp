@@ -29,7 +29,13 @@ Allocator& system_cpu_allocator();
 // Installs `allocator` for CPU storage (nullptr restores the default). The allocator must outlive
 // every storage it allocated.
 void set_cpu_allocator(Allocator* allocator);
-// Returns the buffers the default CPU allocator keeps for reuse to the system.
+// Installs `allocator` for CPU storage made on the calling thread only, over set_cpu_allocator's
+// (nullptr removes it): how a compiled model serves its own allocations from its planned arena
+// while OpenMP's worker threads keep theirs.
+void set_thread_cpu_allocator(Allocator* allocator);
+Allocator* thread_cpu_allocator();  // the calling thread's, or null
+// Returns the buffers the default CPU allocator keeps for reuse, and the C library's free heap
+// pages, to the system.
 void release_cached_cpu_memory();
 
 class Storage {

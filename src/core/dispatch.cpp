@@ -62,6 +62,14 @@ ConvAlgorithm& current_conv_algorithm() {
 ConvAlgorithm conv_algorithm() { return current_conv_algorithm(); }
 void set_conv_algorithm(ConvAlgorithm algorithm) { current_conv_algorithm() = algorithm; }
 
+namespace {
+thread_local bool weight_caching = true;
+}  // namespace
+
+bool weight_caching_enabled() { return weight_caching; }
+NoWeightCachingGuard::NoWeightCachingGuard() : previous_(weight_caching) { weight_caching = false; }
+NoWeightCachingGuard::~NoWeightCachingGuard() { weight_caching = previous_; }
+
 void set_cpu_backend(Backend backend) {
   STRATA_CHECK(backend != Backend::Cuda, "set_cpu_backend: cuda is not a CPU backend");
   STRATA_CHECK(backend_available(backend), "set_cpu_backend: backend ", backend_name(backend),

@@ -1,6 +1,9 @@
 #include "strata/storage.hpp"
 
 #include <cstdlib>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <new>
 
 #include <unistd.h>
@@ -49,17 +52,27 @@ Allocator& default_cpu_allocator() {
 }
 
 Allocator* installed_cpu_allocator = nullptr;
+thread_local Allocator* thread_allocator = nullptr;
 
 }  // namespace
 
 Allocator& cpu_allocator() {
+  if (thread_allocator != nullptr) return *thread_allocator;
   return installed_cpu_allocator ? *installed_cpu_allocator : default_cpu_allocator();
 }
+
+void set_thread_cpu_allocator(Allocator* allocator) { thread_allocator = allocator; }
+Allocator* thread_cpu_allocator() { return thread_allocator; }
 
 Allocator& system_cpu_allocator() { return plain_allocator(); }
 
 void release_cached_cpu_memory() {
   if (auto* caching = dynamic_cast<CachingAllocator*>(&default_cpu_allocator())) caching->release();
+#ifdef __GLIBC__
+  // glibc keeps freed blocks below its mmap threshold (which grows to 32 MB as large blocks are
+  // freed) in its heap: give the free pages back too.
+  malloc_trim(0);
+#endif
 }
 
 void set_cpu_allocator(Allocator* allocator) { installed_cpu_allocator = allocator; }

@@ -61,53 +61,68 @@ enum class OpKind : uint8_t {
 struct ConvAttrs {
   int nd = 2;
   ConvOptions options;
+  bool operator==(const ConvAttrs&) const = default;
 };
 struct BatchNormAttrs {
   bool training = false;
   double momentum = 0.1, eps = 1e-5;
+  bool operator==(const BatchNormAttrs&) const = default;
 };
 struct ActivationAttrs {
   Activation kind = Activation::Relu;
+  bool operator==(const ActivationAttrs&) const = default;
 };
 enum class BinaryKind : uint8_t { Sub, Mul, Div };
 struct BinaryAttrs {
   BinaryKind kind = BinaryKind::Mul;
+  bool operator==(const BinaryAttrs&) const = default;
 };
 enum class ScalarKind : uint8_t { Add, Mul, ReverseSub, ReverseDiv };  // x + s, x * s, s - x, s / x
 struct ScalarAttrs {
   ScalarKind kind = ScalarKind::Mul;
   double value = 0.0;
+  bool operator==(const ScalarAttrs&) const = default;
 };
 struct PoolAttrs {
   int nd = 2;
   Pooling pooling;
+  bool operator==(const PoolAttrs&) const = default;
 };
 struct AdaptivePoolAttrs {
   int nd = 2;
   Dims output_size;
+  bool operator==(const AdaptivePoolAttrs&) const = default;
 };
 struct CatAttrs {
   int dim = 1;
+  bool operator==(const CatAttrs&) const = default;
 };
 struct ReshapeAttrs {
   Shape shape;
+  bool operator==(const ReshapeAttrs&) const = default;
 };
 struct DropoutAttrs {
   double p = 0.5;
   bool training = false;
+  bool operator==(const DropoutAttrs&) const = default;
 };
 struct SoftmaxAttrs {
   int dim = -1;
   bool log = false;
+  bool operator==(const SoftmaxAttrs&) const = default;
 };
 struct FoldAttrs {
   double eps = 1e-5;
+  bool operator==(const FoldAttrs&) const = default;
 };
 struct AddInPlaceAttrs {
   double value = 1.0;
+  bool operator==(const AddInPlaceAttrs&) const = default;
 };
 struct CallAttrs {
   std::function<Tensor(const Tensor&)> call;
+  // Code the trace could not see: never known to equal another call.
+  bool operator==(const CallAttrs&) const { return false; }
 };
 using Attrs = std::variant<std::monostate, ConvAttrs, BatchNormAttrs, ActivationAttrs, BinaryAttrs, ScalarAttrs,
                            PoolAttrs, AdaptivePoolAttrs, CatAttrs, ReshapeAttrs, DropoutAttrs, SoftmaxAttrs, FoldAttrs,
@@ -120,6 +135,7 @@ struct EpilogueAttrs {
   std::optional<Activation> activation;
   std::optional<Pooling> pool;
   bool empty() const { return !residual && !activation && !pool; }
+  bool operator==(const EpilogueAttrs&) const = default;
 };
 
 struct Node {

@@ -1,12 +1,24 @@
 // Program: the node-by-node interpreter of an optimized graph.
 #include "graph/program.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <utility>
+
 #include "ops/epilogue.hpp"
 #include "strata/autograd.hpp"
 #include "strata/storage.hpp"
 
 namespace strata::graph {
 namespace {
+
+bool profiling = false;
+// (op, scope) -> row; filled by the runs of every program while profiling.
+std::map<std::pair<std::string, std::string>, Program::ProfileRow>& profile_table() {
+  static std::map<std::pair<std::string, std::string>, Program::ProfileRow> table;
+  return table;
+}
 
 Epilogue epilogue_of(const Node& n, const std::vector<Tensor>& in) {
   Epilogue e;
@@ -47,7 +59,87 @@ Program::Program(Graph graph) : graph_(std::move(graph)) {
   }
 }
 
+Program::~Program() {
+  if (arena_ != nullptr) arena_->retire();
+}
+
+Program::Program(Program&& other) noexcept
+    : graph_(std::move(other.graph_)),
+      last_reader_(std::move(other.last_reader_)),
+      state_only_(std::move(other.state_only_)),
+      cache_(std::move(other.cache_)),
+      plan_(std::move(other.plan_)),
+      arena_(std::exchange(other.arena_, nullptr)),
+      record_next_run_(other.record_next_run_) {}
+
+namespace {
+
+// Installs a thread allocator for its scope.
+class ThreadAllocator {
+ public:
+  explicit ThreadAllocator(Allocator* a) : previous_(thread_cpu_allocator()) { set_thread_cpu_allocator(a); }
+  ~ThreadAllocator() { set_thread_cpu_allocator(previous_); }
+  ThreadAllocator(const ThreadAllocator&) = delete;
+  ThreadAllocator& operator=(const ThreadAllocator&) = delete;
+
+ private:
+  Allocator* previous_;
+};
+
+}  // namespace
+
+void Program::plan_memory(const Tensor& example) {
+  record_next_run_ = true;
+  run(example);
+}
+
+void Program::make_arena() {
+  if (arena_ != nullptr) arena_->retire();
+  // What the runs so far left in the caching allocator goes back to the system first: the arena
+  // holds them all.
+  release_cached_cpu_memory();
+  arena_ = ArenaAllocator::create(*plan_, cpu_allocator());
+}
+
 Tensor Program::run(const Tensor& input) {
+  if (thread_cpu_allocator() != nullptr || (!record_next_run_ && arena_ == nullptr)) return run_nodes(input);
+  return record_next_run_ ? run_recorded(input) : run_in_arena(input);
+}
+
+Tensor Program::run_recorded(const Tensor& input) {
+  RecordingAllocator* recorder = RecordingAllocator::create(cpu_allocator());
+  Tensor out;
+  {
+    ThreadAllocator scope(recorder);
+    try {
+      out = run_nodes(input);
+    } catch (...) {
+      recorder->finish();
+      throw;
+    }
+  }
+  plan_ = recorder->finish();
+  plan_offsets(*plan_);
+  make_arena();
+  record_next_run_ = false;
+  return out;
+}
+
+Tensor Program::run_in_arena(const Tensor& input) {
+  if (!arena_->begin_run()) {  // a buffer of an earlier run is still in use: a new arena
+    make_arena();
+    arena_->begin_run();
+  }
+  Tensor out;
+  {
+    ThreadAllocator scope(arena_);
+    out = run_nodes(input);
+  }
+  record_next_run_ = !arena_->on_plan();
+  return out;
+}
+
+Tensor Program::run_nodes(const Tensor& input) {
   const Value& in = graph_.values[graph_.input];
   STRATA_CHECK(input.defined() && input.shape() == in.shape && input.dtype() == in.dtype,
                "compiled model: traced for inputs of shape ", in.shape, " (", dtype_name(in.dtype), "), got ",
@@ -62,12 +154,20 @@ Tensor Program::run(const Tensor& input) {
     args.clear();
     for (ValueId v : n.inputs) args.push_back(v == kNoValue ? Tensor() : slot[v]);
     std::vector<Tensor> out;
+    const auto start = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     if (state_only_[i]) {
       std::vector<uint64_t> sources = sources_of(args);
       if (!cache_[i] || cache_[i]->sources != sources) cache_[i] = Cached{std::move(sources), run_node(i, args)};
       out = cache_[i]->outputs;
     } else {
       out = run_node(i, args);
+    }
+    if (profiling) {
+      ProfileRow& row = profile_table()[{graph_.op_name(n), n.scope}];
+      row.op = graph_.op_name(n);
+      row.scope = n.scope;
+      row.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      ++row.runs;
     }
     for (std::size_t k = 0; k < n.outputs.size(); ++k) slot[n.outputs[k]] = std::move(out[k]);
     // What no later node reads goes now (the output stays).
@@ -77,6 +177,15 @@ Tensor Program::run(const Tensor& input) {
         slot[v] = Tensor();
   }
   return slot[graph_.output];
+}
+
+void Program::set_profiling(bool on) { profiling = on; }
+
+std::vector<Program::ProfileRow> Program::profile() {
+  std::vector<ProfileRow> rows;
+  for (const auto& [_, row] : profile_table()) rows.push_back(row);
+  std::sort(rows.begin(), rows.end(), [](const ProfileRow& a, const ProfileRow& b) { return a.seconds > b.seconds; });
+  return rows;
 }
 
 std::vector<Tensor> Program::run_node(std::size_t index, const std::vector<Tensor>& in) {

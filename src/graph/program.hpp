@@ -8,9 +8,11 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "graph/ir.hpp"
+#include "graph/memory_plan.hpp"
 
 namespace strata::graph {
 
@@ -19,10 +21,35 @@ class Program {
   // Prepares to run `graph` as it is (optimize it first: graph/passes.hpp).
   explicit Program(Graph graph);
 
+  ~Program();
+  Program(Program&& other) noexcept;
+  Program& operator=(Program&&) = delete;
+  Program(const Program&) = delete;
+
   // The graph's output for `input`, which must have the traced input's shape and dtype.
   Tensor run(const Tensor& input);
 
+  // Plans the memory of later runs (graph/memory_plan.hpp), for inference: runs the program on
+  // `example`, recording its allocations, places the buffers and makes the arena. Runs then take
+  // their buffers from it; a run that leaves the plan (the first run also derived values it keeps,
+  // such as folded weights, in its own buffers) makes the next one record a new plan. A run
+  // inside another planned run (a compiled module inside a compiled model) allocates through the
+  // outer plan.
+  void plan_memory(const Tensor& example);
+  const MemoryPlan* memory_plan() const { return plan_ ? &*plan_ : nullptr; }
+
   const Graph& graph() const { return graph_; }
+
+  // Profiling (strata bench --profile): while on, every run adds each node's time to a table
+  // shared by all programs, keyed by the node's op and scope.
+  static void set_profiling(bool on);
+  // The table: one row per node, the most time first; total seconds and runs per node.
+  struct ProfileRow {
+    std::string op, scope;
+    double seconds = 0;
+    int64_t runs = 0;
+  };
+  static std::vector<ProfileRow> profile();
 
  private:
   // What a node that reads only the model's state produced, and from which versions of it.
@@ -37,6 +64,14 @@ class Program {
   std::vector<int> last_reader_;             // per value: the last node reading it (-1: none)
   std::vector<bool> state_only_;             // per node: reads only parameters, buffers, constants
   std::vector<std::optional<Cached>> cache_;  // per node, for those that read only the state
+  std::optional<MemoryPlan> plan_;
+  ArenaAllocator* arena_ = nullptr;  // deletes itself once retired and empty
+  bool record_next_run_ = false;
+
+  Tensor run_nodes(const Tensor& input);
+  Tensor run_recorded(const Tensor& input);
+  Tensor run_in_arena(const Tensor& input);
+  void make_arena();
 };
 
 }  // namespace strata::graph

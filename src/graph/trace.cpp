@@ -5,7 +5,6 @@
 #include <map>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/tensor_impl.hpp"
 #include "strata/storage.hpp"
@@ -20,6 +19,15 @@ struct Scope {
   ValueId input = kNoValue;
   std::size_t first_node = 0, first_value = 0;
   std::string opaque;  // why the module must run eagerly; empty while it need not
+};
+
+// What the trace knows a tensor or storage as: held weakly, so that the forward pass frees its
+// intermediate tensors as it runs (the peak memory of a trace is that of the forward); an entry
+// whose object is gone refers to nothing, though a new object may have taken its address.
+template <class Object, class Data>
+struct Weak {
+  std::weak_ptr<Object> object;
+  Data data;
 };
 
 // Where a parameter or buffer lives, to recognise views of it (weight.detach()).
@@ -41,7 +49,10 @@ class Tracer {
   // constant), or kNoValue.
   ValueId find(const Tensor& t) {
     if (!t.defined()) return kNoValue;
-    if (auto it = by_impl_.find(t.impl()); it != by_impl_.end()) return it->second;
+    if (auto it = by_impl_.find(t.impl()); it != by_impl_.end()) {
+      if (it->second.object.lock() == t.impl_ptr()) return it->second.data;
+      by_impl_.erase(it);  // another tensor had this address
+    }
     if (auto it = state_by_view_.find(view_key(t)); it != state_by_view_.end()) {
       const auto& [kind, name] = it->second;
       return remember(t, graph.add({kind, t.shape(), t.dtype(), t.layout(), name, t}));
@@ -62,7 +73,7 @@ class Tracer {
   }
 
   ValueId add_output(const Tensor& t) {
-    watched_.insert(t.storage().get());
+    watch(t.storage());
     return remember(t, graph.add({ValueKind::Computed, t.shape(), t.dtype(), t.layout(), "", {}}));
   }
 
@@ -82,7 +93,9 @@ class Tracer {
   }
 
   void on_access(const Storage& storage, bool write) {
-    if (depth > 0 || !watched_.count(&storage)) return;
+    if (depth > 0) return;
+    auto it = watched_.find(&storage);
+    if (it == watched_.end() || it->second.expired()) return;
     mark_opaque(write ? "it writes into a tensor outside the ops the trace records (an in-place update, or an op "
                         "it does not record)"
                       : "it reads a tensor's memory outside the ops the trace records (an op it does not record, or "
@@ -104,8 +117,8 @@ class Tracer {
     graph.nodes.resize(s.first_node);
     // The values computed inside are gone with their nodes: a later use of one is unknown.
     for (auto it = by_impl_.begin(); it != by_impl_.end();) {
-      const bool inner = it->second >= static_cast<ValueId>(s.first_value) &&
-                         graph.values[it->second].kind == ValueKind::Computed;
+      const ValueId v = it->second.data;
+      const bool inner = v >= static_cast<ValueId>(s.first_value) && graph.values[v].kind == ValueKind::Computed;
       it = inner ? by_impl_.erase(it) : std::next(it);
     }
     if (s.input == kNoValue) mark_opaque("it passes a tensor that no traced op made to " + s.path);
@@ -122,20 +135,21 @@ class Tracer {
   void add_state(ValueKind kind, const std::string& name, const Tensor& t) {
     if (!t.defined()) return;
     state_by_view_.emplace(view_key(t), std::pair{kind, name});
-    watched_.insert(t.storage().get());
+    watch(t.storage());
   }
 
+  void watch(const std::shared_ptr<Storage>& storage) { watched_[storage.get()] = storage; }
+
   ValueId remember(const Tensor& t, ValueId v) {
-    by_impl_[t.impl()] = v;
-    keep_.push_back(t);
+    by_impl_[t.impl()] = {t.impl_ptr(), v};
     return v;
   }
 
   uint64_t ids_before_;  // storages made before the trace have ids up to this
   std::map<ViewKey, std::pair<ValueKind, std::string>> state_by_view_;
-  std::unordered_map<const TensorImpl*, ValueId> by_impl_;
-  std::unordered_set<const Storage*> watched_;  // storages of the state and of computed values
-  std::vector<Tensor> keep_;                    // every tensor seen, alive so that addresses stay unique
+  std::unordered_map<const TensorImpl*, Weak<TensorImpl, ValueId>> by_impl_;
+  // The storages of the state and of computed values, whose memory code outside ops must not touch.
+  std::unordered_map<const Storage*, std::weak_ptr<Storage>> watched_;
 };
 
 thread_local Tracer* current = nullptr;

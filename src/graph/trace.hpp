@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,5 +69,14 @@ class ModuleScope {
 // buffers and random generators are the caller's to undo.
 Graph trace(const std::function<Tensor(const Tensor&)>& fn, const Tensor& input, const NamedTensors& parameters,
             const NamedTensors& buffers, const std::string& root_type);
+
+// `small`, a forward traced for a batch of b, made the graph of that forward for a batch of
+// `batch`, when `twice`, the same forward traced for a batch of 2b, shows that the forward treats
+// the first dimension as the batch throughout: the same nodes with the same attributes, and every
+// computed value (and reshape) of the same shape but for a first dimension of b in one and 2b in
+// the other, or of the same shape in both. nullopt otherwise (or when a module ran eagerly): then
+// trace for `batch` itself. Tracing a small batch costs a fraction of a large one's time and
+// memory.
+std::optional<Graph> rebatch(const Graph& small, const Graph& twice, int64_t batch);
 
 }  // namespace strata::graph

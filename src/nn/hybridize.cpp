@@ -8,8 +8,10 @@
 #include "graph/program.hpp"
 #include "graph/trace.hpp"
 #include "strata/autograd.hpp"
+#include "strata/backend.hpp"
 #include "strata/nn/module.hpp"
 #include "strata/random.hpp"
+#include "strata/storage.hpp"
 
 namespace strata::nn {
 namespace {
@@ -75,17 +77,43 @@ struct Module::Hybrid {
       std::rotate(it, it + 1, programs.end());
       return *programs.back().second;
     }
-    graph::Graph traced = trace(m, shape, dtype), optimized = traced;
+    const bool training = std::any_of(key.training.begin(), key.training.end(), [](bool t) { return t; });
+    graph::Graph traced = trace_for_batch(m, shape, dtype, training), optimized = traced;
     graph::optimize(optimized, {.inference = !key.gradients});
     auto compiled = std::make_unique<Compiled>(Compiled{std::move(traced), graph::Program(std::move(optimized))});
+    // Inference (every module in evaluation, no gradients) gets its memory planned now, so that its
+    // peak is known before the first call.
+    if (!key.gradients && !training) {
+      StateGuard state(m);
+      compiled->program.plan_memory(zeros(shape, dtype));
+    }
     if (programs.size() >= kMaxPrograms) programs.erase(programs.begin());
     programs.emplace_back(std::move(key), std::move(compiled));
     return *programs.back().second;
   }
 
+  // The graph for `shape`, traced for a small batch and made the graph of shape[0] where the
+  // forward allows (graph::rebatch): a batch of 1 and 2 (2 and 4 in training, where batch norms
+  // need two values).
+  static graph::Graph trace_for_batch(Module& m, const Shape& shape, DType dtype, bool training) {
+    const int64_t small = training ? 2 : 1;
+    if (shape.ndim() > 0 && shape[0] > 2 * small) {
+      Shape a = shape, b = shape;
+      a[0] = small;
+      b[0] = 2 * small;
+      try {
+        if (std::optional<graph::Graph> g = graph::rebatch(trace(m, a, dtype), trace(m, b, dtype), shape[0])) return *g;
+      } catch (const Error&) {
+        // a forward that takes only larger batches: traced for shape itself below
+      }
+    }
+    return trace(m, shape, dtype);
+  }
+
   static graph::Graph trace(Module& m, const Shape& shape, DType dtype) {
     StateGuard state(m);
     NoGradGuard no_grad;
+    NoWeightCachingGuard no_caching;  // the compiled graph may run other weights (folded batch norms)
     auto eager = [&m](const Tensor& x) { return m.call_as_layer(x, [&m](const Tensor& in) { return m.forward(in); }); };
     return graph::trace(eager, zeros(shape, dtype), m.named_parameters(), m.named_buffers(), m.type_name());
   }
@@ -108,7 +136,8 @@ void Module::hybridize(bool on) {
 Module::CompiledGraph Module::compiled_graph(const Shape& input_shape) {
   STRATA_CHECK(hybrid_ != nullptr, type_name_, ": compiled_graph needs a hybridized module (call hybridize() first)");
   const Compiled& c = hybrid_->compiled(*this, input_shape, DType::F32);
-  return {c.traced.str(), c.program.graph().str()};
+  const graph::MemoryPlan* plan = c.program.memory_plan();
+  return {c.traced.str(), c.program.graph().str(), plan ? plan->arena_bytes : 0, plan ? plan->total_bytes : 0};
 }
 
 }  // namespace strata::nn

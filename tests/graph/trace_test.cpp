@@ -172,5 +172,26 @@ TEST(Hybridize, SeesParameterChanges) {
   expect_equal("after a write through mutable_data");
 }
 
+// A forward that treats the first dimension as the batch is traced once for a small batch and made
+// the graph of any batch; one that does not is not.
+TEST(Rebatch, MakesASmallBatchsGraphTheGraphOfAnyBatch) {
+  Sequential net{std::make_shared<Conv2d>(1, 4, 3), std::make_shared<ReLU>(), std::make_shared<Flatten>(),
+                 std::make_shared<Linear>(36, 2)};
+  const graph::Graph one = test::trace_of(net, {1, 1, 5, 5}), two = test::trace_of(net, {2, 1, 5, 5});
+  const std::optional<graph::Graph> g = graph::rebatch(one, two, 7);
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->str(), test::trace_of(net, {7, 1, 5, 5}).str());
+  const Tensor x = test::random({7, 1, 5, 5}, 3, DType::F32);
+  NoGradGuard no_grad;
+  test::expect_close(test::run_graph(*g, x), net(x), 1e-6);
+
+  struct WholeBatch : Module {  // flattens the batch away: not a per-example forward
+    std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(4, 1));
+    WholeBatch() : Module("WholeBatch") {}
+    Tensor forward(const Tensor& x) override { return (*fc)(x.reshape({-1, 4})).reshape({1, -1}); }
+  } whole;
+  EXPECT_FALSE(graph::rebatch(test::trace_of(whole, {1, 4}), test::trace_of(whole, {2, 4}), 7).has_value());
+}
+
 }  // namespace
 }  // namespace strata

@@ -101,6 +101,10 @@ class Module {
   // now if it was not yet), as traced and as optimized, for printing and tests.
   struct CompiledGraph {
     std::string traced, optimized;
+    // Inference (every module in evaluation, gradients off): the memory plan's arena, which holds
+    // every buffer a call allocates on the calling thread, and those buffers' sizes summed (the
+    // arena without reuse). 0 in training.
+    std::size_t arena_bytes = 0, unplanned_bytes = 0;
   };
   CompiledGraph compiled_graph(const Shape& input_shape);
 

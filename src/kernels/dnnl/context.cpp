@@ -73,6 +73,18 @@ Output::Output(const memory::desc& desc, const Shape& shape) : result_(empty_pre
   }
 }
 
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void add_scratchpad(const memory::desc& desc, std::unordered_map<int, memory>& args, Tensor& holder) {
+  if (desc.get_size() == 0) return;
+  holder = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
+  args.emplace(DNNL_ARG_SCRATCHPAD, memory(desc, engine(), holder.mutable_raw_data()));
+}
+
 void Output::fill(const Tensor& t) {
   const Tensor dense = t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach();
   dnnl::memory from = memory_of(dense);

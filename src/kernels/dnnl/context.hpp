@@ -68,6 +68,15 @@ class Output {
   dnnl::memory memory_;
 };
 
+// Primitive attributes whose scratchpad (a primitive's temporary memory, large for Winograd
+// convolutions of big batches) the caller passes (DNNL_ARG_SCRATCHPAD, from add_scratchpad):
+// allocated as a tensor, it comes from Strata's allocators, and a compiled model's memory plan
+// holds it.
+dnnl::primitive_attr user_scratchpad();
+// Adds the scratchpad a primitive made with user_scratchpad() wants to `args`, kept alive by
+// `holder` through the primitive's execution.
+void add_scratchpad(const dnnl::memory::desc& desc, std::unordered_map<int, dnnl::memory>& args, Tensor& holder);
+
 // Whether the oneDNN path handles tensors of this dtype (f32 only).
 inline bool supported_dtype(DType dtype) { return dtype == DType::F32; }
 

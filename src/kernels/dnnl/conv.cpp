@@ -77,7 +77,7 @@ dnnl::primitive_attr forward_attr(const ConvGeom& g) {
   dnnl::post_ops ops;
   if (g.epilogue.residual) ops.append_sum(1.f);
   if (g.epilogue.activation) ops.append_eltwise(1.f, eltwise_algorithm(*g.epilogue.activation), 0.f, 0.f);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = user_scratchpad();
   attr.set_post_ops(ops);
   return attr;
 }
@@ -128,7 +128,7 @@ const BackwardData& backward_data_plan(const ConvGeom& fused) {
     dnnl::convolution_backward_data::desc desc(
         algorithm(g), any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
         a.strides, a.dilates, a.padding_l, a.padding_r);
-    dnnl::convolution_backward_data::primitive_desc pd(desc, engine(), forward_plan(g).pd);
+    dnnl::convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), engine(), forward_plan(g).pd);
     return BackwardData{pd, dnnl::convolution_backward_data(pd)};
   });
 }
@@ -141,7 +141,7 @@ const BackwardWeights& backward_weights_plan(const ConvGeom& fused) {
     dnnl::convolution_backward_weights::desc desc(
         algorithm(g), any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
         a.strides, a.dilates, a.padding_l, a.padding_r);
-    dnnl::convolution_backward_weights::primitive_desc pd(desc, engine(), forward_plan(g).pd);
+    dnnl::convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), engine(), forward_plan(g).pd);
     return BackwardWeights{pd, dnnl::convolution_backward_weights(pd)};
   });
 }
@@ -153,46 +153,52 @@ bool supports(const ConvGeom& g, DType dtype) { return supported_dtype(dtype) &&
 
 ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual) {
   const Forward& plan = forward_plan(g);
-  Tensor holders[3];
+  Tensor holders[4];
   const Tensor wc = w.detach().contiguous();
   memory wm = cached_weights(plan.pd.weights_desc(), user_weights_desc(g), wc, holders[0]);
   memory src = as_input(plan.pd.src_desc(), x, holders[1]);
   Output y(plan.pd.dst_desc(), g.y_shape());
   if (g.epilogue.residual) y.fill(residual);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, y.memory()}};
-  Tensor bc;
   if (g.has_bias) {
-    bc = b.detach().contiguous();
-    args.emplace(DNNL_ARG_BIAS, memory_of(bc));
+    holders[2] = b.detach().contiguous();
+    args.emplace(DNNL_ARG_BIAS, memory_of(holders[2]));
   }
+  add_scratchpad(plan.pd.scratchpad_desc(), args, holders[3]);
   plan.prim.execute(stream(), args);
   return {y.finish(), {}};
 }
 
 Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
   const BackwardData& plan = backward_data_plan(g);
-  Tensor holders[2];
+  Tensor holders[3];
   const Tensor wc = w.detach().contiguous();
   memory wm = reorder_to(plan.pd.weights_desc(), memory_of(user_weights_desc(g), wc), holders[0]);
   memory diff_dst = as_input(plan.pd.diff_dst_desc(), gy, holders[1]);
   Output gx(plan.pd.diff_src_desc(), g.x_shape());
-  plan.prim.execute(stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, gx.memory()}});
+  std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, gx.memory()}};
+  add_scratchpad(plan.pd.scratchpad_desc(), args, holders[2]);
+  plan.prim.execute(stream(), args);
   return gx.finish();
 }
 
 Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
   const BackwardWeights& plan = backward_weights_plan(g);
-  Tensor holders[2];
+  Tensor holders[4];
   memory src = as_input(plan.pd.src_desc(), x, holders[0]);
   memory diff_dst = as_input(plan.pd.diff_dst_desc(), gy, holders[1]);
   Tensor gw = empty(g.weight_shape());
   memory user = memory_of(user_weights_desc(g), gw);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}};
+  add_scratchpad(plan.pd.scratchpad_desc(), args, holders[2]);
   if (plan.pd.diff_weights_desc() == user.get_desc()) {
-    plan.prim.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, user}});
+    args.emplace(DNNL_ARG_DIFF_WEIGHTS, user);
+    plan.prim.execute(stream(), args);
   } else {
-    Tensor holder = empty({static_cast<int64_t>((plan.pd.diff_weights_desc().get_size() + 3) / 4)});
-    memory blocked(plan.pd.diff_weights_desc(), engine(), holder.mutable_raw_data());
-    plan.prim.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_WEIGHTS, blocked}});
+    holders[3] = empty({static_cast<int64_t>((plan.pd.diff_weights_desc().get_size() + 3) / 4)});
+    memory blocked(plan.pd.diff_weights_desc(), engine(), holders[3].mutable_raw_data());
+    args.emplace(DNNL_ARG_DIFF_WEIGHTS, blocked);
+    plan.prim.execute(stream(), args);
     dnnl::reorder(blocked, user).execute(stream(), blocked, user);
   }
   return gw;

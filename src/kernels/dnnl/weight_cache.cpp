@@ -6,6 +6,7 @@
 
 #include "core/tensor_impl.hpp"
 #include "strata/autograd.hpp"
+#include "strata/backend.hpp"
 #include "strata/storage.hpp"
 
 namespace strata::dnnl_backend {
@@ -108,7 +109,7 @@ WeightCache& cache() {
 }  // namespace
 
 memory cached_weights(const memory::desc& desc, const memory::desc& user, const Tensor& w, Tensor& holder) {
-  if (GradMode::is_enabled()) {
+  if (GradMode::is_enabled() || !weight_caching_enabled()) {
     cache().forget(w);
     return reorder_to(desc, memory_of(user, w), holder);
   }

@@ -15,9 +15,9 @@
 
 namespace strata::dnnl_backend {
 
-// `w` (dense, in the format `user`) as memory of `desc`. While gradients are off (GradMode), a
-// cached reordered copy when `w` is unchanged since it was made; otherwise as reorder_to, with
-// `holder` keeping a fresh copy alive.
+// `w` (dense, in the format `user`) as memory of `desc`. While gradients are off (GradMode) and
+// weight caching is on (strata/backend.hpp), a cached reordered copy when `w` is unchanged since it
+// was made; otherwise as reorder_to, with `holder` keeping a fresh copy alive.
 dnnl::memory cached_weights(const dnnl::memory::desc& desc, const dnnl::memory::desc& user, const Tensor& w,
                             Tensor& holder);
 

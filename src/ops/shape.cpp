@@ -1,6 +1,7 @@
 // View ops (view, reshape, permute, slice, expand, ...), copies (contiguous, clone, to) and
 // concatenation, with their gradients.
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 #include "core/dispatch.hpp"
@@ -243,6 +244,61 @@ Tensor Tensor::to(DType target) const {
   return out;
 }
 
+namespace {
+
+// Copies, for each of the n images, `count` elements from src (image stride src_stride, from
+// src_at) to dst (image stride dst_stride, from dst_at): runs of channel blocks between Blocked16
+// tensors, whose (C/16, spatial, 16) blocks of one image are contiguous.
+void copy_runs(const Tensor& dst, int64_t dst_stride, int64_t dst_at, const Tensor& src, int64_t src_stride,
+               int64_t src_at, int64_t n, int64_t count) {
+  const std::size_t bytes = dtype_size(src.dtype());
+  const char* from = static_cast<const char*>(src.raw_data());
+  char* to = static_cast<char*>(dst.mutable_raw_data());
+#pragma omp parallel for schedule(static) if (n * count > 65536)
+  for (int64_t i = 0; i < n; ++i)
+    std::memcpy(to + (i * dst_stride + dst_at) * bytes, from + (i * src_stride + src_at) * bytes, count * bytes);
+}
+
+// Channels [start, start + size) of a Blocked16 tensor, start and size multiples of 16: Blocked16.
+Tensor channel_blocks(const Tensor& t, int64_t start, int64_t size) {
+  Shape shape = t.shape();
+  const int64_t per_channel = t.numel() / (shape[0] * shape[1]);
+  shape[1] = size;
+  Tensor out = empty_in(shape, t.dtype(), t.device(), Layout::Blocked16);
+  copy_runs(out, size * per_channel, 0, t, t.shape()[1] * per_channel, start * per_channel, shape[0],
+            size * per_channel);
+  return out;
+}
+
+// The concatenation of `tensors` along the channels in oneDNN's blocked layout, which the
+// result keeps: where every tensor's channels are a multiple of 16 and one is blocked already
+// (Inception's paths, from blocked convolutions), each image's blocks of each tensor follow each
+// other, and the layers after it read it without a conversion.
+bool cat_stays_blocked(const std::vector<Tensor>& tensors, int d) {
+  if (d != 1) return false;
+  bool blocked = false;
+  for (const Tensor& t : tensors) {
+    if (!blockable(t.shape())) return false;
+    blocked = blocked || t.layout() == Layout::Blocked16;
+  }
+  return blocked;
+}
+
+Tensor blocked_cat(const std::vector<Tensor>& tensors, const Shape& shape) {
+  Tensor out = empty_in(shape, tensors[0].dtype(), tensors[0].device(), Layout::Blocked16);
+  const int64_t per_channel = out.numel() / (shape[0] * shape[1]);
+  int64_t at = 0;
+  for (const Tensor& t : tensors) {
+    const Tensor part = to_layout(t.detach(), Layout::Blocked16);
+    const int64_t count = t.shape()[1] * per_channel;
+    copy_runs(out, shape[1] * per_channel, at, part, count, 0, shape[0], count);
+    at += count;
+  }
+  return out;
+}
+
+}  // namespace
+
 Tensor cat(const std::vector<Tensor>& tensors, int dim) {
   graph::OpTrace trace;
   STRATA_CHECK(!tensors.empty(), "cat: expected at least one tensor");
@@ -264,21 +320,31 @@ Tensor cat(const std::vector<Tensor>& tensors, int dim) {
                    " but tensor 0 has ", first.shape(), "; all sizes except dimension ", d, " must match");
     shape[d] += t.shape()[d];
   }
-  Tensor out = empty(shape, first.dtype(), first.device());
   std::vector<int64_t> offsets;
   int64_t at = 0;
   for (const Tensor& t : tensors) {
     offsets.push_back(at);
-    copy_into(out.slice(d, at, at + t.shape()[d]), t);
     at += t.shape()[d];
+  }
+  Tensor out;
+  if (cat_stays_blocked(tensors, d)) {
+    out = blocked_cat(tensors, shape);
+  } else {
+    out = empty(shape, first.dtype(), first.device());
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+      copy_into(out.slice(d, offsets[i], offsets[i] + tensors[i].shape()[d]), tensors[i]);
   }
   if (autograd::needs_grad(tensors)) {
     std::vector<int64_t> sizes;
     for (const Tensor& t : tensors) sizes.push_back(t.shape()[d]);
     autograd::record("cat", out, tensors, [d, offsets, sizes](const Tensor& gy, const autograd::Node& node) {
       std::vector<Tensor> grads(offsets.size());
-      for (std::size_t i = 0; i < grads.size(); ++i)
-        if (node.needs_input_grad(i)) grads[i] = gy.slice(d, offsets[i], offsets[i] + sizes[i]);
+      for (std::size_t i = 0; i < grads.size(); ++i) {
+        if (!node.needs_input_grad(i)) continue;
+        const bool blocks = gy.layout() == Layout::Blocked16 && offsets[i] % kChannelBlock == 0 &&
+                            sizes[i] % kChannelBlock == 0;
+        grads[i] = blocks ? channel_blocks(gy, offsets[i], sizes[i]) : gy.slice(d, offsets[i], offsets[i] + sizes[i]);
+      }
       return grads;
     });
   }

@@ -438,6 +438,24 @@ TEST(ActivationBackends, FusedAddAgrees) {
     }
 }
 
+// Concatenation along channels: of blocked tensors whose channels are multiples of 16 it stays
+// blocked (the gradient split back in blocks); of a mix or of other channel counts it is plain.
+TEST(CatBackends, BlockedChannelsStayBlockedAndAgree) {
+  for (int layouts = 0; layouts < 4; ++layouts)
+    for (const int64_t c : {16, 8}) {
+      SCOPED_TRACE(::testing::Message() << "layouts " << layouts << " channels " << c);
+      expect_backends_agree(
+          [&](const std::vector<Tensor>& in) {
+            const Tensor a = layouts & 1 && c == 16 ? to_layout(in[0], Layout::Blocked16) : in[0];
+            const Tensor b = layouts & 2 ? to_layout(in[1], Layout::Blocked16) : in[1];
+            const Tensor y = cat({a, b, in[2]}, 1);
+            EXPECT_EQ(y.layout() == Layout::Blocked16, c == 16 && (layouts & 1 || layouts & 2)) << "layout of the result";
+            return y * 1.0;
+          },
+          {rnd({2, c, 3, 5}, 1), rnd({2, 32, 3, 5}, 2), rnd({2, 16, 3, 5}, 3)});
+    }
+}
+
 TEST(LinearBackends, Agree) {
   expect_backends_agree([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
                         {rnd({8, 400}, 1), rnd({120, 400}, 2), rnd({120}, 3)});

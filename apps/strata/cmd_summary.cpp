@@ -31,7 +31,7 @@ std::string compiled_graph(nn::Module& model, const Shape& input, const std::str
   const nn::Module::CompiledGraph g = model.compiled_graph(input);
   if (mode == "train") return g.optimized;
   char memory[160];
-  std::snprintf(memory, sizeof memory, "\nmemory plan: one arena of %.1f MB for every buffer of a call (%.1f MB without reuse)",
+  std::snprintf(memory, sizeof memory, "\nmemory plan: one arena of %.2f MB for every buffer of a call (%.2f MB without reuse)",
                 static_cast<double>(g.arena_bytes) / (1 << 20), static_cast<double>(g.unplanned_bytes) / (1 << 20));
   return g.optimized + memory;
 }

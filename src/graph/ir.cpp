@@ -62,8 +62,9 @@ std::string value_ref(const Graph& g, ValueId id) {
   if (id == kNoValue) return "_";
   const Value& v = g.values[id];
   if (v.kind == ValueKind::Parameter || v.kind == ValueKind::Buffer) return v.name;
-  if (v.kind == ValueKind::Constant) return "const%" + std::to_string(id);
-  return "%" + std::to_string(id);
+  std::string ref = v.kind == ValueKind::Constant ? "const%" : "%";
+  ref += std::to_string(id);
+  return ref;
 }
 
 }  // namespace

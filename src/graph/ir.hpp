@@ -34,7 +34,7 @@ struct Value {
   ValueKind kind = ValueKind::Computed;
   Shape shape;
   DType dtype = DType::F32;
-  Layout layout = Layout::Strided;  // as traced; assign_layouts sets the one the plan produces
+  Layout layout = Layout::Strided;  // as traced, then as the program's first run gave it
   std::string name;                 // a parameter's or buffer's state_dict key
   Tensor tensor;                    // Parameter, Buffer, Constant: the referenced tensor
 };

@@ -70,7 +70,8 @@ Program::Program(Program&& other) noexcept
       cache_(std::move(other.cache_)),
       plan_(std::move(other.plan_)),
       arena_(std::exchange(other.arena_, nullptr)),
-      record_next_run_(other.record_next_run_) {}
+      record_next_run_(other.record_next_run_),
+      layouts_seen_(other.layouts_seen_) {}
 
 namespace {
 
@@ -169,13 +170,17 @@ Tensor Program::run_nodes(const Tensor& input) {
       row.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       ++row.runs;
     }
-    for (std::size_t k = 0; k < n.outputs.size(); ++k) slot[n.outputs[k]] = std::move(out[k]);
+    for (std::size_t k = 0; k < n.outputs.size(); ++k) {
+      if (!layouts_seen_) graph_.values[n.outputs[k]].layout = out[k].layout();
+      slot[n.outputs[k]] = std::move(out[k]);
+    }
     // What no later node reads goes now (the output stays).
     for (ValueId v : n.inputs)
       if (v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
           graph_.values[v].kind == ValueKind::Computed)
         slot[v] = Tensor();
   }
+  layouts_seen_ = true;
   return slot[graph_.output];
 }
 

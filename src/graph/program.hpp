@@ -38,6 +38,8 @@ class Program {
   void plan_memory(const Tensor& example);
   const MemoryPlan* memory_plan() const { return plan_ ? &*plan_ : nullptr; }
 
+  // The graph it runs; after the first run, each value with the layout its kernel gave it (Blocked16
+  // where oneDNN keeps 16-channel blocks from layer to layer, Strided elsewhere).
   const Graph& graph() const { return graph_; }
 
   // Profiling (strata bench --profile): while on, every run adds each node's time to a table
@@ -67,6 +69,7 @@ class Program {
   std::optional<MemoryPlan> plan_;
   ArenaAllocator* arena_ = nullptr;  // deletes itself once retired and empty
   bool record_next_run_ = false;
+  bool layouts_seen_ = false;  // graph_'s values carry the layouts a run gave them
 
   Tensor run_nodes(const Tensor& input);
   Tensor run_recorded(const Tensor& input);

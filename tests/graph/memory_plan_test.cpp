@@ -32,7 +32,9 @@ TEST(PlanOffsets, BlocksAliveTogetherNeverShareBytesOthersDo) {
       const MemoryPlan::Block& b = plan.blocks[j];
       if (b.outlives_run()) continue;
       const bool together = a.allocated < b.freed && b.allocated < a.freed;
-      if (together) EXPECT_FALSE(share_bytes(a, b)) << i << " and " << j;
+      if (together) {
+        EXPECT_FALSE(share_bytes(a, b)) << i << " and " << j;
+      }
     }
   }
   // The peak of live bytes (blocks 1, 2, 3 at event 4: 3000 + 500 + 3008 rounded) is all it takes.

@@ -77,10 +77,57 @@ void update_running_stats(const BatchNormGeom& g, const float* mean, const float
   }
 }
 
+namespace {
+
+// y = (x - mean) invstd w + b, then the epilogue's activation and pooling, row by row or plane by
+// plane while each is in L1; x plain.
+BatchNormForward normalized(const BatchNormGeom& g, const Tensor& xc, const Tensor& weight, const Tensor& bias,
+                            const Tensor& mean, const Tensor& invstd) {
+  const bool pooled = g.epilogue.pool.has_value();
+  const int64_t N = g.batch, C = g.channels, S = g.spatial;
+  const float* in = xc.data<float>();
+  const float* pm = mean.data<float>();
+  const float* pi = invstd.data<float>();
+  // y = x scale + shift per channel, scale = w invstd, shift = b - mean scale.
+  const Tensor w = channel_vector(weight, C, 1.0), b = channel_vector(bias, C, 0.0);
+  std::vector<float> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    scale[c] = w.data<float>()[c] * pi[c];
+    shift[c] = b.data<float>()[c] - pm[c] * scale[c];
+  }
+  BatchNormForward f{empty(g.x_shape), pooled ? empty(g.epilogue.pool->y_shape()) : Tensor(), mean, invstd};
+  float* out = f.y.mutable_data<float>();
+  float* pool_out = pooled ? f.pooled.mutable_data<float>() : nullptr;
+  // The post-op (and the pooling) run on each row or plane right after it is written, while it is in L1.
+  const std::optional<Activation> activation = g.epilogue.activation;
+  if (S == 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n) {
+      float* row = out + n * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) row[c] = in[n * C + c] * scale[c] + shift[c];
+      if (activation) simd::activate_row(*activation, row, row, C);
+    }
+  } else {
+#pragma omp parallel for schedule(static)
+    for (int64_t p = 0; p < N * C; ++p) {
+      const float a = scale[p % C], s = shift[p % C];
+      const float* src = in + p * S;
+      float* dst = out + p * S;
+#pragma omp simd
+      for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * a + s;
+      if (activation) simd::activate_row(*activation, dst, dst, S);
+      if (pooled) plain_pool::two_by_two_rows(dst, g.x_shape[3], g.x_shape[2] / 2, pool_out + p * (S / 4));
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var) {
   const Tensor xc = in_plain_layout(x);
-  const bool pooled = g.epilogue.pool.has_value();
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
   // Per channel: mean and sum of squared deviations (M2).
@@ -129,39 +176,17 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
     pi[c] = static_cast<float>(1.0 / std::sqrt(v + g.eps));
   }
   update_running_stats(g, pm, pv, running_mean, running_var, g.momentum);
-  // y = x scale + shift per channel, scale = w invstd, shift = b - mean scale.
-  const Tensor w = channel_vector(weight, C, 1.0), b = channel_vector(bias, C, 0.0);
-  std::vector<float> scale(static_cast<std::size_t>(C)), shift(static_cast<std::size_t>(C));
-  for (int64_t c = 0; c < C; ++c) {
-    scale[c] = w.data<float>()[c] * pi[c];
-    shift[c] = b.data<float>()[c] - pm[c] * scale[c];
-  }
-  BatchNormForward f{empty(g.x_shape), pooled ? empty(g.epilogue.pool->y_shape()) : Tensor(), mean, invstd};
-  float* out = f.y.mutable_data<float>();
-  float* pool_out = pooled ? f.pooled.mutable_data<float>() : nullptr;
-  // The post-op (and the pooling) run on each row or plane right after it is written, while it is in L1.
-  const std::optional<Activation> activation = g.epilogue.activation;
-  if (S == 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; ++n) {
-      float* row = out + n * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) row[c] = in[n * C + c] * scale[c] + shift[c];
-      if (activation) simd::activate_row(*activation, row, row, C);
-    }
-  } else {
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < N * C; ++p) {
-      const float a = scale[p % C], s = shift[p % C];
-      const float* src = in + p * S;
-      float* dst = out + p * S;
-#pragma omp simd
-      for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * a + s;
-      if (activation) simd::activate_row(*activation, dst, dst, S);
-      if (pooled) plain_pool::two_by_two_rows(dst, g.x_shape[3], g.x_shape[2] / 2, pool_out + p * (S / 4));
-    }
-  }
-  return f;
+  return normalized(g, xc, weight, bias, mean, invstd);
+}
+
+BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   const Tensor& running_mean, const Tensor& running_var) {
+  const Tensor mean = running_mean.detach().contiguous().clone(), var = running_var.detach().contiguous();
+  Tensor invstd = empty({g.channels});
+  const float* pv = var.data<float>();
+  float* pi = invstd.mutable_data<float>();
+  for (int64_t c = 0; c < g.channels; ++c) pi[c] = static_cast<float>(1.0 / std::sqrt(double(pv[c]) + g.eps));
+  return normalized(g, in_plain_layout(x), weight, bias, mean, invstd);
 }
 
 BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& args) {
@@ -267,9 +292,9 @@ BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& arg
 
 namespace {
 
-// Training on plain input, with an activation and a 2x2 stride-2 average pooling at most.
+// Plain input, with an activation and a 2x2 stride-2 average pooling at most.
 bool supports(const BatchNormGeom& g, DType dtype) {
-  if (dtype != DType::F32 || !g.training || g.epilogue.residual) return false;
+  if (dtype != DType::F32 || g.epilogue.residual) return false;
   if (g.epilogue.pool &&
       (g.x_shape.ndim() != 4 || g.epilogue.pool->mode != PoolMode::Avg || !plain_pool::is_two_by_two(*g.epilogue.pool)))
     return false;
@@ -278,7 +303,8 @@ bool supports(const BatchNormGeom& g, DType dtype) {
 
 BatchNormForward forward(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                          const Tensor& running_mean, const Tensor& running_var, const Tensor&) {
-  return forward_training(g, x, weight, bias, running_mean, running_var);
+  return g.training ? forward_training(g, x, weight, bias, running_mean, running_var)
+                    : forward_inference(g, x, weight, bias, running_mean, running_var);
 }
 
 const BatchNormKernels kPlainBatchNorm{supports, forward, backward};

@@ -1,4 +1,4 @@
-// Batch normalization in training of plain (N, C, S) tensors, for activations that arrive plain:
+// Batch normalization of plain (N, C, S) tensors, for activations that arrive plain:
 // few-channel ones (LeNet-BN's 6 and 16 channels, written plain by small_conv) and the (N, C)
 // outputs of linear layers. oneDNN's plain-layout ("ncsp") batch norm took 1.7 ms forward and
 // 2.0 ms backward per LeNet-BN training step at batch 256 here for the 2-D layers, more than both
@@ -10,14 +10,17 @@
 namespace strata::cpu::plain_batchnorm {
 
 // Plain (Strided) input, not empty; (N, C) input of at most 1 M values. The epilogue and the mode
-// are not looked at (the table registered in plain_batchnorm.cpp takes training calls with an
-// activation and LeNet-BN's 2x2 average pooling at most).
+// are not looked at (the table registered in plain_batchnorm.cpp takes calls with an activation
+// and LeNet-BN's 2x2 average pooling at most).
 bool suits(const BatchNormGeom& g);
 
 // Batch statistics, the running statistics' update, y with the epilogue's activation, and, when
 // the epilogue pools, y 2x2-average-pooled plane by plane while it is in L1.
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var);
+// The same with the running statistics (evaluation).
+BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                   const Tensor& running_mean, const Tensor& running_var);
 // Every gradient, with the activation's backward (from args.y) inside the passes over each plane;
 // when the epilogue pools, args.grad_y is the gradient of the pooled output, spread over each
 // plane's windows in the same pass.

@@ -54,7 +54,7 @@ Tensor to_layout(const Tensor& t, Layout layout) {
     out = empty_in(t.shape(), t.dtype(), t.device(), layout);
     const int64_t n = t.shape()[0], c = t.shape()[1], s = n * c > 0 ? t.numel() / (n * c) : 0;
     visit_any(t.dtype(), [&]<class T>() {
-      reorder<T>(src.mutable_data<T>(), out.mutable_data<T>(), n, c, s, layout == Layout::Blocked16);
+      reorder<T>(src.data<T>(), out.mutable_data<T>(), n, c, s, layout == Layout::Blocked16);
     });
   }
   if (autograd::needs_grad({t}))

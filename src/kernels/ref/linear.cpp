@@ -26,7 +26,7 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias)
   Tensor y = empty({rows, out}, x.dtype(), x.device());
   const Tensor xc = x.contiguous(), wc = weight.contiguous();
   visit_floating(x.dtype(), "linear", [&]<class T>() {
-    ref::gemm<T>(false, true, rows, out, in, T(1), xc.mutable_data<T>(), in, wc.mutable_data<T>(), in, T(0), y.mutable_data<T>(), out);
+    ref::gemm<T>(false, true, rows, out, in, T(1), xc.data<T>(), in, wc.data<T>(), in, T(0), y.mutable_data<T>(), out);
     if (bias.defined()) {
       const Tensor bc = bias.contiguous();
       const T* pb = bc.data<T>();
@@ -44,7 +44,7 @@ Tensor linear_backward_data(const Tensor& grad_y, const Tensor& weight) {
   Tensor gx = empty({rows, in}, grad_y.dtype(), grad_y.device());
   const Tensor gyc = grad_y.contiguous(), wc = weight.contiguous();
   visit_floating(gx.dtype(), "linear", [&]<class T>() {
-    ref::gemm<T>(false, false, rows, in, out, T(1), gyc.mutable_data<T>(), out, wc.mutable_data<T>(), in, T(0), gx.mutable_data<T>(), in);
+    ref::gemm<T>(false, false, rows, in, out, T(1), gyc.data<T>(), out, wc.data<T>(), in, T(0), gx.mutable_data<T>(), in);
   });
   return gx;
 }
@@ -55,7 +55,7 @@ Tensor linear_backward_weight(const Tensor& grad_y, const Tensor& x) {
   Tensor gw = empty({out, in}, grad_y.dtype(), grad_y.device());
   const Tensor gyc = grad_y.contiguous(), xc = x.contiguous();
   visit_floating(gw.dtype(), "linear", [&]<class T>() {
-    ref::gemm<T>(true, false, out, in, rows, T(1), gyc.mutable_data<T>(), out, xc.mutable_data<T>(), in, T(0), gw.mutable_data<T>(), in);
+    ref::gemm<T>(true, false, out, in, rows, T(1), gyc.data<T>(), out, xc.data<T>(), in, T(0), gw.mutable_data<T>(), in);
   });
   return gw;
 }

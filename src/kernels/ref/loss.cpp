@@ -10,7 +10,7 @@ namespace {
 Tensor softmax_forward(const SoftmaxGeom& g, const Tensor& x, bool log) {
   Tensor y = empty(g.shape, x.dtype(), x.device());
   const Tensor xc = x.contiguous();
-  visit_floating(x.dtype(), g.op, [&]<class T>() { ref::softmax_forward<T>(g, xc.mutable_data<T>(), log, y.mutable_data<T>()); });
+  visit_floating(x.dtype(), g.op, [&]<class T>() { ref::softmax_forward<T>(g, xc.data<T>(), log, y.mutable_data<T>()); });
   return y;
 }
 
@@ -18,7 +18,7 @@ Tensor softmax_backward(const SoftmaxGeom& g, const Tensor& gy, const Tensor& y,
   Tensor gx = empty(g.shape, y.dtype(), y.device());
   const Tensor gyc = gy.contiguous(), yc = y.contiguous();
   visit_floating(y.dtype(), g.op, [&]<class T>() {
-    ref::softmax_backward<T>(g, gyc.mutable_data<T>(), yc.mutable_data<T>(), log, gx.mutable_data<T>());
+    ref::softmax_backward<T>(g, gyc.data<T>(), yc.data<T>(), log, gx.mutable_data<T>());
   });
   return gx;
 }
@@ -28,7 +28,7 @@ CrossEntropyForward cross_entropy_forward(const CrossEntropyGeom& g, const Tenso
                         empty({g.batch, g.classes}, logits.dtype(), logits.device())};
   const Tensor lc = logits.contiguous(), tc = targets.contiguous();
   visit_floating(logits.dtype(), "cross_entropy", [&]<class T>() {
-    ref::cross_entropy_forward<T>(g, lc.mutable_data<T>(), tc.mutable_data<int64_t>(), f.log_probs.mutable_data<T>(), f.loss.mutable_data<T>());
+    ref::cross_entropy_forward<T>(g, lc.data<T>(), tc.data<int64_t>(), f.log_probs.mutable_data<T>(), f.loss.mutable_data<T>());
   });
   return f;
 }
@@ -38,7 +38,7 @@ Tensor cross_entropy_backward(const CrossEntropyGeom& g, const Tensor& grad_loss
   Tensor gx = empty({g.batch, g.classes}, log_probs.dtype(), log_probs.device());
   const Tensor lc = log_probs.contiguous(), tc = targets.contiguous();
   visit_floating(log_probs.dtype(), "cross_entropy", [&]<class T>() {
-    ref::cross_entropy_backward<T>(g, grad_loss.item(), lc.mutable_data<T>(), tc.mutable_data<int64_t>(), gx.mutable_data<T>());
+    ref::cross_entropy_backward<T>(g, grad_loss.item(), lc.data<T>(), tc.data<int64_t>(), gx.mutable_data<T>());
   });
   return gx;
 }

@@ -30,13 +30,15 @@ int fold_batch_norm(Graph& graph) {
     const std::vector<ValueId> bn_params(bn.inputs.begin() + 1, bn.inputs.end());
     if (!leaf_inputs(graph, {conv.inputs[1], conv.inputs[2]}) || !leaf_inputs(graph, bn_params)) continue;
 
-    const Value& w = graph.values[conv.inputs[1]];
+    // Copies: graph.add may move the values.
+    const Shape w_shape = graph.values[conv.inputs[1]].shape;
+    const DType w_dtype = graph.values[conv.inputs[1]].dtype;
     Node fold;
     fold.op = OpKind::FoldBatchNorm;
     fold.attrs = FoldAttrs{bn.get<BatchNormAttrs>().eps};
     fold.inputs = {conv.inputs[1], conv.inputs[2], bn_params[0], bn_params[1], bn_params[2], bn_params[3]};
-    fold.outputs = {graph.add({ValueKind::Computed, w.shape, w.dtype, Layout::Strided, "", {}}),
-                    graph.add({ValueKind::Computed, Shape{w.shape[0]}, w.dtype, Layout::Strided, "", {}})};
+    fold.outputs = {graph.add({ValueKind::Computed, w_shape, w_dtype, Layout::Strided, "", {}}),
+                    graph.add({ValueKind::Computed, Shape{w_shape[0]}, w_dtype, Layout::Strided, "", {}})};
     fold.scope = bn.scope;
     fold.layer = bn.layer;
 

@@ -15,6 +15,7 @@
 #include "ops/batchnorm.hpp"
 #include "ops/conv.hpp"
 #include "ops/pool.hpp"
+#include "relative_error.hpp"
 #include "strata/strata.hpp"
 
 using namespace strata;
@@ -24,16 +25,6 @@ namespace {
 Tensor random_input(const Shape& shape, uint64_t seed) {
   Generator gen(seed);
   return to_layout(uniform(shape, -1.0, 1.0, gen), blockable(shape) ? Layout::Blocked16 : Layout::Strided);
-}
-
-double max_relative_error(const Tensor& a, const Tensor& b) {
-  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double diff = 0, scale = 1e-12;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    diff = std::max(diff, std::abs(x[i] - y[i]));
-    scale = std::max(scale, std::abs(y[i]));
-  }
-  return diff / scale;
 }
 
 // Runs `op` on the reference and on the current backend with a batch-2 version of the inputs and
@@ -46,7 +37,7 @@ bool validate(benchmark::State& state, Op&& op) {
     BackendGuard guard(Backend::Ref);
     ref = op(2);
   }
-  const double err = max_relative_error(fast, ref);
+  const double err = bench::max_relative_error(fast, ref);
   if (err > 1e-3) {
     state.SkipWithError(("disagrees with the reference kernel: relative error " + std::to_string(err)).c_str());
     return false;

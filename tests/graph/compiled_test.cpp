@@ -12,18 +12,14 @@
 #include <regex>
 
 #include "common/test_util.hpp"
+#include "common/zoo_cases.hpp"
 #include "strata/backend.hpp"
 #include "strata/strata.hpp"
 
 namespace strata {
 namespace {
 
-struct ZooCase {
-  const char* model;
-  Shape input;        // as in tests/models/backends_test.cpp: small but with real batch statistics
-  bool ref = true;    // also on the reference kernels (seconds, not minutes)
-};
-void PrintTo(const ZooCase& c, std::ostream* os) { *os << c.model; }
+using test::ZooCase;
 
 struct Outcome {
   Tensor logits;
@@ -82,7 +78,7 @@ Tensor infer(const ZooCase& c, bool compiled) {
 
 std::vector<Backend> backends(const ZooCase& c) {
   std::vector<Backend> b;
-  if (c.ref) b.push_back(Backend::Ref);
+  if (c.quick) b.push_back(Backend::Ref);
   if (backend_available(Backend::Dnnl)) b.push_back(Backend::Dnnl);
   return b;
 }
@@ -174,17 +170,7 @@ TEST_P(ZooCompiled, GraphsAreFused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, ZooCompiled,
-                         ::testing::Values(ZooCase{"lenet", {8, 1, 28, 28}}, ZooCase{"lenet-bn", {8, 1, 28, 28}},
-                                           ZooCase{"alexnet", {2, 1, 224, 224}, false},
-                                           ZooCase{"vgg11-small", {2, 1, 224, 224}, false},
-                                           ZooCase{"nin", {2, 1, 96, 96}}, ZooCase{"googlenet", {2, 1, 96, 96}, false},
-                                           ZooCase{"resnet18", {2, 1, 64, 64}},
-                                           ZooCase{"resnet3d18", {4, 1, 8, 32, 32}, false}),
-                         [](const auto& info) {
-                           std::string name = info.param.model;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         test::zoo_cases(), test::zoo_case_name);
 
 }  // namespace
 }  // namespace strata

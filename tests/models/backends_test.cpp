@@ -7,20 +7,14 @@
 #include <cmath>
 
 #include "common/test_util.hpp"
+#include "common/zoo_cases.hpp"
 #include "models/golden.hpp"
 #include "strata/backend.hpp"
 
 namespace strata {
 namespace {
 
-struct ZooCase {
-  const char* model;
-  // The smallest input each architecture takes at reasonable cost, with batch statistics over
-  // at least 4 values per channel (batch norm over 2 values is ill-conditioned: x_hat = +-1).
-  Shape input;
-  bool quick = true;  // also run under the sanitizers (seconds on the reference kernels)
-};
-void PrintTo(const ZooCase& c, std::ostream* os) { *os << c.model; }
+using test::ZooCase;
 
 struct Step {
   Tensor logits;
@@ -81,16 +75,7 @@ TEST_P(ZooBackends, ForwardAndOneTrainingStepAgree) {
 // vgg11 is left out: at the 224x224 its classifier needs, one reference training step takes
 // minutes; vgg11-small is the same layers with a quarter of the channels.
 INSTANTIATE_TEST_SUITE_P(Zoo, ZooBackends,
-                         ::testing::Values(ZooCase{"lenet", {8, 1, 28, 28}}, ZooCase{"lenet-bn", {8, 1, 28, 28}},
-                                           ZooCase{"alexnet", {2, 1, 224, 224}, false},
-                                           ZooCase{"vgg11-small", {2, 1, 224, 224}, false}, ZooCase{"nin", {2, 1, 96, 96}},
-                                           ZooCase{"googlenet", {2, 1, 96, 96}, false}, ZooCase{"resnet18", {2, 1, 64, 64}},
-                                           ZooCase{"resnet3d18", {4, 1, 8, 32, 32}, false}),
-                         [](const auto& info) {
-                           std::string name = info.param.model;
-                           std::replace(name.begin(), name.end(), '-', '_');
-                           return name;
-                         });
+                         test::zoo_cases(), test::zoo_case_name);
 
 }  // namespace
 }  // namespace strata

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/dispatch.hpp"
+#include "kernels/cpu/plain.hpp"
 #include "ops/linear.hpp"
 
 namespace strata::cpu::few_rows_linear {
@@ -99,18 +100,7 @@ Tensor backward_weight(const Tensor& grad_y, const Tensor& x) {
   return gw;
 }
 
-Tensor backward_bias(const Tensor& grad_y) {
-  const Tensor g = grad_y.detach().contiguous();
-  const int64_t rows = g.shape()[0], out = g.shape()[1];
-  Tensor gb = zeros({out});
-  float* pb = gb.mutable_data<float>();
-  const float* pg = g.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t o = 0; o < out; ++o) pb[o] += pg[r * out + o];
-  return gb;
-}
-
-const LinearKernels kFewRowsLinear{supports, forward, backward_data, backward_weight, backward_bias};
+const LinearKernels kFewRowsLinear{supports, forward, backward_data, backward_weight, column_sums};
 STRATA_REGISTER_RANKED_KERNELS(LinearKernels, Backend::Dnnl, 0, kFewRowsLinear);
 
 }  // namespace

@@ -7,6 +7,7 @@
 //   backward data:    gx (N, in)   = gy (N, out) * W (out, in)
 //   backward weights: gW (out, in) = gy^T (out, N) * x (N, in)
 #include "core/dispatch.hpp"
+#include "kernels/cpu/plain.hpp"
 #include "kernels/dnnl/context.hpp"
 #include "ops/linear.hpp"
 
@@ -73,20 +74,7 @@ Tensor backward_weight(const Tensor& grad_y, const Tensor& x) {
   return gw;
 }
 
-// grad_b (out) = column sums of grad_y (N, out).
-Tensor backward_bias(const Tensor& grad_y) {
-  const Tensor g = grad_y.detach().contiguous();
-  const int64_t rows = g.shape()[0], out = g.shape()[1];
-  Tensor gb = zeros({out});
-  float* pb = gb.mutable_data<float>();
-  const float* pg = g.data<float>();
-  for (int64_t r = 0; r < rows; ++r)
-#pragma omp simd
-    for (int64_t o = 0; o < out; ++o) pb[o] += pg[r * out + o];
-  return gb;
-}
-
-const LinearKernels kDnnlLinear{supports, forward, backward_data, backward_weight, backward_bias};
+const LinearKernels kDnnlLinear{supports, forward, backward_data, backward_weight, cpu::column_sums};
 STRATA_REGISTER_KERNELS(LinearKernels, Backend::Dnnl, kDnnlLinear);
 
 }  // namespace

@@ -127,8 +127,10 @@ Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias
   graph::OpTrace trace;
   const char* op = nd == 2 ? "conv2d" : "conv3d";
   const ConvGeom plain = checked_geom(op, nd, x, weight, bias, options);
+  const bool inference = !autograd::needs_grad({x, weight, bias, epilogue.residual});
   const Tensor y = run_epilogue(epilogue, nd, [&](const Epilogue& part) {
     ConvGeom g = plain;
+    g.inference = inference;
     g.epilogue = EpilogueGeom::make(op, nd, g.y_shape(), x, part);
     const ConvKernels* k =
         find_kernels<ConvKernels>(x.device(), [&](const ConvKernels& t) { return t.supports(g, x.dtype()); });

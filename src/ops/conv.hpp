@@ -17,6 +17,9 @@ struct ConvGeom {
   int64_t batch = 0, in_channels = 0, out_channels = 0, groups = 1;
   Spatial in{}, kernel{}, out{}, stride{}, padding{}, dilation{};
   bool has_bias = false;
+  // No gradient will be asked of this call (nothing it reads requires one, or gradients are off):
+  // a kernel may take it with an inference-only algorithm.
+  bool inference = false;
   // What follows the convolution in the same call: out = pool(activation(conv + bias + residual)).
   EpilogueGeom epilogue;
 

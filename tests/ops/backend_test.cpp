@@ -4,11 +4,15 @@
 // ops that pass blocked activations from layer to layer. Rows are skipped, not failed, in a build
 // without oneDNN.
 #include <functional>
+#include <optional>
 
 #include "common/test_util.hpp"
 #include "core/layout.hpp"
 #include "ops/activation.hpp"
 #include "ops/epilogue.hpp"
+#ifdef STRATA_WITH_DNNL
+#include "kernels/cpu/few_positions_conv.hpp"
+#endif
 
 using namespace strata;
 using namespace strata::test;
@@ -87,6 +91,58 @@ TEST_P(ConvBackends, FusedActivationsAgree) {
         {rnd(c.x, 1), rnd(c.w, 2), c.bias ? rnd({c.w[0]}, 3) : Tensor()});
   }
 }
+
+#ifdef STRATA_WITH_DNNL
+// Inference (no gradient wanted): convolutions of few output positions run on the streaming
+// kernel (kernels/cpu/few_positions_conv.hpp) with every epilogue it takes, against the reference.
+TEST(ConvBackends, FewPositionsInferenceAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    const char* name;
+    Shape x, w;
+    ConvOptions options;
+    bool bias, residual, blocked_input;
+  } rows[] = {
+      {"resnet_last_stage", {1, 256, 3, 3}, {128, 256, 3, 3}, {.padding = 1}, true, true, true},
+      {"stride2_two_images", {2, 128, 6, 6}, {256, 128, 3, 3}, {.stride = 2, .padding = 1}, false, true, true},
+      {"pointwise_stride2", {1, 512, 6, 6}, {512, 512, 1, 1}, {.stride = 2}, true, false, true},
+      {"five_by_five_64_positions", {4, 64, 4, 4}, {176, 64, 5, 5}, {.padding = 2}, true, false, false},
+      {"odd_map_plain_input", {1, 240, 5, 3}, {128, 240, 3, 3}, {.padding = {0, 1}}, false, false, false},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.name);
+    const ConvGeom g = ConvGeom::make("conv2d", 2, r.x, r.w, nullptr, r.options);
+    ConvGeom inference = g;
+    inference.inference = true;
+    EXPECT_TRUE(cpu::few_positions_conv::suits(inference)) << "the case must reach the kernel";
+    EXPECT_FALSE(cpu::few_positions_conv::suits(g)) << "training calls never do";
+    const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
+    const Tensor w = rnd(r.w, 2), b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
+    const Tensor residual = r.residual ? rnd(g.y_shape(), 4) : Tensor();
+    for (std::optional<Activation> act : {std::optional<Activation>(), std::optional(Activation::Relu),
+                                          std::optional(Activation::Sigmoid), std::optional(Activation::Tanh)}) {
+      SCOPED_TRACE(act ? activation_name(*act) : "no activation");
+      Epilogue e;
+      e.residual = residual;
+      e.activation = act;
+      Tensor y[2];
+      for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+        BackendGuard guard(backend);
+        NoGradGuard no_grad;
+        y[backend == Backend::Dnnl] = conv2d(x, w, b, r.options, e).contiguous();
+      }
+      EXPECT_EQ(y[1].shape(), g.y_shape());
+      EXPECT_LT(relative_error(y[1], y[0]), 1e-4);
+    }
+  }
+  // Past 64 positions, below 1 MB of weights, and with a gradient wanted, oneDNN's kernels take it.
+  ConvGeom big = ConvGeom::make("conv2d", 2, {1, 256, 9, 9}, {256, 256, 3, 3}, nullptr, {.padding = 1});
+  ConvGeom small = ConvGeom::make("conv2d", 2, {1, 480, 6, 6}, {64, 480, 1, 1}, nullptr, {});
+  big.inference = small.inference = true;
+  EXPECT_FALSE(cpu::few_positions_conv::suits(big));
+  EXPECT_FALSE(cpu::few_positions_conv::suits(small));
+}
+#endif
 
 // The few-channel kernels' one-pass backward when only some gradients are wanted (LeNet's first
 // layer: no input gradient), against the reference.

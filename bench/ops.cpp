@@ -47,19 +47,24 @@ bool validate(benchmark::State& state, Op&& op) {
 
 // ---- Convolution ----
 
-enum class Pass { Forward, BackwardData, BackwardWeight };
+// Forward: the forward of a training step (the kernels that keep what backward needs); Inference:
+// a forward whose gradient nobody wants (ConvGeom::inference, which kernels such as the
+// few-positions convolution take).
+enum class Pass { Forward, Inference, BackwardData, BackwardWeight };
 
 void conv_padded(benchmark::State& state, int64_t batch, int64_t cin, int64_t cout, int64_t size, int64_t k,
                  int64_t stride, int64_t pad, Pass pass) {
   auto geom = [&](int64_t n) {
-    return ConvGeom::make("conv2d", 2, {n, cin, size, size}, {cout, cin, k, k}, nullptr,
-                          {.stride = stride, .padding = pad});
+    ConvGeom g = ConvGeom::make("conv2d", 2, {n, cin, size, size}, {cout, cin, k, k}, nullptr,
+                                {.stride = stride, .padding = pad});
+    g.inference = pass == Pass::Inference;
+    return g;
   };
   auto run = [&](const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& gy) {
     const ConvKernels& kernels = select_kernels<ConvKernels>("conv2d", Device::cpu(), [&](const ConvKernels& t) {
       return t.supports(g, DType::F32);
     });
-    if (pass == Pass::Forward) return kernels.forward(g, x, w, Tensor(), Tensor()).y;
+    if (pass == Pass::Forward || pass == Pass::Inference) return kernels.forward(g, x, w, Tensor(), Tensor()).y;
     if (pass == Pass::BackwardData) return kernels.backward(g, {gy, {}, {}, w, true, false, false, false}).grad_x;
     return kernels.backward(g, {gy, {}, x, {}, false, true, false, false}).grad_weight;
   };
@@ -104,6 +109,15 @@ void conv(benchmark::State& state, int64_t batch, int64_t cin, int64_t cout, int
 CONV_CASES(Pass::Forward, fwd)
 CONV_CASES(Pass::BackwardData, bwd_data)
 CONV_CASES(Pass::BackwardWeight, bwd_weight)
+
+// ResNet-18 at 96x96, batch 1: the stages of few positions (6x6 and 3x3 maps), the forward of a
+// training step against inference's.
+#define BATCH1_CASES(pass, name)                                                                   \
+  BENCHMARK_CAPTURE(conv, name##_b1_3x3_256x6, 1, 256, 256, 6, 3, 1, pass)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(conv, name##_b1_3x3_512x3, 1, 512, 512, 3, 3, 1, pass)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(conv, name##_b1_3x3_s2_256to512x6, 1, 256, 512, 6, 3, 2, pass)->Unit(benchmark::kMillisecond);
+BATCH1_CASES(Pass::Forward, fwd)
+BATCH1_CASES(Pass::Inference, infer)
 
 // LeNet's two convolutions at batch 256 (5x5; 1->6 channels at 28x28 padded 2, 6->16 at 14x14).
 #define LENET_CASES(pass, name)                                                                                   \

@@ -3,7 +3,8 @@
 // it in their own code (UserResidual below: conv, batch norm and ReLU modules called in the
 // book's order), both compiled, and the user's block run eagerly. Every benchmark first checks
 // that the user's block, given the zoo block's parameters, computes the zoo block's output.
-//   bench_user_block --benchmark_min_time=0.5
+//   bench_user_block --benchmark_min_time=1 --benchmark_repetitions=5 --benchmark_enable_random_interleaving=true
+// (interleaved: run in a fixed order, whichever runs last has looked faster on a shared machine)
 #include <benchmark/benchmark.h>
 
 

@@ -14,7 +14,7 @@
 //   y[m, o]    = act(sum_k taps[m, k] W[o, k] + b[o] + residual[m, o])
 //
 // The product is built once per vector width, like small_conv.cpp: w8 (AVX2) and w16 (AVX-512),
-// the widest the CPU runs (or STRATA_CPU_ISA's) chosen at run time. Built with the oneDNN
+// the one of vector_width() (vector_width.hpp) chosen at run time. Built with the oneDNN
 // backend, whose weight cache keeps the packed weights.
 #pragma once
 

@@ -3,7 +3,7 @@
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
 #include "kernels/cpu/few_positions_conv.hpp"
-#include "kernels/cpu/small_conv.hpp"
+#include "kernels/cpu/vector_width.hpp"
 #include "kernels/dnnl/weight_cache.hpp"
 
 namespace strata::cpu::few_positions_conv {
@@ -60,7 +60,7 @@ ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, co
   const float* b = bc.defined() ? bc.data<float>() : nullptr;
   const float* r = rb.defined() ? rb.data<float>() : nullptr;
 #ifdef STRATA_HAVE_SIMD_W16
-  if (small_conv::vector_width() == 16) {
+  if (vector_width() == 16) {
     w16::multiply(g, taps.data<float>(), packed, b, r, y.mutable_data<float>());
     return {y, {}};
   }

@@ -10,8 +10,8 @@
 // another layout are converted first, results are Strided.
 //
 // small_conv.cpp is compiled once per vector width: w8 (AVX2, every x86-64-v3 machine) and, where
-// the compiler targets x86-64, w16 (AVX-512, x86-64-v4). The table runs the widest the CPU
-// supports, or the one STRATA_CPU_ISA names (avx2 or avx512: for comparing them).
+// the compiler targets x86-64, w16 (AVX-512, x86-64-v4). The table runs the build of
+// vector_width() (vector_width.hpp).
 #pragma once
 
 #include "ops/conv.hpp"
@@ -23,9 +23,6 @@ namespace strata::cpu::small_conv {
 // direct kernel reads a plain input of 1-3 channels as it is, the first layer of AlexNet or VGG),
 // and images small enough for 16 MiB of scratch per thread. The epilogue is not looked at.
 bool suits(const ConvGeom& g);
-
-// The floats per vector the table's kernels use: 8 or 16.
-int vector_width();
 
 // The kernels of one vector width (the table picks one; tests compare them). forward: y, and with
 // `pooled` (g.epilogue.pool a 2x2 average pooling) the pooled output too. backward: every gradient

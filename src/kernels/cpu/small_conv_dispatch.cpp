@@ -1,12 +1,11 @@
 // The few-channel convolutions' kernel table (see small_conv.hpp): the shapes it takes, and which of
 // small_conv.cpp's builds runs.
 #include <algorithm>
-#include <cstdlib>
-#include <string>
 
 #include "core/dispatch.hpp"
 #include "kernels/cpu/plain_pool.hpp"
 #include "kernels/cpu/small_conv.hpp"
+#include "kernels/cpu/vector_width.hpp"
 
 namespace strata::cpu::small_conv {
 namespace {
@@ -15,23 +14,7 @@ constexpr int kH = 1, kW = 2;  // ConvGeom's spatial axes (0 is the unused depth
 // Scratch floats per thread at most (16 MiB); LeNet's layers need about 0.03 M.
 constexpr int64_t kMaxScratchFloats = int64_t{1} << 22;
 
-int chosen_width() {
-  const char* env = std::getenv("STRATA_CPU_ISA");
-  const std::string isa = env != nullptr ? env : "";
-  STRATA_CHECK(isa.empty() || isa == "avx2" || isa == "avx512", "STRATA_CPU_ISA must be avx2 or avx512, got '", isa,
-               "' (unset it to use the widest vectors this CPU runs)");
-#ifdef STRATA_HAVE_SIMD_W16
-  if (isa != "avx2" && __builtin_cpu_supports("x86-64-v4")) return 16;
-#endif
-  return 8;
-}
-
 }  // namespace
-
-int vector_width() {
-  static const int width = chosen_width();
-  return width;
-}
 
 bool suits(const ConvGeom& g) {
   if (g.nd != 2 || g.groups != 1 || g.in_channels > 16 || g.out_channels > 16) return false;

@@ -7,10 +7,9 @@
 #include "graph/passes.hpp"
 #include "graph/program.hpp"
 #include "graph/trace.hpp"
+#include "nn/trace_module.hpp"
 #include "strata/autograd.hpp"
-#include "strata/backend.hpp"
 #include "strata/nn/module.hpp"
-#include "strata/random.hpp"
 #include "strata/storage.hpp"
 
 namespace strata::nn {
@@ -29,30 +28,6 @@ void collect_modes(const Module& m, std::vector<bool>& out) {
   out.push_back(m.is_training());
   for (const auto& [_, child] : m.children()) collect_modes(*child, out);
 }
-
-// Undoes what a traced forward did to the module's buffers and the default generator.
-class StateGuard {
- public:
-  explicit StateGuard(const Module& m) : buffers_(m.named_buffers()), rng_(default_generator().state()) {
-    NoGradGuard no_grad;
-    for (const auto& [_, t] : buffers_) saved_.push_back(t.detach().clone());
-  }
-  ~StateGuard() {
-    NoGradGuard no_grad;
-    for (std::size_t i = 0; i < buffers_.size(); ++i) {
-      Tensor t = buffers_[i].second;
-      t.copy_(saved_[i]);
-    }
-    default_generator().set_state(rng_);
-  }
-  StateGuard(const StateGuard&) = delete;
-  StateGuard& operator=(const StateGuard&) = delete;
-
- private:
-  NamedTensors buffers_;
-  std::vector<Tensor> saved_;
-  Generator::State rng_;
-};
 
 // At most this many compiled graphs per module (input shapes times modes); the least recently
 // used goes first.
@@ -102,20 +77,13 @@ struct Module::Hybrid {
       a[0] = small;
       b[0] = 2 * small;
       try {
-        if (std::optional<graph::Graph> g = graph::rebatch(trace(m, a, dtype), trace(m, b, dtype), shape[0])) return *g;
+        const graph::Graph one = trace_module(m, a, dtype), two = trace_module(m, b, dtype);
+        if (std::optional<graph::Graph> g = graph::rebatch(one, two, shape[0])) return *g;
       } catch (const Error&) {
         // a forward that takes only larger batches: traced for shape itself below
       }
     }
-    return trace(m, shape, dtype);
-  }
-
-  static graph::Graph trace(Module& m, const Shape& shape, DType dtype) {
-    StateGuard state(m);
-    NoGradGuard no_grad;
-    NoWeightCachingGuard no_caching;  // the compiled graph may run other weights (folded batch norms)
-    auto eager = [&m](const Tensor& x) { return m.call_as_layer(x, [&m](const Tensor& in) { return m.forward(in); }); };
-    return graph::trace(eager, zeros(shape, dtype), m.named_parameters(), m.named_buffers(), m.type_name());
+    return trace_module(m, shape, dtype);
   }
 };
 

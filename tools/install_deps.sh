@@ -4,13 +4,16 @@
 #   tools/install_deps.sh            build, test and train dependencies
 #   tools/install_deps.sh --torch    also PyTorch with OpenBLAS (fixtures and side-by-side benchmarks
 #                                    only; OpenBLAS gives PyTorch its fast matrix products)
-#   tools/install_deps.sh --bench    --torch, and ONNX and Node.js for the onnxruntime comparison
+#   tools/install_deps.sh --bench    --torch, and ONNX, OpenCV and Node.js for the onnxruntime comparison
+#                                    and tools/check_onnx_export.py
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   libdnnl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
+  libonnx-dev libprotobuf-dev  # ONNX export: ONNX's protobuf classes and checker
+  libopencv-dnn-dev            # tests: OpenCV's dnn module runs the exported ONNX files
   ocl-icd-opencl-dev   # Debian's dnnl-config.cmake calls find_package(OpenCL): a Recommends of libdnnl-dev
   dataset-fashion-mnist
 )
@@ -18,7 +21,7 @@ if [[ "${1:-}" == "--torch" || "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-torch python3-numpy libopenblas0-pthread)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-onnx nodejs)
+  packages+=(python3-onnx python3-opencv nodejs)
   # Debian's npm is its own package; other builds of nodejs (NodeSource's) carry npm inside.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

@@ -15,6 +15,7 @@ void add_train_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_export_command(CLI::App& app);
 
 // "1,1,28,28" -> [1,1,28,28]; throws strata::Error naming the flag on a malformed list.
 Shape parse_shape(const std::string& text, const char* flag);

@@ -1,11 +1,11 @@
-// strata: train, evaluate, inspect and benchmark the model zoo from the command line.
+// strata: train, evaluate, inspect, benchmark and export the model zoo from the command line.
 #include <iostream>
 
 #include "commands.hpp"
 #include "strata/error.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app{"strata: convolutional neural networks in C++ (models, summary, train, eval, predict, bench)"};
+  CLI::App app{"strata: convolutional neural networks in C++ (models, summary, train, eval, predict, bench, export)"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every subcommand");
   strata::cli::add_models_command(app);
@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   strata::cli::add_eval_command(app);
   strata::cli::add_predict_command(app);
   strata::cli::add_bench_command(app);
+  strata::cli::add_export_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {

@@ -11,6 +11,7 @@
 #include "strata/models.hpp"
 #include "strata/nn.hpp"
 #include "strata/ops.hpp"
+#include "strata/onnx.hpp"
 #include "strata/optim.hpp"
 #include "strata/random.hpp"
 #include "strata/shape.hpp"

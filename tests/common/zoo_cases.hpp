@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "strata/shape.hpp"
 
@@ -21,12 +22,13 @@ struct ZooCase {
 };
 inline void PrintTo(const ZooCase& c, std::ostream* os) { *os << c.model; }
 
-inline auto zoo_cases() {
-  return ::testing::Values(ZooCase{"lenet", {8, 1, 28, 28}}, ZooCase{"lenet-bn", {8, 1, 28, 28}},
-                           ZooCase{"alexnet", {2, 1, 224, 224}, false}, ZooCase{"vgg11-small", {2, 1, 224, 224}, false},
-                           ZooCase{"nin", {2, 1, 96, 96}}, ZooCase{"googlenet", {2, 1, 96, 96}, false},
-                           ZooCase{"resnet18", {2, 1, 64, 64}}, ZooCase{"resnet3d18", {4, 1, 8, 32, 32}, false});
+inline std::vector<ZooCase> zoo_case_list() {
+  return {ZooCase{"lenet", {8, 1, 28, 28}},           ZooCase{"lenet-bn", {8, 1, 28, 28}},
+          ZooCase{"alexnet", {2, 1, 224, 224}, false}, ZooCase{"vgg11-small", {2, 1, 224, 224}, false},
+          ZooCase{"nin", {2, 1, 96, 96}},             ZooCase{"googlenet", {2, 1, 96, 96}, false},
+          ZooCase{"resnet18", {2, 1, 64, 64}},        ZooCase{"resnet3d18", {4, 1, 8, 32, 32}, false}};
 }
+inline auto zoo_cases() { return ::testing::ValuesIn(zoo_case_list()); }
 
 // Test names: the model's name with '-' as '_'.
 inline std::string zoo_case_name(const ::testing::TestParamInfo<ZooCase>& info) {

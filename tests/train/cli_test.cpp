@@ -154,3 +154,32 @@ TEST(Cli, BadInputIsAClearErrorNeverACrash) {
   expect_output(run_strata("predict " + q(dir / "missing.safetensors") + " " + q(dir / "fake.jpg")), 1,
                 "missing.safetensors");
 }
+
+// strata export: weights with Strata's metadata or a zoo name, fixed or dynamic batch; the file's
+// metadata carries the weights file's; bad requests exit non-zero and write nothing.
+TEST(Cli, ExportWritesAnOnnxFileOrNothing) {
+  TempDir dir;
+  auto net = models::build("lenet-bn");
+  nn::save_weights(*net, dir / "w.safetensors", {{"strata.model", "lenet-bn"}});
+  nn::save_weights(*net, dir / "torch.safetensors");  // no metadata, as from PyTorch
+  expect_output(run_strata("export " + q(dir / "w.safetensors") + " -o " + q(dir / "a.onnx")), 0,
+                "wrote " + (dir / "a.onnx").string() + ": lenet-bn for inputs of [1,1,28,28], opset 17");
+  expect_output(run_strata("export " + q(dir / "torch.safetensors") + " --model lenet-bn -o " + q(dir / "b.onnx") +
+                           " --batch dynamic --opset 13 --fold-batch-norm"),
+                0, "lenet-bn for inputs of [1,1,28,28] (any batch), opset 13");
+  const std::string a = test::read_text(dir / "a.onnx");
+  EXPECT_NE(a.find("strata.model"), std::string::npos);
+  EXPECT_NE(a.find("1.running_mean"), std::string::npos);  // state_dict names
+  EXPECT_NE(test::read_text(dir / "b.onnx").find("batch"), std::string::npos);
+
+  expect_output(run_strata("export " + q(dir / "w.safetensors") + " -o " + q(dir / "c.onnx") + " --batch 0"), 1,
+                "--batch: expected at most");
+  expect_output(run_strata("export " + q(dir / "w.safetensors") + " -o " + q(dir / "c.onnx") + " --batch 2,2"), 1,
+                "--batch: expected one positive integer or 'dynamic', got '2,2'");
+  EXPECT_EQ(run_strata("export " + q(dir / "w.safetensors") + " -o " + q(dir / "c.onnx") + " --opset 18").exit_code, 2);
+  expect_output(run_strata("export " + q(dir / "torch.safetensors") + " -o " + q(dir / "c.onnx")), 1,
+                "name its architecture with --model NAME");
+  expect_output(run_strata("export " + q(dir / "w.safetensors") + " -o " + q(dir / "none" / "c.onnx")), 1,
+                "onnx::save: '" + (dir / "none" / "c.onnx").string() + "'");
+  EXPECT_FALSE(std::filesystem::exists(dir / "c.onnx"));
+}

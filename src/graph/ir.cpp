@@ -44,6 +44,12 @@ std::string base_name(const Node& n) {
       return "cat";
     case OpKind::Reshape:
       return "reshape";
+    case OpKind::Permute:
+      return "permute";
+    case OpKind::Slice:
+      return "slice";
+    case OpKind::Mean:
+      return "mean";
     case OpKind::Dropout:
       return n.get<DropoutAttrs>().training ? "dropout" : "dropout(eval)";
     case OpKind::Softmax:

@@ -51,6 +51,9 @@ enum class OpKind : uint8_t {
   Linear,           // x, weight, bias?
   Cat,              // tensors...
   Reshape,          // x (view, reshape, flatten)
+  Permute,          // x (permute, transpose): a view with the dimensions reordered
+  Slice,            // x: a view of every step-th index in [start, end) of one dimension
+  Mean,             // x: the mean over some dimensions
   Dropout,          // x
   Softmax,          // softmax / log_softmax: x
   FoldBatchNorm,    // conv weight, conv bias?, bn weight?, bn bias?, mean, var -> folded weight, bias
@@ -101,6 +104,20 @@ struct ReshapeAttrs {
   Shape shape;
   bool operator==(const ReshapeAttrs&) const = default;
 };
+struct PermuteAttrs {
+  std::vector<int> dims;
+  bool operator==(const PermuteAttrs&) const = default;
+};
+struct SliceAttrs {
+  int dim = 0;
+  int64_t start = 0, end = 0, step = 1;
+  bool operator==(const SliceAttrs&) const = default;
+};
+struct MeanAttrs {
+  std::vector<int> dims;
+  bool keepdim = false;
+  bool operator==(const MeanAttrs&) const = default;
+};
 struct DropoutAttrs {
   double p = 0.5;
   bool training = false;
@@ -125,8 +142,8 @@ struct CallAttrs {
   bool operator==(const CallAttrs&) const { return false; }
 };
 using Attrs = std::variant<std::monostate, ConvAttrs, BatchNormAttrs, ActivationAttrs, BinaryAttrs, ScalarAttrs,
-                           PoolAttrs, AdaptivePoolAttrs, CatAttrs, ReshapeAttrs, DropoutAttrs, SoftmaxAttrs, FoldAttrs,
-                           AddInPlaceAttrs, CallAttrs>;
+                           PoolAttrs, AdaptivePoolAttrs, CatAttrs, ReshapeAttrs, PermuteAttrs, SliceAttrs, MeanAttrs,
+                           DropoutAttrs, SoftmaxAttrs, FoldAttrs, AddInPlaceAttrs, CallAttrs>;
 
 // What follows a node's op in the same call (strata::Epilogue): a Conv's, BatchNorm's or Add's
 // result + residual (the node's last input), then an activation, then a pooling.

@@ -247,6 +247,16 @@ std::vector<Tensor> Program::run_node(std::size_t index, const std::vector<Tenso
       return {cat(in, n.get<CatAttrs>().dim)};
     case OpKind::Reshape:
       return {in[0].reshape(n.get<ReshapeAttrs>().shape)};
+    case OpKind::Permute:
+      return {in[0].permute(n.get<PermuteAttrs>().dims)};
+    case OpKind::Slice: {
+      const SliceAttrs& a = n.get<SliceAttrs>();
+      return {in[0].slice(a.dim, a.start, a.end, a.step)};
+    }
+    case OpKind::Mean: {
+      const MeanAttrs& a = n.get<MeanAttrs>();
+      return {in[0].mean(a.dims, a.keepdim)};
+    }
     case OpKind::Dropout: {
       const DropoutAttrs& a = n.get<DropoutAttrs>();
       return {dropout(in[0], a.p, a.training)};

@@ -278,6 +278,29 @@ class Writer {
       }
       case OpKind::Reshape:
         return write_reshape(n);
+      case OpKind::Permute: {
+        const std::vector<int>& dims = n.get<graph::PermuteAttrs>().dims;
+        set_ints(emit_for(n, "Transpose", main_inputs(n), result_name(n, "Transpose")), "perm",
+                 std::vector<int64_t>(dims.begin(), dims.end()));
+        return;
+      }
+      case OpKind::Slice: {
+        const graph::SliceAttrs& a = n.get<graph::SliceAttrs>();
+        const std::string base = node_base(n, "Slice").substr(1);
+        emit_for(n, "Slice",
+                 {name(n.inputs[0]), int64_initializer(base + ".starts", {a.start}),
+                  int64_initializer(base + ".ends", {a.end}), int64_initializer(base + ".axes", {a.dim}),
+                  int64_initializer(base + ".steps", {a.step})},
+                 result_name(n, "Slice"));
+        return;
+      }
+      case OpKind::Mean: {
+        const graph::MeanAttrs& a = n.get<graph::MeanAttrs>();
+        pb::NodeProto& node = emit_for(n, "ReduceMean", main_inputs(n), result_name(n, "ReduceMean"));
+        set_ints(node, "axes", std::vector<int64_t>(a.dims.begin(), a.dims.end()));
+        set_int(node, "keepdims", a.keepdim ? 1 : 0);
+        return;
+      }
       case OpKind::Dropout:
         STRATA_CHECK(!n.get<graph::DropoutAttrs>().training, "onnx export: ", where(n),
                      " runs dropout in training mode; export writes the model in evaluation mode");
@@ -334,11 +357,24 @@ class Writer {
     set_float(node, "momentum", 1.0 - a.momentum);  // ONNX's momentum weighs the running value
   }
 
+  // A scalar as a Constant node (as PyTorch writes them), not an initializer: it is part of
+  // the computation, not of the model's state.
+  std::string constant_node(const Node& n, double value) {
+    const std::string output = claim(node_base(n, "Constant") + "_output_0");
+    pb::NodeProto& node = emit("Constant", node_base(n, "Constant"), n.layer, {}, output);
+    pb::AttributeProto* a = node.add_attribute();
+    a->set_name("value");
+    a->set_type(pb::AttributeProto::TENSOR);
+    pb::TensorProto* t = a->mutable_t();
+    t->set_data_type(pb::TensorProto::FLOAT);
+    t->add_float_data(static_cast<float>(value));
+    return output;
+  }
+
   void write_scalar(const Node& n) {
     const graph::ScalarAttrs& a = n.get<graph::ScalarAttrs>();
     const std::string x = name(n.inputs[0]);
-    const Tensor value = full({}, a.value);
-    const std::string s = initializer(node_base(n, "scalar").substr(1), value);
+    const std::string s = constant_node(n, a.value);
     switch (a.kind) {
       case graph::ScalarKind::Add:
         emit_for(n, "Add", {x, s}, result_name(n, "Add"));

@@ -5,7 +5,9 @@
 #include <string>
 
 #include "core/dispatch.hpp"
+#include "graph/trace.hpp"
 #include "ops/elementwise.hpp"
+#include "ops/shape.hpp"
 #include "strata/autograd.hpp"
 #include "strata/ops.hpp"
 
@@ -58,7 +60,8 @@ Reduction prepare(const Tensor& x, const std::vector<int>& dims_in, const char* 
     }
   }
   order.insert(order.end(), dims.begin(), dims.end());
-  r.matrix = x.detach().permute(order).contiguous();
+  // Not recorded as a graph node: a bare sum is no graph op, and its read of x must show to a trace.
+  r.matrix = permute_of(x.detach(), order).contiguous();
   return r;
 }
 
@@ -85,10 +88,14 @@ Tensor Tensor::sum(const std::vector<int>& dims, bool keepdim) const {
 Tensor Tensor::sum() const { return sum(all_dims(*this, "sum")); }
 
 Tensor Tensor::mean(const std::vector<int>& dims, bool keepdim) const {
+  graph::OpTrace trace;
   int64_t count = 1;
-  for (int d : reduced_dims(*this, dims, "mean")) count *= shape()[d];
+  const std::vector<int> reduced = reduced_dims(*this, dims, "mean");
+  for (int d : reduced) count *= shape()[d];
   STRATA_CHECK(count > 0, "mean: reducing over an empty dimension of shape ", shape());
-  return sum(dims, keepdim) * (1.0 / static_cast<double>(count));
+  Tensor out = sum(dims, keepdim) * (1.0 / static_cast<double>(count));
+  if (trace.recording()) trace.record(graph::OpKind::Mean, graph::MeanAttrs{reduced, keepdim}, {*this}, out);
+  return out;
 }
 
 Tensor Tensor::mean() const { return mean(all_dims(*this, "mean")); }

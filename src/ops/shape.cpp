@@ -1,5 +1,7 @@
 // View ops (view, reshape, permute, slice, expand, ...), copies (contiguous, clone, to) and
 // concatenation, with their gradients.
+#include "ops/shape.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -113,7 +115,51 @@ Tensor traced_reshape(const Tensor& x, F compute) {
   return out;
 }
 
+// A view of every step-th index of dimension `dim` in [start, end) (negative bounds count from the end).
+Tensor slice_of(const Tensor& t, int dim, int64_t start, int64_t end, int64_t step) {
+  if (t.layout() != Layout::Strided) return slice_of(t.contiguous(), dim, start, end, step);
+  const int d = normalize_dim(dim, t.ndim(), "slice");
+  STRATA_CHECK(step > 0, "slice: step must be positive, got ", step);
+  const int64_t n = t.shape()[d];
+  auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
+  start = clamp(start);
+  end = std::max(clamp(end), start);
+  Shape s = t.shape(), st = t.strides();
+  s[d] = (end - start + step - 1) / step;
+  st[d] = t.strides()[d] * step;
+  Tensor out = make_view(t, s, st, t.offset() + start * t.strides()[d]);
+  if (autograd::needs_grad({t}))
+    autograd::record("slice", out, {t},
+                     [shape = t.shape(), d, start, end, step](const Tensor& gy, const autograd::Node&) {
+      Tensor g = zeros(shape, gy.dtype());
+      copy_into(g.slice(d, start, end, step), gy);
+      return std::vector<Tensor>{g};
+    });
+  return out;
+}
+
 }  // namespace
+
+Tensor permute_of(const Tensor& t, const std::vector<int>& dims) {
+  if (t.layout() != Layout::Strided) return permute_of(t.contiguous(), dims);
+  STRATA_CHECK(static_cast<int>(dims.size()) == t.ndim(), "permute: got ", dims.size(),
+               " dimensions for a tensor with ", t.ndim());
+  Shape s, st;
+  std::vector<int> inverse(dims.size(), -1);
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    const int d = normalize_dim(dims[i], t.ndim(), "permute");
+    STRATA_CHECK(inverse[d] < 0, "permute: dimension ", d, " appears twice");
+    inverse[d] = static_cast<int>(i);
+    s.push_back(t.shape()[d]);
+    st.push_back(t.strides()[d]);
+  }
+  Tensor out = make_view(t, s, st, t.offset());
+  if (autograd::needs_grad({t}))
+    autograd::record("permute", out, {t}, [inverse](const Tensor& gy, const autograd::Node&) {
+      return std::vector<Tensor>{gy.permute(inverse)};
+    });
+  return out;
+}
 
 Tensor Tensor::view(const Shape& new_shape) const {
   return traced_reshape(*this, [&] { return view_of(*this, new_shape); });
@@ -124,23 +170,13 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
 }
 
 Tensor Tensor::permute(const std::vector<int>& dims) const {
-  if (layout() != Layout::Strided) return contiguous().permute(dims);
-  STRATA_CHECK(static_cast<int>(dims.size()) == ndim(), "permute: got ", dims.size(),
-               " dimensions for a tensor with ", ndim());
-  Shape s, st;
-  std::vector<int> inverse(dims.size(), -1);
-  for (std::size_t i = 0; i < dims.size(); ++i) {
-    const int d = normalize_dim(dims[i], ndim(), "permute");
-    STRATA_CHECK(inverse[d] < 0, "permute: dimension ", d, " appears twice");
-    inverse[d] = static_cast<int>(i);
-    s.push_back(shape()[d]);
-    st.push_back(strides()[d]);
+  graph::OpTrace trace;
+  Tensor out = permute_of(*this, dims);
+  if (trace.recording()) {
+    std::vector<int> normalized;
+    for (int d : dims) normalized.push_back(normalize_dim(d, ndim(), "permute"));
+    trace.record(graph::OpKind::Permute, graph::PermuteAttrs{normalized}, {*this}, out);
   }
-  Tensor out = make_view(*this, s, st, offset());
-  if (autograd::needs_grad({*this}))
-    autograd::record("permute", out, {*this}, [inverse](const Tensor& gy, const autograd::Node&) {
-      return std::vector<Tensor>{gy.permute(inverse)};
-    });
   return out;
 }
 
@@ -152,23 +188,11 @@ Tensor Tensor::transpose(int dim0, int dim1) const {
 }
 
 Tensor Tensor::slice(int dim, int64_t start, int64_t end, int64_t step) const {
-  if (layout() != Layout::Strided) return contiguous().slice(dim, start, end, step);
-  const int d = normalize_dim(dim, ndim(), "slice");
-  STRATA_CHECK(step > 0, "slice: step must be positive, got ", step);
-  const int64_t n = shape()[d];
-  auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
-  start = clamp(start);
-  end = std::max(clamp(end), start);
-  Shape s = shape(), st = strides();
-  s[d] = (end - start + step - 1) / step;
-  st[d] = strides()[d] * step;
-  Tensor out = make_view(*this, s, st, offset() + start * strides()[d]);
-  if (autograd::needs_grad({*this}))
-    autograd::record("slice", out, {*this}, [shape = shape(), d, start, end, step](const Tensor& gy, const autograd::Node&) {
-      Tensor g = zeros(shape, gy.dtype());
-      copy_into(g.slice(d, start, end, step), gy);
-      return std::vector<Tensor>{g};
-    });
+  graph::OpTrace trace;
+  Tensor out = slice_of(*this, dim, start, end, step);
+  if (trace.recording())
+    trace.record(graph::OpKind::Slice, graph::SliceAttrs{normalize_dim(dim, ndim(), "slice"), start, end, step},
+                 {*this}, out);
   return out;
 }
 

@@ -2,6 +2,8 @@
 
 #include "commands.hpp"
 #include "strata/error.hpp"
+#include "strata/models.hpp"
+#include "strata/onnx.hpp"
 
 namespace strata::cli {
 
@@ -10,6 +12,28 @@ Shape parse_shape(const std::string& text, const char* flag) {
   STRATA_CHECK(shape.has_value(), flag, ": expected at most ", kMaxDims,
                " positive integers separated by commas, such as 1,1,28,28; got '", text, "'");
   return *shape;
+}
+
+ModelSource find_model(const std::string& name_or_file) {
+  if (!name_or_file.ends_with(".onnx")) {
+    const models::ModelInfo& info = models::find(name_or_file);
+    return {info.name, info.description, info.input, info.recipe.batch_size, false,
+            [&info](int64_t in_channels, int64_t classes) {
+              return info.build({.in_channels = in_channels, .num_classes = classes});
+            }};
+  }
+  onnx::Imported imported = onnx::load(name_or_file);
+  Shape input{1};
+  for (std::size_t i = 1; i < imported.input_dims.size(); ++i) {
+    STRATA_CHECK(imported.input_dims[i] > 0, name_or_file, ": input '", imported.input_name,
+                 "' has a symbolic dimension ", i, "; Strata runs ONNX models of a fixed image size");
+    input.push_back(imported.input_dims[i]);
+  }
+  std::shared_ptr<nn::Module> module = imported.module;
+  const std::string description = "ONNX model, opset " + std::to_string(imported.opset) +
+                                  (imported.name.empty() ? "" : ", graph '" + imported.name + "'");
+  return {name_or_file, description, input, imported.input_dims[0] > 0 ? imported.input_dims[0] : 1, true,
+          [module](int64_t, int64_t) { return module; }};
 }
 
 }  // namespace strata::cli

@@ -55,7 +55,7 @@ double peak_rss_mb() {
 }
 
 void run_bench(const BenchArgs& a) {
-  const models::ModelInfo& info = models::find(a.model);
+  const ModelSource info = find_model(a.model);
   STRATA_CHECK(a.mode == "train" || a.mode == "infer", "--mode: expected train or infer, got '", a.mode, "'");
   if (a.threads > 0) omp_set_num_threads(a.threads);
   if (!a.backend.empty()) {
@@ -69,17 +69,15 @@ void run_bench(const BenchArgs& a) {
                  " values (C,H,W or C,D,H,W), got ", chw);
     for (int i = 0; i < chw.ndim(); ++i) sample[i + 1] = chw[i];
   }
-  const int64_t batch = a.batch_size > 0 ? a.batch_size : info.recipe.batch_size;
+  const int64_t batch = a.batch_size > 0 ? a.batch_size : info.batch_size;
   Shape input = sample;
   input[0] = batch;
   STRATA_CHECK(a.iters > 0 && a.warmup >= 0, "--iters must be positive and --warmup non-negative");
 
-  auto model = info.build({.in_channels = input[1]});
-  if (a.weights.empty()) {
-    models::init_book(*model);
-  } else {
-    nn::load_weights(*model, a.weights);
-  }
+  STRATA_CHECK(!info.from_file || a.weights.empty(), "--weights: ", a.model, " carries its own weights");
+  auto model = info.build(input[1], 10);
+  if (!a.weights.empty()) nn::load_weights(*model, a.weights);
+  else if (!info.from_file) models::init_book(*model);
   if (!a.eager) model->hybridize();
   // Arithmetic rate: 2 flops per multiply-accumulate of the forward pass; a training step counts
   // three times the forward's (forward, backward to the data, backward to the weights).
@@ -143,8 +141,8 @@ void run_bench(const BenchArgs& a) {
 
 void add_bench_command(CLI::App& app) {
   auto args = std::make_shared<BenchArgs>();
-  auto* cmd = app.add_subcommand("bench", "Measure training or inference throughput of a zoo model");
-  cmd->add_option("model", args->model, "Model name (see `strata models`)")->required();
+  auto* cmd = app.add_subcommand("bench", "Measure training or inference throughput of a zoo model or an ONNX file");
+  cmd->add_option("model", args->model, "Model name (see `strata models`) or ONNX file (model.onnx)")->required();
   cmd->add_option("--mode", args->mode, "train (forward, loss, backward, SGD update) or infer")
       ->check(CLI::IsMember({"train", "infer"}));
   cmd->add_option("--batch-size", args->batch_size, "Batch size (default: the model's recipe)")->check(CLI::PositiveNumber);

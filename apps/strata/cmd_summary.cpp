@@ -42,7 +42,7 @@ nlohmann::json shape_json(const Shape& s) { return std::vector<int64_t>(s.begin(
 void add_summary_command(CLI::App& app) {
   auto args = std::make_shared<SummaryArgs>();
   auto* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
-  cmd->add_option("model", args->model, "Model name (see `strata models`)")->required();
+  cmd->add_option("model", args->model, "Model name (see `strata models`) or ONNX file (model.onnx)")->required();
   cmd->add_option("--input", args->input, "Input shape N,C,H,W (N,C,D,H,W for 3-D models); default: the model's training input");
   cmd->add_option("--classes", args->classes, "Number of output classes")->check(CLI::PositiveNumber);
   cmd->add_flag("--json", args->json, "Print JSON instead of a table");
@@ -50,11 +50,11 @@ void add_summary_command(CLI::App& app) {
   cmd->add_option("--mode", args->mode, "The graph's mode: infer (evaluation, no gradients) or train")
       ->check(CLI::IsMember({"infer", "train"}));
   cmd->callback([args] {
-    const models::ModelInfo& info = models::find(args->model);
+    const ModelSource info = find_model(args->model);
     const Shape input = args->input.empty() ? info.input : parse_shape(args->input, "--input");
     STRATA_CHECK(input.ndim() == info.input.ndim(), "--input: ", info.name, " takes a ", info.input.ndim(),
                  "-D input such as ", info.input, ", got ", input);
-    auto model = info.build({.in_channels = input[1], .num_classes = args->classes});
+    auto model = info.build(input[1], args->classes);
     nn::ModelSummary s;
     try {
       s = nn::summarize(*model, input);

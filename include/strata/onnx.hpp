@@ -1,5 +1,6 @@
-// ONNX export (https://onnx.ai): any module whose forward traces (graph/trace.hpp), written as the
-// model file onnxruntime, OpenCV's dnn module, TensorRT and PyTorch's onnx tools read.
+// ONNX (https://onnx.ai) export and import. Export: any module whose forward traces
+// (graph/trace.hpp), written as the model file onnxruntime, OpenCV's dnn module, TensorRT and
+// PyTorch's onnx tools read. Import: an ONNX file as a module that runs, trains and exports.
 //
 //   auto net = models::build("resnet18");
 //   net->load_state_dict(io::load_safetensors("model.safetensors").tensors);
@@ -15,7 +16,9 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "strata/nn/module.hpp"
 
@@ -43,5 +46,35 @@ std::string to_bytes(nn::Module& module, const Shape& input_shape, const ExportO
 // to_bytes written to `path` (atomically: a failed export leaves no file).
 void save(nn::Module& module, const Shape& input_shape, const std::filesystem::path& path,
           const ExportOptions& options = {});
+
+// ---- Import ----
+
+// The opsets of the default domain import reads.
+inline constexpr int kMinImportOpset = 11, kMaxImportOpset = 18;
+
+// An ONNX model read as a module (onnx::load).
+struct Imported {
+  // Its forward runs the file's nodes as Strata ops: it trains (batch norms on batch statistics
+  // and dropout back in training mode), hybridizes, compiles and exports like a model written in
+  // C++. Its state is the file's float initializers under their own names, split at the dots
+  // into child modules, so state_dict() keys are the file's names (PyTorch's, for files PyTorch
+  // exported). Returned in evaluation mode.
+  std::shared_ptr<nn::Module> module;
+  std::vector<int64_t> input_dims;   // the input's declared dimensions, -1 where symbolic ("batch")
+  std::vector<int64_t> output_dims;  // the output's, as declared (empty when the file gives none)
+  std::string name, input_name, output_name;
+  int opset = 0;
+  std::map<std::string, std::string> metadata;  // metadata_props
+};
+
+// Reads an ONNX model. The operators it runs are those PyTorch's exporter writes for image
+// classifiers (onnx::supported_operators lists them); integer values computed from shapes
+// (Shape, Gather, Concat, ...) fold to constants. A malformed file, an unsupported operator,
+// opset, data type or a tensor kept in an external file is a strata::Error naming the node or
+// tensor and what is supported; declared sizes are checked against the file's bytes before any
+// allocation.
+Imported load(const std::filesystem::path& path);
+// The same from a serialized ModelProto; `where` starts every message ("model.onnx: ").
+Imported from_bytes(const std::string& bytes, const std::string& where = "onnx::from_bytes: ");
 
 }  // namespace strata::onnx

@@ -6,9 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "strata/autograd.hpp"
 #include "strata/error.hpp"
 #include "strata/models.hpp"
 #include "strata/nn/weights.hpp"
+#include "strata/onnx.hpp"
 #include "train/checkpoint.hpp"
 #include "train/weights_metadata.hpp"
 
@@ -122,7 +124,53 @@ WeightsInfo read_weights_info(const std::filesystem::path& path, const std::stri
   return parse_weights_info(m, where, model_override);
 }
 
+namespace {
+
+// An ONNX file: its module, and the metadata export wrote, or what the file's input and output
+// say (a name for the model, the input without the batch, classes "0".."K-1").
+LoadedModel load_onnx_model(const std::filesystem::path& path, const std::string& model_override) {
+  onnx::Imported imported = onnx::load(path);
+  const std::string where = detail::cat("'", path.string(), "': ");
+  io::Metadata m = imported.metadata;
+  if (!model_override.empty() || !m.contains("strata.model"))
+    m["strata.model"] = !model_override.empty()  ? model_override
+                        : !imported.name.empty() ? imported.name
+                                                 : path.stem().string();
+  if (!m.contains("strata.input")) {
+    Shape input;
+    for (std::size_t i = 1; i < imported.input_dims.size(); ++i) {
+      STRATA_CHECK(imported.input_dims[i] > 0, where, "input '", imported.input_name, "' has a symbolic dimension ",
+                   i, "; Strata runs ONNX models of a fixed image size (only the batch may be symbolic)");
+      input.push_back(imported.input_dims[i]);
+    }
+    m["strata.input"] = shape_text(input);
+  }
+  if (!m.contains("strata.classes")) {
+    int64_t classes = imported.output_dims.size() == 2 ? imported.output_dims[1] : -1;
+    if (classes <= 0) {  // not declared: one forward on zeros tells
+      NoGradGuard no_grad;
+      Shape one{1};
+      for (std::size_t i = 1; i < imported.input_dims.size(); ++i) one.push_back(imported.input_dims[i]);
+      const Tensor y = (*imported.module)(zeros(one));
+      STRATA_CHECK(y.ndim() == 2, where, "the output has shape ", y.shape(),
+                   "; Strata's classifiers output (batch, classes)");
+      classes = y.shape()[1];
+    }
+    std::vector<std::string> names;
+    for (int64_t k = 0; k < classes; ++k) names.push_back(std::to_string(k));
+    m["strata.classes"] = json(names).dump();
+  }
+  LoadedModel loaded;
+  loaded.info = parse_weights_info(m, where, "");
+  loaded.module = imported.module;
+  loaded.module->eval();
+  return loaded;
+}
+
+}  // namespace
+
 LoadedModel load_model(const std::filesystem::path& path, const std::string& model_override) {
+  if (path.extension() == ".onnx") return load_onnx_model(path, model_override);
   LoadedModel loaded;
   loaded.info = read_weights_info(path, model_override);
   loaded.module = models::build(loaded.info.model, {.in_channels = loaded.info.input[0],

@@ -172,6 +172,15 @@ TEST(Cli, ExportWritesAnOnnxFileOrNothing) {
   EXPECT_NE(a.find("1.running_mean"), std::string::npos);  // state_dict names
   EXPECT_NE(test::read_text(dir / "b.onnx").find("batch"), std::string::npos);
 
+  // The files run in eval, predict, summary and bench as the weights do (import: onnx::load).
+  const std::string eval_weights = run_strata("eval " + q(dir / "w.safetensors") + " --limit 64 --json").output;
+  const test::CommandResult eval_onnx = run_strata("eval " + q(dir / "a.onnx") + " --limit 64 --json");
+  EXPECT_EQ(eval_onnx.exit_code, 0) << eval_onnx.output;
+  EXPECT_EQ(nlohmann::json::parse(eval_onnx.output)["correct"], nlohmann::json::parse(eval_weights)["correct"]);
+  expect_output(run_strata("summary " + q(dir / "b.onnx")), 0, "input [1,1,28,28] -> output [1,10]");
+  expect_output(run_strata("bench " + q(dir / "b.onnx") + " --mode infer --batch-size 3 --iters 1 --warmup 0"), 0,
+                "infer batch 3 input [3,1,28,28]");
+
   expect_output(run_strata("export " + q(dir / "w.safetensors") + " -o " + q(dir / "c.onnx") + " --batch 0"), 1,
                 "--batch: expected at most");
   expect_output(run_strata("export " + q(dir / "w.safetensors") + " -o " + q(dir / "c.onnx") + " --batch 2,2"), 1,

@@ -1,0 +1,307 @@
+// onnx::load and onnx::from_bytes: an ONNX file read, checked and made an OnnxModel. Every
+// declared size is checked against the bytes that back it before anything is allocated, and
+// every name a node reads against what came before it, so a malformed file is one error naming
+// what is wrong.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "io/file.hpp"
+#include "onnx/onnx_model.hpp"
+#include "strata/error.hpp"
+#include "strata/onnx.hpp"
+
+namespace strata::onnx {
+
+namespace pb = ::onnx;
+
+// ---- Constants ----
+
+RunValue constant_value(const pb::TensorProto& t, const std::string& where) {
+  STRATA_CHECK(t.data_location() != pb::TensorProto::EXTERNAL, "onnx import: tensor '", t.name(), "' of ", where,
+               " keeps its data in an external file; import reads models whose tensors are inside the file "
+               "(save them with onnx.save(model, path, save_as_external_data=False))");
+  STRATA_CHECK(t.dims_size() <= kMaxDims, "onnx import: tensor '", t.name(), "' of ", where, " has ", t.dims_size(),
+               " dimensions; Strata's tensors have at most ", kMaxDims);
+  int64_t count = 1;
+  std::vector<int64_t> dims;
+  for (int64_t d : t.dims()) {
+    STRATA_CHECK(d >= 0 && (d == 0 || count <= std::numeric_limits<int32_t>::max() / d), "onnx import: tensor '",
+                 t.name(), "' of ", where, " declares dimensions that are negative or too large");
+    count *= d;
+    dims.push_back(d);
+  }
+  const Shape shape{std::span<const int64_t>(dims)};
+  const auto n = static_cast<std::size_t>(count);
+  const std::string& raw = t.raw_data();
+  auto check_size = [&](std::size_t have) {
+    STRATA_CHECK(have == n, "onnx import: tensor '", t.name(), "' of ", where, " declares ", n, " values (shape ",
+                 shape, ") but holds ", have);
+  };
+  switch (t.data_type()) {
+    case pb::TensorProto::FLOAT: {
+      if (t.has_raw_data()) {
+        check_size(raw.size() / sizeof(float));
+        STRATA_CHECK(raw.size() % sizeof(float) == 0, "onnx import: tensor '", t.name(), "' has ", raw.size(),
+                     " bytes, not a whole number of floats");
+        std::vector<float> values(n);
+        std::memcpy(values.data(), raw.data(), raw.size());
+        return RunValue{from_data(std::span<const float>(values), shape)};
+      }
+      check_size(static_cast<std::size_t>(t.float_data_size()));
+      return RunValue{from_data(std::span<const float>(t.float_data().data(), n), shape)};
+    }
+    case pb::TensorProto::DOUBLE: {  // narrowed: Strata's models compute in f32
+      std::vector<double> values(t.has_raw_data() ? raw.size() / sizeof(double) : t.double_data_size());
+      check_size(values.size());
+      if (t.has_raw_data())
+        std::memcpy(values.data(), raw.data(), values.size() * sizeof(double));
+      else
+        std::copy(t.double_data().begin(), t.double_data().end(), values.begin());
+      return RunValue{from_data(std::span<const double>(values), shape).to(DType::F32)};
+    }
+    case pb::TensorProto::INT64:
+    case pb::TensorProto::INT32: {
+      STRATA_CHECK(shape.ndim() <= 1, "onnx import: integer tensor '", t.name(), "' of ", where, " has shape ", shape,
+                   "; import takes integers as scalars and lists (shapes, axes, sizes)");
+      RunValue v;
+      v.is_ints = true;
+      v.scalar = shape.ndim() == 0;
+      const bool wide = t.data_type() == pb::TensorProto::INT64;
+      if (t.has_raw_data()) {
+        const std::size_t size = wide ? sizeof(int64_t) : sizeof(int32_t);
+        check_size(raw.size() / size);
+        for (std::size_t i = 0; i < n; ++i) {
+          if (wide) {
+            int64_t x;
+            std::memcpy(&x, raw.data() + i * size, size);
+            v.ints.push_back(x);
+          } else {
+            int32_t x;
+            std::memcpy(&x, raw.data() + i * size, size);
+            v.ints.push_back(x);
+          }
+        }
+      } else if (wide) {
+        check_size(static_cast<std::size_t>(t.int64_data_size()));
+        v.ints.assign(t.int64_data().begin(), t.int64_data().end());
+      } else {
+        check_size(static_cast<std::size_t>(t.int32_data_size()));
+        v.ints.assign(t.int32_data().begin(), t.int32_data().end());
+      }
+      return v;
+    }
+    default:
+      fail("onnx import: tensor '", t.name(), "' of ", where, " has ONNX data type ", t.data_type(),
+           "; import reads float, double, int64 and int32 tensors");
+  }
+}
+
+// ---- The module ----
+
+namespace {
+
+// A module of the file's name hierarchy ("1", "1.0", ...), holding state only.
+class Scope : public nn::Module {
+ public:
+  Scope() : Module("OnnxScope") {}
+  Tensor forward(const Tensor&) override { fail("onnx import: a name scope of an imported model has no forward"); }
+};
+
+}  // namespace
+
+OnnxModel::OnnxModel(std::string name, int opset, std::string input, std::string output,
+                     std::vector<ImportedNode> nodes, std::map<std::string, RunValue> constants)
+    : Module(name.empty() ? "OnnxModel" : std::move(name)),
+      opset_(opset),
+      input_(std::move(input)),
+      output_(std::move(output)),
+      nodes_(std::move(nodes)),
+      constants_(std::move(constants)) {}
+
+void OnnxModel::add_state(const std::string& file_name, const std::string& name, const Tensor& tensor, bool parameter) {
+  // "a.b.c": tensor "c" of child "b" of child "a", creating the children on the way.
+  nn::Module* owner = this;
+  std::size_t start = 0;
+  for (std::size_t dot; (dot = name.find('.', start)) != std::string::npos; start = dot + 1) {
+    const std::string part = name.substr(start, dot - start);
+    nn::Module* child = nullptr;
+    for (const auto& [child_name, module] : owner->children())
+      if (child_name == part) child = module.get();
+    if (!child) child = owner->register_module(part, std::make_shared<Scope>()).get();
+    owner = child;
+  }
+  const std::string leaf = name.substr(start);
+  state_[file_name] = parameter ? owner->register_parameter(leaf, tensor) : owner->register_buffer(leaf, tensor);
+}
+
+Tensor OnnxModel::forward(const Tensor& x) {
+  std::map<std::string, RunValue> values = constants_;
+  for (const auto& [name, t] : state_) values[name] = RunValue{t};
+  values[input_] = RunValue{x};
+  for (const ImportedNode& node : nodes_) run_node(node, values, is_training(), opset_);
+  const RunValue& y = values.at(output_);
+  STRATA_CHECK(!y.is_ints, "onnx import: the model's output '", output_, "' is integers computed from shapes");
+  return y.tensor;
+}
+
+// ---- Reading a file ----
+
+namespace {
+
+// Inputs that take weights: Conv's W and B, Gemm's B and C, MatMul's B, BatchNormalization's
+// scale and bias. Float initializers read there are parameters; the rest are buffers.
+bool reads_weight(const ImportedNode& n, std::size_t input) {
+  if (n.op == "Conv" || n.op == "Gemm" || n.op == "BatchNormalization") return input == 1 || input == 2;
+  return n.op == "MatMul" && input == 1;
+}
+
+// Names that are a tensor and also a scope of another tensor ("a.b" and "a.b.c"), or that have
+// empty parts, cannot be split at their dots: those keep their name with '.' as '_'.
+std::string state_name(const std::string& name, const std::set<std::string>& scopes) {
+  const bool empty_part =
+      name.empty() || name.front() == '.' || name.back() == '.' || name.find("..") != std::string::npos;
+  if (!empty_part && !scopes.contains(name)) return name;
+  std::string flat = name;
+  std::replace(flat.begin(), flat.end(), '.', '_');
+  return flat.empty() ? "tensor" : flat;
+}
+
+int default_opset(const pb::ModelProto& m) {
+  int opset = -1;
+  for (const pb::OperatorSetIdProto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") opset = static_cast<int>(o.version());
+  return opset;
+}
+
+}  // namespace
+
+Imported from_bytes(const std::string& bytes, const std::string& where) {
+  pb::ModelProto model;
+  STRATA_CHECK(bytes.size() < (std::size_t{1} << 31) && model.ParseFromString(bytes), where,
+               "not an ONNX model (the protobuf does not parse)");
+  const int opset = default_opset(model);
+  STRATA_CHECK(opset >= kMinImportOpset && opset <= kMaxImportOpset, where, "opset ", opset,
+               " of the default domain is not supported; import reads opsets ", kMinImportOpset, " to ",
+               kMaxImportOpset);
+  const pb::GraphProto& g = model.graph();
+
+  std::set<std::string> initializer_names;
+  for (const pb::TensorProto& t : g.initializer()) {
+    STRATA_CHECK(!t.name().empty() && initializer_names.insert(t.name()).second, where, "initializer '", t.name(),
+                 "' is unnamed or named twice");
+  }
+  // The input: the graph input that is not an initializer (older files list those as inputs too).
+  const pb::ValueInfoProto* input = nullptr;
+  for (const pb::ValueInfoProto& v : g.input()) {
+    if (initializer_names.contains(v.name())) continue;
+    STRATA_CHECK(input == nullptr, where, "the graph has inputs '", input ? input->name() : "", "' and '", v.name(),
+                 "'; import runs models of one input");
+    input = &v;
+  }
+  STRATA_CHECK(input != nullptr, where, "the graph has no input");
+  STRATA_CHECK(g.output_size() == 1, where, "the graph has ", g.output_size(), " outputs; import runs models of one");
+  const pb::TypeProto_Tensor& in_type = input->type().tensor_type();
+  STRATA_CHECK(input->type().has_tensor_type() && in_type.elem_type() == pb::TensorProto::FLOAT, where, "input '",
+               input->name(), "' is not a float tensor; import runs models of float inputs");
+
+  Imported out;
+  out.opset = opset;
+  out.input_name = input->name();
+  out.output_name = g.output(0).name();
+  out.name = g.name();
+  for (const auto& d : in_type.shape().dim()) out.input_dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  STRATA_CHECK(out.input_dims.size() >= 2 && static_cast<int>(out.input_dims.size()) <= kMaxDims, where, "input '",
+               input->name(), "' has ", out.input_dims.size(), " dimensions; import runs inputs of 2 to ", kMaxDims);
+  for (const auto& d : g.output(0).type().tensor_type().shape().dim())
+    out.output_dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+  for (const pb::StringStringEntryProto& e : model.metadata_props()) out.metadata[e.key()] = e.value();
+
+  // Nodes, in the file's order, each reading only what came before it.
+  std::set<std::string> known = initializer_names;
+  known.insert(input->name());
+  std::vector<ImportedNode> nodes;
+  std::map<std::string, RunValue> constants;
+  for (int i = 0; i < g.node_size(); ++i) {
+    const pb::NodeProto& p = g.node(i);
+    ImportedNode n;
+    n.name = p.name().empty() ? std::string("#").append(std::to_string(i)) : p.name();
+    n.op = p.op_type();
+    STRATA_CHECK(p.domain().empty() || p.domain() == "ai.onnx", where, n.where(), " is of domain '", p.domain(),
+                 "'; import runs the default domain's operators: ", supported_operators());
+    n.inputs.assign(p.input().begin(), p.input().end());
+    n.outputs.assign(p.output().begin(), p.output().end());
+    for (const pb::AttributeProto& a : p.attribute()) n.attributes[a.name()] = a;
+    check_node(n, opset);
+    for (const std::string& in : n.inputs)
+      STRATA_CHECK(in.empty() || known.contains(in), where, n.where(), " reads '", in,
+                   "', which no earlier node, initializer or input makes (nodes must be in an order that runs)");
+    for (const std::string& o : n.outputs)
+      STRATA_CHECK(o.empty() || known.insert(o).second, where, n.where(), " writes '", o,
+                   "', which is already defined");
+    if (n.op == "Constant") {
+      constants[n.outputs[0]] = constant_node_value(n);
+      continue;
+    }
+    nodes.push_back(std::move(n));
+  }
+  STRATA_CHECK(known.contains(out.output_name), where, "nothing makes the output '", out.output_name, "'");
+
+  // Constant scalar inputs read as attributes, once, rather than at every run: Dropout's ratio,
+  // Clip's bounds (opset 11 on).
+  auto to_attribute = [&](ImportedNode& n, std::size_t input, const char* name) {
+    if (n.inputs.size() <= input || !constants.contains(n.inputs[input])) return;
+    const RunValue& value = constants.at(n.inputs[input]);
+    STRATA_CHECK(!value.is_ints && value.tensor.numel() == 1, where, n.where(), ": its ", name, " is not one number");
+    pb::AttributeProto a;
+    a.set_name(name);
+    a.set_type(pb::AttributeProto::FLOAT);
+    a.set_f(static_cast<float>(value.tensor.to_vector<double>()[0]));
+    n.attributes[name] = a;
+    n.inputs[input].clear();
+  };
+  for (ImportedNode& n : nodes) {
+    if (n.op == "Dropout") to_attribute(n, 1, "ratio");
+    if (n.op == "Clip") {
+      to_attribute(n, 1, "min");
+      to_attribute(n, 2, "max");
+    }
+  }
+
+  std::set<std::string> weights;
+  for (const ImportedNode& n : nodes)
+    for (std::size_t i = 0; i < n.inputs.size(); ++i)
+      if (reads_weight(n, i)) weights.insert(n.inputs[i]);
+  std::set<std::string> scopes;
+  for (const std::string& name : initializer_names)
+    for (std::size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1))
+      scopes.insert(name.substr(0, dot));
+
+  std::vector<std::pair<std::string, RunValue>> state;
+  for (const pb::TensorProto& t : g.initializer()) {
+    RunValue v = constant_value(t, "the model");
+    if (v.is_ints)
+      constants[t.name()] = std::move(v);
+    else
+      state.emplace_back(t.name(), std::move(v));
+  }
+  auto module = std::make_shared<OnnxModel>(out.name, opset, out.input_name, out.output_name, std::move(nodes),
+                                            std::move(constants));
+  for (auto& [name, v] : state) module->add_state(name, state_name(name, scopes), v.tensor, weights.contains(name));
+  module->eval();
+  out.module = module;
+  return out;
+}
+
+Imported load(const std::filesystem::path& path) {
+  const io::InputFile file(path, "onnx::load");
+  STRATA_CHECK(file.size() < (uint64_t{1} << 31), file.prefix(), "is ", file.size(),
+               " bytes; ONNX files with the tensors inside are under 2 GiB");
+  std::string bytes(file.size(), '\0');
+  file.read(0, bytes.data(), bytes.size());
+  return from_bytes(bytes, file.prefix());
+}
+
+}  // namespace strata::onnx

@@ -1,0 +1,233 @@
+// ONNX import: files PyTorch exported (tests/fixtures/onnx, tools/make_onnx_fixtures.py) give
+// PyTorch's logits; every zoo model exported and imported again gives the same logits, state names
+// and, in training mode, the same gradients and statistics as the model it came from, eager and
+// compiled; a malformed or unsupported file is one clear error.
+#include <onnx/onnx_pb.h>
+
+#include <map>
+#include <set>
+
+#include "common/test_util.hpp"
+#include "common/zoo_cases.hpp"
+#include "strata/io.hpp"
+#include "strata/models.hpp"
+#include "strata/nn.hpp"
+#include "strata/onnx.hpp"
+
+namespace strata {
+namespace {
+
+using test::ZooCase;
+
+const std::string kFixtures = std::string(STRATA_TEST_FIXTURES_DIR) + "/onnx/";
+
+// Statistics away from 0 and 1, so that a batch norm read wrongly shows in the logits.
+void randomize_buffers(nn::Module& m) {
+  uint64_t seed = 200;
+  for (auto& [name, t] : m.named_buffers()) {
+    if (t.dtype() != DType::F32) continue;
+    const bool var = name.ends_with("running_var");
+    NoGradGuard no_grad;
+    Tensor target = t;
+    target.copy_(test::random(t.shape(), ++seed, DType::F32, var ? 0.5 : -0.2, var ? 1.5 : 0.2));
+  }
+}
+
+Tensor eval_logits(nn::Module& m, const Tensor& x) {
+  NoGradGuard no_grad;
+  m.eval();
+  return m(x).detach().contiguous();
+}
+
+std::set<std::string> state_names(const nn::Module& m) {
+  std::set<std::string> names;
+  for (const auto& [name, _] : m.state_dict())
+    if (!name.ends_with("num_batches_tracked")) names.insert(name);
+  return names;
+}
+
+TEST(Import, FilesPyTorchExportedGiveItsLogits) {
+  for (const char* name : {"lenet_bn_opset13", "mixed_opset11", "mixed_opset13"}) {
+    SCOPED_TRACE(name);
+    onnx::Imported imported = onnx::load(kFixtures + name + ".onnx");
+    EXPECT_EQ(imported.input_dims, (std::vector<int64_t>{-1, 1, 28, 28}));  // "batch" symbolic
+    const Tensor x = io::load_npy(kFixtures + name + "_input.npy");
+    const Tensor expected = io::load_npy(kFixtures + name + "_logits.npy");
+    EXPECT_LT(test::relative_error(eval_logits(*imported.module, x), expected), 1e-5);
+    imported.module->hybridize();  // compiled: traced and fused
+    EXPECT_LT(test::relative_error(eval_logits(*imported.module, x), expected), 1e-5);
+  }
+  // The file's initializer names are the state's names, split into modules at the dots. (PyTorch
+  // folds each batch norm that follows a convolution into it when exporting for inference: those
+  // convolutions' weights are "onnx::Conv_52", the rest keep their state_dict names.)
+  const onnx::Imported lenet = onnx::load(kFixtures + "lenet_bn_opset13.onnx");
+  EXPECT_EQ(state_names(*lenet.module),
+            (std::set<std::string>{"9.weight", "9.bias", "10.weight", "10.bias", "10.running_mean", "10.running_var",
+                                   "12.weight", "12.bias", "13.weight", "13.bias", "13.running_mean", "13.running_var",
+                                   "15.weight", "15.bias", "onnx::Conv_52", "onnx::Conv_53", "onnx::Conv_55",
+                                   "onnx::Conv_56"}));
+  // Weights, biases and batch-norm scales are parameters (trainable); running statistics are buffers.
+  EXPECT_EQ(lenet.module->named_parameters().size(), 14u);
+  EXPECT_EQ(lenet.module->named_buffers().size(), 4u);
+}
+
+class ImportZoo : public ::testing::TestWithParam<ZooCase> {};
+
+// Strata -> ONNX -> Strata: the same logits and names; in training mode the same gradients and
+// running statistics after a step, eager and compiled.
+TEST_P(ImportZoo, ExportedAndImportedIsTheSameModel) {
+  const ZooCase& c = GetParam();
+#ifdef STRATA_SANITIZE
+  if (!c.quick) GTEST_SKIP() << "large model: not under the sanitizers";
+#endif
+  auto original = models::build(c.model);
+  randomize_buffers(*original);
+  Shape one = c.input;
+  one[0] = 1;
+  onnx::Imported imported = onnx::from_bytes(onnx::to_bytes(*original, one, {.dynamic_batch = true}));
+  nn::Module& copy = *imported.module;
+  EXPECT_EQ(state_names(copy), state_names(*original));
+  const Tensor x = test::random(c.input, 5, DType::F32, 0.0, 1.0);
+  EXPECT_LT(test::relative_error(eval_logits(copy, x), eval_logits(*original, x)), 1e-5);
+  if (!c.quick) return;  // training on the models that take seconds
+
+  const Tensor labels = from_data(std::vector<int64_t>(static_cast<std::size_t>(c.input[0]), 3));
+  for (bool compiled : {false, true}) {
+    SCOPED_TRACE(compiled ? "compiled" : "eager");
+    auto a = models::build(c.model), b = onnx::from_bytes(onnx::to_bytes(*original, one)).module;
+    a->load_state_dict(original->state_dict());
+    b->load_state_dict(copy.state_dict());
+    if (compiled) {
+      a->hybridize();
+      b->hybridize();
+    }
+    a->train();
+    b->train();
+    // The file has no dropout (export writes evaluation mode): the original's is off too.
+    for (auto& [_, module] : a->named_modules())
+      if (module->type_name() == "Dropout") module->eval();
+    cross_entropy((*a)(x), labels).backward();
+    cross_entropy((*b)(x), labels).backward();
+    const nn::NamedTensors pa = a->named_parameters(), pb = b->named_parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    std::map<std::string, Tensor> grads;
+    for (const auto& [name, p] : pb) grads[name] = p.grad();
+    for (const auto& [name, p] : pa) {
+      ASSERT_TRUE(grads[name].defined()) << name;
+      EXPECT_LT(test::relative_error(grads[name], p.grad()), 1e-4) << name;
+    }
+    std::map<std::string, Tensor> stats;
+    for (const auto& [name, t] : b->named_buffers()) stats[name] = t;
+    for (const auto& [name, t] : a->named_buffers()) {
+      if (!name.ends_with("num_batches_tracked")) {
+        EXPECT_LT(test::relative_error(stats[name], t), 1e-5) << name;
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, ImportZoo, test::zoo_cases(), test::zoo_case_name);
+
+// An imported model exports again: the file of the file runs as the first did.
+TEST(Import, ExportsAgain) {
+  const onnx::Imported first = onnx::load(kFixtures + "mixed_opset13.onnx");
+  const onnx::Imported second = onnx::from_bytes(onnx::to_bytes(*first.module, {2, 1, 28, 28}));
+  const Tensor x = io::load_npy(kFixtures + "mixed_opset13_input.npy").slice(0, 0, 2);
+  EXPECT_LT(test::relative_error(eval_logits(*second.module, x), eval_logits(*first.module, x)), 1e-5);
+  EXPECT_EQ(state_names(*second.module), state_names(*first.module));
+}
+
+// ---- Malformed and unsupported files ----
+
+// A graph input -> Relu -> output, to break one field at a time.
+::onnx::ModelProto tiny_model() {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(13);
+  ::onnx::GraphProto* g = m.mutable_graph();
+  ::onnx::ValueInfoProto* in = g->add_input();
+  in->set_name("x");
+  in->mutable_type()->mutable_tensor_type()->set_elem_type(::onnx::TensorProto::FLOAT);
+  for (int64_t d : {1, 4}) in->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(d);
+  g->add_output()->set_name("y");
+  ::onnx::NodeProto* n = g->add_node();
+  n->set_name("act");
+  n->set_op_type("Relu");
+  n->add_input("x");
+  n->add_output("y");
+  return m;
+}
+
+std::string bytes_of(const ::onnx::ModelProto& m) {
+  std::string out;
+  m.SerializeToString(&out);
+  return out;
+}
+
+TEST(Import, MalformedOrUnsupportedFilesAreClearErrors) {
+  const onnx::Imported ok = onnx::from_bytes(bytes_of(tiny_model()));
+  const Tensor x = from_data(std::vector<float>{-1, 2, -3, 4}, {1, 4});
+  EXPECT_EQ(eval_logits(*ok.module, x).to_vector<float>(), (std::vector<float>{0, 2, 0, 4}));
+
+  test::expect_error([] { onnx::from_bytes("not a protobuf at all \xff\xff\xff"); }, "not an ONNX model");
+  const std::string whole = bytes_of(tiny_model());
+  test::expect_error([&] { onnx::from_bytes(whole.substr(0, whole.size() - 5)); }, "not an ONNX model");
+  test::expect_error([] { onnx::load("/nonexistent/model.onnx"); }, "onnx::load: '/nonexistent/model.onnx'");
+
+  ::onnx::ModelProto m = tiny_model();
+  m.mutable_graph()->mutable_node(0)->set_op_type("Einsum");
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); },
+                     "node 'act' (Einsum): operator Einsum is not supported; import runs Add, AveragePool, "
+                     "BatchNormalization");
+
+  m = tiny_model();
+  m.mutable_opset_import(0)->set_version(9);
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); }, "opset 9 of the default domain is not supported");
+
+  m = tiny_model();
+  m.mutable_graph()->mutable_node(0)->set_input(0, "nowhere");
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); },
+                     "node 'act' (Relu) reads 'nowhere', which no earlier node, initializer or input makes");
+
+  m = tiny_model();
+  m.mutable_graph()->mutable_output(0)->set_name("z");
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); }, "nothing makes the output 'z'");
+
+  // A declared size far beyond the bytes that back it: an error, not an allocation.
+  m = tiny_model();
+  ::onnx::TensorProto* t = m.mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(::onnx::TensorProto::FLOAT);
+  t->add_dims(1 << 20);
+  t->add_dims(1 << 20);
+  t->set_raw_data(std::string(16, '\0'));
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); }, "declares dimensions that are negative or too large");
+  t->clear_dims();
+  t->add_dims(1000);
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); }, "tensor 'w' of the model declares 1000 values");
+  t->set_data_location(::onnx::TensorProto::EXTERNAL);
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); }, "keeps its data in an external file");
+
+  // A Conv whose padding ONNX gives per side, unequal: named, with the reason.
+  m = tiny_model();
+  ::onnx::NodeProto* n = m.mutable_graph()->mutable_node(0);
+  n->set_op_type("MaxPool");
+  ::onnx::AttributeProto* a = n->add_attribute();
+  a->set_name("kernel_shape");
+  a->set_type(::onnx::AttributeProto::INTS);
+  a->add_ints(2);
+  a->add_ints(2);
+  ::onnx::AttributeProto* pads = n->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(::onnx::AttributeProto::INTS);
+  for (int64_t p : {0, 0, 1, 1}) pads->add_ints(p);
+  const onnx::Imported asymmetric = onnx::from_bytes(bytes_of(m));
+  test::expect_error(
+      [&] {
+        eval_logits(*asymmetric.module, zeros({1, 1, 4, 4}));
+      },
+      "node 'act' (MaxPool) pads dimension 0 by 0 before and 1 after");
+}
+
+}  // namespace
+}  // namespace strata

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""Write the ONNX files PyTorch exports that tests/onnx imports, with inputs and PyTorch's logits.
+
+Needs Debian's python3-torch, python3-onnx and numpy (run with /usr/bin/python3). From the
+repository root:
+
+  /usr/bin/python3 tools/make_onnx_fixtures.py     (writes tests/fixtures/onnx/, about 300 kB)
+
+Files written, for each model NAME below: NAME.onnx (torch.onnx.export, constant folding on),
+NAME_input.npy (a batch of 3, uniform in [0, 1) from a fixed seed) and NAME_logits.npy (PyTorch's
+float32 output in evaluation mode).
+
+  lenet_bn_opset13   the book's LeNet with batch norm (tools/torch_zoo.py) as PyTorch exports it
+                     at opset 13: Pad nodes before the average poolings, Constant nodes
+  mixed_opset11      a small network of what torchvision's families export beyond the book's
+  mixed_opset13      layers: x.view(x.size(0), -1) (Shape, Gather, Unsqueeze, Concat, Reshape),
+                     ReLU6 (Clip; bounds attributes at 11, inputs at 13), HardSwish, LeakyReLU,
+                     a channel shuffle (Reshape, Transpose), x.mean([2, 3]) (ReduceMean), a
+                     grouped and dilated convolution, max and global poolings, dropout, a
+                     Linear after a Sigmoid-gated product (EfficientNet's squeeze-excitation)
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+OUT = os.path.join(ROOT, "tests", "fixtures", "onnx")
+
+
+class Mixed(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU6())
+        self.grouped = nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=4)
+        self.act = nn.Hardswish()
+        self.leaky = nn.LeakyReLU(0.1)
+        self.se_fc1 = nn.Linear(8, 4)
+        self.se_fc2 = nn.Linear(4, 8)
+        self.pool = nn.MaxPool2d(2)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(8 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.stem(x)
+        n, c, h, w = x.shape
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)  # channel shuffle
+        x = self.leaky(self.act(self.grouped(x)))
+        s = torch.sigmoid(self.se_fc2(torch.relu(self.se_fc1(x.mean([2, 3])))))  # squeeze-excitation
+        x = x * s.view(n, c, 1, 1)
+        x = self.pool(self.pool(x))
+        return self.fc(self.drop(x.view(x.size(0), -1)))
+
+
+def write(name, model, opset, shape):
+    import torch_zoo  # noqa: F401  (the zoo's builders seed nothing themselves)
+    torch.manual_seed(0)
+    with torch.no_grad():  # statistics away from 0 and 1, so a batch norm read wrongly shows
+        for key, b in model.named_buffers():
+            if key.endswith("running_mean"):
+                b.uniform_(-0.2, 0.2)
+            elif key.endswith("running_var"):
+                b.uniform_(0.5, 1.5)
+    model.eval()
+    x = np.random.default_rng(7).random(shape, dtype=np.float32)
+    path = os.path.join(OUT, name + ".onnx")
+    torch.onnx.export(model, torch.from_numpy(x), path, opset_version=opset, input_names=["input"],
+                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                      do_constant_folding=True)
+    with torch.no_grad():
+        logits = model(torch.from_numpy(x)).numpy()
+    np.save(os.path.join(OUT, name + "_input.npy"), x)
+    np.save(os.path.join(OUT, name + "_logits.npy"), logits)
+    print(f"{path}: {os.path.getsize(path)} bytes")
+
+
+def main():
+    import torch_zoo
+    os.makedirs(OUT, exist_ok=True)
+    torch.manual_seed(0)
+    write("lenet_bn_opset13", torch_zoo.ZOO["lenet-bn"][0](), 13, (3, 1, 28, 28))
+    for opset in (11, 13):
+        torch.manual_seed(1)
+        write(f"mixed_opset{opset}", Mixed(), opset, (3, 1, 28, 28))
+
+
+if __name__ == "__main__":
+    main()

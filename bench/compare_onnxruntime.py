@@ -13,6 +13,7 @@ rounds and the ratio Strata / onnxruntime; onnxruntime's memory is also given le
   bench/compare_onnxruntime.py                                  # every zoo model, batch 1 and 64
   bench/compare_onnxruntime.py --configs resnet18:1 resnet18:128 --rounds 5
   bench/compare_onnxruntime.py --markdown results.md --eager    # Strata's models as written
+  bench/compare_onnxruntime.py --onnx                           # Strata runs the same ONNX file (import)
 """
 import argparse
 import json
@@ -65,7 +66,7 @@ def check_logits(cfg, weights, onnx_path, stem, args):
     """Strata's and onnxruntime's logits for the same batch: the largest difference relative to
     the largest logit."""
     import numpy as np
-    subprocess.run([args.strata, "predict", weights, stem + "-x.npy", "--output", stem + "-strata.npy",
+    subprocess.run([args.strata, "predict", onnx_path if args.onnx else weights, stem + "-x.npy", "--output", stem + "-strata.npy",
                     "--batch-size", str(cfg["batch"]), "--json"] + (["--eager"] if args.eager else []),
                    check=True, capture_output=True, text=True)
     subprocess.run(["node", os.path.join(ROOT, "bench", "onnxruntime_bench.js"), onnx_path, "--input",
@@ -76,10 +77,11 @@ def check_logits(cfg, weights, onnx_path, stem, args):
     return float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-12))
 
 
-def run_strata(cfg, weights, args):
-    cmd = [args.strata, "bench", cfg["model"], "--mode", "infer", "--batch-size", str(cfg["batch"]),
-           "--weights", weights, "--iters", str(args.iters), "--warmup", str(args.warmup),
-           "--threads", str(args.threads), "--json"] + (["--eager"] if args.eager else [])
+def run_strata(cfg, weights, onnx_path, args):
+    model = [onnx_path] if args.onnx else [cfg["model"], "--weights", weights]
+    cmd = [args.strata, "bench"] + model + ["--mode", "infer", "--batch-size", str(cfg["batch"]), "--iters",
+                                            str(args.iters), "--warmup", str(args.warmup), "--threads",
+                                            str(args.threads), "--json"] + (["--eager"] if args.eager else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -99,6 +101,8 @@ def main():
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--eager", action="store_true", help="run Strata's models as written, not compiled")
+    p.add_argument("--onnx", action="store_true",
+                   help="Strata runs the ONNX file onnxruntime runs (onnx::load), not its own zoo model")
     p.add_argument("--strata", default=os.path.join(ROOT, "build", "strata"))
     p.add_argument("--modules", default=os.path.join(ROOT, "build", "onnxruntime", "node_modules"),
                    help="where npm installed onnxruntime-node (make deps-bench)")
@@ -118,7 +122,7 @@ def main():
                 raise SystemExit(f"{cfg['model']} batch {cfg['batch']}: logits differ by {error:.2e} relative")
             s_runs, o_runs = [], []
             for _ in range(args.rounds):
-                s_runs.append(run_strata(cfg, weights, args))
+                s_runs.append(run_strata(cfg, weights, onnx_path, args))
                 o_runs.append(run_ort(onnx_path, args))
             s = statistics.median(r["images_per_sec"] for r in s_runs)
             o = statistics.median(r["images_per_sec"] for r in o_runs)

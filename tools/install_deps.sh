@@ -21,7 +21,7 @@ if [[ "${1:-}" == "--torch" || "${1:-}" == "--bench" ]]; then
   packages+=(python3 python3-torch python3-numpy libopenblas0-pthread)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-onnx python3-opencv nodejs)
+  packages+=(python3-onnx python3-opencv python3-torchvision nodejs)
   # Debian's npm is its own package; other builds of nodejs (NodeSource's) carry npm inside.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi

@@ -1,6 +1,7 @@
 // strata summary MODEL [--input N,C,H,W] [--json] [--graph [--mode infer|train]]: one row per
 // layer with output shape, parameters and multiply-accumulates, then totals; with --graph, the
 // graph the compiled model runs (after the passes: fused ops named by all their steps).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -9,6 +10,7 @@
 #include "commands.hpp"
 #include "strata/autograd.hpp"
 #include "strata/models.hpp"
+#include "nn/trace_module.hpp"
 #include "strata/nn/summary.hpp"
 
 namespace strata::cli {
@@ -61,6 +63,19 @@ void add_summary_command(CLI::App& app) {
     } catch (const nn::LayerError& e) {
       fail(info.name, " cannot take input ", input, ": it stops at layer ", e.layer_path(), " (", e.layer_type(),
            ") whose input is ", e.input_shape(), ": ", e.op_message());
+    }
+    // An ONNX file's model is one module: its multiply-accumulates and activations (every op's
+    // output but the views) come from its traced graph.
+    if (info.from_file) {
+      const graph::Graph g = nn::trace_module(*model, input, DType::F32);
+      s.macs = g.multiply_accumulates();
+      s.activation_bytes = 0;
+      for (const graph::Node& n : g.nodes) {
+        const bool view = n.op == graph::OpKind::Reshape || n.op == graph::OpKind::Permute ||
+                          n.op == graph::OpKind::Slice;
+        if (n.output() != graph::kNoValue && !view)
+          s.activation_bytes += g.values[n.output()].shape.numel() / std::max<int64_t>(input[0], 1) * 4;
+      }
     }
     const std::string graph = args->graph ? compiled_graph(*model, input, args->mode) : std::string();
     if (!args->json) {

@@ -96,6 +96,16 @@ std::vector<int> Graph::producers() const {
   return at;
 }
 
+int64_t Graph::multiply_accumulates() const {
+  int64_t macs = 0;
+  for (const Node& n : nodes) {
+    if (n.op != OpKind::Conv && n.op != OpKind::Linear) continue;
+    const Shape& w = values[n.inputs[1]].shape;  // conv (O, I/groups, k...), linear (O, I)
+    macs += values[n.output()].shape.numel() * (w.numel() / w[0]);
+  }
+  return macs;
+}
+
 void Graph::compact() {
   std::vector<bool> used(values.size(), false);
   for (const Node& n : nodes) {

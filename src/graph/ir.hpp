@@ -187,6 +187,9 @@ struct Graph {
   std::string op_name(const Node& node) const;
   // One line per node: "%7 = conv2d+bn+relu(%3, 1.0.conv1.weight, ...) [128,64,24,24] blocked  # 1.0.conv1 (Conv2d)".
   std::string str() const;
+  // Multiply-accumulates of one run: each convolution's and linear layer's output elements times
+  // the products summed into each.
+  int64_t multiply_accumulates() const;
   // Drops the values no node, input or output refers to, renumbering the rest.
   void compact();
 };

@@ -178,6 +178,7 @@ TEST(Cli, ExportWritesAnOnnxFileOrNothing) {
   EXPECT_EQ(eval_onnx.exit_code, 0) << eval_onnx.output;
   EXPECT_EQ(nlohmann::json::parse(eval_onnx.output)["correct"], nlohmann::json::parse(eval_weights)["correct"]);
   expect_output(run_strata("summary " + q(dir / "b.onnx")), 0, "input [1,1,28,28] -> output [1,10]");
+  expect_output(run_strata("summary " + q(dir / "b.onnx")), 0, "multiply-accumulates: 281,640 per forward pass");
   expect_output(run_strata("bench " + q(dir / "b.onnx") + " --mode infer --batch-size 3 --iters 1 --warmup 0"), 0,
                 "infer batch 3 input [3,1,28,28]");
 

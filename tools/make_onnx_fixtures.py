@@ -15,7 +15,8 @@ float32 output in evaluation mode).
   mixed_opset11      a small network of what torchvision's families export beyond the book's
   mixed_opset13      layers: x.view(x.size(0), -1) (Shape, Gather, Unsqueeze, Concat, Reshape),
                      ReLU6 (Clip; bounds attributes at 11, inputs at 13), HardSwish, LeakyReLU,
-                     a channel shuffle (Reshape, Transpose), x.mean([2, 3]) (ReduceMean), a
+                     a channel shuffle (Reshape, Transpose), split and cat (Split: sizes an
+                     attribute at 11, an input at 13; Concat), x.mean([2, 3]) (ReduceMean), a
                      grouped and dilated convolution, max and global poolings, dropout, a
                      Linear after a Sigmoid-gated product (EfficientNet's squeeze-excitation)
 """
@@ -48,6 +49,8 @@ class Mixed(nn.Module):
         x = self.stem(x)
         n, c, h, w = x.shape
         x = x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)  # channel shuffle
+        a, b = torch.split(x, [3, 5], dim=1)  # Split
+        x = torch.cat([b, a * 0.5], dim=1)
         x = self.leaky(self.act(self.grouped(x)))
         s = torch.sigmoid(self.se_fc2(torch.relu(self.se_fc1(x.mean([2, 3])))))  # squeeze-excitation
         x = x * s.view(n, c, 1, 1)

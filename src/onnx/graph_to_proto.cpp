@@ -136,24 +136,39 @@ class Writer {
   }
 
   // The name of a value, writing a referenced tensor as an initializer on first use.
+  // The name of a value, writing a referenced tensor on first use: a parameter or buffer as an
+  // initializer (the model's state), any other tensor the forward read as a Constant node.
   std::string name(ValueId id) {
     if (!value_names_[id].empty()) return value_names_[id];
     const graph::Value& v = g_.values[id];
     STRATA_CHECK(graph::is_leaf(v.kind), "onnx export: internal error: value %", id, " is read before it is made");
-    value_names_[id] = initializer(v.name.empty() ? "constant" : v.name, v.tensor);
+    if (v.kind == graph::ValueKind::Constant) {
+      const std::string output = claim("/Constant_output_0");
+      pb::AttributeProto* a = emit("Constant", "/Constant", "", {}, output).add_attribute();
+      a->set_name("value");
+      a->set_type(pb::AttributeProto::TENSOR);
+      fill_tensor(*a->mutable_t(), "constant", v.tensor);
+      value_names_[id] = output;
+    } else {
+      value_names_[id] = initializer(v.name.empty() ? "constant" : v.name, v.tensor);
+    }
     return value_names_[id];
   }
 
-  std::string initializer(const std::string& base, const Tensor& tensor) {
+  static void fill_tensor(pb::TensorProto& p, const std::string& what, const Tensor& tensor) {
     const Tensor t = tensor.detach().contiguous();
-    STRATA_CHECK(t.dtype() == DType::F32, "onnx export: tensor '", base, "' is ", dtype_name(t.dtype()),
+    STRATA_CHECK(t.dtype() == DType::F32, "onnx export: tensor '", what, "' is ", dtype_name(t.dtype()),
                  "; export writes f32 models (convert with module.to(DType::F32))");
+    p.set_data_type(pb::TensorProto::FLOAT);
+    for (int64_t d : t.shape()) p.add_dims(d);
+    p.set_raw_data(t.data<float>(), static_cast<std::size_t>(t.numel()) * sizeof(float));
+  }
+
+  std::string initializer(const std::string& base, const Tensor& tensor) {
     pb::TensorProto* p = out_.add_initializer();
     const std::string n = claim(base);
     p->set_name(n);
-    p->set_data_type(pb::TensorProto::FLOAT);
-    for (int64_t d : t.shape()) p->add_dims(d);
-    p->set_raw_data(t.data<float>(), static_cast<std::size_t>(t.numel()) * sizeof(float));
+    fill_tensor(*p, base, tensor);
     return n;
   }
 

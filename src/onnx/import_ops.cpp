@@ -437,6 +437,33 @@ void slice(const ImportedNode& n, Values& v, bool, int opset) {
   v[n.outputs.at(0)] = std::move(out);
 }
 
+// Split along an axis into the outputs: sizes from the second input (opset 13 on) or the
+// attribute, else equal parts (the last smaller where opset 18 allows it).
+void split(const ImportedNode& n, Values& v, bool, int opset) {
+  const Tensor& x = tensor_input(n, v, 0);
+  const int axis = axis_of(n, attr_int(n, "axis", 0), x.ndim());
+  const int64_t size = x.shape()[axis];
+  const auto parts = static_cast<int64_t>(n.outputs.size());
+  std::vector<int64_t> sizes = opset >= 13 ? (has_input(n, 1) ? ints_input(n, v, 1) : std::vector<int64_t>{})
+                                           : attr_ints(n, "split");
+  if (sizes.empty()) {
+    const int64_t part = (size + parts - 1) / parts;
+    STRATA_CHECK(opset >= 18 || size % parts == 0, "onnx import: ", n.where(), " splits ", size, " into ", parts,
+                 " unequal parts without sizes");
+    for (int64_t at = 0; at < size; at += part) sizes.push_back(std::min(part, size - at));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  STRATA_CHECK(static_cast<int64_t>(sizes.size()) == parts && total == size, "onnx import: ", n.where(), " splits ",
+               size, " values of axis ", axis, " into ", sizes.size(), " parts summing to ", total, " for ", parts,
+               " outputs");
+  int64_t at = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (!n.outputs[i].empty()) set_tensor(n, v, x.slice(axis, at, at + sizes[i]), i);
+    at += sizes[i];
+  }
+}
+
 void transpose(const ImportedNode& n, Values& v, bool, int) {
   const Tensor& x = tensor_input(n, v, 0);
   std::vector<int64_t> perm = attr_ints(n, "perm");
@@ -538,6 +565,7 @@ const std::unordered_map<std::string, Runner>& runners() {
       {"Sigmoid", unary<sigmoid>},
       {"Slice", slice},
       {"Softmax", softmax_node},
+      {"Split", split},
       {"Squeeze", squeeze},
       {"Sub", binary<'-'>},
       {"Tanh", unary<tanh>},

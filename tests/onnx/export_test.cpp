@@ -124,11 +124,10 @@ TEST_P(ExportZoo, PassesTheCheckerWithStateDictNames) {
   }
   EXPECT_EQ(written, expected);
   const ::onnx::TensorProto& first = model.graph().initializer(0);
-  const Tensor& source = [&]() -> const Tensor& {
-    for (const auto& [name, t] : net->state_dict())
-      if (name == first.name()) return t;
-    return net->state_dict().front().second;
-  }();
+  Tensor source;  // the state tensor the first initializer was written from
+  for (const auto& [name, t] : net->state_dict())
+    if (name == first.name()) source = t;
+  ASSERT_TRUE(source.defined()) << first.name();
   ASSERT_EQ(first.raw_data().size(), source.numel() * sizeof(float));
   EXPECT_EQ(std::memcmp(first.raw_data().data(), source.contiguous().data<float>(), first.raw_data().size()), 0);
 }

@@ -59,12 +59,7 @@ def check(model_name, args, workdir):
     torch.manual_seed(0)
     builder, default_input = torch_zoo.ZOO[model_name]
     twin = builder().eval()
-    with torch.no_grad():  # statistics away from 0 and 1, so a batch norm written wrongly shows
-        for name, b in twin.named_buffers():
-            if name.endswith("running_mean"):
-                b.uniform_(-0.2, 0.2)
-            elif name.endswith("running_var"):
-                b.uniform_(0.5, 1.5)
+    torch_zoo.randomize_statistics(twin)
     stem = os.path.join(workdir, model_name)
     chw = ",".join(str(d) for d in default_input[1:])
     torch_weights.save_safetensors(twin.state_dict(), stem + ".safetensors",

@@ -13,6 +13,7 @@
 
 #include "common/test_util.hpp"
 #include "common/zoo_cases.hpp"
+#include "onnx/onnx_test_util.hpp"
 #include "io/io_test_util.hpp"
 #include "strata/models.hpp"
 #include "strata/nn.hpp"
@@ -45,20 +46,6 @@ Tensor fashion_images(int64_t n, int64_t size) {
   for (const data::Batch& b : loader.epoch(0)) return b.images;
   ADD_FAILURE() << "no Fashion-MNIST test images (make deps installs dataset-fashion-mnist)";
   return {};
-}
-
-// Running statistics away from their initial 0 and 1, so that a batch norm written wrongly
-// (or not at all) shows in the logits.
-void randomize_statistics(nn::Module& m) {
-  uint64_t seed = 100;
-  for (auto& [name, t] : m.named_buffers()) {
-    if (t.dtype() != DType::F32) continue;
-    const bool var = name.ends_with("running_var");
-    Tensor values = test::random(t.shape(), ++seed, DType::F32, var ? 0.5 : -0.2, var ? 1.5 : 0.2);
-    NoGradGuard no_grad;
-    Tensor target = t;
-    target.copy_(values);
-  }
 }
 
 // OpenCV's logits for `x` from an ONNX file's bytes.
@@ -149,7 +136,7 @@ TEST_P(ExportRunsInOpenCv, GivingStrataLogitsOnFashionMnist) {
 #endif
   cv::setNumThreads(1);
   auto net = models::build(c.model);
-  randomize_statistics(*net);
+  test::randomize_statistics(*net);
   const Tensor x = fashion_images(c.input[0], c.input[2]);
   const Tensor expected = strata_logits(*net, x);
   const std::string fixed = onnx::to_bytes(*net, x.shape());
@@ -188,7 +175,7 @@ struct UserBlock : nn::Module {
 
 TEST(Export, AUserBlockExportsInEvaluationModeAndKeepsItsModes) {
   UserBlock block;
-  randomize_statistics(block);
+  test::randomize_statistics(block);
   block.train();
   const Tensor x = fashion_images(3, 28);
   const std::string bytes = onnx::to_bytes(block, x.shape());

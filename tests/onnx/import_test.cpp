@@ -9,6 +9,7 @@
 
 #include "common/test_util.hpp"
 #include "common/zoo_cases.hpp"
+#include "onnx/onnx_test_util.hpp"
 #include "strata/io.hpp"
 #include "strata/models.hpp"
 #include "strata/nn.hpp"
@@ -20,18 +21,6 @@ namespace {
 using test::ZooCase;
 
 const std::string kFixtures = std::string(STRATA_TEST_FIXTURES_DIR) + "/onnx/";
-
-// Statistics away from 0 and 1, so that a batch norm read wrongly shows in the logits.
-void randomize_buffers(nn::Module& m) {
-  uint64_t seed = 200;
-  for (auto& [name, t] : m.named_buffers()) {
-    if (t.dtype() != DType::F32) continue;
-    const bool var = name.ends_with("running_var");
-    NoGradGuard no_grad;
-    Tensor target = t;
-    target.copy_(test::random(t.shape(), ++seed, DType::F32, var ? 0.5 : -0.2, var ? 1.5 : 0.2));
-  }
-}
 
 Tensor eval_logits(nn::Module& m, const Tensor& x) {
   NoGradGuard no_grad;
@@ -81,7 +70,7 @@ TEST_P(ImportZoo, ExportedAndImportedIsTheSameModel) {
   if (!c.quick) GTEST_SKIP() << "large model: not under the sanitizers";
 #endif
   auto original = models::build(c.model);
-  randomize_buffers(*original);
+  test::randomize_statistics(*original);
   Shape one = c.input;
   one[0] = 1;
   onnx::Imported imported = onnx::from_bytes(onnx::to_bytes(*original, one, {.dynamic_batch = true}));

@@ -14,6 +14,7 @@ rounds and the ratio Strata / onnxruntime; onnxruntime's memory is also given le
   bench/compare_onnxruntime.py --configs resnet18:1 resnet18:128 --rounds 5
   bench/compare_onnxruntime.py --markdown results.md --eager    # Strata's models as written
   bench/compare_onnxruntime.py --onnx                           # Strata runs the same ONNX file (import)
+  bench/compare_onnxruntime.py --onnx --configs tv:resnet18:1   # torchvision's models (3x224x224), --onnx only
 """
 import argparse
 import json
@@ -32,26 +33,34 @@ DEFAULT_CONFIGS = [f"{m}:{b}" for m in ("lenet", "lenet-bn", "alexnet", "vgg11",
 
 
 def parse_config(text):
-    parts = text.split(":")
-    if len(parts) != 2:
-        raise SystemExit(f"bad --configs entry '{text}': expected model:batch")
-    return {"model": parts[0], "batch": int(parts[1])}
+    model, _, batch = text.rpartition(":")
+    if not model or not batch.isdigit():
+        raise SystemExit(f"bad --configs entry '{text}': expected model:batch (tv:NAME:batch for torchvision's)")
+    return {"model": model, "batch": int(batch)}
 
 
 def export(model_name, batch, workdir):
-    """The twin's weights as safetensors and the twin as ONNX for `batch`, and one input batch."""
+    """The twin's weights as safetensors and the twin as ONNX for `batch`, and one input batch.
+    A torchvision model ("tv:NAME", 10 classes, 3x224x224; --onnx only) has no safetensors."""
     import numpy as np
     import torch
     import torch_weights
     import torch_zoo
     torch.manual_seed(0)
-    builder, default_input = torch_zoo.ZOO[model_name]
-    model = builder().eval()
+    if model_name.startswith("tv:"):
+        import torchvision
+        model = getattr(torchvision.models, model_name[3:])(num_classes=10).eval()
+        default_input = (1, 3, 224, 224)
+    else:
+        builder, default_input = torch_zoo.ZOO[model_name]
+        model = builder().eval()
     shape = (batch,) + tuple(default_input[1:])
-    stem = os.path.join(workdir, f"{model_name}-{batch}")
-    weights = stem + ".safetensors"
-    chw = ",".join(str(d) for d in default_input[1:])
-    torch_weights.save_safetensors(model.state_dict(), weights, {"strata.model": model_name, "strata.input": chw})
+    stem = os.path.join(workdir, f"{model_name.replace(':', '_')}-{batch}")
+    weights = None
+    if not model_name.startswith("tv:"):
+        weights = stem + ".safetensors"
+        chw = ",".join(str(d) for d in default_input[1:])
+        torch_weights.save_safetensors(model.state_dict(), weights, {"strata.model": model_name, "strata.input": chw})
     onnx_path = stem + ".onnx"
     with torch.no_grad():
         torch.onnx.export(model, torch.zeros(shape), onnx_path, opset_version=13, input_names=["input"],
@@ -113,6 +122,8 @@ def main():
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # PyTorch exports only, but as everywhere
         os.environ.pop(var, None)
 
+    if not args.onnx and any(c.startswith("tv:") for c in args.configs):
+        raise SystemExit("torchvision models (tv:NAME) run in Strata from their ONNX file only: add --onnx")
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for cfg in map(parse_config, args.configs):

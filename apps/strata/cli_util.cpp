@@ -23,12 +23,7 @@ ModelSource find_model(const std::string& name_or_file) {
             }};
   }
   onnx::Imported imported = onnx::load(name_or_file);
-  Shape input{1};
-  for (std::size_t i = 1; i < imported.input_dims.size(); ++i) {
-    STRATA_CHECK(imported.input_dims[i] > 0, name_or_file, ": input '", imported.input_name,
-                 "' has a symbolic dimension ", i, "; Strata runs ONNX models of a fixed image size");
-    input.push_back(imported.input_dims[i]);
-  }
+  const Shape input = imported.example_shape();
   std::shared_ptr<nn::Module> module = imported.module;
   const std::string description = "ONNX model, opset " + std::to_string(imported.opset) +
                                   (imported.name.empty() ? "" : ", graph '" + imported.name + "'");

@@ -65,6 +65,11 @@ struct Imported {
   std::string name, input_name, output_name;
   int opset = 0;
   std::map<std::string, std::string> metadata;  // metadata_props
+  std::string where;                            // what messages about the file start with
+
+  // The input of one example: input_dims with a batch of 1. A symbolic dimension other than the
+  // batch is an error (Strata runs ONNX models of a fixed image size).
+  Shape example_shape() const;
 };
 
 // Reads an ONNX model. The operators it runs are those PyTorch's exporter writes for image

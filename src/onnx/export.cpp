@@ -45,15 +45,16 @@ graph::Graph export_graph(nn::Module& m, const Shape& shape, const ExportOptions
   EvalModeGuard eval(m);
   graph::Graph g = nn::trace_module(m, shape, DType::F32);
   if (options.dynamic_batch) {
-    // Batch-generic: traced for a batch of 1 and 2, the same graph but for the batch dimension.
+    // Batch-generic: the graphs for a batch of 1 (g itself when that is the batch traced) and 2
+    // are the same but for the batch dimension.
     Shape one = shape, two = shape;
     one[0] = 1;
     two[0] = 2;
-    STRATA_CHECK(graph::rebatch(nn::trace_module(m, one, DType::F32), nn::trace_module(m, two, DType::F32), 1),
-                 "onnx export: ", m.type_name(),
-                 "'s forward does not treat the first dimension of its input as the "
-                 "batch throughout (its graphs for a batch of 1 and of 2 differ in more than that dimension); export "
-                 "it for a fixed batch (without dynamic batch)");
+    const graph::Graph small = shape[0] == 1 ? g : nn::trace_module(m, one, DType::F32);
+    STRATA_CHECK(graph::rebatch(small, nn::trace_module(m, two, DType::F32), 1), "onnx export: ", m.type_name(),
+                 "'s forward does not treat the first dimension of its input as the batch throughout (its graphs "
+                 "for a batch of 1 and of 2 differ in more than that dimension); export it for a fixed batch "
+                 "(without dynamic batch)");
   }
   graph::remove_dropout(g);
   if (options.fold_batch_norm) graph::fold_batch_norm(g);

@@ -135,23 +135,15 @@ class Writer {
     return "/" + n.scope + (n.scope.empty() ? "" : "/") + op_type;
   }
 
-  // The name of a value, writing a referenced tensor as an initializer on first use.
   // The name of a value, writing a referenced tensor on first use: a parameter or buffer as an
   // initializer (the model's state), any other tensor the forward read as a Constant node.
   std::string name(ValueId id) {
     if (!value_names_[id].empty()) return value_names_[id];
     const graph::Value& v = g_.values[id];
     STRATA_CHECK(graph::is_leaf(v.kind), "onnx export: internal error: value %", id, " is read before it is made");
-    if (v.kind == graph::ValueKind::Constant) {
-      const std::string output = claim("/Constant_output_0");
-      pb::AttributeProto* a = emit("Constant", "/Constant", "", {}, output).add_attribute();
-      a->set_name("value");
-      a->set_type(pb::AttributeProto::TENSOR);
-      fill_tensor(*a->mutable_t(), "constant", v.tensor);
-      value_names_[id] = output;
-    } else {
-      value_names_[id] = initializer(v.name.empty() ? "constant" : v.name, v.tensor);
-    }
+    value_names_[id] = v.kind == graph::ValueKind::Constant
+                           ? constant_node("/Constant", "", v.tensor)
+                           : initializer(v.name.empty() ? "constant" : v.name, v.tensor);
     return value_names_[id];
   }
 
@@ -372,24 +364,22 @@ class Writer {
     set_float(node, "momentum", 1.0 - a.momentum);  // ONNX's momentum weighs the running value
   }
 
-  // A scalar as a Constant node (as PyTorch writes them), not an initializer: it is part of
-  // the computation, not of the model's state.
-  std::string constant_node(const Node& n, double value) {
-    const std::string output = claim(node_base(n, "Constant") + "_output_0");
-    pb::NodeProto& node = emit("Constant", node_base(n, "Constant"), n.layer, {}, output);
-    pb::AttributeProto* a = node.add_attribute();
+  // A Constant node named `node_name` holding `tensor`; returns its output. Scalars and tensors
+  // the forward read from outside the model are written so (as PyTorch writes them), not as
+  // initializers, which an importer would take for the model's state.
+  std::string constant_node(const std::string& node_name, const std::string& doc, const Tensor& tensor) {
+    const std::string output = claim(node_name + "_output_0");
+    pb::AttributeProto* a = emit("Constant", node_name, doc, {}, output).add_attribute();
     a->set_name("value");
     a->set_type(pb::AttributeProto::TENSOR);
-    pb::TensorProto* t = a->mutable_t();
-    t->set_data_type(pb::TensorProto::FLOAT);
-    t->add_float_data(static_cast<float>(value));
+    fill_tensor(*a->mutable_t(), node_name, tensor);
     return output;
   }
 
   void write_scalar(const Node& n) {
     const graph::ScalarAttrs& a = n.get<graph::ScalarAttrs>();
     const std::string x = name(n.inputs[0]);
-    const std::string s = constant_node(n, a.value);
+    const std::string s = constant_node(node_base(n, "Constant"), n.layer, full({}, a.value));
     switch (a.kind) {
       case graph::ScalarKind::Add:
         emit_for(n, "Add", {x, s}, result_name(n, "Add"));

@@ -208,6 +208,7 @@ Imported from_bytes(const std::string& bytes, const std::string& where) {
                input->name(), "' is not a float tensor; import runs models of float inputs");
 
   Imported out;
+  out.where = where;
   out.opset = opset;
   out.input_name = input->name();
   out.output_name = g.output(0).name();
@@ -293,6 +294,16 @@ Imported from_bytes(const std::string& bytes, const std::string& where) {
   module->eval();
   out.module = module;
   return out;
+}
+
+Shape Imported::example_shape() const {
+  Shape shape{1};
+  for (std::size_t i = 1; i < input_dims.size(); ++i) {
+    STRATA_CHECK(input_dims[i] > 0, where, "input '", input_name, "' has a symbolic dimension ", i,
+                 "; Strata runs ONNX models of a fixed image size (only the batch may be symbolic)");
+    shape.push_back(input_dims[i]);
+  }
+  return shape;
 }
 
 Imported load(const std::filesystem::path& path) {

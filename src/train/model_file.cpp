@@ -137,21 +137,14 @@ LoadedModel load_onnx_model(const std::filesystem::path& path, const std::string
                         : !imported.name.empty() ? imported.name
                                                  : path.stem().string();
   if (!m.contains("strata.input")) {
-    Shape input;
-    for (std::size_t i = 1; i < imported.input_dims.size(); ++i) {
-      STRATA_CHECK(imported.input_dims[i] > 0, where, "input '", imported.input_name, "' has a symbolic dimension ",
-                   i, "; Strata runs ONNX models of a fixed image size (only the batch may be symbolic)");
-      input.push_back(imported.input_dims[i]);
-    }
-    m["strata.input"] = shape_text(input);
+    const Shape example = imported.example_shape();  // {1, C, H, W}
+    m["strata.input"] = shape_text(Shape(std::span<const int64_t>(example).subspan(1)));
   }
   if (!m.contains("strata.classes")) {
     int64_t classes = imported.output_dims.size() == 2 ? imported.output_dims[1] : -1;
     if (classes <= 0) {  // not declared: one forward on zeros tells
       NoGradGuard no_grad;
-      Shape one{1};
-      for (std::size_t i = 1; i < imported.input_dims.size(); ++i) one.push_back(imported.input_dims[i]);
-      const Tensor y = (*imported.module)(zeros(one));
+      const Tensor y = (*imported.module)(zeros(imported.example_shape()));
       STRATA_CHECK(y.ndim() == 2, where, "the output has shape ", y.shape(),
                    "; Strata's classifiers output (batch, classes)");
       classes = y.shape()[1];

@@ -74,12 +74,6 @@ std::pair<int, int> batch_norms(const ::onnx::ModelProto& model) {
   return {all, after_conv};
 }
 
-Tensor strata_logits(nn::Module& m, const Tensor& x) {
-  NoGradGuard no_grad;
-  m.eval();
-  return m(x);
-}
-
 class ExportZoo : public ::testing::TestWithParam<ZooCase> {};
 
 INSTANTIATE_TEST_SUITE_P(Zoo, ExportZoo, test::zoo_cases(), test::zoo_case_name);
@@ -138,7 +132,7 @@ TEST_P(ExportRunsInOpenCv, GivingStrataLogitsOnFashionMnist) {
   auto net = models::build(c.model);
   test::randomize_statistics(*net);
   const Tensor x = fashion_images(c.input[0], c.input[2]);
-  const Tensor expected = strata_logits(*net, x);
+  const Tensor expected = test::eval_logits(*net, x);
   const std::string fixed = onnx::to_bytes(*net, x.shape());
   EXPECT_LT(test::relative_error(opencv_logits(fixed, x), expected), 1e-4);
   if (!c.quick) return;  // the options below on the models that take seconds
@@ -187,7 +181,7 @@ TEST(Export, AUserBlockExportsInEvaluationModeAndKeepsItsModes) {
   EXPECT_EQ(ops, (std::set<std::string>{"Conv", "BatchNormalization", "Constant", "Mul", "Add", "Relu", "Sigmoid",
                                         "AveragePool", "Flatten", "Gemm"}));
   cv::setNumThreads(1);
-  EXPECT_LT(test::relative_error(opencv_logits(bytes, x), strata_logits(block, x)), 1e-4);
+  EXPECT_LT(test::relative_error(opencv_logits(bytes, x), test::eval_logits(block, x)), 1e-4);
 }
 
 // A forward with code the trace cannot see into (here it reads the data to branch).

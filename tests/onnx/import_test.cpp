@@ -22,12 +22,6 @@ using test::ZooCase;
 
 const std::string kFixtures = std::string(STRATA_TEST_FIXTURES_DIR) + "/onnx/";
 
-Tensor eval_logits(nn::Module& m, const Tensor& x) {
-  NoGradGuard no_grad;
-  m.eval();
-  return m(x).detach().contiguous();
-}
-
 std::set<std::string> state_names(const nn::Module& m) {
   std::set<std::string> names;
   for (const auto& [name, _] : m.state_dict())
@@ -42,9 +36,9 @@ TEST(Import, FilesPyTorchExportedGiveItsLogits) {
     EXPECT_EQ(imported.input_dims, (std::vector<int64_t>{-1, 1, 28, 28}));  // "batch" symbolic
     const Tensor x = io::load_npy(kFixtures + name + "_input.npy");
     const Tensor expected = io::load_npy(kFixtures + name + "_logits.npy");
-    EXPECT_LT(test::relative_error(eval_logits(*imported.module, x), expected), 1e-5);
+    EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-5);
     imported.module->hybridize();  // compiled: traced and fused
-    EXPECT_LT(test::relative_error(eval_logits(*imported.module, x), expected), 1e-5);
+    EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-5);
   }
   // The file's initializer names are the state's names, split into modules at the dots. (PyTorch
   // folds each batch norm that follows a convolution into it when exporting for inference: those
@@ -77,7 +71,7 @@ TEST_P(ImportZoo, ExportedAndImportedIsTheSameModel) {
   nn::Module& copy = *imported.module;
   EXPECT_EQ(state_names(copy), state_names(*original));
   const Tensor x = test::random(c.input, 5, DType::F32, 0.0, 1.0);
-  EXPECT_LT(test::relative_error(eval_logits(copy, x), eval_logits(*original, x)), 1e-5);
+  EXPECT_LT(test::relative_error(test::eval_logits(copy, x), test::eval_logits(*original, x)), 1e-5);
   if (!c.quick) return;  // training on the models that take seconds
 
   const Tensor labels = from_data(std::vector<int64_t>(static_cast<std::size_t>(c.input[0]), 3));
@@ -122,7 +116,8 @@ TEST(Import, ExportsAgain) {
   const onnx::Imported first = onnx::load(kFixtures + "mixed_opset13.onnx");
   const onnx::Imported second = onnx::from_bytes(onnx::to_bytes(*first.module, {2, 1, 28, 28}));
   const Tensor x = io::load_npy(kFixtures + "mixed_opset13_input.npy").slice(0, 0, 2);
-  EXPECT_LT(test::relative_error(eval_logits(*second.module, x), eval_logits(*first.module, x)), 1e-5);
+  EXPECT_LT(test::relative_error(test::eval_logits(*second.module, x), test::eval_logits(*first.module, x)),
+            1e-5);
   EXPECT_EQ(state_names(*second.module), state_names(*first.module));
 }
 
@@ -156,7 +151,7 @@ std::string bytes_of(const ::onnx::ModelProto& m) {
 TEST(Import, MalformedOrUnsupportedFilesAreClearErrors) {
   const onnx::Imported ok = onnx::from_bytes(bytes_of(tiny_model()));
   const Tensor x = from_data(std::vector<float>{-1, 2, -3, 4}, {1, 4});
-  EXPECT_EQ(eval_logits(*ok.module, x).to_vector<float>(), (std::vector<float>{0, 2, 0, 4}));
+  EXPECT_EQ(test::eval_logits(*ok.module, x).to_vector<float>(), (std::vector<float>{0, 2, 0, 4}));
 
   test::expect_error([] { onnx::from_bytes("not a protobuf at all \xff\xff\xff"); }, "not an ONNX model");
   const std::string whole = bytes_of(tiny_model());
@@ -213,7 +208,7 @@ TEST(Import, MalformedOrUnsupportedFilesAreClearErrors) {
   const onnx::Imported asymmetric = onnx::from_bytes(bytes_of(m));
   test::expect_error(
       [&] {
-        eval_logits(*asymmetric.module, zeros({1, 1, 4, 4}));
+        test::eval_logits(*asymmetric.module, zeros({1, 1, 4, 4}));
       },
       "node 'act' (MaxPool) pads dimension 0 by 0 before and 1 after");
 }

@@ -19,4 +19,11 @@ inline void randomize_statistics(nn::Module& m) {
   }
 }
 
+// m's output for x in evaluation mode, without gradients, dense and strided.
+inline Tensor eval_logits(nn::Module& m, const Tensor& x) {
+  NoGradGuard no_grad;
+  m.eval();
+  return m(x).detach().contiguous();
+}
+
 }  // namespace strata::test

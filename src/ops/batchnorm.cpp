@@ -82,7 +82,7 @@ Tensor run(const BatchNormGeom& g, const BatchNormKernels& k, const Tensor& x, c
   if (!autograd::needs_grad({x, weight, bias, residual})) return out;
   autograd::record("batch_norm" + g.epilogue.suffix(), out, {x, weight, bias, residual},
                    [g, &k, x = x.detach(), w = detached(weight), mean = f.saved_mean, invstd = f.saved_invstd,
-                    y = g.epilogue.activation ? f.y.detach() : Tensor()](const Tensor& grad_out,
+                    y = g.epilogue.backward_reads_y() ? f.y.detach() : Tensor()](const Tensor& grad_out,
                                                                           const autograd::Node& node) {
                      const BatchNormGrads r =
                          k.backward(g, {grad_out, y, x, w, mean, invstd, node.needs_input_grad(0),

@@ -41,7 +41,7 @@ struct BatchNormForward {
 };
 
 // What a backward pass is given: grad_y, the gradient of the op's output (of `pooled` when the
-// epilogue pools); y, the forward's y (defined when the epilogue has an activation); the input x,
+// epilogue pools); y, the forward's y (defined when EpilogueGeom::backward_reads_y); the input x,
 // weight, and the forward's saved statistics; and which gradients are wanted.
 struct BatchNormBackwardArgs {
   Tensor grad_y, y, x, weight, saved_mean, saved_invstd;

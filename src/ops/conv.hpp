@@ -48,7 +48,7 @@ struct ConvForward {
 };
 
 // What a backward pass is given: grad_y, the gradient of the op's output (of `pooled` when the
-// epilogue pools); y, the forward's y (defined when the epilogue has an activation); input x and
+// epilogue pools); y, the forward's y (defined when EpilogueGeom::backward_reads_y); input x and
 // weight; and which gradients are wanted.
 struct ConvBackwardArgs {
   Tensor grad_y, y, x, weight;

@@ -29,6 +29,9 @@ struct EpilogueGeom {
   static EpilogueGeom make(const char* op, int nd, const Shape& y, const Tensor& like, const Epilogue& e);
 
   bool empty() const { return !residual && !activation && !pool; }
+  // Whether the op's backward needs its y (the output before the pooling): for the activation's
+  // derivative, or for the positions of a max pooling's maxima.
+  bool backward_reads_y() const { return activation || (pool && pool->mode == PoolMode::Max); }
   // "", or the steps joined for autograd node names: "_add", "_relu", "_avg_pool2d".
   std::string suffix() const;
 };

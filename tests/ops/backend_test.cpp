@@ -3,7 +3,9 @@
 // are and are not multiples of 16, so both the blocked and the plain layouts run), and chains of
 // ops that pass blocked activations from layer to layer. Rows are skipped, not failed, in a build
 // without oneDNN.
+#include <cmath>
 #include <functional>
+#include <limits>
 #include <optional>
 
 #include "common/test_util.hpp"
@@ -25,6 +27,13 @@ struct Run {
   Tensor y;
   std::vector<Tensor> grads;
 };
+
+// The autograd name of `op` with an epilogue of `activation` and `pool`: "conv2d_relu_max_pool2d".
+std::string fused_name(const char* op, std::optional<Activation> activation, const char* pool) {
+  std::string name = op;
+  if (activation) name.append("_").append(activation_name(*activation));
+  return name.append("_").append(pool);
+}
 
 // Forward, then backward of sum(y * r) for a fixed random r, on `backend`.
 Run run(Backend backend, const Fn& fn, const std::vector<Tensor>& inputs) {
@@ -167,11 +176,11 @@ TEST(ConvBackends, FusedBackwardOfSomeGradientsAgrees) {
   }
 }
 
-// An average pooling in the convolution's epilogue: the few-channel kernels' one-pass
-// convolution and 2x2 pooling (LeNet's layers, every activation) against the reference's two ops,
+// A pooling in the convolution's epilogue: the few-channel kernels' one-pass convolution and 2x2
+// average or max pooling (the LeNets' layers, every activation) against the reference's two ops,
 // and against the fast backend's own two ops (the same arithmetic, so equal to rounding); other
 // poolings run as the two ops.
-TEST(ConvBackends, AvgPooledAgrees) {
+TEST(ConvBackends, PooledAgrees) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
   const struct {
     Shape x, w;
@@ -180,35 +189,37 @@ TEST(ConvBackends, AvgPooledAgrees) {
     bool fused;
   } cases[] = {{{3, 1, 28, 28}, {6, 1, 5, 5}, {.padding = 2}, {.kernel = 2}, true},
                {{3, 6, 14, 14}, {16, 6, 5, 5}, {}, {.kernel = 2, .stride = 2}, true},
+               {{3, 1, 28, 28}, {6, 1, 5, 5}, {}, {.kernel = 2}, true},
                {{2, 3, 9, 12}, {5, 3, 3, 3}, {.padding = 1}, {.kernel = 2, .ceil_mode = true}, false},
                {{2, 6, 9, 9}, {16, 6, 3, 3}, {}, {.kernel = 3, .stride = 2}, false},
                {{2, 6, 10, 10}, {16, 6, 3, 3}, {}, {.kernel = 2, .padding = 1}, false}};
+  const std::optional<Activation> activations[] = {std::nullopt, Activation::Sigmoid, Activation::Relu,
+                                                   Activation::Tanh};
   for (const auto& c : cases)
-    for (std::optional<Activation> act : {std::optional<Activation>{}, std::optional<Activation>{Activation::Sigmoid},
-                                          std::optional<Activation>{Activation::Relu},
-                                          std::optional<Activation>{Activation::Tanh}}) {
-      SCOPED_TRACE(::testing::Message() << "x " << c.x << " w " << c.w << " activation "
-                                        << (act ? activation_name(*act) : "none"));
-      const std::vector<Tensor> inputs{rnd(c.x, 1), rnd(c.w, 2), rnd({c.w[0]}, 3)};
-      Epilogue epilogue;
-      epilogue.activation = act;
-      epilogue.pool = Pooling{PoolMode::Avg, c.pool};
-      const Fn fused = [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.conv, epilogue); };
-      Epilogue activation_only;
-      activation_only.activation = act;
-      const Fn two_ops = [&](const std::vector<Tensor>& in) {
-        return avg_pool2d(conv2d(in[0], in[1], in[2], c.conv, activation_only), c.pool);
-      };
-      expect_backends_agree(fused, inputs);
-      const ::Run a = run(Backend::Dnnl, fused, inputs), b = run(Backend::Dnnl, two_ops, inputs);
-      EXPECT_LT(relative_error(a.y, b.y), 1e-6);
-      for (int i = 0; i < 3; ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-6) << "input " << i;
-      BackendGuard guard(Backend::Dnnl);
-      const Tensor y = fused({requires_grad(inputs[0]), inputs[1], inputs[2]});
-      EXPECT_EQ(y.grad_fn()->name(), c.fused ? std::string(act ? "conv2d_" + std::string(activation_name(*act)) + "_avg_pool2d"
-                                                                : "conv2d_avg_pool2d")
-                                             : std::string("avg_pool2d"));
-    }
+    for (PoolMode mode : {PoolMode::Avg, PoolMode::Max})
+      for (std::optional<Activation> act : activations) {
+        const char* pool_name = mode == PoolMode::Max ? "max_pool2d" : "avg_pool2d";
+        SCOPED_TRACE(::testing::Message() << "x " << c.x << " w " << c.w << " " << pool_name << " activation "
+                                          << (act ? activation_name(*act) : "none"));
+        const std::vector<Tensor> inputs{rnd(c.x, 1), rnd(c.w, 2), rnd({c.w[0]}, 3)};
+        Epilogue epilogue;
+        epilogue.activation = act;
+        epilogue.pool = Pooling{mode, c.pool};
+        const Fn fused = [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.conv, epilogue); };
+        Epilogue activation_only;
+        activation_only.activation = act;
+        const Fn two_ops = [&](const std::vector<Tensor>& in) {
+          return pool_nd(2, conv2d(in[0], in[1], in[2], c.conv, activation_only), *epilogue.pool);
+        };
+        expect_backends_agree(fused, inputs);
+        const ::Run a = run(Backend::Dnnl, fused, inputs), b = run(Backend::Dnnl, two_ops, inputs);
+        EXPECT_LT(relative_error(a.y, b.y), 1e-6);
+        for (int i = 0; i < 3; ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-6) << "input " << i;
+        BackendGuard guard(Backend::Dnnl);
+        const Tensor y = fused({requires_grad(inputs[0]), inputs[1], inputs[2]});
+        const std::string name = fused_name("conv2d", act, pool_name);
+        EXPECT_EQ(y.grad_fn()->name(), c.fused ? name : std::string(pool_name));
+      }
 }
 
 TEST(ConvBackends, EpilogueNamesBadArguments) {
@@ -290,8 +301,43 @@ INSTANTIATE_TEST_SUITE_P(
                               {.kernel = 3, .stride = 2, .padding = 1, .count_include_pad = false}},
                       PoolRow{"avg_ceil_past_padding", {1, 3, 5, 5}, false, {.kernel = 2, .ceil_mode = true}},
                       PoolRow{"max_3d", {1, 16, 5, 6, 7}, true, {.kernel = 3, .stride = 2, .padding = 1}},
-                      PoolRow{"avg_3d", {2, 2, 4, 4, 4}, false, {.kernel = 2}}),
+                      PoolRow{"avg_3d", {2, 2, 4, 4, 4}, false, {.kernel = 2}},
+                      // 2x2 windows tiling a plain input: Strata's plain kernels, max and average,
+                      // 2-D (the first-edition LeNet's 24x24 maps) and 3-D of depth 1 at every depth.
+                      PoolRow{"max_2_plain", {2, 6, 24, 24}, true, {.kernel = 2}},
+                      PoolRow{"max_2_3d_by_depth", {2, 3, 3, 4, 6}, true, {.kernel = {1, 2, 2}}},
+                      PoolRow{"avg_2_3d_by_depth", {2, 3, 3, 4, 6}, false, {.kernel = {1, 2, 2}}}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// Strata's 2x2 max pooling of plain inputs, on its own and in a batch norm's epilogue, breaks ties
+// and propagates NaN as the reference does (tests/ops/pool_test.cpp): the first maximum in
+// row-major order takes the gradient, a NaN takes the window.
+TEST(PoolBackends, PlainTwoByTwoMaxTiesAndNaNAsTheReference) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  // Windows (row-major): a four-way tie, a tie of the last two, a NaN second, a NaN last.
+  const Tensor x = image({1, 1, 0, 2, 5, 0, 7, 1, 1, 1, 2, nan, 3, 3, nan, 1}, {1, 1, 4, 4});
+  const Pooling pool{PoolMode::Max, {.kernel = 2}};
+  const Fn ops[] = {
+      [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], pool.options); },
+      [&](const std::vector<Tensor>& in) {
+        Epilogue e;
+        e.pool = pool;
+        return batch_norm(in[0], {}, {}, zeros({1}), ones({1}), false, 0.1, 1e-5, e);
+      }};
+  for (const Fn& op : ops) {
+    const ::Run ref = run(Backend::Ref, op, {x}), fast = run(Backend::Dnnl, op, {x});
+    const std::vector<float> y_ref = ref.y.to_vector<float>(), y_fast = fast.y.to_vector<float>();
+    ASSERT_EQ(y_fast.size(), 4u);
+    for (std::size_t i = 0; i < 4; ++i)
+      EXPECT_TRUE(y_fast[i] == y_ref[i] || (std::isnan(y_fast[i]) && std::isnan(y_ref[i]))) << i;
+    const std::vector<float> g_ref = ref.grads[0].to_vector<float>(), g_fast = fast.grads[0].to_vector<float>();
+    for (std::size_t i = 0; i < g_ref.size(); ++i) {
+      EXPECT_EQ(g_fast[i] != 0.f, g_ref[i] != 0.f) << "the gradient of input " << i;
+      EXPECT_NEAR(g_fast[i], g_ref[i], 1e-6) << i;
+    }
+  }
+}
 
 // Average pooling of a blocked input runs on oneDNN, of a plain one on Strata's plain-layout
 // kernels (the table above); both against the reference.
@@ -437,11 +483,11 @@ TEST(BatchNormBackends, RunningStatisticsAgree) {
   }
 }
 
-// An average pooling in the batch norm's epilogue: the plain kernels' one-pass batch norm and 2x2 pooling
-// (LeNet-BN's layers, every post-op) against the reference's two ops and the oneDNN backend's own
+// A pooling in the batch norm's epilogue: the plain kernels' one-pass batch norm and 2x2 average
+// or max pooling (the LeNet-BNs' layers, every post-op) against the reference's two ops and the oneDNN backend's own
 // two ops, with the running statistics, in training and evaluation; other poolings and blocked
 // input run as the two ops.
-TEST(BatchNormBackends, AvgPooledAgrees) {
+TEST(BatchNormBackends, PooledAgrees) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
   const struct {
     Shape x;
@@ -454,41 +500,44 @@ TEST(BatchNormBackends, AvgPooledAgrees) {
                {{3, 6, 9, 8}, true, false, {.kernel = 2}, false},
                {{3, 6, 8, 8}, true, false, {.kernel = 3, .stride = 2, .padding = 1}, false},
                {{3, 6, 8, 8}, false, false, {.kernel = 2}, true}};
+  const std::optional<Activation> activations[] = {std::nullopt, Activation::Sigmoid, Activation::Relu,
+                                                   Activation::Tanh};
   for (const auto& c : cases)
-    for (std::optional<Activation> act : {std::optional<Activation>{}, std::optional<Activation>{Activation::Sigmoid},
-                                          std::optional<Activation>{Activation::Relu},
-                                          std::optional<Activation>{Activation::Tanh}}) {
-      SCOPED_TRACE(::testing::Message() << "x " << c.x << (c.training ? " training" : " eval")
-                                        << (c.blocked ? " blocked" : "") << " activation "
-                                        << (act ? activation_name(*act) : "none"));
-      const int64_t C = c.x[1];
-      const std::vector<Tensor> inputs{rnd(c.x, 1) * 2.0 + 0.5, rnd({C}, 2) + 1.5, rnd({C}, 3)};
-      // Each call gets running statistics of its own, compared after the forward.
-      std::vector<Tensor> stats;
-      auto op = [&](bool fused) {
-        return [&, fused](const std::vector<Tensor>& in) {
-          stats = {rnd({C}, 4), rnd({C}, 5) + 2.0};
-          const Tensor x = c.blocked ? to_layout(in[0], Layout::Blocked16) : in[0];
-          Epilogue epilogue;
-          epilogue.activation = act;
-          if (!fused) return avg_pool2d(batch_norm(x, in[1], in[2], stats[0], stats[1], c.training, 0.1, 1e-5, epilogue), c.pool);
-          epilogue.pool = Pooling{PoolMode::Avg, c.pool};
-          return batch_norm(x, in[1], in[2], stats[0], stats[1], c.training, 0.1, 1e-5, epilogue);
+    for (PoolMode mode : {PoolMode::Avg, PoolMode::Max})
+      for (std::optional<Activation> act : activations) {
+        const char* pool_name = mode == PoolMode::Max ? "max_pool2d" : "avg_pool2d";
+        SCOPED_TRACE(::testing::Message() << "x " << c.x << (c.training ? " training" : " eval")
+                                          << (c.blocked ? " blocked" : "") << " " << pool_name << " activation "
+                                          << (act ? activation_name(*act) : "none"));
+        const int64_t C = c.x[1];
+        const std::vector<Tensor> inputs{rnd(c.x, 1) * 2.0 + 0.5, rnd({C}, 2) + 1.5, rnd({C}, 3)};
+        // Each call gets running statistics of its own, compared after the forward.
+        std::vector<Tensor> stats;
+        auto op = [&](bool fused) {
+          return [&, fused](const std::vector<Tensor>& in) {
+            stats = {rnd({C}, 4), rnd({C}, 5) + 2.0};
+            const Tensor x = c.blocked ? to_layout(in[0], Layout::Blocked16) : in[0];
+            Epilogue epilogue;
+            epilogue.activation = act;
+            const Pooling pool{mode, c.pool};
+            if (fused) epilogue.pool = pool;
+            const Tensor y = batch_norm(x, in[1], in[2], stats[0], stats[1], c.training, 0.1, 1e-5, epilogue);
+            return fused ? y : pool_nd(2, y, pool);
+          };
         };
-      };
-      expect_backends_agree(op(true), inputs);
-      const ::Run a = run(Backend::Dnnl, op(true), inputs);
-      const std::vector<Tensor> fused_stats = stats;
-      const ::Run b = run(Backend::Dnnl, op(false), inputs);
-      EXPECT_LT(relative_error(a.y, b.y), 1e-6);
-      for (int i = 0; i < 3; ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-5) << "input " << i;
-      for (int i = 0; i < 2; ++i) EXPECT_LT(relative_error(fused_stats[i], stats[i]), 1e-6) << "running statistic " << i;
-      BackendGuard guard(Backend::Dnnl);
-      const Tensor y = op(true)({requires_grad(inputs[0]), inputs[1], inputs[2]});
-      const std::string name = act ? "batch_norm_" + std::string(activation_name(*act)) + "_avg_pool2d"
-                                   : std::string("batch_norm_avg_pool2d");
-      EXPECT_EQ(y.grad_fn()->name(), c.fused ? name : std::string("avg_pool2d"));
-    }
+        expect_backends_agree(op(true), inputs);
+        const ::Run a = run(Backend::Dnnl, op(true), inputs);
+        const std::vector<Tensor> fused_stats = stats;
+        const ::Run b = run(Backend::Dnnl, op(false), inputs);
+        EXPECT_LT(relative_error(a.y, b.y), 1e-6);
+        for (int i = 0; i < 3; ++i) EXPECT_LT(relative_error(a.grads[i], b.grads[i]), 1e-5) << "input " << i;
+        for (int i = 0; i < 2; ++i)
+          EXPECT_LT(relative_error(fused_stats[i], stats[i]), 1e-6) << "running statistic " << i;
+        BackendGuard guard(Backend::Dnnl);
+        const Tensor y = op(true)({requires_grad(inputs[0]), inputs[1], inputs[2]});
+        const std::string name = fused_name("batch_norm", act, pool_name);
+        EXPECT_EQ(y.grad_fn()->name(), c.fused ? name : std::string(pool_name));
+      }
 }
 
 TEST(BatchNormBackends, EpilogueNamesBadArguments) {

@@ -117,7 +117,8 @@ BatchNormForward normalized(const BatchNormGeom& g, const Tensor& xc, const Tens
 #pragma omp simd
       for (int64_t i = 0; i < S; ++i) dst[i] = src[i] * a + s;
       if (activation) simd::activate_row(*activation, dst, dst, S);
-      if (pooled) plain_pool::two_by_two_rows(dst, g.x_shape[3], g.x_shape[2] / 2, pool_out + p * (S / 4));
+      if (pooled)
+        plain_pool::two_by_two_rows(g.epilogue.pool->mode, dst, g.x_shape[3], g.x_shape[2] / 2, pool_out + p * (S / 4));
     }
   }
   return f;
@@ -193,11 +194,11 @@ BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& arg
   const bool pooled = g.epilogue.pool.has_value(), training = g.training;
   const Tensor& weight = args.weight;
   const Tensor xc = in_plain_layout(args.x), gyc = in_plain_layout(args.grad_y);
-  const Tensor yc = g.epilogue.activation ? in_plain_layout(args.y) : Tensor();
+  const Tensor yc = g.epilogue.backward_reads_y() ? in_plain_layout(args.y) : Tensor();
   const int64_t N = g.batch, C = g.channels, S = g.spatial;
   const float* in = xc.data<float>();
   const float* gy = gyc.data<float>();
-  const float* act_y = g.epilogue.activation ? yc.data<float>() : nullptr;
+  const float* y = yc.defined() ? yc.data<float>() : nullptr;  // the output before the pooling
   const Tensor mean_c = args.saved_mean.detach().contiguous(), invstd_c = args.saved_invstd.detach().contiguous();
   const float* mean = mean_c.data<float>();
   const float* invstd = invstd_c.data<float>();
@@ -205,18 +206,20 @@ BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& arg
   float* out = gx.mutable_data<float>();
   // With an activation (or pooled), the first pass writes the gradient of the normalised output,
   // gy f'(y), into gx row by row (while the row is in L1), and the second pass reads it from there.
-  // Pooled, gy is first spread from the pooled gradient's plane (a quarter of the floats) into gx.
+  // Pooled, gy is first spread from the pooled gradient's plane (a quarter of the floats) into gx
+  // (to the maxima of y for a max pooling).
   const bool gradient_in_gx = g.epilogue.activation || pooled;
   auto gradient_row = [&](int64_t offset, int64_t n) -> const float* {
     if (!gradient_in_gx) return gy + offset;
     const float* grad = gy + offset;
     if (pooled) {
-      plain_pool::two_by_two_rows_backward(gy + offset / 4, g.x_shape[3], g.x_shape[2] / 2, out + offset);
+      plain_pool::two_by_two_rows_backward(g.epilogue.pool->mode, gy + offset / 4, y ? y + offset : nullptr,
+                                           g.x_shape[3], g.x_shape[2] / 2, out + offset);
       grad = out + offset;
     }
     if (g.epilogue.activation)
       simd::with_activation(*g.epilogue.activation, [&](auto kind) {
-        simd::activation_backward_row<kind.value>(grad, act_y + offset, out + offset, n);
+        simd::activation_backward_row<kind.value>(grad, y + offset, out + offset, n);
       });
     return out + offset;
   };
@@ -269,12 +272,14 @@ BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& arg
     cc[c] = training ? static_cast<float>(-scale * sum / m) : 0.f;
   }
   const float* grad = gradient_in_gx ? out : gy;  // the gradient of the normalised output
+  // In evaluation gx = a gy alone: x is not read (a NaN in x leaves its gradient alone, as in the reference).
   if (S == 1) {
 #pragma omp parallel for schedule(static)
     for (int64_t n = 0; n < N; ++n)
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c)
-        out[n * C + c] = ca[c] * grad[n * C + c] + cb[c] * (in[n * C + c] - mean[c]) + cc[c];
+        out[n * C + c] = training ? ca[c] * grad[n * C + c] + cb[c] * (in[n * C + c] - mean[c]) + cc[c]
+                                  : ca[c] * grad[n * C + c];
     return {gx, gw, gb, {}};
   }
 #pragma omp parallel for schedule(static)
@@ -284,20 +289,23 @@ BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& arg
     const float* xs = in + p * S;
     const float* gs = grad + p * S;
     float* dst = out + p * S;
+    if (training) {
 #pragma omp simd
-    for (int64_t i = 0; i < S; ++i) dst[i] = a * gs[i] + b * (xs[i] - mu) + k;
+      for (int64_t i = 0; i < S; ++i) dst[i] = a * gs[i] + b * (xs[i] - mu) + k;
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < S; ++i) dst[i] = a * gs[i];
+    }
   }
   return {gx, gw, gb, {}};
 }
 
 namespace {
 
-// Plain input, with an activation and a 2x2 stride-2 average pooling at most.
+// Plain input, with an activation and a 2x2 stride-2 average or max pooling at most.
 bool supports(const BatchNormGeom& g, DType dtype) {
   if (dtype != DType::F32 || g.epilogue.residual) return false;
-  if (g.epilogue.pool &&
-      (g.x_shape.ndim() != 4 || g.epilogue.pool->mode != PoolMode::Avg || !plain_pool::is_two_by_two(*g.epilogue.pool)))
-    return false;
+  if (g.epilogue.pool && (g.x_shape.ndim() != 4 || !plain_pool::is_two_by_two(*g.epilogue.pool))) return false;
   return suits(g);
 }
 

@@ -11,11 +11,11 @@ namespace strata::cpu::plain_batchnorm {
 
 // Plain (Strided) input, not empty; (N, C) input of at most 1 M values. The epilogue and the mode
 // are not looked at (the table registered in plain_batchnorm.cpp takes calls with an activation
-// and LeNet-BN's 2x2 average pooling at most).
+// and the LeNet-BNs' 2x2 average or max pooling at most).
 bool suits(const BatchNormGeom& g);
 
 // Batch statistics, the running statistics' update, y with the epilogue's activation, and, when
-// the epilogue pools, y 2x2-average-pooled plane by plane while it is in L1.
+// the epilogue pools, y 2x2-pooled plane by plane while it is in L1.
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var);
 // The same with the running statistics (evaluation).
@@ -23,7 +23,7 @@ BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, cons
                                    const Tensor& running_mean, const Tensor& running_var);
 // Every gradient, with the activation's backward (from args.y) inside the passes over each plane;
 // when the epilogue pools, args.grad_y is the gradient of the pooled output, spread over each
-// plane's windows in the same pass.
+// plane's windows in the same pass (to the maxima of args.y for a max pooling).
 BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& args);
 
 // running = (1 - momentum) running + momentum batch, with the unbiased variance (m / (m - 1) of

@@ -1,7 +1,7 @@
-// Plain-layout average pooling (see plain_pool.hpp): each (n, c) plane on its own, planes split
-// across threads; windows precomputed per output index along each dim. Each output row first
-// sums (forward) or spreads (backward) whole input rows in vector loops, leaving only the short
-// windows along W to scalar code.
+// Plain-layout pooling (see plain_pool.hpp): each (n, c) plane on its own, planes split across
+// threads. 2x2 windows take one vector loop per output row. Other average windows are precomputed
+// per output index along each dim; each output row first sums (forward) or spreads (backward)
+// whole input rows in vector loops, leaving only the short windows along W to scalar code.
 #include "kernels/cpu/plain_pool.hpp"
 
 #include "core/dispatch.hpp"
@@ -22,16 +22,30 @@ bool tiles_exactly(const PoolGeom& g) {
   return true;
 }
 
-void two_by_two_forward(const PoolGeom& g, const float* in, float* out) {
-  const int64_t W = g.in[2], rows = g.out[1], plane = g.in_spatial();
+// The 2x2 poolings of whole tensors, plane by plane (x: the forward's input, max pooling only).
+void two_by_two_forward(const PoolGeom& g, const float* x, float* y) {
+  const int64_t W = g.in[2], rows = g.out[0] * g.out[1], plane = g.in_spatial();  // rows of every depth
 #pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < g.planes(); ++p) two_by_two_rows(in + p * plane, W, rows, out + p * (plane / 4));
+  for (int64_t p = 0; p < g.planes(); ++p) two_by_two_rows(g.mode, x + p * plane, W, rows, y + p * (plane / 4));
 }
 
-void two_by_two_backward(const PoolGeom& g, const float* in, float* out) {
-  const int64_t W = g.in[2], rows = g.out[1], plane = g.in_spatial();
+void two_by_two_backward(const PoolGeom& g, const float* grad_y, const float* x, float* grad_x) {
+  const int64_t W = g.in[2], rows = g.out[0] * g.out[1], plane = g.in_spatial();
 #pragma omp parallel for schedule(static)
-  for (int64_t p = 0; p < g.planes(); ++p) two_by_two_rows_backward(in + p * (plane / 4), W, rows, out + p * plane);
+  for (int64_t p = 0; p < g.planes(); ++p)
+    two_by_two_rows_backward(g.mode, grad_y + p * (plane / 4), x ? x + p * plane : nullptr, W, rows,
+                             grad_x + p * plane);
+}
+
+// The index (0 top left, 1 top right, 2 bottom left, 3 bottom right) of the maximum of a window,
+// chosen as the reference's max pooling chooses: a later value wins when larger or NaN.
+inline int max_position(float a, float b, float c, float d) {
+  int k = 0;
+  float m = a;
+  if (b > m || b != b) k = 1, m = b;
+  if (c > m || c != c) k = 2, m = c;
+  if (d > m || d != d) k = 3;
+  return k;
 }
 
 struct Windows {
@@ -49,28 +63,51 @@ bool is_two_by_two(const PoolGeom& g) {
   return tiles_exactly(g) && g.kernel[0] == 1 && g.kernel[1] == 2 && g.kernel[2] == 2;
 }
 
-void two_by_two_rows(const float* in, int64_t width, int64_t rows, float* out) {
+void two_by_two_rows(PoolMode mode, const float* in, int64_t width, int64_t rows, float* out) {
   const int64_t half = width / 2;
   for (int64_t r = 0; r < rows; ++r) {  // output row r reads input rows 2r and 2r + 1
     const float* top = in + 2 * r * width;
     const float* bottom = top + width;
     float* dst = out + r * half;
+    if (mode == PoolMode::Avg) {
 #pragma omp simd
-    for (int64_t j = 0; j < half; ++j)
-      dst[j] = 0.25f * ((top[2 * j] + top[2 * j + 1]) + (bottom[2 * j] + bottom[2 * j + 1]));
+      for (int64_t j = 0; j < half; ++j)
+        dst[j] = 0.25f * ((top[2 * j] + top[2 * j + 1]) + (bottom[2 * j] + bottom[2 * j + 1]));
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < half; ++j) {
+        const float a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1];
+        const int k = max_position(a, b, c, d);
+        dst[j] = k == 0 ? a : k == 1 ? b : k == 2 ? c : d;
+      }
+    }
   }
 }
 
-void two_by_two_rows_backward(const float* grad, int64_t width, int64_t rows, float* out) {
+void two_by_two_rows_backward(PoolMode mode, const float* grad, const float* in, int64_t width, int64_t rows,
+                              float* out) {
   const int64_t half = width / 2;
   for (int64_t r = 0; r < rows; ++r) {
     const float* src = grad + r * half;
     float* top = out + 2 * r * width;
     float* bottom = top + width;
+    if (mode == PoolMode::Avg) {
 #pragma omp simd
-    for (int64_t j = 0; j < half; ++j) {
-      const float share = 0.25f * src[j];
-      top[2 * j] = top[2 * j + 1] = bottom[2 * j] = bottom[2 * j + 1] = share;
+      for (int64_t j = 0; j < half; ++j) {
+        const float share = 0.25f * src[j];
+        top[2 * j] = top[2 * j + 1] = bottom[2 * j] = bottom[2 * j + 1] = share;
+      }
+    } else {
+      const float* x_top = in + 2 * r * width;
+      const float* x_bottom = x_top + width;
+#pragma omp simd
+      for (int64_t j = 0; j < half; ++j) {
+        const int k = max_position(x_top[2 * j], x_top[2 * j + 1], x_bottom[2 * j], x_bottom[2 * j + 1]);
+        top[2 * j] = k == 0 ? src[j] : 0.f;
+        top[2 * j + 1] = k == 1 ? src[j] : 0.f;
+        bottom[2 * j] = k == 2 ? src[j] : 0.f;
+        bottom[2 * j + 1] = k == 3 ? src[j] : 0.f;
+      }
     }
   }
 }
@@ -119,7 +156,7 @@ Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y) {
   const float* in = gyc.data<float>();
   float* out = gx.mutable_data<float>();
   if (is_two_by_two(g)) {
-    two_by_two_backward(g, in, out);
+    two_by_two_backward(g, in, nullptr, out);
     return gx;
   }
   const Windows w(g);
@@ -153,13 +190,28 @@ Tensor avg_backward(const PoolGeom& g, const Tensor& grad_y) {
 
 namespace {
 
-// Average pooling of a plain input.
+// Average pooling of a plain input, and max pooling of LeNet's 2x2 windows.
 bool supports(const PoolGeom& g, DType dtype) {
-  return dtype == DType::F32 && g.mode == PoolMode::Avg && g.layout == Layout::Strided;
+  if (dtype != DType::F32 || g.layout != Layout::Strided) return false;
+  return g.mode == PoolMode::Avg || is_two_by_two(g);
 }
 
-PoolForward forward(const PoolGeom& g, const Tensor& x, bool) { return {avg_forward(g, x), {}}; }
-Tensor backward(const PoolGeom& g, const Tensor& grad_y, const Tensor&) { return avg_backward(g, grad_y); }
+// Max pooling's workspace is its plain input: backward finds each window's maximum again.
+PoolForward forward(const PoolGeom& g, const Tensor& x, bool keep_workspace) {
+  if (g.mode == PoolMode::Avg) return {avg_forward(g, x), {}};
+  const Tensor xc = in_plain_layout(x);
+  Tensor y = empty(g.y_shape());
+  two_by_two_forward(g, xc.data<float>(), y.mutable_data<float>());
+  return {y, keep_workspace ? xc : Tensor()};
+}
+
+Tensor backward(const PoolGeom& g, const Tensor& grad_y, const Tensor& workspace) {
+  if (g.mode == PoolMode::Avg) return avg_backward(g, grad_y);
+  const Tensor gyc = in_plain_layout(grad_y);
+  Tensor gx = empty(g.x_shape());
+  two_by_two_backward(g, gyc.data<float>(), workspace.data<float>(), gx.mutable_data<float>());
+  return gx;
+}
 
 const PoolKernels kPlainPool{supports, forward, backward};
 STRATA_REGISTER_RANKED_KERNELS(PoolKernels, Backend::Dnnl, 0, kPlainPool);

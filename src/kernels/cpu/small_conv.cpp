@@ -156,14 +156,15 @@ void fold_columns(const ImageGeom& g, const float* gxs, float* gx) {
 
 // gy (O, OH OW) of one image as rows of Q floats, act'(y) applied when there is an activation:
 // gy itself when exact and without one, else written into gyp (O, Q), whose tails stay zero.
-// With `pooled`, gy is the gradient of the pooled output (O, OH/2, OW/2), spread over its windows
-// into gyp first.
-const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activation, bool pooled, const float* gy,
-                           const float* y, float* gyp) {
+// With a pooling, gy is the gradient of the pooled output (O, OH/2, OW/2), spread over its windows
+// into gyp first (a max pooling's windows found again in y).
+const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activation, std::optional<PoolMode> pool,
+                           const float* gy, const float* y, float* gyp) {
   int64_t ld = g.columns;  // of gy's rows
-  if (pooled) {
+  if (pool) {
     for (int64_t o = 0; o < g.out_channels; ++o)
-      plain_pool::two_by_two_rows_backward(gy + o * g.columns / 4, g.out_w, g.out_h / 2, gyp + o * g.wide);
+      plain_pool::two_by_two_rows_backward(*pool, gy + o * g.columns / 4, y ? y + o * g.columns : nullptr, g.out_w,
+                                           g.out_h / 2, gyp + o * g.wide);
     gy = gyp;
     ld = g.wide;
   }
@@ -174,15 +175,16 @@ const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activat
     });
     return gyp;
   }
-  if (pooled || g.exact()) return gy;
+  if (pool || g.exact()) return gy;
   move_rows<false>(gyp, g.wide, gy, g.columns, g.out_channels, g.columns);
   return gyp;
 }
 
-// y (O, OH, OW) = act(bias + W x) for one image, and its pooling when pooled is not null; xs and
-// yw (O, Q; unused when exact) are scratch.
+// y (O, OH, OW) = act(bias + W x) for one image, and its pooling into `pooled` when there is one;
+// xs and yw (O, Q; unused when exact) are scratch.
 void forward_image(const ImageGeom& g, const float* x, const float* weight, const float* bias,
-                   std::optional<Activation> activation, float* xs, float* yw, float* y, float* pooled) {
+                   std::optional<Activation> activation, std::optional<PoolMode> pool, float* xs, float* yw, float* y,
+                   float* pooled) {
   shift_columns(g, x, xs);
   float* out = g.exact() ? y : yw;
   gemm_tile::gemm_nn(g.out_channels, g.wide, g.taps, weight, g.taps, xs, g.shift, out, g.wide, bias);
@@ -194,7 +196,7 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
   } else if (!g.exact()) {
     move_rows<false>(y, g.columns, out, g.wide, g.out_channels, g.columns);
   }
-  if (pooled) plain_pool::two_by_two_rows(y, g.out_w, g.out_channels * g.out_h / 2, pooled);
+  if (pool) plain_pool::two_by_two_rows(*pool, y, g.out_w, g.out_channels * g.out_h / 2, pooled);
 }
 
 // One thread's buffers for the backward of one image at a time, and its partial sums (lane-wise
@@ -211,9 +213,9 @@ struct BackwardScratch {
 // The wanted gradients of one image (x, gy, y: its rows; gx: its output rows). weight_t: W^T
 // (Kc, O); gy_rows[o] = o Q.
 void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optional<Activation> activation,
-                    bool pooled, const float* x, const float* gy, const float* y, const float* weight_t,
+                    std::optional<PoolMode> pool, const float* x, const float* gy, const float* y, const float* weight_t,
                     const int64_t* gy_rows, BackwardScratch& s, float* gx) {
-  const float* rows = gradient_rows(g, activation, pooled, gy, y, s.gyp.data());
+  const float* rows = gradient_rows(g, activation, pool, gy, y, s.gyp.data());
   if (want.bias)
     for (int64_t o = 0; o < g.out_channels; ++o) {
       Vec sum{};
@@ -297,38 +299,39 @@ struct Plan {
 
 }  // namespace
 
-ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled) {
+ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    std::optional<PoolMode> pool) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
   const Tensor xc = in_plain_layout(x), wc = weight.detach().contiguous();
   const Tensor bc = g.has_bias ? bias.detach().contiguous() : Tensor();
   ConvForward out{empty(g.y_shape()), {}};
   const int64_t pooled_image = p.out_image / 4;  // (O, OH/2, OW/2)
-  if (pooled) out.pooled = empty({g.batch, p.out_channels, p.out_h / 2, p.out_w / 2});
+  if (pool) out.pooled = empty({g.batch, p.out_channels, p.out_h / 2, p.out_w / 2});
   const float* xs = xc.data<float>();
   const float* w = wc.data<float>();
   const float* b = g.has_bias ? bc.data<float>() : nullptr;
   float* ys = out.y.mutable_data<float>();
-  float* ps = pooled ? out.pooled.mutable_data<float>() : nullptr;
+  float* ps = pool ? out.pooled.mutable_data<float>() : nullptr;
 #pragma omp parallel
   {
     std::vector<float> shifted(static_cast<std::size_t>(p.shifted_size), 0.f);
     std::vector<float> yw(p.exact() ? 0 : static_cast<std::size_t>(p.out_channels * p.wide));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      forward_image(p, xs + n * p.image, w, b, g.epilogue.activation, shifted.data(), yw.data(), ys + n * p.out_image,
-                    ps ? ps + n * pooled_image : nullptr);
+      forward_image(p, xs + n * p.image, w, b, g.epilogue.activation, pool, shifted.data(), yw.data(),
+                    ys + n * p.out_image, ps ? ps + n * pooled_image : nullptr);
   }
   return out;
 }
 
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled) {
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, std::optional<PoolMode> pool) {
   const Plan plan(g);
   const ImageGeom& p = plan.geom;
   const int64_t O = p.out_channels, K = p.taps;
   const Tensor gyc = in_plain_layout(args.grad_y);
-  const int64_t gy_image = pooled ? p.out_image / 4 : p.out_image;  // floats of one image's grad_y
-  const Tensor yc = g.epilogue.activation ? in_plain_layout(args.y) : Tensor();
+  const int64_t gy_image = pool ? p.out_image / 4 : p.out_image;  // floats of one image's grad_y
+  const Tensor yc = g.epilogue.backward_reads_y() ? in_plain_layout(args.y) : Tensor();
   const Tensor xc = args.weights ? in_plain_layout(args.x) : Tensor();
   std::vector<float> wt;                                      // W^T (Kc, O)
   std::vector<int64_t> gy_rows(static_cast<std::size_t>(O));  // gy_rows[o] = o Q
@@ -343,7 +346,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
   ConvGrads grads;
   if (args.data) grads.grad_x = empty(g.x_shape());
   const float* gy = gyc.data<float>();
-  const float* y = g.epilogue.activation ? yc.data<float>() : nullptr;
+  const float* y = yc.defined() ? yc.data<float>() : nullptr;
   const float* x = args.weights ? xc.data<float>() : nullptr;
   float* gx = args.data ? grads.grad_x.mutable_data<float>() : nullptr;
   // Per thread: the weight gradient's (O, Kc) (or (Kc) vectors of O lanes) and the bias
@@ -359,7 +362,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
   float* gb = args.bias ? grads.grad_bias.mutable_data<float>() : nullptr;
 #pragma omp parallel
   {
-    const bool padded_rows = g.epilogue.activation || pooled || !p.exact();
+    const bool padded_rows = g.epilogue.activation || pool || !p.exact();
     BackwardScratch s;
     s.gyp.assign(padded_rows ? static_cast<std::size_t>(O * p.wide) : 0, 0.f);
     // The fold's masked loads may point (with no lane set) up to a row before or after the planes.
@@ -370,7 +373,7 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled)
     s.bias_partial = s.weight_partial + weight_size;
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.batch; ++n)
-      backward_image(p, args, g.epilogue.activation, pooled, x ? x + n * p.image : nullptr, gy + n * gy_image,
+      backward_image(p, args, g.epilogue.activation, pool, x ? x + n * p.image : nullptr, gy + n * gy_image,
                      y ? y + n * p.out_image : nullptr, wt.data(), gy_rows.data(), s, gx ? gx + n * p.image : nullptr);
     const int threads = omp_get_num_threads();
 #pragma omp for schedule(static)

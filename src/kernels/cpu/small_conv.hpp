@@ -3,8 +3,8 @@
 // CPU backend above oneDNN's convolution (small_conv_dispatch.cpp), where oneDNN's kernels would
 // pad a channel count to a block of 16 and reorder on every call: LeNet's 1->6 and 6->16 channel
 // layers, whose padded tensors made reorders and 16x-padded work the larger part of its training
-// time. Epilogues: an activation, and a 2x2 stride-2 average pooling, done while each image is in
-// cache (the full-size gradient of the convolution's output is then never written).
+// time. Epilogues: an activation, and a 2x2 stride-2 average or max pooling, done while each image
+// is in cache (the full-size gradient of the convolution's output is then never written).
 //
 // Layouts: x (N, C, H, W), weight (O, C, kH, kW), y (N, O, OH, OW), all plain row-major; inputs in
 // another layout are converted first, results are Strided.
@@ -24,19 +24,21 @@ namespace strata::cpu::small_conv {
 // and images small enough for 16 MiB of scratch per thread. The epilogue is not looked at.
 bool suits(const ConvGeom& g);
 
-// The kernels of one vector width (the table picks one; tests compare them). forward: y, and with
-// `pooled` (g.epilogue.pool a 2x2 average pooling) the pooled output too. backward: every gradient
-// args asks for, with the activation's backward (from args.y) folded in, in one pass over the
-// images; with `pooled`, args.grad_y is the gradient of the pooled output, spread over each
-// image's 2x2 windows on the fly.
+// The kernels of one vector width (the table picks one). forward: y, and with `pool` (the mode of
+// g.epilogue.pool, a 2x2 pooling) the pooled output too. backward: every gradient args asks for,
+// with the activation's backward (from args.y) folded in, in one pass over the images; with
+// `pool`, args.grad_y is the gradient of the pooled output, spread over each image's 2x2 windows
+// on the fly (a max pooling's maxima found again in args.y).
 namespace w8 {
-ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled);
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled);
+ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    std::optional<PoolMode> pool);
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, std::optional<PoolMode> pool);
 }  // namespace w8
 #ifdef STRATA_HAVE_SIMD_W16
 namespace w16 {
-ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, bool pooled);
-ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, bool pooled);
+ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    std::optional<PoolMode> pool);
+ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args, std::optional<PoolMode> pool);
 }  // namespace w16
 #endif
 

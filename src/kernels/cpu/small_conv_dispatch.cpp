@@ -32,30 +32,31 @@ bool suits(const ConvGeom& g) {
 
 namespace {
 
-// A 2x2 stride-2 average pooling whose windows tile the convolution's output (LeNet's).
-bool pools_two_by_two(const ConvGeom& g) {
-  return g.epilogue.pool->mode == PoolMode::Avg && plain_pool::is_two_by_two(*g.epilogue.pool);
-}
-
+// Pooling at most 2x2 stride-2 windows that tile the convolution's output (the LeNets').
 bool supports(const ConvGeom& g, DType dtype) {
-  if (dtype != DType::F32 || g.epilogue.residual || (g.epilogue.pool && !pools_two_by_two(g))) return false;
+  if (dtype != DType::F32 || g.epilogue.residual) return false;
+  if (g.epilogue.pool && !plain_pool::is_two_by_two(*g.epilogue.pool)) return false;
   return suits(g);
 }
 
+std::optional<PoolMode> pool_mode(const ConvGeom& g) {
+  return g.epilogue.pool ? std::optional<PoolMode>(g.epilogue.pool->mode) : std::nullopt;
+}
+
 ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor&) {
-  const bool pooled = g.epilogue.pool.has_value();
+  const std::optional<PoolMode> pool = pool_mode(g);
 #ifdef STRATA_HAVE_SIMD_W16
-  if (vector_width() == 16) return w16::forward(g, x, weight, bias, pooled);
+  if (vector_width() == 16) return w16::forward(g, x, weight, bias, pool);
 #endif
-  return w8::forward(g, x, weight, bias, pooled);
+  return w8::forward(g, x, weight, bias, pool);
 }
 
 ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& args) {
-  const bool pooled = g.epilogue.pool.has_value();
+  const std::optional<PoolMode> pool = pool_mode(g);
 #ifdef STRATA_HAVE_SIMD_W16
-  if (vector_width() == 16) return w16::backward(g, args, pooled);
+  if (vector_width() == 16) return w16::backward(g, args, pool);
 #endif
-  return w8::backward(g, args, pooled);
+  return w8::backward(g, args, pool);
 }
 
 const ConvKernels kSmallConv{supports, forward, backward};

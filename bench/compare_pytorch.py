@@ -33,7 +33,8 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 # model:mode:batch[:C,H,W] - the targets.
 DEFAULT_CONFIGS = [
-    "lenet:train:256", "lenet-bn:train:256", "resnet18:train:128", "resnet18:infer:128",
+    "lenet:train:256", "lenet-bn:train:256", "lenet-gluon:train:256", "lenet-bn-gluon:train:256",
+    "resnet18:train:128", "resnet18:infer:128",
     "alexnet:train:128", "vgg11-small:train:128", "nin:train:128", "googlenet:train:128",
 ]
 

@@ -24,7 +24,8 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-MODELS = ["lenet", "lenet-bn", "alexnet", "vgg11-small", "nin", "googlenet", "resnet18"]
+MODELS = ["lenet", "lenet-bn", "lenet-gluon", "lenet-bn-gluon", "alexnet", "vgg11-small", "nin", "googlenet",
+          "resnet18"]
 FASHION = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
 
 

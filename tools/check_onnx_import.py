@@ -20,7 +20,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-ZOO = ["lenet", "lenet-bn", "alexnet", "vgg11-small", "nin", "googlenet", "resnet18"]
+ZOO = ["lenet", "lenet-bn", "lenet-gluon", "lenet-bn-gluon", "alexnet", "vgg11-small", "nin", "googlenet", "resnet18"]
 TORCHVISION = ["resnet18", "vgg11", "googlenet", "mobilenet_v2", "mobilenet_v3_small", "squeezenet1_1",
                "densenet121", "shufflenet_v2_x1_0", "efficientnet_b0", "regnet_x_400mf"]
 

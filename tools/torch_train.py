@@ -27,7 +27,8 @@ import torch_zoo  # noqa: E402
 
 # The book's recipes (MODELS.md; src/models/zoo.cpp): lr, batch, epochs, resize.
 RECIPES = {
-    "lenet": (0.9, 256, 10, 28), "lenet-bn": (1.0, 256, 10, 28), "alexnet": (0.01, 128, 10, 224),
+    "lenet": (0.9, 256, 10, 28), "lenet-bn": (1.0, 256, 10, 28),
+    "lenet-gluon": (0.9, 256, 5, 28), "lenet-bn-gluon": (1.0, 256, 5, 28), "alexnet": (0.01, 128, 10, 224),
     "vgg11": (0.05, 128, 10, 224), "vgg11-small": (0.05, 128, 10, 224), "nin": (0.1, 128, 10, 224),
     "googlenet": (0.1, 128, 10, 96), "resnet18": (0.05, 256, 10, 96),
 }

@@ -1,4 +1,5 @@
 // strata models: the zoo with parameter counts and default inputs.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -14,7 +15,9 @@ void add_models_command(CLI::App& app) {
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([json] {
     nlohmann::json out = nlohmann::json::array();
-    if (!*json) std::printf("%-12s %12s  %-16s %s\n", "model", "parameters", "input", "description");
+    int width = 5;  // of the name column: the longest name
+    for (const models::ModelInfo& m : models::zoo()) width = std::max(width, static_cast<int>(m.name.size()));
+    if (!*json) std::printf("%-*s %12s  %-16s %s\n", width, "model", "parameters", "input", "description");
     for (const models::ModelInfo& m : models::zoo()) {
       Shape input = m.input;
       const int64_t params = m.build({.in_channels = input[1]})->num_parameters();
@@ -27,7 +30,7 @@ void add_models_command(CLI::App& app) {
                         {{"lr", m.recipe.lr}, {"batch_size", m.recipe.batch_size}, {"epochs", m.recipe.epochs},
                          {"resize", m.recipe.resize}}}});
       } else {
-        std::printf("%-12s %12lld  %-16s %s\n", m.name.c_str(), static_cast<long long>(params),
+        std::printf("%-*s %12lld  %-16s %s\n", width, m.name.c_str(), static_cast<long long>(params),
                     input.str().c_str(), m.description.c_str());
       }
     }

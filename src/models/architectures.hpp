@@ -7,6 +7,8 @@ namespace strata::models {
 
 std::shared_ptr<nn::Module> build_lenet(const ModelOptions& o);
 std::shared_ptr<nn::Module> build_lenet_bn(const ModelOptions& o);
+std::shared_ptr<nn::Module> build_lenet_gluon(const ModelOptions& o);
+std::shared_ptr<nn::Module> build_lenet_bn_gluon(const ModelOptions& o);
 std::shared_ptr<nn::Module> build_alexnet(const ModelOptions& o);
 // conv_arch: (number of convs, output channels) per block.
 std::shared_ptr<nn::Module> build_vgg(const ModelOptions& o, const std::vector<std::pair<int, int64_t>>& conv_arch);

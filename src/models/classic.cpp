@@ -1,4 +1,5 @@
-// LeNet, LeNet with batch normalization, AlexNet, VGG and NiN (MODELS.md, d2l chapters 7-8).
+// LeNet, LeNet with batch normalization (both editions), AlexNet, VGG and NiN (MODELS.md, d2l
+// chapters 7-8).
 #include "models/architectures.hpp"
 
 namespace strata::models {
@@ -23,6 +24,22 @@ std::shared_ptr<Module> build_lenet_bn(const ModelOptions& o) {
   return sequential({
       make<Conv2d>(o.in_channels, 6, 5), make<BatchNorm2d>(6), make<Sigmoid>(), make<AvgPool2d>(2, 2),
       make<Conv2d>(6, 16, 5), make<BatchNorm2d>(16), make<Sigmoid>(), make<AvgPool2d>(2, 2), make<Flatten>(),
+      make<Linear>(256, 120), make<BatchNorm1d>(120), make<Sigmoid>(), make<Linear>(120, 84),
+      make<BatchNorm1d>(84), make<Sigmoid>(), make<Linear>(84, o.num_classes)});
+}
+
+// The book's first (MXNet Gluon) edition: max pooling, and lenet's first convolution unpadded.
+std::shared_ptr<Module> build_lenet_gluon(const ModelOptions& o) {
+  return sequential({
+      make<Conv2d>(o.in_channels, 6, 5), make<Sigmoid>(), make<MaxPool2d>(2, 2), make<Conv2d>(6, 16, 5),
+      make<Sigmoid>(), make<MaxPool2d>(2, 2), make<Flatten>(), make<Linear>(256, 120), make<Sigmoid>(),
+      make<Linear>(120, 84), make<Sigmoid>(), make<Linear>(84, o.num_classes)});
+}
+
+std::shared_ptr<Module> build_lenet_bn_gluon(const ModelOptions& o) {
+  return sequential({
+      make<Conv2d>(o.in_channels, 6, 5), make<BatchNorm2d>(6), make<Sigmoid>(), make<MaxPool2d>(2, 2),
+      make<Conv2d>(6, 16, 5), make<BatchNorm2d>(16), make<Sigmoid>(), make<MaxPool2d>(2, 2), make<Flatten>(),
       make<Linear>(256, 120), make<BatchNorm1d>(120), make<Sigmoid>(), make<Linear>(120, 84),
       make<BatchNorm1d>(84), make<Sigmoid>(), make<Linear>(84, o.num_classes)});
 }

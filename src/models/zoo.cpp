@@ -9,6 +9,10 @@ const std::vector<ModelInfo>& zoo() {
   static const std::vector<ModelInfo> models = {
       {"lenet", "LeNet-5 as in the book: sigmoid, average pooling", {1, 1, 28, 28}, {0.9, 256, 10, 28}, build_lenet},
       {"lenet-bn", "LeNet with batch normalization", {1, 1, 28, 28}, {1.0, 256, 10, 28}, build_lenet_bn},
+      {"lenet-gluon", "LeNet of the book's first (Gluon) edition: sigmoid, max pooling", {1, 1, 28, 28},
+       {0.9, 256, 5, 28}, build_lenet_gluon},
+      {"lenet-bn-gluon", "LeNet with batch normalization, first (Gluon) edition: max pooling", {1, 1, 28, 28},
+       {1.0, 256, 5, 28}, build_lenet_bn_gluon},
       {"alexnet", "AlexNet for 224x224 inputs", {1, 1, 224, 224}, {0.01, 128, 10, 224}, build_alexnet},
       {"vgg11", "VGG-11", {1, 1, 224, 224}, {0.05, 128, 10, 224},
        [](const ModelOptions& o) { return build_vgg(o, {{1, 64}, {1, 128}, {2, 256}, {2, 512}, {2, 512}}); }},

@@ -112,8 +112,9 @@ Tensor run(const ConvGeom& g, const ConvKernels& k, const Tensor& x, const Tenso
   const Tensor out = g.epilogue.pool ? f.pooled : f.y;
   if (!autograd::needs_grad({x, weight, bias, residual})) return out;
   autograd::record(std::string(g.op) + g.epilogue.suffix(), out, {x, weight, bias, residual},
-                   [g, &k, x = x.detach(), w = weight.detach(), y = g.epilogue.backward_reads_y() ? f.y.detach() : Tensor()](
-                       const Tensor& grad_out, const autograd::Node& node) {
+                   [g, &k, x = x.detach(), w = weight.detach(),
+                    y = g.epilogue.backward_reads_y() ? f.y.detach() : Tensor()](const Tensor& grad_out,
+                                                                                  const autograd::Node& node) {
                      const ConvGrads r = k.backward(g, {grad_out, y, x, w, node.needs_input_grad(0),
                                                         node.needs_input_grad(1), node.needs_input_grad(2),
                                                         node.needs_input_grad(3)});

@@ -44,6 +44,13 @@ inline double relative_error(const Tensor& actual, const Tensor& expected) {
   return err / scale;
 }
 
+// The largest magnitude of t's values (0 for an empty tensor).
+inline double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector<double>()) m = std::max(m, std::abs(v));
+  return m;
+}
+
 // Uniform values in [low, high) from a fixed seed.
 inline Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::F64, double low = -1.0,
                      double high = 1.0) {

@@ -24,6 +24,7 @@ inline void PrintTo(const ZooCase& c, std::ostream* os) { *os << c.model; }
 
 inline std::vector<ZooCase> zoo_case_list() {
   return {ZooCase{"lenet", {8, 1, 28, 28}},           ZooCase{"lenet-bn", {8, 1, 28, 28}},
+          ZooCase{"lenet-gluon", {8, 1, 28, 28}},     ZooCase{"lenet-bn-gluon", {8, 1, 28, 28}},
           ZooCase{"alexnet", {2, 1, 224, 224}, false}, ZooCase{"vgg11-small", {2, 1, 224, 224}, false},
           ZooCase{"nin", {2, 1, 96, 96}},             ZooCase{"googlenet", {2, 1, 96, 96}, false},
           ZooCase{"resnet18", {2, 1, 64, 64}},        ZooCase{"resnet3d18", {4, 1, 8, 32, 32}, false}};

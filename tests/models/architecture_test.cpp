@@ -32,8 +32,9 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
 }
 
 TEST(Zoo, HasEveryModelOfModelsMd) {
-  EXPECT_EQ(zoo_names(), (std::vector<std::string>{"lenet", "lenet-bn", "alexnet", "vgg11", "vgg11-small", "nin",
-                                                   "googlenet", "resnet18", "resnet3d18"}));
+  EXPECT_EQ(zoo_names(), (std::vector<std::string>{"lenet", "lenet-bn", "lenet-gluon", "lenet-bn-gluon", "alexnet",
+                                                   "vgg11", "vgg11-small", "nin", "googlenet", "resnet18",
+                                                   "resnet3d18"}));
 }
 
 class Architecture : public ::testing::TestWithParam<std::string> {};
@@ -83,6 +84,12 @@ const std::map<std::string, std::map<std::string, Shape>>& book_shapes() {
       {"lenet",
        {{"0", {1, 6, 28, 28}}, {"2", {1, 6, 14, 14}}, {"3", {1, 16, 10, 10}}, {"5", {1, 16, 5, 5}},
         {"6", {1, 400}}, {"7", {1, 120}}, {"9", {1, 84}}, {"11", {1, 10}}}},
+      {"lenet-gluon",
+       {{"0", {1, 6, 24, 24}}, {"2", {1, 6, 12, 12}}, {"3", {1, 16, 8, 8}}, {"5", {1, 16, 4, 4}}, {"6", {1, 256}},
+        {"7", {1, 120}}, {"9", {1, 84}}, {"11", {1, 10}}}},
+      {"lenet-bn-gluon",
+       {{"0", {1, 6, 24, 24}}, {"3", {1, 6, 12, 12}}, {"4", {1, 16, 8, 8}}, {"7", {1, 16, 4, 4}}, {"8", {1, 256}},
+        {"15", {1, 10}}}},
       {"alexnet",
        {{"0", {1, 96, 54, 54}}, {"2", {1, 96, 26, 26}}, {"3", {1, 256, 26, 26}}, {"5", {1, 256, 12, 12}},
         {"6", {1, 384, 12, 12}}, {"8", {1, 384, 12, 12}}, {"10", {1, 256, 12, 12}}, {"12", {1, 256, 5, 5}},

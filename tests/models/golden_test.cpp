@@ -1,14 +1,14 @@
 // Golden numerics against PyTorch (tests/fixtures/golden/numerics_*.json, written by
-// tools/make_golden.py): lenet-bn (batch 8, 28x28) and resnet18 (batch 2, 56x56) with weights and
-// inputs from a formula both sides compute, so nothing from PyTorch is loaded but the expected
-// numbers. One training-mode forward (logits, cross-entropy, gradients of every parameter,
+// tools/make_golden.py): lenet-bn, lenet-gluon, lenet-bn-gluon (batch 8, 28x28) and resnet18
+// (batch 2, 56x56) with weights and inputs from a formula both sides compute, so nothing from
+// PyTorch is loaded but the expected numbers. One training-mode forward (logits, cross-entropy, gradients of every parameter,
 // updated BatchNorm running statistics), then an evaluation-mode forward with those statistics.
 //
 // The expected values are PyTorch's float64 results for the float32-rounded weights. Strata runs
 //   - in float32 on the reference kernels (set_cpu_backend(Backend::Ref));
 //   - in float32 on the default CPU backend, when it has kernels of its own (else it is the
 //     reference run again and is skipped);
-//   - in float64 (lenet-bn), where it must agree to rounding (catches formula slips such as eps
+//   - in float64 (the LeNet-BNs), where it must agree to rounding (catches formula slips such as eps
 //     placement that float32 tolerances would hide).
 // Each run prints its worst errors.
 #include <gtest/gtest.h>
@@ -195,7 +195,9 @@ TEST_P(Golden, DefaultBackendFloat32) {
 }
 
 
-INSTANTIATE_TEST_SUITE_P(Models, Golden, ::testing::Values("numerics_lenet-bn.json", "numerics_resnet18.json"),
+INSTANTIATE_TEST_SUITE_P(Models, Golden,
+                         ::testing::Values("numerics_lenet-bn.json", "numerics_lenet-gluon.json",
+                                           "numerics_lenet-bn-gluon.json", "numerics_resnet18.json"),
                          [](const auto& info) {
                            std::string n = info.param;
                            n = n.substr(9, n.size() - 14);  // numerics_<model>.json
@@ -207,6 +209,8 @@ INSTANTIATE_TEST_SUITE_P(Models, Golden, ::testing::Values("numerics_lenet-bn.js
 // cross-entropy): resnet18's float64 run agrees as closely (seen: 4e-15 logits, 3e-14 gradients)
 // but costs seconds on the reference kernels.
 TEST(Golden, LenetBnFloat64) { check_model("numerics_lenet-bn.json", Run::F64, kF64); }
+// And the first edition's, with max pooling in place of average.
+TEST(Golden, LenetBnGluonFloat64) { check_model("numerics_lenet-bn-gluon.json", Run::F64, kF64); }
 
 // The formula itself: the values the fixture generator printed for tensor 1 and the input.
 TEST(GoldenFormula, MatchesThePythonGenerator) {

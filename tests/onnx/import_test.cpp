@@ -95,9 +95,16 @@ TEST_P(ImportZoo, ExportedAndImportedIsTheSameModel) {
     ASSERT_EQ(pa.size(), pb.size());
     std::map<std::string, Tensor> grads;
     for (const auto& [name, p] : pb) grads[name] = p.grad();
+    // Errors relative to each gradient's largest value, a bias's to its layer's weight gradient's
+    // where that is more: a bias before a batch norm has a zero gradient in exact arithmetic, and
+    // its rounding noise differs between any two runs.
+    std::map<std::string, double> largest;
+    for (const auto& [name, p] : pa) largest[name] = test::max_abs(p.grad());
     for (const auto& [name, p] : pa) {
       ASSERT_TRUE(grads[name].defined()) << name;
-      EXPECT_LT(test::relative_error(grads[name], p.grad()), 1e-4) << name;
+      double scale = largest[name];
+      if (name.ends_with(".bias")) scale = std::max(scale, largest[name.substr(0, name.size() - 4) + "weight"]);
+      EXPECT_LT(test::max_abs(grads[name] - p.grad()) / scale, 1e-4) << name;
     }
     std::map<std::string, Tensor> stats;
     for (const auto& [name, t] : b->named_buffers()) stats[name] = t;

@@ -213,8 +213,8 @@ struct BackwardScratch {
 // The wanted gradients of one image (x, gy, y: its rows; gx: its output rows). weight_t: W^T
 // (Kc, O); gy_rows[o] = o Q.
 void backward_image(const ImageGeom& g, const ConvBackwardArgs& want, std::optional<Activation> activation,
-                    std::optional<PoolMode> pool, const float* x, const float* gy, const float* y, const float* weight_t,
-                    const int64_t* gy_rows, BackwardScratch& s, float* gx) {
+                    std::optional<PoolMode> pool, const float* x, const float* gy, const float* y,
+                    const float* weight_t, const int64_t* gy_rows, BackwardScratch& s, float* gx) {
   const float* rows = gradient_rows(g, activation, pool, gy, y, s.gyp.data());
   if (want.bias)
     for (int64_t o = 0; o < g.out_channels; ++o) {

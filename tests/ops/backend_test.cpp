@@ -315,8 +315,19 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(PoolBackends, PlainTwoByTwoMaxTiesAndNaNAsTheReference) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  // Windows (row-major): a four-way tie, a tie of the last two, a NaN second, a NaN last.
-  const Tensor x = image({1, 1, 0, 2, 5, 0, 7, 1, 1, 1, 2, nan, 3, 3, nan, 1}, {1, 1, 4, 4});
+  // Windows {top left, top right, bottom left, bottom right}: a four-way tie, a tie of the last two,
+  // a NaN second, a NaN last, a maximum in each position, a NaN first, two NaNs. Ten in a row (20
+  // input columns: whole vectors of columns and a rest), then the same ten in reverse order.
+  const float windows[10][4] = {{1, 1, 1, 1}, {0, 2, 7, 7}, {5, nan, 1, 2}, {3, 3, 1, nan}, {1, 2, 3, 4},
+                                {1, 9, 3, 4}, {1, 2, 9, 4}, {9, 2, 3, 4},   {nan, 1, 2, 3}, {2, 2, nan, nan}};
+  std::vector<float> values(4 * 20);
+  for (int row = 0; row < 2; ++row)
+    for (int w = 0; w < 10; ++w) {
+      const float* v = windows[row == 0 ? w : 9 - w];
+      float* top = values.data() + 2 * row * 20 + 2 * w;
+      top[0] = v[0], top[1] = v[1], top[20] = v[2], top[21] = v[3];
+    }
+  const Tensor x = from_data(std::span<const float>(values), {1, 1, 4, 20});
   const Pooling pool{PoolMode::Max, {.kernel = 2}};
   const Fn ops[] = {
       [&](const std::vector<Tensor>& in) { return max_pool2d(in[0], pool.options); },
@@ -328,8 +339,8 @@ TEST(PoolBackends, PlainTwoByTwoMaxTiesAndNaNAsTheReference) {
   for (const Fn& op : ops) {
     const ::Run ref = run(Backend::Ref, op, {x}), fast = run(Backend::Dnnl, op, {x});
     const std::vector<float> y_ref = ref.y.to_vector<float>(), y_fast = fast.y.to_vector<float>();
-    ASSERT_EQ(y_fast.size(), 4u);
-    for (std::size_t i = 0; i < 4; ++i)
+    ASSERT_EQ(y_fast.size(), 20u);
+    for (std::size_t i = 0; i < y_fast.size(); ++i)
       EXPECT_TRUE(y_fast[i] == y_ref[i] || (std::isnan(y_fast[i]) && std::isnan(y_ref[i]))) << i;
     const std::vector<float> g_ref = ref.grads[0].to_vector<float>(), g_fast = fast.grads[0].to_vector<float>();
     for (std::size_t i = 0; i < g_ref.size(); ++i) {

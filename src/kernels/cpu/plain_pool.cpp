@@ -7,9 +7,11 @@
 #include "core/dispatch.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/plain.hpp"
+#include "kernels/cpu/vec.hpp"
 
 namespace strata::cpu::plain_pool {
 namespace {
@@ -37,15 +39,63 @@ void two_by_two_backward(const PoolGeom& g, const float* grad_y, const float* x,
                              grad_x + p * plane);
 }
 
-// The index (0 top left, 1 top right, 2 bottom left, 3 bottom right) of the maximum of a window,
+// The position (0 top left, 1 top right, 2 bottom left, 3 bottom right) of a window's maximum,
 // chosen as the reference's max pooling chooses: a later value wins when larger or NaN.
+// Branch-free, so that the loops over windows vectorize.
 inline int max_position(float a, float b, float c, float d) {
-  int k = 0;
-  float m = a;
-  if (b > m || b != b) k = 1, m = b;
-  if (c > m || c != c) k = 2, m = c;
-  if (d > m || d != d) k = 3;
-  return k;
+  const bool take_b = b > a || b != b;
+  const float ab = take_b ? b : a;
+  const bool take_c = c > ab || c != c;
+  const float abc = take_c ? c : ab;
+  const bool take_d = d > abc || d != d;
+  return take_d ? 3 : take_c ? 2 : take_b ? 1 : 0;
+}
+
+// Lanes 1 0 3 2 5 4 ...: each lane's partner in its pair (a window's other column).
+template <int... I>
+constexpr simd::IVec pair_swap(std::integer_sequence<int, I...>) {
+  return simd::IVec{(I ^ 1)...};
+}
+// All bits set in the odd lanes (a window's right column).
+template <int... I>
+constexpr simd::IVec odd_lanes(std::integer_sequence<int, I...>) {
+  return simd::IVec{-(I & 1)...};
+}
+// h0 h0 h1 h1 ...: each of W / 2 floats in the two lanes of its window's columns.
+typedef float HalfVec __attribute__((vector_size(2 * simd::W), aligned(4)));
+template <int... I>
+simd::Vec in_pairs(HalfVec h, std::integer_sequence<int, I...>) {
+  return __builtin_shufflevector(h, h, (I / 2)...);
+}
+
+// The max pooling's backward over whole vectors of input columns (lane by lane, max_position's
+// choice): the gradient grad[j] of the window at columns 2j, 2j + 1 of the input rows x_top and
+// x_bottom goes to the window's maximum, zeros elsewhere, in the output rows top and bottom.
+// Each lane reads its window as (a, b, c, d) from its own and its partner's lane. Returns the
+// windows done (whole vectors of them).
+int64_t max_backward_vectors(const float* grad, const float* x_top, const float* x_bottom, int64_t width,
+                             float* top, float* bottom) {
+  using simd::IVec, simd::Vec, simd::W;
+  constexpr auto kLanes = std::make_integer_sequence<int, W>{};
+  constexpr IVec kSwap = pair_swap(kLanes), kOdd = odd_lanes(kLanes);
+  int64_t i = 0;
+  for (; i + W <= width; i += W) {
+    const Vec t = simd::load(x_top + i), u = simd::load(x_bottom + i);
+    const Vec t_partner = __builtin_shuffle(t, kSwap), u_partner = __builtin_shuffle(u, kSwap);
+    const Vec a = kOdd ? t_partner : t, b = kOdd ? t : t_partner;
+    const Vec c = kOdd ? u_partner : u, d = kOdd ? u : u_partner;
+    const IVec take_b = (b > a) | (b != b);
+    const Vec ab = take_b ? b : a;
+    const IVec take_c = (c > ab) | (c != c);
+    const Vec abc = take_c ? c : ab;
+    const IVec take_d = (d > abc) | (d != d);
+    const IVec at_top = kOdd ? take_b & ~(take_c | take_d) : ~(take_b | take_c | take_d);
+    const IVec at_bottom = kOdd ? take_d : take_c & ~take_d;
+    const IVec g = reinterpret_cast<IVec>(in_pairs(*reinterpret_cast<const HalfVec*>(grad + i / 2), kLanes));
+    simd::store(top + i, reinterpret_cast<Vec>(g & at_top));
+    simd::store(bottom + i, reinterpret_cast<Vec>(g & at_bottom));
+  }
+  return i / 2;
 }
 
 struct Windows {
@@ -78,7 +128,7 @@ void two_by_two_rows(PoolMode mode, const float* in, int64_t width, int64_t rows
       for (int64_t j = 0; j < half; ++j) {
         const float a = top[2 * j], b = top[2 * j + 1], c = bottom[2 * j], d = bottom[2 * j + 1];
         const int k = max_position(a, b, c, d);
-        dst[j] = k == 0 ? a : k == 1 ? b : k == 2 ? c : d;
+        dst[j] = k == 3 ? d : k == 2 ? c : k == 1 ? b : a;
       }
     }
   }
@@ -100,8 +150,8 @@ void two_by_two_rows_backward(PoolMode mode, const float* grad, const float* in,
     } else {
       const float* x_top = in + 2 * r * width;
       const float* x_bottom = x_top + width;
-#pragma omp simd
-      for (int64_t j = 0; j < half; ++j) {
+      int64_t j = max_backward_vectors(src, x_top, x_bottom, width, top, bottom);
+      for (; j < half; ++j) {
         const int k = max_position(x_top[2 * j], x_top[2 * j + 1], x_bottom[2 * j], x_bottom[2 * j + 1]);
         top[2 * j] = k == 0 ? src[j] : 0.f;
         top[2 * j + 1] = k == 1 ? src[j] : 0.f;

@@ -40,6 +40,7 @@ enum class Activation : uint8_t {
   Relu,     // y = max(x, 0)                     dy/dx = [y > 0]
   Sigmoid,  // y = 1 / (1 + exp(-x))             dy/dx = y (1 - y)
   Tanh,     // y = tanh(x)                       dy/dx = 1 - y^2
+  Relu6,    // y = min(max(x, 0), 6)             dy/dx = [0 < y < 6]  (MobileNet's; ONNX Clip(0, 6))
 };
 
 // ---- Elementwise arithmetic with broadcasting ----
@@ -153,6 +154,7 @@ Tensor activation(const Tensor& x, Activation kind);  // relu, sigmoid or tanh b
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
+Tensor relu6(const Tensor& x);  // min(max(x, 0), 6), PyTorch's F.relu6
 // Inverted dropout: in training, zero each element with probability p and scale the rest by
 // 1/(1-p); identity in evaluation. Uses default_generator() when gen is null.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);

@@ -73,6 +73,8 @@ const char* activation_op(Activation a) {
       return "Sigmoid";
     case Activation::Tanh:
       return "Tanh";
+    case Activation::Relu6:
+      return "Clip";
   }
   return "?";
 }
@@ -218,12 +220,22 @@ class Writer {
       const bool final_step = !e.activation && !e.pool;
       x = emit_for(n, "Add", {x, name(n.inputs.back())}, final_step ? result : "").output(0);
     }
-    if (e.activation) x = emit_for(n, activation_op(*e.activation), {x}, e.pool ? "" : result).output(0);
+    if (e.activation) x = emit_activation(n, *e.activation, x, e.pool ? "" : result);
     if (e.pool) {
       const Shape& s = g_.values[n.output()].shape;
       emit_pool(n, *e.pool, s.ndim() - 2, x, result);
     }
     return main;
+  }
+
+  // The activation `kind` of x as an ONNX node of n (relu6 as Clip between two Constant bounds);
+  // returns its output.
+  std::string emit_activation(const Node& n, Activation kind, const std::string& x, const std::string& output) {
+    std::vector<std::string> inputs{x};
+    if (kind == Activation::Relu6)
+      for (double bound : {0.0, 6.0})
+        inputs.push_back(constant_node(node_base(n, "Constant"), n.layer, full({}, bound)));
+    return emit_for(n, activation_op(kind), inputs, output).output(0);
   }
 
   void emit_pool(const Node& n, const Pooling& p, int nd, const std::string& x, const std::string& output) {
@@ -253,10 +265,11 @@ class Writer {
         return write_conv(n);
       case OpKind::BatchNorm:
         return write_batch_norm(n);
-      case OpKind::Activation:
-        emit_for(n, activation_op(n.get<graph::ActivationAttrs>().kind), main_inputs(n),
-                 result_name(n, activation_op(n.get<graph::ActivationAttrs>().kind)));
+      case OpKind::Activation: {
+        const Activation kind = n.get<graph::ActivationAttrs>().kind;
+        emit_activation(n, kind, name(n.inputs[0]), result_name(n, activation_op(kind)));
         return;
+      }
       case OpKind::Add:
         emit_with_epilogue(n, "Add", main_inputs(n));
         return;

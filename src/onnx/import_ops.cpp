@@ -482,10 +482,14 @@ void reduce_mean(const ImportedNode& n, Values& v, bool, int opset) {
   set_tensor(n, v, x.mean(dims, attr_int(n, "keepdims", 1) != 0));
 }
 
-// The clipped and leaky activations as compositions of ReLU, which give their values and
-// gradients (0 and 1 slopes, alpha below zero) and trace as ops the compiled path fuses:
+// Clip to [0, 6] is relu6 and to [0, inf) relu, ops of their own that the compiled path fuses
+// into the convolution before them (MobileNet's ReLU6). Other bounds, and the leaky activation,
+// are compositions of ReLU, which give their values and gradients (0 and 1 slopes, alpha below
+// zero):
 //   clip(x, lo, hi) = lo + relu(x - lo) - relu(x - hi)       leaky(x) = relu(x) - alpha relu(-x)
 Tensor clip_tensor(const Tensor& x, double lo, double hi) {
+  if (lo == 0.0 && hi == 6.0) return relu6(x);
+  if (lo == 0.0 && std::isinf(hi)) return relu(x);
   Tensor y = relu(x - lo);
   if (std::isfinite(hi)) y = y - relu(x - hi);
   return lo == 0.0 ? y : y + lo;
@@ -508,17 +512,22 @@ void leaky_relu(const ImportedNode& n, Values& v, bool, int) {
   set_tensor(n, v, relu(x) - relu(-1.0 * x) * static_cast<double>(attr_float(n, "alpha", 0.01f)));
 }
 
-// max(0, min(1, alpha x + beta)).
+// max(0, min(1, alpha x + beta)) = relu6(6 alpha x + 6 beta) / 6: PyTorch's hardsigmoid (alpha
+// 1/6, beta 1/2) is relu6(x + 3) / 6.
+Tensor hard_sigmoid_tensor(const Tensor& x, double alpha, double beta) {
+  const Tensor scaled = static_cast<float>(6.0 * alpha) == 1.0f ? x : x * (6.0 * alpha);  // 1/6 read as a float
+  return relu6(scaled + 6.0 * beta) * (1.0 / 6.0);
+}
+
 void hard_sigmoid(const ImportedNode& n, Values& v, bool, int) {
-  const Tensor& x = tensor_input(n, v, 0);
   const double alpha = attr_float(n, "alpha", 0.2f), beta = attr_float(n, "beta", 0.5f);
-  set_tensor(n, v, clip_tensor(x * alpha + beta, 0.0, 1.0));
+  set_tensor(n, v, hard_sigmoid_tensor(tensor_input(n, v, 0), alpha, beta));
 }
 
 // x hard_sigmoid(x) with alpha 1/6, beta 1/2 (MobileNetV3's h-swish).
 void hard_swish(const ImportedNode& n, Values& v, bool, int) {
   const Tensor& x = tensor_input(n, v, 0);
-  set_tensor(n, v, x * clip_tensor(x * (1.0 / 6.0) + 0.5, 0.0, 1.0));
+  set_tensor(n, v, x * hard_sigmoid_tensor(x, 1.0 / 6.0, 0.5));
 }
 
 // Pad: PyTorch writes one with zero pads before an AveragePool; those are the identity.

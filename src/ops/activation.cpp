@@ -1,4 +1,4 @@
-// relu, sigmoid, tanh (through ActivationKernels) and inverted dropout, with gradients.
+// relu, sigmoid, tanh, relu6 (through ActivationKernels) and inverted dropout, with gradients.
 #include "ops/activation.hpp"
 
 #include "core/dispatch.hpp"
@@ -19,6 +19,8 @@ const char* activation_name(Activation kind) {
       return "sigmoid";
     case Activation::Tanh:
       return "tanh";
+    case Activation::Relu6:
+      return "relu6";
   }
   fail("internal error: unknown activation");
 }
@@ -65,6 +67,7 @@ Tensor dropout_mask(const Shape& shape, DType dtype, double p, Generator& gen) {
 Tensor relu(const Tensor& x) { return activation(x, Activation::Relu); }
 Tensor sigmoid(const Tensor& x) { return activation(x, Activation::Sigmoid); }
 Tensor tanh(const Tensor& x) { return activation(x, Activation::Tanh); }
+Tensor relu6(const Tensor& x) { return activation(x, Activation::Relu6); }
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   graph::OpTrace trace;

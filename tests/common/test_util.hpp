@@ -51,6 +51,10 @@ inline double max_abs(const Tensor& t) {
   return m;
 }
 
+// Every activation kind, for the tests that run each.
+inline constexpr Activation kActivations[] = {Activation::Relu, Activation::Sigmoid, Activation::Tanh,
+                                              Activation::Relu6};
+
 // Uniform values in [low, high) from a fixed seed.
 inline Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::F64, double low = -1.0,
                      double high = 1.0) {

@@ -184,6 +184,42 @@ TEST(Export, AUserBlockExportsInEvaluationModeAndKeepsItsModes) {
   EXPECT_LT(test::relative_error(opencv_logits(bytes, x), test::eval_logits(block, x)), 1e-4);
 }
 
+// ReLU6 (MobileNet's) is written as PyTorch writes it: Clip with Constant bounds 0 and 6 (inputs,
+// as opsets from 11 have them; OpenCV 4.6 reads Clip only with attribute bounds, so the file is
+// checked by importing it). In the compiled model it is the convolution's epilogue.
+TEST(Export, Relu6IsClipBetweenConstantBounds) {
+  auto net = nn::sequential({std::make_shared<nn::Conv2d>(1, 4, 3), std::make_shared<nn::BatchNorm2d>(4),
+                             std::make_shared<nn::ReLU6>(), std::make_shared<nn::Flatten>()});
+  test::randomize_statistics(*net);
+  const Tensor x = fashion_images(2, 28) * 30.0;  // outputs on both sides of 6
+  const std::string bytes = onnx::to_bytes(*net, x.shape());
+  const ::onnx::ModelProto model = parse(bytes);
+  std::map<std::string, double> constants;
+  for (const auto& node : model.graph().node())
+    if (node.op_type() == "Constant") {
+      float v = 0;
+      std::memcpy(&v, node.attribute(0).t().raw_data().data(), sizeof v);
+      constants[node.output(0)] = v;
+    }
+  int clips = 0;
+  for (const auto& node : model.graph().node()) {
+    if (node.op_type() != "Clip") continue;
+    ++clips;
+    ASSERT_EQ(node.input_size(), 3);
+    EXPECT_EQ(constants.at(node.input(1)), 0.0);
+    EXPECT_EQ(constants.at(node.input(2)), 6.0);
+  }
+  EXPECT_EQ(clips, 1);
+  const onnx::Imported imported = onnx::from_bytes(bytes);
+  const Tensor expected = test::eval_logits(*net, x);
+  EXPECT_GT(test::max_abs(expected), 6.0 - 1e-6);
+  EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-6);
+  net->hybridize();
+  net->eval();
+  NoGradGuard no_grad;
+  EXPECT_NE(net->compiled_graph(x.shape()).optimized.find("conv2d+bn+relu6"), std::string::npos);
+}
+
 // A forward with code the trace cannot see into (here it reads the data to branch).
 struct Branching : nn::Module {
   Branching() : Module("Branching") {}

@@ -21,6 +21,18 @@ TEST(ActivationValues, ReluSigmoidTanh) {
   expect_near(tanh(x), {5}, {-0.96402758, -0.46211716, 0, 0.46211716, 0.76159416});
 }
 
+// relu6 clamps to [0, 6], NaN stays NaN; its gradient is 1 strictly inside, 0 at and beyond the
+// bounds (PyTorch's hardtanh backward).
+TEST(ActivationValues, Relu6) {
+  Tensor x = requires_grad(from_data(std::vector<double>{-1.0, 0.0, 0.5, 5.5, 6.0, 7.0}));
+  const Tensor y = relu6(x);
+  expect_near(y, {6}, {0, 0, 0.5, 5.5, 6, 6});
+  EXPECT_EQ(y.grad_fn()->name(), std::string("relu6"));
+  y.sum().backward();
+  expect_near(x.grad(), {6}, {0, 0, 1, 1, 0, 0});
+  EXPECT_TRUE(std::isnan(relu6(from_data(std::vector<double>{std::nan("")})).item()));
+}
+
 // No overflow into inf/inf or NaN far from 0, in either precision.
 TEST(ActivationValues, StableForLargeMagnitudes) {
   for (DType dtype : {DType::F32, DType::F64}) {
@@ -33,7 +45,7 @@ TEST(ActivationValues, StableForLargeMagnitudes) {
 
 TEST(ActivationValues, NaNPropagatesAndStridedInput) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
+  for (Activation kind : test::kActivations)
     EXPECT_TRUE(std::isnan(activation(from_data(std::vector<double>{nan}), kind).item())) << activation_name(kind);
   const Tensor x = random({3, 4}, 5).transpose(0, 1);
   ASSERT_FALSE(x.is_contiguous());
@@ -60,6 +72,7 @@ struct ActivationCase {
   const char* name;
   Activation kind;
   Shape x;
+  double gap = 0.05;  // between the input's distinct values
 };
 
 void PrintTo(const ActivationCase& c, std::ostream* os) { *os << c.name; }
@@ -68,10 +81,10 @@ class ActivationGradients : public ::testing::TestWithParam<ActivationCase> {};
 
 TEST_P(ActivationGradients, MatchFiniteDifferences) {
   const ActivationCase& c = GetParam();
-  // Distinct values 0.05 apart (an even count has no exact 0): none within a finite-difference
-  // step of relu's kink at 0.
+  // Distinct values c.gap apart (an even count has no exact 0): none within a finite-difference
+  // step of relu's kink at 0 or relu6's at 6.
   expect_gradients([&](const std::vector<Tensor>& in) { return activation(in[0], c.kind); },
-                   {requires_grad(distinct(c.x, 7, 0.05))});
+                   {requires_grad(distinct(c.x, 7, c.gap))});
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ActivationGradients,
@@ -80,15 +93,17 @@ INSTANTIATE_TEST_SUITE_P(Table, ActivationGradients,
                                            ActivationCase{"sigmoid_1d", Activation::Sigmoid, {7}},
                                            ActivationCase{"sigmoid_4d", Activation::Sigmoid, {2, 3, 4, 5}},
                                            ActivationCase{"tanh_1d", Activation::Tanh, {7}},
-                                           ActivationCase{"tanh_5d", Activation::Tanh, {1, 2, 3, 2, 4}}),
+                                           ActivationCase{"tanh_5d", Activation::Tanh, {1, 2, 3, 2, 4}},
+                                           // -6.965 to 6.965, 0.07 apart: both bounds crossed.
+                                           ActivationCase{"relu6_1d", Activation::Relu6, {200}, 0.07}),
                          [](const ::testing::TestParamInfo<ActivationCase>& info) { return std::string(info.param.name); });
 
 // The reference kernels themselves, in double: backward(gy, forward(x)) against central
 // differences of <forward(x), gy>, which for a pointwise f is gy f'(x) element by element.
 TEST(ActivationKernelRef, BackwardIsTheForwardsDerivative) {
-  const Tensor x = distinct({40}, 3, 0.1), gy = random({40}, 4);
+  const Tensor x = distinct({40}, 3, 0.4), gy = random({40}, 4);  // -7.8 to 7.8: relu6's bounds too
   const int64_t n = x.numel();
-  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
+  for (Activation kind : test::kActivations) {
     SCOPED_TRACE(activation_name(kind));
     Tensor y = empty({n}, DType::F64), gx = empty({n}, DType::F64), up = empty({n}, DType::F64),
            down = empty({n}, DType::F64);
@@ -103,7 +118,7 @@ TEST(ActivationKernelRef, BackwardIsTheForwardsDerivative) {
 
 // add_activation(a, b, kind) is kind(a + b) in value and gradient (both operands get it).
 TEST(AddActivation, EqualsTheActivationOfTheSum) {
-  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
+  for (Activation kind : test::kActivations) {
     SCOPED_TRACE(activation_name(kind));
     const Tensor a0 = random({2, 3, 4}, 5), b0 = random({2, 3, 4}, 6), gy = random({2, 3, 4}, 7);
     Tensor a = requires_grad(a0.clone()), b = requires_grad(b0.clone());

@@ -90,7 +90,7 @@ TEST_P(ConvBackends, Agree) {
 // fused backward, against the reference kernel's activation of each output).
 TEST_P(ConvBackends, FusedActivationsAgree) {
   const ConvRow& c = GetParam();
-  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
+  for (Activation kind : test::kActivations) {
     SCOPED_TRACE(activation_name(kind));
     expect_backends_agree(
         [&](const std::vector<Tensor>& in) {
@@ -128,8 +128,9 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
     const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
     const Tensor w = rnd(r.w, 2), b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
     const Tensor residual = r.residual ? rnd(g.y_shape(), 4) : Tensor();
-    for (std::optional<Activation> act : {std::optional<Activation>(), std::optional(Activation::Relu),
-                                          std::optional(Activation::Sigmoid), std::optional(Activation::Tanh)}) {
+    for (std::optional<Activation> act :
+         {std::optional<Activation>(), std::optional(Activation::Relu), std::optional(Activation::Sigmoid),
+          std::optional(Activation::Tanh), std::optional(Activation::Relu6)}) {
       SCOPED_TRACE(act ? activation_name(*act) : "no activation");
       Epilogue e;
       e.residual = residual;
@@ -194,7 +195,7 @@ TEST(ConvBackends, PooledAgrees) {
                {{2, 6, 9, 9}, {16, 6, 3, 3}, {}, {.kernel = 3, .stride = 2}, false},
                {{2, 6, 10, 10}, {16, 6, 3, 3}, {}, {.kernel = 2, .padding = 1}, false}};
   const std::optional<Activation> activations[] = {std::nullopt, Activation::Sigmoid, Activation::Relu,
-                                                   Activation::Tanh};
+                                                   Activation::Tanh, Activation::Relu6};
   for (const auto& c : cases)
     for (PoolMode mode : {PoolMode::Avg, PoolMode::Max})
       for (std::optional<Activation> act : activations) {
@@ -459,7 +460,7 @@ TEST_P(BatchNormBackends, Agree) {
 // The activation post-ops (oneDNN's fuse_norm_relu or an in-place eltwise pass; the plain
 // kernels' own epilogue) against the reference kernel's activation of each output.
 TEST_P(BatchNormBackends, FusedActivationsAgree) {
-  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh}) {
+  for (Activation kind : test::kActivations) {
     SCOPED_TRACE(activation_name(kind));
     expect_batch_norm_backends_agree(GetParam(), [kind](const Tensor& x, const Tensor& w, const Tensor& b,
                                                         const Tensor& rm, const Tensor& rv, bool training,
@@ -512,7 +513,7 @@ TEST(BatchNormBackends, PooledAgrees) {
                {{3, 6, 8, 8}, true, false, {.kernel = 3, .stride = 2, .padding = 1}, false},
                {{3, 6, 8, 8}, false, false, {.kernel = 2}, true}};
   const std::optional<Activation> activations[] = {std::nullopt, Activation::Sigmoid, Activation::Relu,
-                                                   Activation::Tanh};
+                                                   Activation::Tanh, Activation::Relu6};
   for (const auto& c : cases)
     for (PoolMode mode : {PoolMode::Avg, PoolMode::Max})
       for (std::optional<Activation> act : activations) {
@@ -562,17 +563,21 @@ TEST(BatchNormBackends, EpilogueNamesBadArguments) {
                      "avg_pool2d: kernel 3x3 is larger than the padded input 2x2");
 }
 
+// Small values, and values 0.1 apart over [-24, 24] (both of relu6's bounds and the saturations).
 TEST(ActivationBackends, Agree) {
-  for (auto f : {relu, sigmoid, tanh}) {
-    expect_backends_agree([f](const std::vector<Tensor>& in) { return f(in[0]); }, {distinct({2, 16, 3, 5}, 3, 0.01, DType::F32)});
-    expect_backends_agree([f](const std::vector<Tensor>& in) { return f(in[0]); }, {distinct({7, 5}, 4, 0.01, DType::F32)});
+  for (Activation kind : test::kActivations) {
+    SCOPED_TRACE(activation_name(kind));
+    const Fn f = [kind](const std::vector<Tensor>& in) { return activation(in[0], kind); };
+    expect_backends_agree(f, {distinct({2, 16, 3, 5}, 3, 0.01, DType::F32)});
+    expect_backends_agree(f, {distinct({7, 5}, 4, 0.01, DType::F32)});
+    expect_backends_agree(f, {distinct({2, 16, 3, 5}, 5, 0.1, DType::F32)});
   }
 }
 
 // add_activation(a, b, kind) (oneDNN's binary primitive with an eltwise post-op) with both
 // operands plain, both blocked, and one of each.
 TEST(ActivationBackends, FusedAddAgrees) {
-  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
+  for (Activation kind : test::kActivations)
     for (int layouts = 0; layouts < 4; ++layouts) {
       SCOPED_TRACE(std::string(activation_name(kind)) + " layouts " + std::to_string(layouts));
       expect_backends_agree(

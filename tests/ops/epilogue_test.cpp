@@ -49,6 +49,8 @@ const EpilogueCase kCases[] = {
     {"avg", false, std::nullopt, kAvg2},
     {"tanh_max", false, Activation::Tanh, kMax3},
     {"residual_relu_max", true, Activation::Relu, kMax3},
+    {"relu6", false, Activation::Relu6, std::nullopt},
+    {"residual_relu6_avg", true, Activation::Relu6, kAvg2},
 };
 
 struct Outputs {

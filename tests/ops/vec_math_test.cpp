@@ -84,17 +84,18 @@ TEST(VecMath, SigmoidAndTanhMatchDoublePrecision) {
 TEST(VecMath, NanPropagates) {
   SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
   const simd::Vec nan = simd::broadcast(std::nanf(""));
-  for (const simd::Vec v : {simd::exp(nan), simd::sigmoid(nan), simd::tanh(nan), simd::activate<Activation::Relu>(nan)})
+  for (const simd::Vec v : {simd::exp(nan), simd::sigmoid(nan), simd::tanh(nan), simd::activate<Activation::Relu>(nan),
+                            simd::activate<Activation::Relu6>(nan)})
     EXPECT_TRUE(std::isnan(v[0]));
 }
 
 // Rows of every length up to 20 (whole vectors and tails), in place and not, forward and backward.
 TEST(VecMath, RowsCoverTheirTailsOnce) {
   SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
-  for (Activation kind : {Activation::Relu, Activation::Sigmoid, Activation::Tanh})
+  for (Activation kind : test::kActivations)
     for (int64_t n = 0; n <= 20; ++n) {
       std::vector<float> x(static_cast<std::size_t>(n) + 1, 7.f), y(x.size(), 7.f), in_place(x.size(), 7.f);
-      for (int64_t i = 0; i < n; ++i) x[i] = in_place[i] = 0.37f * static_cast<float>(i) - 3.f;
+      for (int64_t i = 0; i < n; ++i) x[i] = in_place[i] = 0.5f * static_cast<float>(i) - 3.f;  // -3 to 7
       simd::activate_row(kind, x.data(), y.data(), n);
       simd::activate_row(kind, in_place.data(), in_place.data(), n);
       for (int64_t i = 0; i < n; ++i) {
@@ -109,9 +110,10 @@ TEST(VecMath, RowsCoverTheirTailsOnce) {
       for (int64_t i = 0; i < n; ++i) gy[i] = 1.f + 0.1f * static_cast<float>(i);
       simd::with_activation(kind, [&](auto k) { simd::activation_backward_row<k.value>(gy.data(), y.data(), gx.data(), n); });
       for (int64_t i = 0; i < n; ++i) {
-        const double v = y[i];
-        const double d = kind == Activation::Relu ? (v > 0) : kind == Activation::Sigmoid ? v * (1 - v) : 1 - v * v;
-        EXPECT_NEAR(gx[i], gy[i] * d, 1e-6) << activation_name(kind) << " n=" << n << " i=" << i;
+        const double g = gy[i], v = y[i];
+        double want = 0;
+        ref::activation_backward<double>(kind, 1, &g, &v, &want);
+        EXPECT_NEAR(gx[i], want, 1e-6) << activation_name(kind) << " n=" << n << " i=" << i;
       }
       EXPECT_EQ(gx[n], 7.f) << "wrote past the row";
     }

@@ -204,6 +204,11 @@ class Tanh : public ActivationLayer {
   Tanh() : ActivationLayer("Tanh", Activation::Tanh) {}
 };
 
+class ReLU6 : public ActivationLayer {
+ public:
+  ReLU6() : ActivationLayer("ReLU6", Activation::Relu6) {}
+};
+
 // Inverted dropout in training mode (default_generator()), identity in evaluation mode.
 class Dropout : public Module {
  public:

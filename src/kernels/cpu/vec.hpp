@@ -125,14 +125,16 @@ inline Vec activate(Vec x) {
   if constexpr (kKind == Activation::Relu) return x < 0.0f ? 0.0f : x;  // relu(NaN) = NaN
   if constexpr (kKind == Activation::Sigmoid) return sigmoid(x);
   if constexpr (kKind == Activation::Tanh) return tanh(x);
+  if constexpr (kKind == Activation::Relu6) return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;  // NaN stays NaN
 }
 
-// gy f'(x) written with y = f(x): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2.
+// gy f'(x) written with y = f(x): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2, relu6 [0 < y < 6].
 template <Activation kKind>
 inline Vec activation_backward(Vec gy, Vec y) {
   if constexpr (kKind == Activation::Relu) return y > 0.0f ? gy : 0.0f;
   if constexpr (kKind == Activation::Sigmoid) return gy * (y * (1.0f - y));
   if constexpr (kKind == Activation::Tanh) return gy * (1.0f - y * y);
+  if constexpr (kKind == Activation::Relu6) return y > 0.0f && y < 6.0f ? gy : 0.0f;
 }
 
 // f(kind) with kind as a compile-time constant: f(std::integral_constant<Activation, kind>{}).
@@ -145,6 +147,8 @@ inline void with_activation(Activation kind, F f) {
       return f(std::integral_constant<Activation, Activation::Sigmoid>{});
     case Activation::Tanh:
       return f(std::integral_constant<Activation, Activation::Tanh>{});
+    case Activation::Relu6:
+      return f(std::integral_constant<Activation, Activation::Relu6>{});
   }
 }
 

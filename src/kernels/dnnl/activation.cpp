@@ -1,4 +1,4 @@
-// ReLU, sigmoid and tanh on oneDNN's eltwise primitives (ActivationKernels, ops/activation.hpp).
+// ReLU, sigmoid, tanh and ReLU6 on oneDNN's eltwise primitives (ActivationKernels, ops/activation.hpp).
 // Elementwise results do not depend on the arrangement, so a tensor of any dense layout is
 // passed as one flat vector and the output keeps the input's layout; the "use_dst_for_bwd"
 // algorithms compute the gradient from the saved output y.
@@ -20,9 +20,15 @@ dnnl::algorithm algorithm_of(Activation kind) {
       return dnnl::algorithm::eltwise_logistic_use_dst_for_bwd;
     case Activation::Tanh:
       return dnnl::algorithm::eltwise_tanh_use_dst_for_bwd;
+    case Activation::Relu6:
+      return dnnl::algorithm::eltwise_clip_v2_use_dst_for_bwd;
   }
   return dnnl::algorithm::eltwise_relu_use_dst_for_bwd;
 }
+
+// The eltwise algorithms' alpha and beta: the bounds of relu6's clip, zero for the others.
+float eltwise_alpha(Activation) { return 0.f; }
+float eltwise_beta(Activation kind) { return kind == Activation::Relu6 ? 6.f : 0.f; }
 
 memory::desc flat_desc(int64_t n) { return memory::desc({n}, memory::data_type::f32, memory::format_tag::a); }
 
@@ -38,7 +44,8 @@ struct Backward {
 const Forward& forward_plan(Activation kind, int64_t n) {
   static Cache<Forward> cache;
   return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
-    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm_of(kind), flat_desc(n), 0.f, 0.f);
+    dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm_of(kind), flat_desc(n),
+                                     eltwise_alpha(kind), eltwise_beta(kind));
     dnnl::eltwise_forward::primitive_desc pd(desc, engine());
     return Forward{pd, dnnl::eltwise_forward(pd)};
   });
@@ -47,7 +54,8 @@ const Forward& forward_plan(Activation kind, int64_t n) {
 const Backward& backward_plan(Activation kind, int64_t n) {
   static Cache<Backward> cache;
   return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
-    dnnl::eltwise_backward::desc desc(algorithm_of(kind), flat_desc(n), flat_desc(n), 0.f, 0.f);
+    dnnl::eltwise_backward::desc desc(algorithm_of(kind), flat_desc(n), flat_desc(n), eltwise_alpha(kind),
+                                      eltwise_beta(kind));
     dnnl::eltwise_backward::primitive_desc pd(desc, engine(), forward_plan(kind, n).pd);
     return Backward{pd, dnnl::eltwise_backward(pd)};
   });
@@ -55,6 +63,9 @@ const Backward& backward_plan(Activation kind, int64_t n) {
 
 }  // namespace
 
+namespace {
+
+// The forward form of each kind's algorithm, for post-ops.
 dnnl::algorithm eltwise_algorithm(Activation kind) {
   switch (kind) {
     case Activation::Relu:
@@ -63,13 +74,21 @@ dnnl::algorithm eltwise_algorithm(Activation kind) {
       return dnnl::algorithm::eltwise_logistic;
     case Activation::Tanh:
       return dnnl::algorithm::eltwise_tanh;
+    case Activation::Relu6:
+      return dnnl::algorithm::eltwise_clip_v2;
   }
   return dnnl::algorithm::eltwise_relu;
 }
 
+}  // namespace
+
+void append_activation(dnnl::post_ops& ops, Activation kind) {
+  ops.append_eltwise(1.f, eltwise_algorithm(kind), eltwise_alpha(kind), eltwise_beta(kind));
+}
+
 dnnl::primitive_attr eltwise_post_op(Activation kind) {
   dnnl::post_ops ops;
-  ops.append_eltwise(1.f, eltwise_algorithm(kind), 0.f, 0.f);
+  append_activation(ops, kind);
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
   return attr;

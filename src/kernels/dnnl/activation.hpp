@@ -8,8 +8,8 @@
 
 namespace strata::dnnl_backend {
 
-// eltwise_relu, eltwise_logistic or eltwise_tanh: the forward form, for post-ops.
-dnnl::algorithm eltwise_algorithm(Activation kind);
+// Appends kind to `ops` as an eltwise post-op (relu, logistic, tanh, or clip_v2 to [0, 6]).
+void append_activation(dnnl::post_ops& ops, Activation kind);
 
 // A primitive attribute with kind as its one eltwise post-op.
 dnnl::primitive_attr eltwise_post_op(Activation kind);

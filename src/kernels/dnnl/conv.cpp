@@ -76,7 +76,7 @@ std::string key(const ConvGeom& g) {
 dnnl::primitive_attr forward_attr(const ConvGeom& g) {
   dnnl::post_ops ops;
   if (g.epilogue.residual) ops.append_sum(1.f);
-  if (g.epilogue.activation) ops.append_eltwise(1.f, eltwise_algorithm(*g.epilogue.activation), 0.f, 0.f);
+  if (g.epilogue.activation) append_activation(ops, *g.epilogue.activation);
   dnnl::primitive_attr attr = user_scratchpad();
   attr.set_post_ops(ops);
   return attr;

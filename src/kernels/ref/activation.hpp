@@ -2,6 +2,7 @@
 // Templated on the scalar type (float, double).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -12,6 +13,8 @@ namespace strata::ref {
 namespace detail {
 // relu(NaN) is NaN, as in PyTorch.
 inline double relu(double x) { return x > 0.0 || std::isnan(x) ? x : 0.0; }
+// relu6(NaN) is NaN, as PyTorch's hardtanh.
+inline double relu6(double x) { return std::isnan(x) ? x : std::min(std::max(x, 0.0), 6.0); }
 // Never evaluates exp of a large positive number: for x < 0, sigmoid(x) = e^x / (1 + e^x).
 inline double sigmoid(double x) {
   if (x >= 0.0) return 1.0 / (1.0 + std::exp(-x));
@@ -26,6 +29,8 @@ inline double activate(Activation kind, double x) {
       return sigmoid(x);
     case Activation::Tanh:
       return std::tanh(x);
+    case Activation::Relu6:
+      return relu6(x);
   }
   return x;
 }
@@ -48,7 +53,8 @@ void add_activation_forward(Activation kind, int64_t n, const T* a, const T* b, 
     y[i] = static_cast<T>(detail::activate(kind, static_cast<double>(a[i]) + static_cast<double>(b[i])));
 }
 
-// gx[i] = gy[i] f'(x[i]) written with y[i] = f(x[i]): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2.
+// gx[i] = gy[i] f'(x[i]) written with y[i] = f(x[i]): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2,
+// relu6 [0 < y < 6] (PyTorch's hardtanh: no gradient at the bounds).
 template <class T>
 void activation_backward(Activation kind, int64_t n, const T* gy, const T* y, T* gx) {
   auto apply = [&](auto derivative) {
@@ -63,6 +69,8 @@ void activation_backward(Activation kind, int64_t n, const T* gy, const T* y, T*
       return apply([](double v) { return v * (1.0 - v); });
     case Activation::Tanh:
       return apply([](double v) { return 1.0 - v * v; });
+    case Activation::Relu6:
+      return apply([](double v) { return v > 0.0 && v < 6.0 ? 1.0 : 0.0; });
   }
 }
 

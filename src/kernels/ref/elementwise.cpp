@@ -25,33 +25,35 @@ T binary_value(BinaryOp op, T a, T b) {
   return T(0);
 }
 
-template <class T>
-T unary_value(UnaryOp op, T x, T s) {
+// body(f) with f the scalar function of op (x -> f(x), s bound), chosen once per row so that the
+// row's loop is one function the compiler can vectorize.
+template <class T, class Body>
+void with_unary(UnaryOp op, T s, Body body) {
   switch (op) {
     case UnaryOp::Neg:
-      return -x;
+      return body([](T x) { return -x; });
     case UnaryOp::Exp:
-      return std::exp(x);
+      return body([](T x) { return std::exp(x); });
     case UnaryOp::Log:
-      return std::log(x);
+      return body([](T x) { return std::log(x); });
     case UnaryOp::Sqrt:
-      return std::sqrt(x);
+      return body([](T x) { return std::sqrt(x); });
     case UnaryOp::Abs:
-      return std::abs(x);
+      return body([](T x) { return std::abs(x); });
     case UnaryOp::Sign:
-      return T((x > T(0)) - (x < T(0)));
+      return body([](T x) { return T((x > T(0)) - (x < T(0))); });
     case UnaryOp::Pow:
-      return s == T(2) ? x * x : std::pow(x, s);
+      if (s == T(2)) return body([](T x) { return x * x; });
+      return body([s](T x) { return std::pow(x, s); });
     case UnaryOp::AddScalar:
-      return x + s;
+      return body([s](T x) { return x + s; });
     case UnaryOp::MulScalar:
-      return x * s;
+      return body([s](T x) { return x * s; });
     case UnaryOp::RSubScalar:
-      return s - x;
+      return body([s](T x) { return s - x; });
     case UnaryOp::RDivScalar:
-      return s / x;
+      return body([s](T x) { return s / x; });
   }
-  return T(0);
 }
 
 void binary(BinaryOp op, const Tensor& out, const Tensor& a, const Tensor& b) {
@@ -94,7 +96,13 @@ void unary(UnaryOp op, const Tensor& out, const Tensor& x, double s) {
     loop.run([&](std::array<int64_t, 2> off, int64_t n, std::array<int64_t, 2> st) {
       T* o = po + off[0];
       const T* in = px + off[1];
-      for (int64_t i = 0; i < n; ++i) o[i * st[0]] = unary_value(op, in[i * st[1]], scalar);
+      with_unary(op, scalar, [&](auto f) {
+        if (st[0] == 1 && st[1] == 1) {
+          for (int64_t i = 0; i < n; ++i) o[i] = f(in[i]);
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i * st[0]] = f(in[i * st[1]]);
+        }
+      });
     });
   });
 }

@@ -19,7 +19,7 @@ struct TrainArgs {
   std::string model, data, dataset = "fashion-mnist", optimizer = "sgd", schedule = "constant";
   std::string out, init, resume, device = "cpu", backend;
   int64_t channels = 3, epochs = 0, batch_size = 0, resize = 0, warmup_epochs = 0, step_epochs = 0;
-  int64_t crop_padding = 4, limit_train = 0, limit_test = 0;
+  int64_t crop_padding = 4, limit_train = 0, limit_test = 0, num_classes = 0;
   double lr = 0, momentum = 0, weight_decay = 0, gamma = 0.1, label_smoothing = 0, clip = 0;
   int threads = 0;
   uint64_t seed = 0;
@@ -52,8 +52,26 @@ struct Options {
   CLI::Option *epochs, *batch_size, *lr, *resize, *threads, *data;
 };
 
+// Fine-tuning an ONNX file: no book recipe, so these unless options say otherwise.
+constexpr int64_t kOnnxBatchSize = 64;
+constexpr double kOnnxLr = 0.01;
+
+bool is_onnx(const std::string& path) { return std::filesystem::path(path).extension() == ".onnx"; }
+
 train::TrainConfig new_run_config(const TrainArgs& a, const Options& o) {
-  train::TrainConfig c = train::TrainConfig::for_model(a.model);
+  train::TrainConfig c;
+  if (is_onnx(a.init)) {
+    STRATA_CHECK(a.model.empty(), "train: the model comes from --init ", a.init, "; leave out MODEL ('", a.model,
+                 "')");
+    c.model = std::filesystem::path(a.init).stem().string();
+    c.batch_size = kOnnxBatchSize;
+    c.lr = kOnnxLr;
+    c.num_classes = a.num_classes;
+  } else {
+    STRATA_CHECK(a.num_classes == 0, "train: --num-classes gives an ONNX model a new classifier (--init model.onnx); ",
+                 a.model, " is built for its dataset's classes already");
+    c = train::TrainConfig::for_model(a.model);
+  }
   c.dataset = train::parse_dataset(a.dataset);
   c.data_dir = a.data;
   c.folder_channels = a.channels;
@@ -85,7 +103,7 @@ train::TrainConfig new_run_config(const TrainArgs& a, const Options& o) {
   c.eager = a.eager;
   c.seed = a.seed;
   c.init = a.init;
-  c.out_dir = a.out.empty() ? std::filesystem::path("runs") / a.model : std::filesystem::path(a.out);
+  c.out_dir = a.out.empty() ? std::filesystem::path("runs") / c.model : std::filesystem::path(a.out);
   c.overwrite = a.overwrite;
   return c;
 }
@@ -132,24 +150,25 @@ void print_epoch(const train::EpochMetrics& m, const train::TrainConfig& c, bool
 
 void print_end(const train::TrainResult& r, const train::RunFiles& f, bool json) {
   if (json) {
-    std::cout << nlohmann::json{{"done", true},
-                                {"test_acc", r.test_acc},
-                                {"best_test_acc", r.best_test_acc},
-                                {"best_epoch", r.best_epoch},
-                                {"model", f.model.string()},
-                                {"best", f.best.string()},
-                                {"checkpoint", f.checkpoint.string()},
-                                {"metrics", f.metrics.string()},
-                                {"curves", f.curves.string()},
-                                {"config", f.config.string()}}
-                     .dump()
-              << std::endl;
+    nlohmann::json record{{"done", true},
+                          {"test_acc", r.test_acc},
+                          {"best_test_acc", r.best_test_acc},
+                          {"best_epoch", r.best_epoch},
+                          {"model", f.model.string()},
+                          {"best", f.best.string()},
+                          {"checkpoint", f.checkpoint.string()},
+                          {"metrics", f.metrics.string()},
+                          {"curves", f.curves.string()},
+                          {"config", f.config.string()}};
+    if (std::filesystem::exists(f.onnx)) record["onnx"] = f.onnx.string();
+    std::cout << record.dump() << std::endl;
     return;
   }
   std::printf("test accuracy %.3f (best %.3f after epoch %lld)\n", r.test_acc, r.best_test_acc,
               static_cast<long long>(r.best_epoch));
-  std::printf("weights: %s (best: %s)\nmetrics: %s\ncurves:  %s\n", f.model.c_str(), f.best.c_str(), f.metrics.c_str(),
-              f.curves.c_str());
+  std::printf("weights: %s (best: %s)\n", f.model.c_str(), f.best.c_str());
+  if (std::filesystem::exists(f.onnx)) std::printf("onnx:    %s\n", f.onnx.c_str());
+  std::printf("metrics: %s\ncurves:  %s\n", f.metrics.c_str(), f.curves.c_str());
 }
 
 }  // namespace
@@ -157,7 +176,7 @@ void print_end(const train::TrainResult& r, const train::RunFiles& f, bool json)
 void add_train_command(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   auto* cmd = app.add_subcommand("train", "Train a zoo model (the book's recipe unless options say otherwise)");
-  cmd->add_option("model", a->model, "Model name (see `strata models`); optional with --resume");
+  cmd->add_option("model", a->model, "Model name (see `strata models`); none with --resume or --init model.onnx");
   auto* data = cmd->add_option("--data", a->data, "Dataset directory (default: the dataset's install location)");
   auto* dataset = cmd->add_option("--dataset", a->dataset, "Dataset")
                       ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10", "folder"}));
@@ -199,7 +218,14 @@ void add_train_command(CLI::App& app) {
                       ->check(CLI::Range(1, 1024));
   auto* seed = cmd->add_option("--seed", a->seed, "Seed of the weights, data order, augmentation and dropout");
   auto* out = cmd->add_option("--out", a->out, "Output directory (default: runs/MODEL)");
-  auto* init = cmd->add_option("--init", a->init, "Start from these weights (.safetensors)")->check(CLI::ExistingFile);
+  auto* init = cmd->add_option("--init", a->init,
+                               "Start from these weights (.safetensors), or fine-tune an ONNX model (.onnx: its "
+                               "architecture and weights; then no MODEL, and batch 64, lr 0.01 by default)")
+                   ->check(CLI::ExistingFile);
+  auto* num_classes =
+      cmd->add_option("--num-classes", a->num_classes,
+                      "With --init model.onnx: a new classifier of N classes in place of the file's last layer")
+          ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   auto* resume = cmd->add_option("--resume", a->resume, "Continue the interrupted run in this directory");
   auto* overwrite = cmd->add_flag("--overwrite", a->overwrite, "Replace a run already in --out");
   auto* limit_train = cmd->add_option("--limit-train", a->limit_train, "Train on the first N images only")
@@ -215,12 +241,13 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print one JSON record per epoch");
   for (CLI::Option* o : {dataset, channels, batch, lr,        optimizer,   momentum,   nesterov,  wd,        schedule,
                          warmup,  step,     gamma, resize,    augment,     padding,    normalize, smoothing, clip,
-                         seed,    out,      init,  overwrite, limit_train, limit_test, no_shuffle, eager})
+                         seed,    out,      init,  overwrite, limit_train, limit_test, no_shuffle, eager, num_classes})
     resume->excludes(o);
   const Options opts{epochs, batch, lr, resize, threads, data};
 
   cmd->callback([a, opts] {
-    if (a->model.empty() && a->resume.empty()) throw CLI::RequiredError("MODEL (or --resume DIR)");
+    if (a->model.empty() && a->resume.empty() && !is_onnx(a->init))
+      throw CLI::RequiredError("MODEL (or --resume DIR, or --init model.onnx)");
     STRATA_CHECK(a->device == "cpu", "--device ", a->device, ": this build has no CUDA backend; use --device cpu");
     if (!a->backend.empty()) set_cpu_backend(a->backend == "ref" ? Backend::Ref : Backend::Dnnl);
 

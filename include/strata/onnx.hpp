@@ -72,14 +72,24 @@ struct Imported {
   Shape example_shape() const;
 };
 
+// How to read a model.
+struct ImportOptions {
+  // Transfer learning: when positive, the last node with weights (Gemm, MatMul or Conv: the
+  // classifier) gets new weights of this many outputs in place of the file's, Xavier-uniform
+  // from the default generator (the book's initialisation) with a zero bias, and output_dims
+  // follows. 0: the file's classifier.
+  int64_t num_classes = 0;
+};
+
 // Reads an ONNX model. The operators it runs are those PyTorch's exporter writes for image
 // classifiers (onnx::supported_operators lists them); integer values computed from shapes
 // (Shape, Gather, Concat, ...) fold to constants. A malformed file, an unsupported operator,
 // opset, data type or a tensor kept in an external file is a strata::Error naming the node or
 // tensor and what is supported; declared sizes are checked against the file's bytes before any
 // allocation.
-Imported load(const std::filesystem::path& path);
+Imported load(const std::filesystem::path& path, const ImportOptions& options = {});
 // The same from a serialized ModelProto; `where` starts every message ("model.onnx: ").
-Imported from_bytes(const std::string& bytes, const std::string& where = "onnx::from_bytes: ");
+Imported from_bytes(const std::string& bytes, const std::string& where = "onnx::from_bytes: ",
+                    const ImportOptions& options = {});
 
 }  // namespace strata::onnx

@@ -11,6 +11,7 @@
 #include "io/file.hpp"
 #include "onnx/onnx_model.hpp"
 #include "strata/error.hpp"
+#include "strata/nn/init.hpp"
 #include "strata/onnx.hpp"
 
 namespace strata::onnx {
@@ -178,7 +179,65 @@ int default_opset(const pb::ModelProto& m) {
 
 }  // namespace
 
-Imported from_bytes(const std::string& bytes, const std::string& where) {
+namespace {
+
+// ImportOptions::num_classes: new weights for the classifier, the last node with weights (in
+// `state`, by file name), of `classes` outputs: Gemm's B ([N, F] with transB, else [F, N]) and C,
+// MatMul's B ([F, N]) and the bias an Add after it reads, Conv's W ([N, C, k...]) and B.
+void replace_classifier(const std::vector<ImportedNode>& nodes, std::vector<std::pair<std::string, RunValue>>& state,
+                        int64_t classes, const std::string& where) {
+  auto find_state = [&](const std::string& name) -> Tensor* {
+    for (auto& [n, v] : state)
+      if (!name.empty() && n == name) return &v.tensor;
+    return nullptr;
+  };
+  auto readers = [&](const std::string& name) {
+    int count = 0;
+    for (const ImportedNode& n : nodes) count += static_cast<int>(std::count(n.inputs.begin(), n.inputs.end(), name));
+    return count;
+  };
+  auto it = std::find_if(nodes.rbegin(), nodes.rend(), [&](const ImportedNode& n) {
+    return (n.op == "Gemm" || n.op == "MatMul" || n.op == "Conv") && n.inputs.size() > 1 && find_state(n.inputs[1]);
+  });
+  STRATA_CHECK(it != nodes.rend(), where, "no Gemm, MatMul or Conv with weights in the file: no classifier to "
+               "replace for num_classes ", classes);
+  const ImportedNode& head = *it;
+  Tensor& weight = *find_state(head.inputs[1]);
+  STRATA_CHECK(readers(head.inputs[1]) == 1, where, head.where(), " is the classifier, but its weights '",
+               head.inputs[1], "' are read by other nodes too; they cannot be replaced");
+  // The axis of the weight that counts outputs, and the bias (by file name) when there is one.
+  int axis = 0;
+  std::string bias;
+  if (head.op == "Gemm") {
+    const auto t = head.attributes.find("transB");
+    axis = t != head.attributes.end() && t->second.i() != 0 ? 0 : 1;
+    if (head.inputs.size() > 2) bias = head.inputs[2];
+  } else if (head.op == "MatMul") {
+    axis = 1;
+    for (const ImportedNode& n : nodes)
+      if (n.op == "Add" && n.inputs.size() == 2 && (n.inputs[0] == head.outputs[0] || n.inputs[1] == head.outputs[0]))
+        bias = n.inputs[0] == head.outputs[0] ? n.inputs[1] : n.inputs[0];
+  } else {
+    const auto g = head.attributes.find("group");
+    STRATA_CHECK(g == head.attributes.end() || g->second.i() == 1, where, head.where(),
+                 " is the classifier, a grouped convolution; it cannot be replaced");
+    if (head.inputs.size() > 2) bias = head.inputs[2];
+  }
+  STRATA_CHECK(weight.ndim() >= 2, where, head.where(), " has weights of shape ", weight.shape(),
+               "; a classifier's have two dimensions or more");
+  Shape shape = weight.shape();
+  const int64_t old_classes = shape[axis];
+  shape[axis] = classes;
+  Tensor fresh = empty(shape);
+  nn::init::xavier_uniform(fresh);
+  weight = fresh;
+  if (Tensor* b = find_state(bias); b != nullptr && b->numel() == old_classes && readers(bias) == 1)
+    *b = zeros({classes});
+}
+
+}  // namespace
+
+Imported from_bytes(const std::string& bytes, const std::string& where, const ImportOptions& options) {
   pb::ModelProto model;
   STRATA_CHECK(bytes.size() < (std::size_t{1} << 31) && model.ParseFromString(bytes), where,
                "not an ONNX model (the protobuf does not parse)");
@@ -288,6 +347,10 @@ Imported from_bytes(const std::string& bytes, const std::string& where) {
     else
       state.emplace_back(t.name(), std::move(v));
   }
+  if (options.num_classes > 0) {
+    replace_classifier(nodes, state, options.num_classes, where);
+    if (out.output_dims.size() == 2) out.output_dims[1] = options.num_classes;
+  }
   auto module = std::make_shared<OnnxModel>(out.name, opset, out.input_name, out.output_name, std::move(nodes),
                                             std::move(constants));
   for (auto& [name, v] : state) module->add_state(name, state_name(name, scopes), v.tensor, weights.contains(name));
@@ -306,13 +369,13 @@ Shape Imported::example_shape() const {
   return shape;
 }
 
-Imported load(const std::filesystem::path& path) {
+Imported load(const std::filesystem::path& path, const ImportOptions& options) {
   const io::InputFile file(path, "onnx::load");
   STRATA_CHECK(file.size() < (uint64_t{1} << 31), file.prefix(), "is ", file.size(),
                " bytes; ONNX files with the tensors inside are under 2 GiB");
   std::string bytes(file.size(), '\0');
   file.read(0, bytes.data(), bytes.size());
-  return from_bytes(bytes, file.prefix());
+  return from_bytes(bytes, file.prefix(), options);
 }
 
 }  // namespace strata::onnx

@@ -54,6 +54,7 @@ constexpr int64_t kMaxBatch = 65536;
 constexpr int64_t kMaxResize = 2048;
 constexpr int64_t kMaxPadding = 256;
 constexpr int kMaxThreads = 1024;
+constexpr int64_t kMaxClasses = 100000;
 
 bool finite_nonneg(double v) { return std::isfinite(v) && v >= 0.0; }
 
@@ -116,6 +117,9 @@ void validate(const TrainConfig& c) {
     STRATA_CHECK(std::isfinite(c.mean[i]) && std::isfinite(c.std[i]) && c.std[i] > 0.0f, "train: channel ", i,
                  " has mean ", c.mean[i], " and std ", c.std[i], "; the std must be positive and both finite");
   check_in_range("threads", c.threads, 0, kMaxThreads, " (0: OpenMP's default)");
+  check_in_range("num_classes", c.num_classes, 0, kMaxClasses, " (0: the ONNX file's classifier)");
+  STRATA_CHECK(c.num_classes == 0 || c.init.extension() == ".onnx",
+               "train: num_classes replaces the classifier of an ONNX init (init model.onnx); it has none here");
   STRATA_CHECK(!c.out_dir.empty(), "train: no output directory given (out_dir)");
 }
 
@@ -154,6 +158,7 @@ std::string config_to_json(const TrainConfig& c) {
       // A string: JSON numbers above 2^53 lose digits in many readers.
       {"seed", std::to_string(c.seed)},
       {"init", c.init.string()},
+      {"num_classes", c.num_classes},
       {"out_dir", c.out_dir.string()},
       {"overwrite", c.overwrite},
   };
@@ -247,6 +252,7 @@ TrainConfig config_from_json(std::string_view text) {
   r.get("eager", c.eager);
   r.get("seed", seed);
   r.get("init", init);
+  r.get("num_classes", c.num_classes);
   r.get("out_dir", out_dir);
   r.get("overwrite", c.overwrite);
   r.check_unknown();

@@ -9,6 +9,7 @@
 
 #include "strata/autograd.hpp"
 #include "strata/nn/weights.hpp"
+#include "strata/onnx.hpp"
 #include "strata/ops.hpp"
 #include "strata/random.hpp"
 #include "strata/train/evaluate.hpp"
@@ -72,7 +73,8 @@ RunFiles::RunFiles(const fs::path& d)
       checkpoint(d / "checkpoint.safetensors"),
       metrics(d / "metrics.csv"),
       curves(d / "curves.svg"),
-      config(d / "config.json") {}
+      config(d / "config.json"),
+      onnx(d / "model.onnx") {}
 
 struct Trainer::State {
   TrainConfig config;
@@ -87,19 +89,29 @@ struct Trainer::State {
   std::vector<EpochMetrics> history;
   double best_test_acc = -1.0;
   int64_t best_epoch = 0;
+  bool onnx_model = false;  // the model is an ONNX init's (from_onnx)
 
-  // Loads the data when not given, then builds the loaders and the model (not initialised).
+  // Whether the model comes from an ONNX file (config.init), weights and all.
+  bool from_onnx(const ModelBuilder& build) const { return !build && config.init.extension() == ".onnx"; }
+
+  // Loads the data when not given, then builds the loaders and the model (not initialised; from
+  // an ONNX init, the file's, with its new classifier drawn from the default generator).
   void prepare(const ModelBuilder& build) {
     if (!data.train) data = load_data(config);
     check_data(data);
     const data::ImageDataset& train = *data.train;
-    if (!build) {
+    const bool onnx = from_onnx(build);
+    onnx_model = onnx;
+    if (!build && !onnx) {
       const models::ModelInfo& info = models::find(config.model);
       STRATA_CHECK(info.input.ndim() == 4, config.model, " takes ", info.input.ndim() - 2, "-D inputs such as ",
                    info.input, "; training runs on 2-D image datasets");
     }
     const models::ModelOptions options{.in_channels = train.channels, .num_classes = train.num_classes()};
-    model = build ? build(options) : models::build(config.model, options);
+    if (onnx)
+      model = onnx::load(config.init, {.num_classes = config.num_classes}).module;
+    else
+      model = build ? build(options) : models::build(config.model, options);
     STRATA_CHECK(model, "Trainer: the model builder returned no model");
     if (!config.eager) model->hybridize();
 
@@ -124,7 +136,7 @@ struct Trainer::State {
                  "); lower the batch size or the resize");
     weights =
         WeightsInfo{config.model, input, train.class_names, dataset_name(config.dataset), config.mean, config.std};
-    check_model_input(input, train.num_classes(), build ? 0 : models::find(config.model).recipe.resize);
+    check_model_input(input, train.num_classes(), build || onnx ? 0 : models::find(config.model).recipe.resize);
     optimizer = make_optimizer(config, model->parameters());
     schedule = make_schedule(config, train_loader->num_batches());
   }
@@ -146,7 +158,20 @@ struct Trainer::State {
            book_size > 0 ? detail::cat(" (--resize ", book_size, ")") : std::string());
     }
     STRATA_CHECK(out.ndim() == 2 && out.size(1) == classes, config.model, " gives outputs of shape ", out.shape(),
-                 " for one image, but the dataset has ", classes, " classes");
+                 " for one image, but the dataset has ", classes, " classes",
+                 config.init.extension() == ".onnx"
+                     ? detail::cat("; give it a new classifier of ", classes, " (--num-classes ", classes, ")")
+                     : std::string());
+  }
+
+  // The latest weights: model.safetensors, and model.onnx for a model from an ONNX file (export
+  // leaves the model's modes as they were).
+  void save_model() const {
+    nn::save_weights(*model, files.model, to_metadata(weights));
+    if (!onnx_model) return;
+    const Shape& in = weights.input;
+    onnx::save(*model, {1, in[0], in[1], in[2]}, files.onnx,
+               {.dynamic_batch = true, .model_name = config.model, .metadata = to_metadata(weights)});
   }
 
   Checkpoint checkpoint() const {
@@ -245,11 +270,14 @@ Trainer::Trainer(TrainConfig config, TrainData data, ModelBuilder build) : s_(st
 
   manual_seed(s.config.seed);
   s.prepare(build);
-  models::init_book(*s.model);
-  if (!s.config.init.empty()) nn::load_weights(*s.model, s.config.init);
+  if (!s.from_onnx(build)) {
+    models::init_book(*s.model);
+    if (!s.config.init.empty()) nn::load_weights(*s.model, s.config.init);
+  }
 
   // An earlier run's files go only now that the new run is set up.
-  for (const fs::path& p : {s.files.model, s.files.best, s.files.checkpoint, s.files.metrics, s.files.curves})
+  for (const fs::path& p :
+       {s.files.model, s.files.best, s.files.checkpoint, s.files.metrics, s.files.curves, s.files.onnx})
     fs::remove(p, ec);
   fs::create_directories(s.files.dir, ec);
   STRATA_CHECK(!ec, "train: cannot create the output directory ", s.files.dir.string(), ": ", ec.message());
@@ -289,7 +317,7 @@ Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, Train
   s.best_epoch = c.best_epoch;
   // The files after the checkpoint may be older if the run was killed while writing them.
   write_text_file(s.files.config, config_to_json(s.config) + "\n", "config.json");
-  nn::save_weights(*s.model, s.files.model, to_metadata(s.weights));
+  s.save_model();
   s.write_reports();
   return Trainer(std::move(state));
 }
@@ -308,7 +336,7 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
       nn::save_weights(*s.model, s.files.best, to_metadata(s.weights));
     }
     save_checkpoint(s.files.checkpoint, s.checkpoint());
-    nn::save_weights(*s.model, s.files.model, to_metadata(s.weights));
+    s.save_model();
     s.write_reports();
     if (callbacks.on_epoch) callbacks.on_epoch(m);
   }

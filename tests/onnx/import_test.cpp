@@ -128,6 +128,40 @@ TEST(Import, ExportsAgain) {
   EXPECT_EQ(state_names(*second.module), state_names(*first.module));
 }
 
+// Transfer learning: num_classes gives the last layer with weights (here a Gemm of 10 outputs)
+// new Xavier-uniform weights and a zero bias of that many outputs; the rest is the file's, and
+// the model trains.
+TEST(Import, NumClassesReplacesTheClassifier) {
+  const onnx::Imported file = onnx::load(kFixtures + "mixed_opset13.onnx");
+  manual_seed(3);
+  const onnx::Imported tuned = onnx::load(kFixtures + "mixed_opset13.onnx", {.num_classes = 4});
+  EXPECT_EQ(tuned.output_dims.back(), 4);
+  const nn::NamedTensors before = file.module->named_parameters(), after = tuned.module->named_parameters();
+  ASSERT_EQ(before.size(), after.size());
+  int replaced = 0;
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    ASSERT_EQ(before[i].first, after[i].first);
+    if (before[i].second.shape() == after[i].second.shape()) {
+      EXPECT_EQ(test::max_abs(before[i].second - after[i].second), 0.0) << before[i].first;
+      continue;
+    }
+    ++replaced;
+    const Shape& s = after[i].second.shape();
+    EXPECT_TRUE(s == Shape({4}) || s[0] == 4) << before[i].first << " " << s;
+    if (s.ndim() == 1) {
+      EXPECT_EQ(test::max_abs(after[i].second), 0.0) << "a zero bias";
+    }
+    const double bound = s.ndim() == 2 ? std::sqrt(6.0 / static_cast<double>(s[0] + s[1])) : 0.0;
+    EXPECT_LE(test::max_abs(after[i].second), bound) << "Xavier-uniform";
+  }
+  EXPECT_EQ(replaced, 2);  // the Gemm's weight and bias
+  const Tensor x = io::load_npy(kFixtures + "mixed_opset13_input.npy");  // 3 images
+  tuned.module->train();
+  const Tensor loss = cross_entropy((*tuned.module)(x), from_data(std::vector<int64_t>{0, 1, 3}));
+  loss.backward();
+  for (const auto& [name, p] : tuned.module->named_parameters()) EXPECT_TRUE(p.grad().defined()) << name;
+}
+
 // ---- Malformed and unsupported files ----
 
 // A graph input -> Relu -> output, to break one field at a time.

@@ -155,6 +155,35 @@ TEST(Cli, BadInputIsAClearErrorNeverACrash) {
                 "missing.safetensors");
 }
 
+// strata train --init model.onnx: fine-tunes the file's model with a new classifier, writes
+// model.onnx (which eval reads back to the same accuracy), resumes to the same weights as a run
+// without a break; misuse is a clear error.
+TEST(Cli, TrainFineTunesAnOnnxFile) {
+  TempDir dir;
+  const std::string file = std::string(STRATA_TEST_FIXTURES_DIR) + "/onnx/mixed_opset13.onnx";
+  const std::string common = " --limit-train 256 --limit-test 128 --threads 1 --lr 0.05 --num-classes 10";
+  test::CommandResult r =
+      run_strata("train --init " + q(file) + common + " --epochs 2 --json --out " + q(dir / "straight"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto done = nlohmann::json::parse(r.output.substr(r.output.rfind("\n{") + 1));  // the last record
+  EXPECT_EQ(done["onnx"], (dir / "straight" / "model.onnx").string());
+  const test::CommandResult eval = run_strata("eval " + q(dir / "straight" / "model.onnx") + " --limit 128 --json");
+  ASSERT_EQ(eval.exit_code, 0) << eval.output;
+  EXPECT_NEAR(nlohmann::json::parse(eval.output)["accuracy"].get<double>(), done["test_acc"].get<double>(), 1e-9);
+
+  ASSERT_EQ(run_strata("train --init " + q(file) + common + " --epochs 1 --out " + q(dir / "split")).exit_code, 0);
+  r = run_strata("train --resume " + q(dir / "split") + " --epochs 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(test::read_text(dir / "split" / "model.safetensors"), test::read_text(dir / "straight" / "model.safetensors"));
+
+  expect_output(run_strata("train lenet --init " + q(file) + " --out " + q(dir / "x")), 1,
+                "the model comes from --init");
+  expect_output(run_strata("train lenet --num-classes 4 --out " + q(dir / "x")), 1,
+                "--num-classes gives an ONNX model a new classifier");
+  expect_output(run_strata("train --init " + q(file) + " --num-classes 4 --limit-train 64 --out " + q(dir / "x")), 1,
+                "gives outputs of shape [1,4] for one image, but the dataset has 10 classes");
+}
+
 // strata export: weights with Strata's metadata or a zoo name, fixed or dynamic batch; the file's
 // metadata carries the weights file's; bad requests exit non-zero and write nothing.
 TEST(Cli, ExportWritesAnOnnxFileOrNothing) {

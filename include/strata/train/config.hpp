@@ -27,7 +27,7 @@ ScheduleKind parse_schedule(std::string_view name);
 
 struct TrainConfig {
   // ---- Model and data ----
-  std::string model;  // zoo name (see `strata models`); recorded in every output file
+  std::string model;  // zoo name (see `strata models`), or a name for an ONNX init; recorded in every output file
   DatasetKind dataset = DatasetKind::FashionMnist;
   // Empty: default_data_dir(dataset) (train/data.hpp), which the run records. A folder dataset
   // reads DIR/train/<class>/* and DIR/test/<class>/* (see data::load_image_folder).
@@ -70,7 +70,12 @@ struct TrainConfig {
   // rounding; part of the config because rounding is part of an exact resume.
   bool eager = false;
   uint64_t seed = 0;              // weights, data order, augmentation and dropout
-  std::filesystem::path init;     // start from these weights (safetensors) instead of Xavier init
+  // Start from these weights (safetensors) instead of Xavier init; or from an ONNX model (.onnx):
+  // its architecture and weights, fine-tuned (onnx::load; `model` then only names the run).
+  std::filesystem::path init;
+  // With an ONNX init, a new classifier of this many classes in place of the file's last layer
+  // (onnx::ImportOptions::num_classes); 0: the file's own.
+  int64_t num_classes = 0;
   std::filesystem::path out_dir;  // where the run's files go (created)
   bool overwrite = false;         // start anew in an out_dir that already holds a run
 

@@ -18,6 +18,9 @@
 //   metrics.csv             epoch,loss,train_acc,test_acc,examples_per_sec,data_wait_sec,lr,seconds
 //   curves.svg              train loss, train acc and test acc against the epoch
 //   config.json             the resolved config (written when the run starts)
+//   model.onnx              with an ONNX init (config.init): the latest model as an ONNX file
+//                           (its architecture is the file's, not a zoo model's), with the
+//                           metadata of model.safetensors, for strata eval/predict/export
 //
 // A resumed run ends with weights bit for bit equal to those of an uninterrupted run with the
 // same config and thread count: the data order and augmentation are functions of (seed,
@@ -71,6 +74,7 @@ struct TrainCallbacks {
 struct RunFiles {
   explicit RunFiles(const std::filesystem::path& dir);
   std::filesystem::path dir, model, best, checkpoint, metrics, curves, config;
+  std::filesystem::path onnx;  // model.onnx: with an ONNX init, the latest model as an ONNX file
 };
 
 struct TrainResult {

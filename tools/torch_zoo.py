@@ -52,28 +52,21 @@ def lenet():
         nn.Linear(16 * 5 * 5, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
 
 
+def lenet_bn(pool=nn.AvgPool2d):
+    """LeNet with batch normalization; `pool` is its pooling (max in the first edition)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(), pool(kernel_size=2, stride=2),
+        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(), pool(kernel_size=2, stride=2),
+        nn.Flatten(), nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
+        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
+
+
 def lenet_gluon():
     """The book's first (MXNet Gluon) edition: max pooling, the first convolution unpadded."""
     return nn.Sequential(
         nn.Conv2d(1, 6, kernel_size=5), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),
         nn.Conv2d(6, 16, kernel_size=5), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2), nn.Flatten(),
         nn.Linear(256, 120), nn.Sigmoid(), nn.Linear(120, 84), nn.Sigmoid(), nn.Linear(84, 10))
-
-
-def lenet_bn_gluon():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.MaxPool2d(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
-
-
-def lenet_bn():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), nn.BatchNorm2d(6), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.BatchNorm2d(16), nn.Sigmoid(), nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Flatten(), nn.Linear(256, 120), nn.BatchNorm1d(120), nn.Sigmoid(),
-        nn.Linear(120, 84), nn.BatchNorm1d(84), nn.Sigmoid(), nn.Linear(84, 10))
 
 
 def alexnet():
@@ -161,7 +154,7 @@ ZOO = {
     "lenet": (lenet, (1, 1, 28, 28)),
     "lenet-bn": (lenet_bn, (1, 1, 28, 28)),
     "lenet-gluon": (lenet_gluon, (1, 1, 28, 28)),
-    "lenet-bn-gluon": (lenet_bn_gluon, (1, 1, 28, 28)),
+    "lenet-bn-gluon": (lambda: lenet_bn(nn.MaxPool2d), (1, 1, 28, 28)),
     "alexnet": (alexnet, (1, 1, 224, 224)),
     "vgg11": (lambda: vgg(VGG11), (1, 1, 224, 224)),
     "vgg11-small": (lambda: vgg([(n, c // 4) for n, c in VGG11]), (1, 1, 224, 224)),

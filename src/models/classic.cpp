@@ -20,13 +20,19 @@ std::shared_ptr<Module> build_lenet(const ModelOptions& o) {
       make<Linear>(84, o.num_classes)});
 }
 
-std::shared_ptr<Module> build_lenet_bn(const ModelOptions& o) {
+namespace {
+// LeNet with batch normalization; `pool` makes its two 2x2 poolings, where the editions differ.
+template <class Pool>
+std::shared_ptr<Module> lenet_bn(const ModelOptions& o) {
   return sequential({
-      make<Conv2d>(o.in_channels, 6, 5), make<BatchNorm2d>(6), make<Sigmoid>(), make<AvgPool2d>(2, 2),
-      make<Conv2d>(6, 16, 5), make<BatchNorm2d>(16), make<Sigmoid>(), make<AvgPool2d>(2, 2), make<Flatten>(),
+      make<Conv2d>(o.in_channels, 6, 5), make<BatchNorm2d>(6), make<Sigmoid>(), make<Pool>(2, 2),
+      make<Conv2d>(6, 16, 5), make<BatchNorm2d>(16), make<Sigmoid>(), make<Pool>(2, 2), make<Flatten>(),
       make<Linear>(256, 120), make<BatchNorm1d>(120), make<Sigmoid>(), make<Linear>(120, 84),
       make<BatchNorm1d>(84), make<Sigmoid>(), make<Linear>(84, o.num_classes)});
 }
+}  // namespace
+
+std::shared_ptr<Module> build_lenet_bn(const ModelOptions& o) { return lenet_bn<AvgPool2d>(o); }
 
 // The book's first (MXNet Gluon) edition: max pooling, and lenet's first convolution unpadded.
 std::shared_ptr<Module> build_lenet_gluon(const ModelOptions& o) {
@@ -36,13 +42,7 @@ std::shared_ptr<Module> build_lenet_gluon(const ModelOptions& o) {
       make<Linear>(120, 84), make<Sigmoid>(), make<Linear>(84, o.num_classes)});
 }
 
-std::shared_ptr<Module> build_lenet_bn_gluon(const ModelOptions& o) {
-  return sequential({
-      make<Conv2d>(o.in_channels, 6, 5), make<BatchNorm2d>(6), make<Sigmoid>(), make<MaxPool2d>(2, 2),
-      make<Conv2d>(6, 16, 5), make<BatchNorm2d>(16), make<Sigmoid>(), make<MaxPool2d>(2, 2), make<Flatten>(),
-      make<Linear>(256, 120), make<BatchNorm1d>(120), make<Sigmoid>(), make<Linear>(120, 84),
-      make<BatchNorm1d>(84), make<Sigmoid>(), make<Linear>(84, o.num_classes)});
-}
+std::shared_ptr<Module> build_lenet_bn_gluon(const ModelOptions& o) { return lenet_bn<MaxPool2d>(o); }
 
 std::shared_ptr<Module> build_alexnet(const ModelOptions& o) {
   return sequential({

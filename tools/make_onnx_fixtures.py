@@ -19,6 +19,9 @@ float32 output in evaluation mode).
                      attribute at 11, an input at 13; Concat), x.mean([2, 3]) (ReduceMean), a
                      grouped and dilated convolution, max and global poolings, dropout, a
                      Linear after a Sigmoid-gated product (EfficientNet's squeeze-excitation)
+  mixed_train_opset13  the same network with its batch norms kept and dropout off, a batch of 4,
+                     and NAME_grads.safetensors: PyTorch's gradients of one training step
+                     (write_training), which a fine-tuning step in Strata must give
 """
 import os
 import sys
@@ -75,6 +78,34 @@ def write(name, model, opset, shape):
     print(f"{path}: {os.path.getsize(path)} bytes")
 
 
+def write_training(name, model, opset, shape, labels):
+    """A model exported with its batch norms kept (not folded into the convolutions) and dropout
+    off, for fine-tuning: NAME.onnx, NAME_input.npy, and NAME_grads.safetensors, PyTorch's
+    gradient of every parameter (by its state_dict name, the file's initializer name) after one
+    training-mode forward and backward of the cross-entropy for `labels`."""
+    import torch_weights
+    import torch_zoo
+    torch.manual_seed(0)
+    torch_zoo.randomize_statistics(model)
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    model.eval()
+    x = np.random.default_rng(7).random(shape, dtype=np.float32)
+    path = os.path.join(OUT, name + ".onnx")
+    torch.onnx.export(model, torch.from_numpy(x), path, opset_version=opset, input_names=["input"],
+                      output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    model.train()
+    loss = nn.functional.cross_entropy(model(torch.from_numpy(x)), torch.tensor(labels))
+    loss.backward()
+    grads = {k: p.grad.detach() for k, p in model.named_parameters()}
+    np.save(os.path.join(OUT, name + "_input.npy"), x)
+    torch_weights.save_safetensors(grads, os.path.join(OUT, name + "_grads.safetensors"),
+                                   {"loss": repr(float(loss)), "labels": ",".join(map(str, labels))})
+    print(f"{path}: {os.path.getsize(path)} bytes")
+
+
 def main():
     import torch_zoo
     os.makedirs(OUT, exist_ok=True)
@@ -83,6 +114,8 @@ def main():
     for opset in (11, 13):
         torch.manual_seed(1)
         write(f"mixed_opset{opset}", Mixed(), opset, (3, 1, 28, 28))
+    torch.manual_seed(1)
+    write_training("mixed_train_opset13", Mixed(), 13, (4, 1, 28, 28), [3, 0, 7, 1])
 
 
 if __name__ == "__main__":

@@ -128,6 +128,33 @@ TEST(Import, ExportsAgain) {
   EXPECT_EQ(state_names(*second.module), state_names(*first.module));
 }
 
+// A fine-tuning step on a file with its batch norms kept (tools/make_onnx_fixtures.py
+// write_training): in training mode, every parameter's gradient of the cross-entropy equals
+// PyTorch's on the same model and batch, eager and compiled.
+TEST(Import, FineTuningGradientsEqualPyTorchs) {
+  const io::TensorFile expected = io::load_safetensors(kFixtures + "mixed_train_opset13_grads.safetensors");
+  const Tensor x = io::load_npy(kFixtures + "mixed_train_opset13_input.npy");
+  const Tensor labels = from_data(std::vector<int64_t>{3, 0, 7, 1});
+  for (bool compiled : {false, true}) {
+    SCOPED_TRACE(compiled ? "compiled" : "eager");
+    const onnx::Imported imported = onnx::load(kFixtures + "mixed_train_opset13.onnx");
+    if (compiled) imported.module->hybridize();
+    imported.module->train();
+    cross_entropy((*imported.module)(x), labels).backward();
+    const nn::NamedTensors params = imported.module->named_parameters();
+    ASSERT_EQ(params.size(), expected.tensors.size());
+    for (const auto& [name, p] : params) {
+      const Tensor* want = expected.find(name);
+      ASSERT_NE(want, nullptr) << name;
+      // A bias before a batch norm has a zero gradient in exact arithmetic: measured against its
+      // layer's weight gradient.
+      double scale = test::max_abs(*want);
+      if (name == "stem.0.bias") scale = test::max_abs(*expected.find("stem.0.weight"));
+      EXPECT_LT(test::max_abs(p.grad() - *want) / scale, 1e-4) << name;
+    }
+  }
+}
+
 // Transfer learning: num_classes gives the last layer with weights (here a Gemm of 10 outputs)
 // new Xavier-uniform weights and a zero bias of that many outputs; the rest is the file's, and
 // the model trains.

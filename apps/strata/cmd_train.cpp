@@ -175,7 +175,8 @@ void print_end(const train::TrainResult& r, const train::RunFiles& f, bool json)
 
 void add_train_command(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  auto* cmd = app.add_subcommand("train", "Train a zoo model (the book's recipe unless options say otherwise)");
+  auto* cmd = app.add_subcommand(
+      "train", "Train a zoo model (the book's recipe unless options say otherwise), or fine-tune an ONNX model");
   cmd->add_option("model", a->model, "Model name (see `strata models`); none with --resume or --init model.onnx");
   auto* data = cmd->add_option("--data", a->data, "Dataset directory (default: the dataset's install location)");
   auto* dataset = cmd->add_option("--dataset", a->dataset, "Dataset")

@@ -95,7 +95,7 @@ struct Pooling {
 // the separate op. Graph passes (src/graph) fill epilogues from a model's plain layers.
 struct Epilogue {
   Tensor residual;                       // of the op's output shape; ResNet's shortcut
-  std::optional<Activation> activation;  // ReLU, sigmoid or tanh
+  std::optional<Activation> activation;  // ReLU, sigmoid, tanh or ReLU6
   std::optional<Pooling> pool;           // then a pooling, of the op's dimensionality
 
   Epilogue() = default;
@@ -150,7 +150,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   double momentum = 0.1, double eps = 1e-5, const Epilogue& epilogue = {});
 
 // ---- Activations ----
-Tensor activation(const Tensor& x, Activation kind);  // relu, sigmoid or tanh by kind
+Tensor activation(const Tensor& x, Activation kind);  // relu, sigmoid, tanh or relu6 by kind
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);

@@ -1,4 +1,4 @@
-// Pointwise activations (relu, sigmoid, tanh): the kernel contract. One table for every kind, so
+// Pointwise activations (relu, sigmoid, tanh, relu6): the kernel contract. One table for every kind, so
 // a backend can map each kind onto one eltwise primitive and fuse it after conv or batch norm.
 // Dropout (ops/activation.cpp) multiplies by a host-drawn mask and needs no kernels of its own.
 //

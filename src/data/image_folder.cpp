@@ -74,6 +74,9 @@ std::string decode(const fs::path& path, int channels, Decoded& out) {
   if (!out.pixels)
     return path.string() + ": cannot decode the image (stb_image: " + stbi_failure_reason() +
            "); replace or remove the file";
+  if (w <= 0 || h <= 0)
+    return path.string() + ": the image is " + std::to_string(w) + "x" + std::to_string(h) +
+           " pixels: it holds no pixels; replace or remove the file";
   out.width = w;
   out.height = h;
   return {};

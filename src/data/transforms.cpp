@@ -36,6 +36,8 @@ Tensor resize_bilinear(const Tensor& images, int64_t height, int64_t width) {
   const Tensor x = image_batch(images, "resize_bilinear");
   STRATA_CHECK(height > 0 && width > 0, "resize_bilinear: output size must be positive, got ", height, "x", width);
   const int64_t planes = x.size(0) * x.size(1), in_h = x.size(2), in_w = x.size(3);
+  STRATA_CHECK(in_h > 0 && in_w > 0, "resize_bilinear: the images are ", in_w, "x", in_h,
+               " (width x height): there are no pixels to interpolate");
   const BilinearTaps rows = bilinear_taps(in_h, height), cols = bilinear_taps(in_w, width);
   Tensor out = empty({x.size(0), x.size(1), height, width}, DType::F32);
   const float* src = x.data<float>();

@@ -35,6 +35,7 @@ Tensor load_image_input(const std::filesystem::path& path, const WeightsInfo& in
   int w = 0, h = 0, file_channels = 0;
   STRATA_CHECK(stbi_info(path.c_str(), &w, &h, &file_channels), where,
                "cannot read the image (stb_image: ", stbi_failure_reason(), "); give a PNG, JPEG or BMP file");
+  STRATA_CHECK(w > 0 && h > 0, where, "the image is ", w, "x", h, " pixels: it holds no pixels; replace the file");
   STRATA_CHECK(int64_t{w} * h <= kMaxImagePixels, where, "the image is ", w, "x", h,
                " pixels, too large to use as an input (at most ", kMaxImagePixels, " pixels)");
   std::unique_ptr<uint8_t, void (*)(void*)> pixels(

@@ -46,6 +46,21 @@ inline void write_file(const std::filesystem::path& path, const Bytes& bytes) {
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
+// A 24-bit BMP whose header declares width x height, followed by the pixels of a 2x2 image: with
+// a zero dimension, a file that decodes to no pixels at all.
+inline Bytes bmp_declaring(int32_t width, int32_t height) {
+  Bytes b = {'B', 'M'};
+  auto put = [&](uint32_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  const uint32_t pixels = 2 * 8;  // two rows of 2 pixels, padded to 8 bytes
+  put(54 + pixels, 4), put(0, 4), put(54, 4);  // file header, then the info header
+  put(40, 4), put(static_cast<uint32_t>(width), 4), put(static_cast<uint32_t>(height), 4);
+  put(1, 2), put(24, 2), put(0, 4), put(pixels, 4), put(2835, 4), put(2835, 4), put(0, 4), put(0, 4);
+  for (uint32_t i = 0; i < pixels; ++i) b.push_back(static_cast<uint8_t>(10 * i));
+  return b;
+}
+
 inline Bytes read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -100,6 +100,13 @@ TEST(ImageFolder, Errors) {
   expect_error([&] { load_image_folder(dir.path()); },
                (dir / "b" / "broken.png").string() + ": cannot decode the image");
 
+  // A file that decodes to no pixels is named, not resized (it crashed the resize).
+  std::filesystem::remove(dir / "b" / "broken.png");
+  write_file(dir / "b" / "empty.bmp", strata::test::bmp_declaring(2, 0));
+  expect_error([&] { load_image_folder(dir.path(), {.channels = 3, .height = 5, .width = 5}); },
+               (dir / "b" / "empty.bmp").string() + ": the image is 2x0 pixels: it holds no pixels");
+  std::filesystem::remove(dir / "b" / "empty.bmp");
+
   write_image(dir / "b" / "broken.png", 3, 2, solid(3, 2, 1, 2, 3));
   expect_error([&] { load_image_folder(dir.path()); },
                (dir / "b" / "broken.png").string() + " is 3x2 (width x height) but");

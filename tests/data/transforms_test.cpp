@@ -60,6 +60,8 @@ TEST(ResizeBilinear, DownsampleAndIdentity) {
   expect_error([&] { resize_bilinear(x, 0, 3); }, "resize_bilinear: output size must be positive, got 0x3");
   expect_error([&] { resize_bilinear(arange(4).view({2, 2}), 3, 3); }, "resize_bilinear: images must be (N, C, H, W)");
   expect_error([&] { resize_bilinear(x.to(DType::F64), 3, 3); }, "images must be f32");
+  expect_error([&] { resize_bilinear(empty({1, 1, 0, 2}, DType::F32), 3, 3); },
+               "resize_bilinear: the images are 2x0 (width x height): there are no pixels to interpolate");
 }
 
 TEST(Normalize, PerChannelAndShared) {

@@ -125,6 +125,13 @@ TEST(Predict, BadImagesNameTheFile) {
   strata::test::write_file(dir / "text.png", {'h', 'e', 'l', 'l', 'o'});
   expect_error([&] { load_input(dir / "text.png", info); },
                "'" + (dir / "text.png").string() + "': cannot read the image (stb_image: ");
+  // Images of no pixels (a BMP declaring a zero width or height) are an error, not a crash.
+  for (const auto& [w, h] : {std::pair{2, 0}, std::pair{0, 2}}) {
+    strata::test::write_file(dir / "empty.bmp", strata::test::bmp_declaring(w, h));
+    expect_error([&] { load_input(dir / "empty.bmp", info); },
+                 detail::cat("'", (dir / "empty.bmp").string(), "': the image is ", w, "x", h,
+                             " pixels: it holds no pixels; replace the file"));
+  }
   WeightsInfo volume = info;
   volume.model = "resnet3d18";
   volume.input = {1, 16, 96, 96};

@@ -26,7 +26,9 @@ std::string file_prefix(const char* op, const std::filesystem::path& path) {
 // ---- InputFile ----
 
 InputFile::InputFile(const std::filesystem::path& path, const char* op) : prefix_(file_prefix(op, path)) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO for reading would wait for a writer; it is refused below instead
+  // (for a regular file the flag changes nothing).
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd_ < 0) fail(prefix_, "cannot open for reading: ", errno_text(errno));
   struct stat st {};
   if (::fstat(fd_, &st) != 0) {

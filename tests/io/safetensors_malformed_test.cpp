@@ -1,5 +1,7 @@
 // Malformed safetensors files, crafted byte by byte: each is a strata::Error naming the file and
 // the problem, never a crash or a huge allocation.
+#include <sys/stat.h>
+
 #include "common/test_util.hpp"
 #include "io/io_test_util.hpp"
 #include "strata/io.hpp"
@@ -161,4 +163,8 @@ TEST_F(SafetensorsMalformed, NotAFile) {
                           dir_ / "missing.safetensors", "cannot open for reading: No such file or directory");
   test::expect_file_error([&] { io::load_safetensors(dir_.path()); }, "load_safetensors", dir_.path(),
                           "is not a regular file");
+  // A FIFO is refused at once (opening it for reading used to wait for a writer forever).
+  const std::filesystem::path fifo = dir_ / "pipe.safetensors";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  test::expect_file_error([&] { io::load_safetensors(fifo); }, "load_safetensors", fifo, "is not a regular file");
 }

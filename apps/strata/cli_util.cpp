@@ -1,4 +1,6 @@
+#include <cstdlib>
 #include <limits>
+#include <string>
 
 #include "commands.hpp"
 #include "strata/error.hpp"
@@ -29,6 +31,27 @@ ModelSource find_model(const std::string& name_or_file) {
                                   (imported.name.empty() ? "" : ", graph '" + imported.name + "'");
   return {name_or_file, description, input, imported.input_dims[0] > 0 ? imported.input_dims[0] : 1, true,
           [module](int64_t, int64_t) { return module; }};
+}
+
+void check_thread_environment() {
+  const char* value = std::getenv("OMP_NUM_THREADS");
+  if (value == nullptr || *value == '\0') return;
+  // A list ("4,2") sets the threads of nested levels; each entry counts.
+  std::string text = value;
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string entry = text.substr(start, comma - start);
+    std::size_t used = 0;
+    long long n = 0;
+    try {
+      n = std::stoll(entry, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    STRATA_CHECK(used == entry.size() && !entry.empty() && n >= 1 && n <= kMaxThreads, "OMP_NUM_THREADS=", text,
+                 ": each entry must be a thread count from 1 to ", kMaxThreads, "; unset it or give a smaller number");
+    start = comma + 1;
+  }
 }
 
 }  // namespace strata::cli

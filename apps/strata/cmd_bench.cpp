@@ -151,7 +151,8 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--iters", args->iters, "Timed iterations")->check(CLI::PositiveNumber);
   cmd->add_option("--warmup", args->warmup, "Untimed iterations first")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", args->threads, "Threads (default: OMP_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", args->threads, "Threads (default: OMP_NUM_THREADS or all cores)")
+      ->check(CLI::Range(1, kMaxThreads));
   cmd->add_option("--backend", args->backend, "ref or dnnl (default: dnnl when built in)")
       ->check(CLI::IsMember({"ref", "dnnl"}));
   cmd->add_flag("--json", args->json, "Print one JSON object");

@@ -216,7 +216,7 @@ void add_train_command(CLI::App& app) {
                    ->check(number_check(true));
   auto* threads = cmd->add_option("--threads", a->threads, "OpenMP threads (default: $STRATA_THREADS, else all cores)")
                       ->envname("STRATA_THREADS")
-                      ->check(CLI::Range(1, 1024));
+                      ->check(CLI::Range(1, kMaxThreads));
   auto* seed = cmd->add_option("--seed", a->seed, "Seed of the weights, data order, augmentation and dropout");
   auto* out = cmd->add_option("--out", a->out, "Output directory (default: runs/MODEL)");
   auto* init = cmd->add_option("--init", a->init,

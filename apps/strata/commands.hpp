@@ -32,6 +32,13 @@ struct ModelSource {
 };
 ModelSource find_model(const std::string& name_or_file);
 
+// The most threads any command runs (flags and OMP_NUM_THREADS alike).
+inline constexpr int kMaxThreads = 1024;
+
+// Refuses an OMP_NUM_THREADS that OpenMP would act on but that names more than kMaxThreads threads
+// (OpenMP aborts when it cannot create them) or is not a number.
+void check_thread_environment();
+
 // "1,1,28,28" -> [1,1,28,28]; throws strata::Error naming the flag on a malformed list.
 Shape parse_shape(const std::string& text, const char* flag);
 

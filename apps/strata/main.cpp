@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   strata::cli::add_bench_command(app);
   strata::cli::add_export_command(app);
   try {
+    strata::cli::check_thread_environment();
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);

@@ -155,6 +155,17 @@ TEST(Cli, BadInputIsAClearErrorNeverACrash) {
                 "missing.safetensors");
 }
 
+// Thread counts past what the machine can create are refused before OpenMP starts (it aborted):
+// from a flag and from OMP_NUM_THREADS (issue 22, defect 4).
+TEST(Cli, ThreadCountsAreCapped) {
+  expect_output(run_strata("bench lenet --threads 100000 --iters 1"), 2, "--threads: Value 100000 not in range 1 to 1024");
+  for (const char* value : {"100000", "4,100000", "many", "0"})
+    expect_output(test::run_strata_env(std::string("OMP_NUM_THREADS=") + value, "bench lenet --iters 1"), 1,
+                  std::string("strata: error: OMP_NUM_THREADS=") + value +
+                      ": each entry must be a thread count from 1 to 1024");
+  expect_output(test::run_strata_env("OMP_NUM_THREADS=1", "bench lenet --iters 1 --warmup 0"), 0, "1 threads");
+}
+
 // strata train --init model.onnx: fine-tunes the file's model with a new classifier, writes
 // model.onnx (which eval reads back to the same accuracy), resumes to the same weights as a run
 // without a break; misuse is a clear error.

@@ -89,10 +89,7 @@ struct Trainer::State {
   std::vector<EpochMetrics> history;
   double best_test_acc = -1.0;
   int64_t best_epoch = 0;
-  bool onnx_model = false;  // the model is an ONNX init's (from_onnx)
-
-  // Whether the model comes from an ONNX file (config.init), weights and all.
-  bool from_onnx(const ModelBuilder& build) const { return !build && config.init.extension() == ".onnx"; }
+  bool onnx_model = false;  // the model is an ONNX init's (config.init), weights and all: set by prepare
 
   // Loads the data when not given, then builds the loaders and the model (not initialised; from
   // an ONNX init, the file's, with its new classifier drawn from the default generator).
@@ -100,15 +97,14 @@ struct Trainer::State {
     if (!data.train) data = load_data(config);
     check_data(data);
     const data::ImageDataset& train = *data.train;
-    const bool onnx = from_onnx(build);
-    onnx_model = onnx;
-    if (!build && !onnx) {
+    onnx_model = !build && config.init.extension() == ".onnx";
+    if (!build && !onnx_model) {
       const models::ModelInfo& info = models::find(config.model);
       STRATA_CHECK(info.input.ndim() == 4, config.model, " takes ", info.input.ndim() - 2, "-D inputs such as ",
                    info.input, "; training runs on 2-D image datasets");
     }
     const models::ModelOptions options{.in_channels = train.channels, .num_classes = train.num_classes()};
-    if (onnx)
+    if (onnx_model)
       model = onnx::load(config.init, {.num_classes = config.num_classes}).module;
     else
       model = build ? build(options) : models::build(config.model, options);
@@ -136,7 +132,7 @@ struct Trainer::State {
                  "); lower the batch size or the resize");
     weights =
         WeightsInfo{config.model, input, train.class_names, dataset_name(config.dataset), config.mean, config.std};
-    check_model_input(input, train.num_classes(), build || onnx ? 0 : models::find(config.model).recipe.resize);
+    check_model_input(input, train.num_classes(), build || onnx_model ? 0 : models::find(config.model).recipe.resize);
     optimizer = make_optimizer(config, model->parameters());
     schedule = make_schedule(config, train_loader->num_batches());
   }
@@ -159,8 +155,7 @@ struct Trainer::State {
     }
     STRATA_CHECK(out.ndim() == 2 && out.size(1) == classes, config.model, " gives outputs of shape ", out.shape(),
                  " for one image, but the dataset has ", classes, " classes",
-                 config.init.extension() == ".onnx"
-                     ? detail::cat("; give it a new classifier of ", classes, " (--num-classes ", classes, ")")
+                 onnx_model ? detail::cat("; give it a new classifier of ", classes, " (--num-classes ", classes, ")")
                      : std::string());
   }
 
@@ -270,7 +265,7 @@ Trainer::Trainer(TrainConfig config, TrainData data, ModelBuilder build) : s_(st
 
   manual_seed(s.config.seed);
   s.prepare(build);
-  if (!s.from_onnx(build)) {
+  if (!s.onnx_model) {
     models::init_book(*s.model);
     if (!s.config.init.empty()) nn::load_weights(*s.model, s.config.init);
   }

@@ -1,9 +1,11 @@
 // Errors: every user-facing failure is a strata::Error naming the op, the argument and the values.
 #pragma once
 
+#include <cstddef>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace strata {
 
@@ -20,6 +22,11 @@ std::string cat(const Args&... args) {
   (out << ... << args);
   return out.str();
 }
+
+// Text from a file or another outside source, made safe to put in a message: at most `max_bytes`
+// of it (then "..." and the full length), control characters and bytes that are not UTF-8 written
+// as \xNN, so that a hostile name cannot drive the terminal or fill the screen.
+std::string printable(std::string_view text, std::size_t max_bytes = 120);
 }  // namespace detail
 
 // Throws strata::Error with the concatenated message.

@@ -72,7 +72,7 @@ TensorFile load_safetensors(const std::filesystem::path& path) {
   // Check every entry before reading any data.
   std::vector<std::pair<StoredType, Shape>> plans;
   for (const SafetensorsEntry& e : header.entries) {
-    const std::string what = detail::cat(file.prefix(), "tensor '", e.name, "' ");
+    const std::string what = detail::cat(file.prefix(), "tensor '", detail::printable(e.name), "' ");
     STRATA_CHECK(e.dtype->stored, what, "has dtype ", e.dtype->name,
                  ", which Strata cannot load (it reads F32, F64, I64, F16, BF16, I8, U8, I16, U16, I32, U32)");
     plans.emplace_back(*e.dtype->stored, make_shape(e.shape, what));

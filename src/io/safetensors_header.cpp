@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <tuple>
 
+#include "io/json.hpp"
 #include "strata/error.hpp"
 
 namespace strata::io {
@@ -21,36 +21,6 @@ std::string dtype_list() {
   return names;
 }
 
-// A JSON value as it appears in the file, cut short so that a hostile header cannot make the
-// message huge.
-std::string excerpt(const json& value) {
-  constexpr std::size_t kMax = 80;
-  std::string text = value.dump();
-  if (text.size() > kMax) text = text.substr(0, kMax) + "...";
-  return text;
-}
-
-// Parses the header text, refusing a key that appears twice in one object (nlohmann would
-// silently keep the last one).
-json parse_json(const std::string& text, const std::string& prefix) {
-  std::vector<std::set<std::string>> keys_seen;  // one set per object being parsed
-  const json::parser_callback_t check_keys = [&](int, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) keys_seen.emplace_back();
-    if (event == json::parse_event_t::object_end) keys_seen.pop_back();
-    if (event == json::parse_event_t::key) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      STRATA_CHECK(keys_seen.back().insert(key).second, prefix, "the header has the key '", key,
-                   "' twice in one object");
-    }
-    return true;
-  };
-  try {
-    return json::parse(text, check_keys);
-  } catch (const json::parse_error& e) {
-    fail(prefix, "the header is not valid JSON (", e.what(), "); is this a safetensors file?");
-  }
-}
-
 const json& field(const json& entry, const char* key, const std::string& what) {
   const auto it = entry.find(key);
   STRATA_CHECK(it != entry.end(), what, "has no '", key, "' (an entry needs dtype, shape and data_offsets)");
@@ -58,7 +28,7 @@ const json& field(const json& entry, const char* key, const std::string& what) {
 }
 
 SafetensorsEntry parse_entry(const std::string& name, const json& value, const std::string& prefix) {
-  const std::string what = detail::cat(prefix, "tensor '", name, "' ");
+  const std::string what = detail::cat(prefix, "tensor '", detail::printable(name), "' ");
   STRATA_CHECK(value.is_object(), what, "must be an object with dtype, shape and data_offsets, got ",
                value.type_name());
   SafetensorsEntry entry;
@@ -67,28 +37,28 @@ SafetensorsEntry parse_entry(const std::string& name, const json& value, const s
   const json& dtype = field(value, "dtype", what);
   STRATA_CHECK(dtype.is_string(), what, "has a dtype that is a ", dtype.type_name(), ", not a string");
   entry.dtype = find_safetensors_dtype(dtype.get_ref<const std::string&>());
-  STRATA_CHECK(entry.dtype, what, "has unknown dtype ", excerpt(dtype), " (safetensors dtypes: ", dtype_list(), ")");
+  STRATA_CHECK(entry.dtype, what, "has unknown dtype ", json_excerpt(dtype), " (safetensors dtypes: ", dtype_list(), ")");
 
   const json& shape = field(value, "shape", what);
   const bool shape_ok = shape.is_array() && std::all_of(shape.begin(), shape.end(), [](const json& d) {
                           return d.is_number_unsigned();
                         });
-  STRATA_CHECK(shape_ok, what, "has shape ", excerpt(shape), "; it must be a list of non-negative integers");
+  STRATA_CHECK(shape_ok, what, "has shape ", json_excerpt(shape), "; it must be a list of non-negative integers");
   for (const json& d : shape) entry.shape.push_back(d.get<uint64_t>());
 
   const json& offsets = field(value, "data_offsets", what);
   const bool offsets_ok = offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                           offsets[1].is_number_unsigned() && offsets[0].get<uint64_t>() <= offsets[1].get<uint64_t>();
-  STRATA_CHECK(offsets_ok, what, "has data_offsets ", excerpt(offsets),
+  STRATA_CHECK(offsets_ok, what, "has data_offsets ", json_excerpt(offsets),
                "; they must be [begin, end] with integers 0 <= begin <= end");
   entry.begin = offsets[0].get<uint64_t>();
   entry.end = offsets[1].get<uint64_t>();
 
   const std::optional<uint64_t> nbytes = byte_size(entry.shape, entry.dtype->size);
-  STRATA_CHECK(nbytes, what, "has shape ", excerpt(shape), " of ", entry.dtype->name,
+  STRATA_CHECK(nbytes, what, "has shape ", json_excerpt(shape), " of ", entry.dtype->name,
                ", whose size in bytes overflows 64 bits");
-  STRATA_CHECK(*nbytes == entry.end - entry.begin, what, "has shape ", excerpt(shape), " of ", entry.dtype->name,
-               ", which needs ", *nbytes, " bytes, but its data_offsets ", excerpt(offsets), " hold ",
+  STRATA_CHECK(*nbytes == entry.end - entry.begin, what, "has shape ", json_excerpt(shape), " of ", entry.dtype->name,
+               ", which needs ", *nbytes, " bytes, but its data_offsets ", json_excerpt(offsets), " hold ",
                entry.end - entry.begin);
   return entry;
 }
@@ -97,7 +67,7 @@ std::map<std::string, std::string> parse_metadata(const json& value, const std::
   STRATA_CHECK(value.is_object(), prefix, "'__metadata__' must be an object of strings, got ", value.type_name());
   std::map<std::string, std::string> metadata;
   for (const auto& [key, v] : value.items()) {
-    STRATA_CHECK(v.is_string(), prefix, "'__metadata__' value for key '", key, "' is ", excerpt(v),
+    STRATA_CHECK(v.is_string(), prefix, "'__metadata__' value for key '", detail::printable(key), "' is ", json_excerpt(v),
                  "; metadata values must be strings");
     metadata.emplace(key, v.get<std::string>());
   }
@@ -108,7 +78,7 @@ std::map<std::string, std::string> parse_metadata(const json& value, const std::
 // without gaps or overlaps.
 void check_coverage(const std::vector<SafetensorsEntry>& entries, uint64_t data_size, const std::string& prefix) {
   for (const SafetensorsEntry& e : entries)
-    STRATA_CHECK(e.end <= data_size, prefix, "tensor '", e.name, "' has data_offsets [", e.begin, ",", e.end,
+    STRATA_CHECK(e.end <= data_size, prefix, "tensor '", detail::printable(e.name), "' has data_offsets [", e.begin, ",", e.end,
                  "] but the data area after the header has only ", data_size,
                  " bytes (the file is truncated or the offsets are wrong)");
   uint64_t covered = 0;
@@ -116,11 +86,11 @@ void check_coverage(const std::vector<SafetensorsEntry>& entries, uint64_t data_
     const SafetensorsEntry& e = entries[i];
     if (e.begin < covered) {
       const SafetensorsEntry& prev = entries[i - 1];
-      fail(prefix, "tensor '", e.name, "' (data_offsets [", e.begin, ",", e.end, "]) overlaps tensor '", prev.name,
-           "' ([", prev.begin, ",", prev.end, "])");
+      fail(prefix, "tensor '", detail::printable(e.name), "' (data_offsets [", e.begin, ",", e.end, "]) overlaps tensor '",
+           detail::printable(prev.name), "' ([", prev.begin, ",", prev.end, "])");
     }
     STRATA_CHECK(e.begin == covered, prefix, "bytes [", covered, ",", e.begin, ") of the data area belong to no tensor (next is '",
-                 e.name, "'); the tensors must cover the data area exactly");
+                 detail::printable(e.name), "'); the tensors must cover the data area exactly");
     covered = e.end;
   }
   STRATA_CHECK(covered == data_size, prefix, "the data area has ", data_size, " bytes but the tensors cover only ",
@@ -155,7 +125,7 @@ SafetensorsHeader read_safetensors_header(const InputFile& file) {
 
   std::string text(static_cast<std::size_t>(n), '\0');
   file.read(8, text.data(), text.size());
-  const json root = parse_json(text, prefix);
+  const json root = parse_json(text, prefix, "the header");
   STRATA_CHECK(root.is_object(), prefix, "the header must be a JSON object, got ", root.type_name());
 
   SafetensorsHeader header;

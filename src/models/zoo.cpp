@@ -35,7 +35,7 @@ const ModelInfo& find(const std::string& name) {
     if (m.name == name) return m;
     names << (names.tellp() > 0 ? ", " : "") << m.name;
   }
-  fail("unknown model '", name, "'; the zoo has: ", names.str());
+  fail("unknown model '", detail::printable(name, 80), "'; the zoo has: ", names.str());
 }
 
 std::shared_ptr<nn::Module> build(const std::string& name, const ModelOptions& options) {

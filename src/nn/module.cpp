@@ -1,6 +1,7 @@
 // Module: registration, traversal, state dicts, modes, printing and layer-naming errors.
 #include "strata/nn/module.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -159,10 +160,13 @@ void Module::load_state_dict(const NamedTensors& state) {
   if (!duplicated.empty() || !missing.empty() || !unexpected.empty() || !mismatched.empty()) {
     std::ostringstream msg;
     msg << "load_state_dict: the weights do not fit this " << type_name_ << ":";
+    // The first few of each kind: a file of 10k foreign keys gives a message of a few lines.
+    static constexpr std::size_t kShown = 10;
     auto list = [&msg](const char* what, const std::vector<std::string>& names) {
       if (names.empty()) return;
       msg << "\n  " << what << " (" << names.size() << "):";
-      for (const auto& n : names) msg << " " << n;
+      for (std::size_t i = 0; i < std::min(names.size(), kShown); ++i) msg << " " << detail::printable(names[i]);
+      if (names.size() > kShown) msg << " ... and " << names.size() - kShown << " more";
     };
     list("missing keys", missing);
     list("unexpected keys", unexpected);

@@ -111,11 +111,11 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     std::size_t i = 0;
     std::string key;
     if (!parse_state_name(name, i, key)) {
-      problems.push_back(detail::cat("'", name, "' is not of the form state.<parameter index>.<key>"));
+      problems.push_back(detail::cat("'", detail::printable(name), "' is not of the form state.<parameter index>.<key>"));
       continue;
     }
     if (i >= params_.size()) {
-      problems.push_back(detail::cat("'", name, "' names parameter ", i, " but the optimizer has ", params_.size()));
+      problems.push_back(detail::cat("'", detail::printable(name), "' names parameter ", i, " but the optimizer has ", params_.size()));
       continue;
     }
     std::size_t k = 0;
@@ -123,7 +123,7 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     if (k == slots.size()) {
       problems.push_back(slots.empty()
                              ? detail::cat("'", name, "': this ", name_, " keeps no state")
-                             : detail::cat("'", name, "': unknown key '", key, "' (expected ", join(keys, ", "), ")"));
+                             : detail::cat("'", detail::printable(name), "': unknown key '", detail::printable(key), "' (expected ", join(keys, ", "), ")"));
       continue;
     }
     if (seen[i][k]) {
@@ -160,8 +160,14 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
       problems.push_back(detail::cat("state.", i, " lacks ", join(missing, ", ")));
     }
   }
-  STRATA_CHECK(problems.empty(), name_, ".load_state_dict: the state does not fit this optimizer (", problems.size(),
-               problems.size() == 1 ? " problem): " : " problems): ", join(problems, "; "));
+  if (!problems.empty()) {
+    constexpr std::size_t kShown = 10;  // a file of 10k foreign entries gives a message of a few lines
+    const std::size_t more = problems.size() > kShown ? problems.size() - kShown : 0;
+    problems.resize(problems.size() - more);
+    fail(name_, ".load_state_dict: the state does not fit this optimizer (", problems.size() + more,
+         problems.size() + more == 1 ? " problem): " : " problems): ", join(problems, "; "),
+         more ? detail::cat("; ... and ", more, " more") : std::string());
+  }
   state_ = std::move(loaded);
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "io/json.hpp"
 #include "strata/error.hpp"
 #include "train/weights_metadata.hpp"
 
@@ -33,7 +34,7 @@ uint64_t parse_hex(const json& j, const char* key) {
   } catch (const std::exception&) {
     used = 0;
   }
-  STRATA_CHECK(used == s.size() && !s.empty(), "rng ", key, " is not a hex number: '", s, "'");
+  STRATA_CHECK(used == s.size() && !s.empty(), "rng ", key, " is not a hex number: '", detail::printable(s, 40), "'");
   return v;
 }
 
@@ -101,7 +102,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   io::TensorFile file = io::load_safetensors(path);
   const io::Metadata& m = file.metadata;
   STRATA_CHECK(is_checkpoint(m), where, "has no ", kVersionKey, " metadata; it is not a Strata training checkpoint");
-  STRATA_CHECK(m.at(kVersionKey) == kVersion, where, "is version ", m.at(kVersionKey),
+  STRATA_CHECK(m.at(kVersionKey) == kVersion, where, "is version '", detail::printable(m.at(kVersionKey), 40), "'",
                " but this Strata reads version ", kVersion);
   Checkpoint c;
   auto get = [&](const char* key) -> const std::string& {
@@ -119,16 +120,16 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     const std::string& epoch = get("strata.checkpoint.epoch");
     std::size_t used = 0;
     c.epoch = std::stoll(epoch, &used);
-    STRATA_CHECK(used == epoch.size(), "strata.checkpoint.epoch is not a number: '", epoch, "'");
-    const json rng = json::parse(get("strata.checkpoint.rng"));
+    STRATA_CHECK(used == epoch.size(), where, "strata.checkpoint.epoch is not a number: '", detail::printable(epoch, 40), "'");
+    const json rng = io::parse_json(get("strata.checkpoint.rng"), where, "strata.checkpoint.rng");
     c.rng.state = parse_hex(rng, "state");
     c.rng.increment = parse_hex(rng, "increment");
     c.rng.has_spare_normal = rng.at("has_spare_normal").get<bool>();
     c.rng.spare_normal = std::bit_cast<double>(parse_hex(rng, "spare_normal"));
-    const json best = json::parse(get("strata.checkpoint.best"));
+    const json best = io::parse_json(get("strata.checkpoint.best"), where, "strata.checkpoint.best");
     c.best_test_acc = best.at("test_acc").get<double>();
     c.best_epoch = best.at("epoch").get<int64_t>();
-    c.history = metrics_from_json(json::parse(get("strata.metrics")));
+    c.history = metrics_from_json(io::parse_json(get("strata.metrics"), where, "strata.metrics"));
   } catch (const json::exception& e) {
     fail(where, "malformed metadata (", e.what(), "); the file is damaged");
   } catch (const std::logic_error& e) {  // std::stoll
@@ -144,7 +145,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
     } else if (name.starts_with(kOptimizerPrefix)) {
       c.optimizer.emplace_back(name.substr(std::char_traits<char>::length(kOptimizerPrefix)), t);
     } else {
-      fail(where, "tensor '", name, "' is neither model.* nor optimizer.*; the file is damaged");
+      fail(where, "tensor '", detail::printable(name), "' is neither model.* nor optimizer.*; the file is damaged");
     }
   }
   return c;

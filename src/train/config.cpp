@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "io/json.hpp"
 #include "strata/error.hpp"
 #include "strata/models.hpp"
 
@@ -192,15 +193,16 @@ class Reader {
       }
       out = it->get<T>();
     } catch (const Error& e) {
-      fail("config: '", key, "' ", e.what(), ", got ", it->dump());
+      fail("config: '", key, "' ", e.what(), ", got ", io::json_excerpt(*it));
     } catch (const json::exception& e) {
-      fail("config: '", key, "' is out of range: ", it->dump());
+      fail("config: '", key, "' is out of range: ", io::json_excerpt(*it));
     }
   }
 
   void check_unknown() const {
     for (const auto& [key, _] : j_.items())
-      STRATA_CHECK(std::find(seen_.begin(), seen_.end(), key) != seen_.end(), "config: unknown field '", key, "'");
+      STRATA_CHECK(std::find(seen_.begin(), seen_.end(), key) != seen_.end(), "config: unknown field '",
+                   detail::printable(key), "'");
   }
 
  private:
@@ -211,12 +213,7 @@ class Reader {
 }  // namespace
 
 TrainConfig config_from_json(std::string_view text) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail("config: not valid JSON (", e.what(), ")");
-  }
+  const json j = io::parse_json(text, "config: ", "the text");
   STRATA_CHECK(j.is_object(), "config: expected a JSON object, got ", j.type_name());
   TrainConfig c;
   Reader r(j);

@@ -10,6 +10,7 @@
 #include "strata/error.hpp"
 #include "strata/models.hpp"
 #include "strata/nn/weights.hpp"
+#include "io/json.hpp"
 #include "strata/onnx.hpp"
 #include "train/checkpoint.hpp"
 #include "train/weights_metadata.hpp"
@@ -32,22 +33,14 @@ std::string shape_text(const Shape& s) {
 Shape parse_input(const std::string& text, const std::string& where) {
   const std::optional<Shape> s = parse_shape(text, kMaxInputSize, 4);
   STRATA_CHECK(s.has_value() && s->ndim() >= 3, where, "strata.input must be C,H,W or C,D,H,W with sizes in [1, ",
-               kMaxInputSize, "] such as 1,28,28; got '", text, "'");
+               kMaxInputSize, "] such as 1,28,28; got '", detail::printable(text, 80), "'");
   return *s;
-}
-
-json parse_json(const std::string& text, const std::string& where, const char* key) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail(where, key, " is not valid JSON: ", text.substr(0, 80));
-  }
 }
 
 std::vector<float> float_list(const json& j, const std::string& where, const char* key) {
   STRATA_CHECK(
       j.is_array() && j.size() <= 4 && std::all_of(j.begin(), j.end(), [](const json& v) { return v.is_number(); }),
-      where, "strata.normalize ", key, " must be a list of at most 4 numbers, got ", j.dump());
+      where, "strata.normalize ", key, " must be a list of at most 4 numbers, got ", io::json_excerpt(j));
   return j.get<std::vector<float>>();
 }
 
@@ -89,10 +82,10 @@ WeightsInfo parse_weights_info(const io::Metadata& m, const std::string& where, 
                info.model, ", whose input is ", zoo->input.ndim() - 1, "-D (such as ", zoo->input, " with the batch)");
 
   if (const std::string* classes = get("strata.classes")) {
-    const json j = parse_json(*classes, where, "strata.classes");
+    const json j = io::parse_json(*classes, where, "strata.classes");
     STRATA_CHECK(j.is_array() && !j.empty() && j.size() <= kMaxClasses &&
                      std::all_of(j.begin(), j.end(), [](const json& v) { return v.is_string(); }),
-                 where, "strata.classes must be a non-empty JSON list of class names, got ", classes->substr(0, 80));
+                 where, "strata.classes must be a non-empty JSON list of class names, got ", detail::printable(*classes, 80));
     info.classes = j.get<std::vector<std::string>>();
   } else {
     for (int k = 0; k < 10; ++k) info.classes.push_back(std::to_string(k));
@@ -101,9 +94,9 @@ WeightsInfo parse_weights_info(const io::Metadata& m, const std::string& where, 
   if (const std::string* dataset = get("strata.dataset")) info.dataset = *dataset;
 
   if (const std::string* norm = get("strata.normalize")) {
-    const json j = parse_json(*norm, where, "strata.normalize");
+    const json j = io::parse_json(*norm, where, "strata.normalize");
     STRATA_CHECK(j.is_object() && j.contains("mean") && j.contains("std"), where,
-                 "strata.normalize must be {\"mean\": [...], \"std\": [...]}, got ", norm->substr(0, 80));
+                 "strata.normalize must be {\"mean\": [...], \"std\": [...]}, got ", detail::printable(*norm, 80));
     info.mean = float_list(j["mean"], where, "mean");
     info.std = float_list(j["std"], where, "std");
     STRATA_CHECK(info.mean.size() == info.std.size() &&

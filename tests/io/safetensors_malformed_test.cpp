@@ -168,3 +168,45 @@ TEST_F(SafetensorsMalformed, NotAFile) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   test::expect_file_error([&] { io::load_safetensors(fifo); }, "load_safetensors", fifo, "is not a regular file");
 }
+
+// Issue 22, defect 1: JSON nested 100,000 deep overflowed the stack (while a message dumped it).
+TEST_F(SafetensorsMalformed, DeepNestingIsRefused) {
+  const std::string deep_list = std::string(100'000, '[') + std::string(100'000, ']');
+  expect_rejected(file(R"({"w":{"dtype":"F32","shape":)" + deep_list + R"(,"data_offsets":[0,4]}})", 4),
+                  "the header nests objects and lists deeper than 128 levels");
+  std::string deep_object;
+  for (int i = 0; i < 100'000; ++i) deep_object += R"({"a":)";
+  expect_rejected(file(R"({"__metadata__":)" + deep_object + "1" + std::string(100'000, '}') + "}"),
+                  "deeper than 128 levels");
+  // 128 levels are fine (the header object is the first).
+  expect_rejected(file(R"({"__metadata__":{"k":)" + std::string(126, '[') + std::string(126, ']') + "}}"),
+                  "'__metadata__' value for key 'k' is [[[[");
+}
+
+// Issue 22, defect 3: parsing was quadratic in the number of entries (100k entries took minutes).
+// 100,000 one-float tensors load (a quadratic parse would run past the test's timeout).
+TEST_F(SafetensorsMalformed, ManyEntriesParseInLinearTime) {
+  std::string header = "{";
+  for (int i = 0; i < 100'000; ++i) {
+    if (i) header += ',';
+    header.append("\"t").append(std::to_string(i)).append(R"(":{"dtype":"F32","shape":[1],"data_offsets":[)");
+    header.append(std::to_string(4 * i)).append(",").append(std::to_string(4 * i + 4)).append("]}");
+  }
+  header += "}";
+  const auto path = dir_ / "many.safetensors";
+  test::write_bytes(path, file(header, 400'000));
+  EXPECT_EQ(io::load_safetensors(path).tensors.size(), 100'000u);
+}
+
+// Issue 22, defect 10: bytes after a NUL were ignored, a huge number was an "internal error",
+// control bytes of a name reached the terminal.
+TEST_F(SafetensorsMalformed, NulBytesHugeNumbersAndControlBytes) {
+  expect_rejected(file(std::string("{}\0junk", 7)), "the header has a NUL byte at offset 2");
+  expect_rejected(file(R"({"w":{"dtype":"F32","shape":[1e400],"data_offsets":[0,4]}})", 4),
+                  "the header is not valid JSON (");
+  expect_rejected(file("{\"w\\u001b[2J\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4),
+                  "tensor 'w\\x1b[2J' has shape [2]");
+  const std::string long_name(5000, 'n');
+  expect_rejected(file(R"({")" + long_name + R"(":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", 4),
+                  "... (5000 bytes)' has shape [2]");
+}

@@ -115,7 +115,8 @@ TEST(LoadWeights, ListsEveryMismatchInOneMessageAndChangesNothing) {
          {"load_weights: '" + path.string() + "': load_state_dict: the weights do not fit this Sequential:",
           std::string("missing keys (26): 1.weight 1.bias 1.running_mean 1.running_var 1.num_batches_tracked 4.weight "
                       "4.bias 5.weight"),
-          std::string("13.num_batches_tracked 15.weight 15.bias"),
+          // The first ten of each kind only: a file of 10k foreign keys gave a 59 KB message (issue 22).
+          std::string(" ... and 16 more"),
           std::string("shape mismatches (2): 9.weight (expected [120,256], got [84,120]) 9.bias (expected [120], got "
                       "[84])")})
       EXPECT_NE(msg.find(fragment), std::string::npos) << "message:\n" << msg << "\nlacks: " << fragment;

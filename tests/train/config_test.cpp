@@ -78,7 +78,12 @@ TEST(TrainConfig, FromJsonKeepsDefaultsForMissingFieldsAndRefusesUnknownOnes) {
                "config: 'epochs' must be a whole number, got 2.5");
   expect_error([] { config_from_json(R"({"model": "lenet", "out_dir": "o", "seed": "-1"})"); },
                "'seed' must be a whole number >= 0");
-  expect_error([] { config_from_json("[1, 2"); }, "config: not valid JSON");
+  expect_error([] { config_from_json("[1, 2"); }, "config: the text is not valid JSON");
+  // Issue 22: nesting is bounded before anything deep is built or printed.
+  expect_error([] { config_from_json(R"({"model": )" + std::string(100'000, '[') + std::string(100'000, ']') + "}"); },
+               "config: the text nests objects and lists deeper than 128 levels");
+  expect_error([] { config_from_json(R"({"model": "lenet", "model": "nin"})"); },
+               "config: the text has the key 'model' twice in one object");
   expect_error([] { config_from_json(R"({"model": "lenet", "out_dir": "o", "optimizer": "lbfgs"})"); },
                "unknown optimizer 'lbfgs'");
 }

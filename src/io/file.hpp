@@ -32,9 +32,12 @@ class InputFile {
   uint64_t size_ = 0;
 };
 
-// Writes a new file beside `path` (same directory, unique temporary name) and renames it onto
-// `path` in commit(), so `path` is either untouched or complete, never half-written. If the
+// Writes a new file beside `path` (same directory, unique temporary name "<path>.tmp.<pid>.<n>")
+// and renames it onto `path` in commit(), so `path` is either untouched or complete, never
+// half-written: the data is flushed to disk before the rename, the directory after it. If the
 // object is destroyed without commit() (an exception on the way), the temporary is removed.
+// `path` must be a new name or a regular file (never a symbolic link, device or FIFO, which the
+// rename would replace).
 class AtomicOutputFile {
  public:
   AtomicOutputFile(const std::filesystem::path& path, const char* op);
@@ -53,5 +56,9 @@ class AtomicOutputFile {
   std::filesystem::path temp_;
   int fd_ = -1;
 };
+
+// Removes the temporaries that killed processes left in `dir` ("<name>.tmp.<pid>.<n>"); call it
+// only while no other process writes there (train/run_lock.hpp). Returns how many it removed.
+int remove_stale_temporaries(const std::filesystem::path& dir);
 
 }  // namespace strata::io

@@ -16,6 +16,7 @@ using json = nlohmann::json;
 
 constexpr const char* kVersionKey = "strata.checkpoint.version";
 constexpr const char* kVersion = "1";
+constexpr const char* kBackendKey = "strata.checkpoint.backend";
 constexpr const char* kModelPrefix = "model.";
 constexpr const char* kOptimizerPrefix = "optimizer.";
 
@@ -91,6 +92,7 @@ void save_checkpoint(const std::filesystem::path& path, const Checkpoint& c) {
   m["strata.checkpoint.best"] = json{{"test_acc", c.best_test_acc}, {"epoch", c.best_epoch}}.dump();
   m["strata.config"] = config_to_json(c.config);
   m["strata.metrics"] = metrics_json(c.history).dump();
+  m[kBackendKey] = c.backend;
   io::save_safetensors(path, tensors, m);
 }
 
@@ -135,6 +137,7 @@ Checkpoint load_checkpoint(const std::filesystem::path& path) {
   } catch (const std::logic_error& e) {  // std::stoll
     fail(where, "malformed metadata (", e.what(), "); the file is damaged");
   }
+  if (const auto it = m.find(kBackendKey); it != m.end()) c.backend = it->second;
   STRATA_CHECK(c.epoch >= 1 && c.epoch == static_cast<int64_t>(c.history.size()), where, "records ", c.epoch,
                " completed epochs but metrics for ", c.history.size(), "; the file is damaged");
   STRATA_CHECK(c.best_epoch >= 1 && c.best_epoch <= c.epoch, where, "names epoch ", c.best_epoch, " as the best of ",

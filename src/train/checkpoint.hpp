@@ -7,6 +7,8 @@
 //   strata.checkpoint.best     {"test_acc": x, "epoch": n}
 //   strata.config              the run's TrainConfig (config_to_json)
 //   strata.metrics             the EpochMetrics of every completed epoch, as a JSON list
+//   strata.checkpoint.backend  the CPU kernels that trained it ("dnnl", "ref"): a resume on
+//                              others continues exactly in exact arithmetic only
 #pragma once
 
 #include <filesystem>
@@ -29,6 +31,7 @@ struct Checkpoint {
   std::vector<EpochMetrics> history;
   double best_test_acc = 0.0;
   int64_t best_epoch = 0;  // 0: none yet
+  std::string backend;     // backend_name() of the kernels that trained it; empty in older files
   io::NamedTensors model;
   optim::NamedTensors optimizer;
 };

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "strata/autograd.hpp"
+#include "strata/backend.hpp"
 #include "strata/nn/weights.hpp"
 #include "strata/onnx.hpp"
 #include "strata/ops.hpp"
@@ -15,8 +16,10 @@
 #include "strata/train/evaluate.hpp"
 #include "strata/train/report.hpp"
 #include "train/checkpoint.hpp"
+#include "train/run_lock.hpp"
 #include "train/setup.hpp"
 #include "train/text_file.hpp"
+#include "train/weights_metadata.hpp"
 
 namespace strata::train {
 namespace {
@@ -80,6 +83,8 @@ struct Trainer::State {
   TrainConfig config;
   TrainData data;
   RunFiles files{fs::path()};
+  RunLock lock;  // of files.dir, held while this trainer may write there
+  std::vector<std::string> notes;
   std::shared_ptr<nn::Module> model;
   WeightsInfo weights;
   std::unique_ptr<data::DataLoader> train_loader, test_loader;
@@ -132,31 +137,18 @@ struct Trainer::State {
                  "); lower the batch size or the resize");
     weights =
         WeightsInfo{config.model, input, train.class_names, dataset_name(config.dataset), config.mean, config.std};
-    check_model_input(input, train.num_classes(), build || onnx_model ? 0 : models::find(config.model).recipe.resize);
-    optimizer = make_optimizer(config, model->parameters());
-    schedule = make_schedule(config, train_loader->num_batches());
-  }
-
-  // One example through the model in evaluation mode (no state changes, no random draws), so
-  // that a model that cannot take the input fails here with a clear message. `book_size`: the
-  // zoo recipe's input size (0 for a model of the caller's).
-  void check_model_input(const Shape& input, int64_t classes, int64_t book_size) {
-    Tensor out;
-    try {
-      NoGradGuard no_grad;
-      model->eval();
-      out = (*model)(zeros({1, input[0], input[1], input[2]}));
-      model->train();
-    } catch (const nn::LayerError& e) {
-      fail(config.model, " cannot take ", input[0], "x", input[1], "x", input[2], " images: it stops at layer ",
-           e.layer_path(), " (", e.layer_type(), ") whose input is ", e.input_shape(), ": ", e.op_message(),
-           "; resize the images to the size it was made for",
-           book_size > 0 ? detail::cat(" (--resize ", book_size, ")") : std::string());
-    }
-    STRATA_CHECK(out.ndim() == 2 && out.size(1) == classes, config.model, " gives outputs of shape ", out.shape(),
+    const int64_t book_size = build || onnx_model ? 0 : models::find(config.model).recipe.resize;
+    const Shape out = output_shape_for(
+        *model, input, config.model,
+        detail::cat("resize the images to the size it was made for",
+                    book_size > 0 ? detail::cat(" (--resize ", book_size, ")") : std::string()));
+    const int64_t classes = train.num_classes();
+    STRATA_CHECK(out.ndim() == 2 && out[1] == classes, config.model, " gives outputs of shape ", out,
                  " for one image, but the dataset has ", classes, " classes",
                  onnx_model ? detail::cat("; give it a new classifier of ", classes, " (--num-classes ", classes, ")")
-                     : std::string());
+                            : std::string());
+    optimizer = make_optimizer(config, model->parameters());
+    schedule = make_schedule(config, train_loader->num_batches());
   }
 
   // The latest weights: model.safetensors, and model.onnx for a model from an ONNX file (export
@@ -170,8 +162,16 @@ struct Trainer::State {
   }
 
   Checkpoint checkpoint() const {
-    return Checkpoint{config,        weights,    completed,           default_generator().state(), history,
-                      best_test_acc, best_epoch, model->state_dict(), optimizer->state_dict()};
+    return Checkpoint{.config = config,
+                      .weights = weights,
+                      .epoch = completed,
+                      .rng = default_generator().state(),
+                      .history = history,
+                      .best_test_acc = best_test_acc,
+                      .best_epoch = best_epoch,
+                      .backend = backend_name(cpu_backend()),
+                      .model = model->state_dict(),
+                      .optimizer = optimizer->state_dict()};
   }
 
   // metrics.csv and curves.svg from the history.
@@ -270,12 +270,11 @@ Trainer::Trainer(TrainConfig config, TrainData data, ModelBuilder build) : s_(st
     if (!s.config.init.empty()) nn::load_weights(*s.model, s.config.init);
   }
 
-  // An earlier run's files go only now that the new run is set up.
+  // An earlier run's files go only now that the new run is set up (and no other run writes there).
+  s.lock = RunLock(s.files.dir);
   for (const fs::path& p :
        {s.files.model, s.files.best, s.files.checkpoint, s.files.metrics, s.files.curves, s.files.onnx})
     fs::remove(p, ec);
-  fs::create_directories(s.files.dir, ec);
-  STRATA_CHECK(!ec, "train: cannot create the output directory ", s.files.dir.string(), ": ", ec.message());
   write_text_file(s.files.config, config_to_json(s.config) + "\n", "config.json");
 }
 
@@ -283,6 +282,8 @@ Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, Train
   auto state = std::make_unique<State>();
   State& s = *state;
   s.files = RunFiles(dir);
+  std::error_code ec;
+  if (fs::is_directory(dir, ec)) s.lock = RunLock(dir);  // else load_checkpoint says what is missing
   Checkpoint c = load_checkpoint(s.files.checkpoint);
   s.config = c.config;
   s.config.out_dir = dir;
@@ -305,6 +306,10 @@ Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, Train
   } catch (const Error& e) {
     fail("resume: ", s.files.checkpoint.string(), " does not fit ", s.config.model, ": ", e.what());
   }
+  if (!c.backend.empty() && c.backend != backend_name(cpu_backend()))
+    s.notes.push_back(detail::cat("the run trained on the ", c.backend, " kernels and continues on the ",
+                                  backend_name(cpu_backend()), " ones: the results differ from an uninterrupted run's ",
+                                  "by rounding (pass --backend ", c.backend, " to continue exactly)"));
   default_generator().set_state(c.rng);
   s.completed = c.epoch;
   s.history = std::move(c.history);
@@ -347,6 +352,7 @@ const TrainConfig& Trainer::config() const { return s_->config; }
 nn::Module& Trainer::model() { return *s_->model; }
 const TrainData& Trainer::data() const { return s_->data; }
 const RunFiles& Trainer::files() const { return s_->files; }
+const std::vector<std::string>& Trainer::notes() const { return s_->notes; }
 int64_t Trainer::completed_epochs() const { return s_->completed; }
 const std::vector<EpochMetrics>& Trainer::history() const { return s_->history; }
 int64_t Trainer::train_size() const { return s_->train_loader->size(); }

@@ -132,6 +132,9 @@ class Trainer {
   nn::Module& model();
   const TrainData& data() const;
   const RunFiles& files() const;
+  // What the user should know about the run's setup: a resumed run whose kernels differ from
+  // the checkpoint's, for one.
+  const std::vector<std::string>& notes() const;
   int64_t completed_epochs() const;
   const std::vector<EpochMetrics>& history() const;
   int64_t train_size() const;  // examples per epoch

@@ -1,6 +1,7 @@
 // strata train MODEL [options]: trains a zoo model with the book's recipe (or the options given),
 // printing the book's epoch line, and leaves weights, metrics and curves in --out.
 // strata train --resume DIR continues an interrupted run exactly.
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -28,6 +29,20 @@ struct TrainArgs {
 };
 
 // Finite numbers > 0 (or >= 0); CLI11's own PositiveNumber message prints the whole double range.
+// Digits only, at most 2^64-1 (CLI11 turns "-1" and 2^64 into 2^64-1).
+CLI::Validator unsigned_64_check() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        uint64_t value = 0;
+        const char* end = text.data() + text.size();
+        const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+        if (text.empty() || ec != std::errc() || ptr != end)
+          return "expected a whole number from 0 to 18446744073709551615, got '" + text + "'";
+        return {};
+      },
+      "UINT64");
+}
+
 CLI::Validator number_check(bool zero_allowed) {
   return CLI::Validator(
       [zero_allowed](std::string& text) {
@@ -217,7 +232,8 @@ void add_train_command(CLI::App& app) {
   auto* threads = cmd->add_option("--threads", a->threads, "OpenMP threads (default: $STRATA_THREADS, else all cores)")
                       ->envname("STRATA_THREADS")
                       ->check(CLI::Range(1, kMaxThreads));
-  auto* seed = cmd->add_option("--seed", a->seed, "Seed of the weights, data order, augmentation and dropout");
+  auto* seed = cmd->add_option("--seed", a->seed, "Seed of the weights, data order, augmentation and dropout")
+                   ->check(unsigned_64_check());
   auto* out = cmd->add_option("--out", a->out, "Output directory (default: runs/MODEL)");
   auto* init = cmd->add_option("--init", a->init,
                                "Start from these weights (.safetensors), or fine-tune an ONNX model (.onnx: its "
@@ -262,6 +278,7 @@ void add_train_command(CLI::App& app) {
     }();
     STRATA_CHECK(a->model.empty() || a->model == trainer.config().model, "--resume ", a->resume, " is a run of ",
                  trainer.config().model, ", not ", a->model);
+    for (const std::string& note : trainer.notes()) std::fprintf(stderr, "strata: note: %s\n", note.c_str());
     if (!a->json) print_start(trainer);
 
     EpochProgress progress(stderr);

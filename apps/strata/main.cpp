@@ -1,4 +1,7 @@
 // strata: train, evaluate, inspect, benchmark and export the model zoo from the command line.
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "commands.hpp"
@@ -18,6 +21,10 @@ int main(int argc, char** argv) {
   try {
     strata::cli::check_thread_environment();
     app.parse(argc, argv);
+    // A full disk or closed pipe behind stdout is an error, not a silent success.
+    std::cout.flush();
+    STRATA_CHECK(std::cout && std::fflush(stdout) == 0 && !std::ferror(stdout), "writing to the standard output failed",
+                 errno ? std::string(": ") + std::strerror(errno) : std::string());
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {

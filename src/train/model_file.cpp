@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/json.hpp"
 #include "strata/autograd.hpp"
 #include "strata/error.hpp"
 #include "strata/models.hpp"
 #include "strata/nn/weights.hpp"
-#include "io/json.hpp"
 #include "strata/onnx.hpp"
 #include "train/checkpoint.hpp"
 #include "train/weights_metadata.hpp"
@@ -155,6 +155,25 @@ LoadedModel load_onnx_model(const std::filesystem::path& path, const std::string
 
 }  // namespace
 
+Shape output_shape_for(nn::Module& model, const Shape& input, const std::string& name, const std::string& hint) {
+  Shape example{1};
+  for (int64_t d : input) example.push_back(d);
+  const bool training = model.is_training();
+  try {
+    NoGradGuard no_grad;
+    model.eval();
+    const Shape out = model(zeros(example)).shape();
+    model.train(training);
+    return out;
+  } catch (const nn::LayerError& e) {
+    model.train(training);
+    std::string size;
+    for (int64_t d : input) size += (size.empty() ? "" : "x") + std::to_string(d);
+    fail(name, " cannot take ", size, " images: it stops at layer ", e.layer_path(), " (", e.layer_type(),
+         ") whose input is ", e.input_shape(), ": ", e.op_message(), "; ", hint);
+  }
+}
+
 LoadedModel load_model(const std::filesystem::path& path, const std::string& model_override) {
   if (path.extension() == ".onnx") return load_onnx_model(path, model_override);
   LoadedModel loaded;
@@ -163,6 +182,12 @@ LoadedModel load_model(const std::filesystem::path& path, const std::string& mod
                                                     .num_classes = static_cast<int64_t>(loaded.info.classes.size())});
   nn::load_weights(*loaded.module, path);
   loaded.module->eval();
+  // Before any data of the declared size is loaded (1x2048x2048 took 3.2 GB, then asked for 20).
+  const Shape out = output_shape_for(*loaded.module, loaded.info.input, loaded.info.model,
+                                     "the file's strata.input metadata does not fit its model");
+  STRATA_CHECK(out.ndim() == 2 && out[1] == static_cast<int64_t>(loaded.info.classes.size()), "'", path.string(),
+               "': ", loaded.info.model, " gives outputs of shape ", out, " for one image, but the file names ",
+               loaded.info.classes.size(), " classes");
   return loaded;
 }
 

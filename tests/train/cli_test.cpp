@@ -166,6 +166,32 @@ TEST(Cli, ThreadCountsAreCapped) {
   expect_output(test::run_strata_env("OMP_NUM_THREADS=1", "bench lenet --iters 1 --warmup 0"), 0, "1 threads");
 }
 
+// Issue 22, defects 6, 7 and 12: weights declaring an input their model cannot take fail before
+// any data of that size is loaded (1x2048x2048 took 3.2 GB, then asked for 20 GB); --output onto a
+// symbolic link or device is refused (it was replaced by a regular file); a seed out of range is a
+// usage error (-1 and 2^64 became 2^64-1); a failed write to stdout is an error (it exited 0).
+TEST(Cli, MisdeclaredInputsOutputsAndSeedsAreErrors) {
+  TempDir dir;
+  auto lenet = models::build("lenet");
+  nn::save_weights(*lenet, dir / "big.safetensors", {{"strata.model", "lenet"}, {"strata.input", "1,2048,2048"}});
+  expect_output(run_strata("eval " + q(dir / "big.safetensors") + " --limit 10"), 1,
+                "lenet cannot take 1x2048x2048 images: it stops at layer 7 (Linear)");
+  nn::save_weights(*lenet, dir / "lenet.safetensors", {{"strata.model", "lenet"}});
+
+  std::filesystem::create_symlink(dir / "elsewhere.onnx", dir / "link.onnx");
+  expect_output(run_strata("export " + q(dir / "lenet.safetensors") + " -o " + q(dir / "link.onnx")), 1,
+                "exists and is a symbolic link; Strata writes only a new file or over a regular file");
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "link.onnx"));
+  expect_output(run_strata("export " + q(dir / "lenet.safetensors") + " -o /dev/null"), 1, "exists and is a device");
+
+  for (const char* seed : {"-1", "18446744073709551616", "1e3"})
+    expect_output(run_strata(std::string("train lenet --epochs 1 --seed ") + seed), 2,
+                  std::string("--seed: expected a whole number from 0 to 18446744073709551615, got '") + seed + "'");
+
+  EXPECT_EQ(run_strata("summary lenet").exit_code, 0);
+  EXPECT_EQ(run_strata("summary lenet >/dev/full").exit_code, 1);  // the message goes to /dev/full too
+}
+
 // strata train --init model.onnx: fine-tunes the file's model with a new classifier, writes
 // model.onnx (which eval reads back to the same accuracy), resumes to the same weights as a run
 // without a break; misuse is a clear error.

@@ -68,6 +68,7 @@ std::size_t ByteReader::read_gzip(void* dst, std::size_t n) {
     const std::size_t got = std::fread(input_.data(), 1, kInputChunk, file_.get());
     if (got == 0 && std::ferror(file_.get())) fail("read error (", std::strerror(errno), ")");
     input_.resize(got);
+    position_ += got;
     z.next_in = input_.data();
     z.avail_in = static_cast<uInt>(got);
     return got > 0;
@@ -118,6 +119,14 @@ std::vector<uint8_t> ByteReader::read_up_to(std::size_t n) {
     }
   }
   return out;
+}
+
+uint64_t ByteReader::max_data_left() const {
+  const uint64_t left = file_size_ > position_ ? file_size_ - position_ : 0;
+  if (!stream_) return left;
+  constexpr uint64_t kMaxDeflateRatio = 1032;
+  constexpr uint64_t kPending = 1 << 16;  // output zlib may hold back (its window), and the gzip trailer
+  return (left + stream_->avail_in) * kMaxDeflateRatio + kPending;
 }
 
 bool ByteReader::at_end() {

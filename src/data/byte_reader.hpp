@@ -36,6 +36,9 @@ class ByteReader {
   // Reads up to n bytes (all the data by default) into a vector that grows with the data actually
   // read, so a header claiming more than the file holds never causes a large allocation.
   std::vector<uint8_t> read_up_to(std::size_t n = std::numeric_limits<std::size_t>::max());
+  // The most data the rest of the file can hold: its size when raw; when compressed, deflate's
+  // largest ratio (1032:1) times the compressed bytes left. A header declaring more is corrupt.
+  uint64_t max_data_left() const;
   // True when no data is left (otherwise one byte is consumed); for gzip this also reads and
   // verifies the last member's trailer (CRC and length).
   bool at_end();
@@ -57,7 +60,7 @@ class ByteReader {
   };
   std::unique_ptr<std::FILE, FileCloser> file_;
   uint64_t file_size_ = 0;
-  uint64_t position_ = 0;               // raw files: bytes read so far
+  uint64_t position_ = 0;               // bytes read from the file so far
   std::unique_ptr<z_stream_s> stream_;  // gzip files only
   std::vector<uint8_t> input_;          // compressed bytes read from the file, not yet inflated
   bool ended_ = false;                  // gzip: the last member's trailer has been checked

@@ -14,6 +14,9 @@ namespace {
 
 constexpr uint8_t kUnsignedByte = 0x08;
 constexpr uint64_t kMaxElements = uint64_t{1} << 40;  // far beyond any real IDX file
+// What one IDX file may load into memory: 2.7 million 28x28 images (EMNIST, the largest MNIST-style
+// set, has 0.8 million). A gzip bomb declaring more is refused before it is inflated.
+constexpr uint64_t kMaxBytes = uint64_t{1} << 31;
 
 // "00 00 08 03"
 std::string hex(std::initializer_list<uint8_t> bytes) {
@@ -71,6 +74,15 @@ IdxArray read_idx(const std::filesystem::path& path, uint8_t ndim, const char* w
       in.fail("the IDX header's sizes ", dims_str(array.dims), " are implausibly large (corrupt header)");
     count *= size;
   }
+  if (!in.compressed() && count > in.max_data_left())
+    in.fail("truncated: the header promises ", what, " of ", dims_str(array.dims), " = ", count,
+            " bytes after the header, but the file holds only ", in.max_data_left());
+  if (count > in.max_data_left())
+    in.fail("the IDX header declares ", what, " of ", dims_str(array.dims), " = ", count, " bytes, more than the compressed ",
+            "file can hold (at most ", in.max_data_left(), "); it is corrupt");
+  if (count > kMaxBytes)
+    in.fail("the IDX header declares ", what, " of ", dims_str(array.dims), " = ", count,
+            " bytes, more than the ", kMaxBytes, " Strata loads from one IDX file into memory");
   array.data = in.read_up_to(static_cast<std::size_t>(count));
   if (array.data.size() < count)
     in.fail("truncated: the header promises ", what, " of ", dims_str(array.dims), " = ", count,

@@ -1,8 +1,6 @@
 // Image-folder datasets (torchvision's ImageFolder): DIR/<class>/<image>, decoded with stb_image
 // (PNG, JPEG, BMP), converted to the requested channel count and resized at load time. Files are
 // decoded in parallel, each straight into its slot of the dataset.
-#include <stb_image.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -14,6 +12,7 @@
 #include <string>
 #include <system_error>
 
+#include "data/image_decode.hpp"
 #include "data/image_kernels.hpp"
 #include "strata/data/dataset.hpp"
 #include "strata/error.hpp"
@@ -49,14 +48,8 @@ std::vector<fs::path> sorted_entries(const fs::path& dir, Keep keep) {
   return entries;
 }
 
-// A decoded image: interleaved H x W x channels pixels owned by stb_image.
-struct Decoded {
-  std::unique_ptr<uint8_t, void (*)(void*)> pixels{nullptr, stbi_image_free};
-  int width = 0, height = 0;
-};
-
 // Reads and decodes `path` to `channels` channels; returns the error message instead on failure.
-std::string decode(const fs::path& path, int channels, Decoded& out) {
+std::string decode(const fs::path& path, int channels, DecodedImage& out) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return path.string() + ": cannot open (" + std::strerror(errno) + "); fix its permissions or remove it";
   std::vector<uint8_t> bytes;
@@ -66,24 +59,12 @@ std::string decode(const fs::path& path, int channels, Decoded& out) {
   const bool failed = std::ferror(f);
   std::fclose(f);
   if (failed) return path.string() + ": read error; check the file system or remove the file";
-  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    return path.string() + ": file too large to decode (over 2 GiB); remove it";
-  int w = 0, h = 0, file_channels = 0;
-  out.pixels.reset(
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_channels, channels));
-  if (!out.pixels)
-    return path.string() + ": cannot decode the image (stb_image: " + stbi_failure_reason() +
-           "); replace or remove the file";
-  if (w <= 0 || h <= 0)
-    return path.string() + ": the image is " + std::to_string(w) + "x" + std::to_string(h) +
-           " pixels: it holds no pixels; replace or remove the file";
-  out.width = w;
-  out.height = h;
-  return {};
+  const std::string problem = decode_image(bytes, channels, out);
+  return problem.empty() ? problem : path.string() + ": " + problem + "; replace or remove the file";
 }
 
 // dst (C x height x width) = the interleaved image, bilinearly resized when its size differs.
-void store(const Decoded& img, int channels, int64_t height, int64_t width, uint8_t* dst) {
+void store(const DecodedImage& img, int channels, int64_t height, int64_t width, uint8_t* dst) {
   const uint8_t* src = img.pixels.get();
   const int64_t in_plane = int64_t{img.width} * img.height;
   if (img.height == height && img.width == width) {
@@ -134,7 +115,7 @@ ImageDataset load_image_folder(const fs::path& dir, const ImageFolderOptions& op
                " has no class sub-folders; expected DIR/<class>/<image>.png|jpg|jpeg|bmp");
 
   // The first image fixes the size when none is requested.
-  Decoded first;
+  DecodedImage first;
   if (std::string error = decode(files[0].path, options.channels, first); !error.empty()) fail(error);
   ds.channels = options.channels;
   ds.height = options.height > 0 ? options.height : first.height;
@@ -149,7 +130,7 @@ ImageDataset load_image_folder(const fs::path& dir, const ImageFolderOptions& op
   std::vector<std::string> errors(files.size());
 #pragma omp parallel for schedule(dynamic, 16)
   for (int64_t i = 1; i < n; ++i) {
-    Decoded img;
+    DecodedImage img;
     errors[i] = decode(files[i].path, options.channels, img);
     if (!errors[i].empty()) continue;
     if (options.height == 0 && (img.height != ds.height || img.width != ds.width)) {

@@ -1,14 +1,14 @@
 // Inputs for prediction (image files and .npy batches) and the top-k classes of logits.
 #include "strata/train/predict.hpp"
 
-#include <stb_image.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <memory>
 #include <numeric>
 
+#include "data/image_decode.hpp"
+#include "io/file.hpp"
 #include "strata/autograd.hpp"
 #include "strata/data/transforms.hpp"
 #include "strata/error.hpp"
@@ -17,9 +17,6 @@
 
 namespace strata::train {
 namespace {
-
-// Larger images are refused before decoding: no model input needs them.
-constexpr int64_t kMaxImagePixels = int64_t{1} << 24;
 
 }  // namespace
 
@@ -32,21 +29,21 @@ Tensor load_image_input(const std::filesystem::path& path, const WeightsInfo& in
                "-channel inputs; images convert to 1 (grey) or 3 (RGB) channels only; pass a .npy batch");
   std::error_code ec;
   STRATA_CHECK(std::filesystem::is_regular_file(path, ec), where, "no such image file");
-  int w = 0, h = 0, file_channels = 0;
-  STRATA_CHECK(stbi_info(path.c_str(), &w, &h, &file_channels), where,
-               "cannot read the image (stb_image: ", stbi_failure_reason(), "); give a PNG, JPEG or BMP file");
-  STRATA_CHECK(w > 0 && h > 0, where, "the image is ", w, "x", h, " pixels: it holds no pixels; replace the file");
-  STRATA_CHECK(int64_t{w} * h <= kMaxImagePixels, where, "the image is ", w, "x", h,
-               " pixels, too large to use as an input (at most ", kMaxImagePixels, " pixels)");
-  std::unique_ptr<uint8_t, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &w, &h, &file_channels, static_cast<int>(channels)), stbi_image_free);
-  STRATA_CHECK(pixels, where, "cannot decode the image (stb_image: ", stbi_failure_reason(),
-               "); give a PNG, JPEG or BMP file");
+  const io::InputFile file(path, "predict");
+  STRATA_CHECK(file.size() <= (uint64_t{1} << 30), where, "the file has ", file.size(),
+               " bytes, more than an image Strata decodes (1 GiB)");
+  std::vector<uint8_t> bytes(static_cast<std::size_t>(file.size()));
+  file.read(0, bytes.data(), bytes.size());
+  data::DecodedImage image;
+  const std::string problem = data::decode_image(bytes, static_cast<int>(channels), image);
+  STRATA_CHECK(problem.empty(), where, problem, "; give a PNG, JPEG or BMP file");
+  const int w = image.width, h = image.height;
+  const uint8_t* pixels = image.pixels.get();
   // Interleaved H x W x C -> planar C x H x W.
   const int64_t plane = int64_t{w} * h;
   std::vector<uint8_t> planar(static_cast<std::size_t>(plane * channels));
   for (int64_t c = 0; c < channels; ++c)
-    for (int64_t i = 0; i < plane; ++i) planar[c * plane + i] = pixels.get()[i * channels + c];
+    for (int64_t i = 0; i < plane; ++i) planar[c * plane + i] = pixels[i * channels + c];
   Tensor x = data::to_float(planar, {1, channels, h, w});
   if (h != info.input[1] || w != info.input[2]) x = data::resize_bilinear(x, info.input[1], info.input[2]);
   if (!info.mean.empty()) x = data::normalize(x, info.mean, info.std);

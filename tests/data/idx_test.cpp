@@ -174,6 +174,22 @@ TEST(Idx, BadImageFiles) {
   }
 }
 
+// Issue 22, defect 5: a small gzip declaring millions of images took gigabytes before failing.
+// The declared size is checked against what the compressed file can hold (deflate inflates at most
+// 1032-fold) and against the most one IDX file may load, before anything is inflated.
+TEST(Idx, GzipBombsAreRefusedBeforeInflating) {
+  TempDir dir;
+  write_file(dir / "labels", kLabels);
+  write_file(dir / "images", gzip(idx_file({5'000'000, 28, 28}, Bytes(1000, 0))));
+  expect_error([&] { load_idx(dir / "images", dir / "labels", mnist_class_names()); },
+               "the IDX header declares images N x H x W of 5000000 x 28 x 28 = 3920000000 bytes, more than the "
+               "compressed file can hold");
+  // 3.2 MB of gzip can hold 3.3 GB: the size limit refuses it.
+  write_file(dir / "images", gzip(idx_file({3, 32768, 32768}, Bytes(3'200'000, 0))));
+  expect_error([&] { load_idx(dir / "images", dir / "labels", mnist_class_names()); },
+               "= 3221225472 bytes, more than the 2147483648 Strata loads from one IDX file into memory");
+}
+
 TEST(Idx, CountsAndLabelsMustAgree) {
   TempDir dir;
   write_file(dir / "train-images-idx3-ubyte", kImages);
@@ -227,6 +243,7 @@ TEST(Idx, HeaderClaimingHugeSizesAllocatesOnlyWhatTheFileHolds) {
     const Bytes huge = idx_file({4000, 4000, 4000}, Bytes(64, 7));
     write_file(dir / "images", compressed ? gzip(huge) : huge);
     expect_error([&] { load_idx(dir / "images", dir / "labels", mnist_class_names()); },
-                 "= 64000000000 bytes after the header, but the file holds only 64");
+                 compressed ? "= 64000000000 bytes, more than the compressed file can hold"
+                            : "= 64000000000 bytes after the header, but the file holds only 64");
   }
 }

@@ -96,9 +96,9 @@ TEST(ImageFolder, Errors) {
   write_file(dir / "b" / "readme.txt", {1});
   expect_error([&] { load_image_folder(dir.path()); }, "class folder " + (dir / "b").string() + " holds no .png");
 
-  write_file(dir / "b" / "broken.png", {0x89, 'P', 'N', 'G', 1, 2, 3});
+  write_file(dir / "b" / "broken.png", {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3});
   expect_error([&] { load_image_folder(dir.path()); },
-               (dir / "b" / "broken.png").string() + ": cannot decode the image");
+               (dir / "b" / "broken.png").string() + ": cannot read the image header");
 
   // A file that decodes to no pixels is named, not resized (it crashed the resize).
   std::filesystem::remove(dir / "b" / "broken.png");
@@ -113,4 +113,45 @@ TEST(ImageFolder, Errors) {
   const ImageDataset resized = load_image_folder(dir.path(), {.channels = 3, .height = 5, .width = 5});
   EXPECT_EQ(resized.size(), 2);
   for (uint8_t v : resized.image(1).subspan(0, 25)) EXPECT_EQ(v, 1);
+}
+
+// Issue 22, defects 5 and 11: only PNG, JPEG and BMP are decoded (recognised by their bytes, not
+// the file name); files cut short are refused (stb_image decoded truncated BMPs as zeros); an image
+// declaring more than 4096x4096 pixels is refused before decoding (two 389 KB PNGs of 20000x20000
+// took 3.9 GB, then aborted).
+TEST(ImageFolder, OnlyWholeImagesOfTheDocumentedFormats) {
+  TempDir dir;
+  write_image(dir / "a" / "x.png", 2, 2, solid(2, 2, 1, 2, 3));
+  auto refused = [&](const std::string& name, const Bytes& bytes, const std::string& fragment) {
+    SCOPED_TRACE(name);
+    write_file(dir / "b" / name, bytes);
+    expect_error([&] { load_image_folder(dir.path()); }, (dir / "b" / name).string() + ": " + fragment);
+    std::filesystem::remove(dir / "b" / name);
+  };
+  const Bytes gif = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0, 0, 0, ',', 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 'D', 1, 0, ';'};
+  refused("gif.png", gif, "not a PNG, JPEG or BMP file (Strata reads these three)");
+  refused("pnm.bmp", Bytes{'P', '5', ' ', '1', ' ', '1', ' ', '2', '5', '5', '\n', 7}, "not a PNG, JPEG or BMP file");
+
+  write_image(dir / "w" / "whole.bmp", 16, 16, solid(16, 16, 9, 9, 9));
+  const Bytes bmp = strata::test::read_file(dir / "w" / "whole.bmp");
+  refused("cut.bmp", Bytes(bmp.begin(), bmp.end() - 10),
+          "the BMP is cut short: its 16x16 pixels need " + std::to_string(bmp.size()) + " bytes, the file has " +
+              std::to_string(bmp.size() - 10));
+  write_image(dir / "w" / "whole.jpg", 16, 16, solid(16, 16, 9, 9, 9));
+  const Bytes jpg = strata::test::read_file(dir / "w" / "whole.jpg");
+  refused("cut.jpg", Bytes(jpg.begin(), jpg.end() - 20), "the JPEG is cut short");
+  write_image(dir / "w" / "whole.png", 16, 16, solid(16, 16, 9, 9, 9));
+  const Bytes png = strata::test::read_file(dir / "w" / "whole.png");
+  refused("cut.png", Bytes(png.begin(), png.end() - 20), "cannot decode the image");
+  std::filesystem::remove_all(dir / "w");
+
+  // A grey PNG header declaring 20000x20000 (stb_image checks no chunk CRC).
+  Bytes huge(png.begin(), png.begin() + 33);
+  for (int at : {16, 20}) huge[at] = 0, huge[at + 1] = 0, huge[at + 2] = 0x4e, huge[at + 3] = 0x20;
+  huge[25] = 0;  // colour type: grey
+  refused("huge.png", huge, "the image is 20000x20000 pixels, more than the 16777216 Strata decodes (4096x4096)");
+
+  // The whole files decode, whatever their names say.
+  write_file(dir / "b" / "really_a_bmp.png", bmp);
+  EXPECT_EQ(load_image_folder(dir.path(), {.channels = 3, .height = 4, .width = 4}).size(), 2);
 }

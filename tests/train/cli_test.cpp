@@ -150,7 +150,7 @@ TEST(Cli, BadInputIsAClearErrorNeverACrash) {
                 "'" + (dir / "nope.png").string() + "': no such image file");
   test::write_file(dir / "fake.jpg", {1, 2, 3, 4});
   expect_output(run_strata("predict " + q(dir / "lenet.safetensors") + " --model lenet " + q(dir / "fake.jpg")), 1,
-                "'" + (dir / "fake.jpg").string() + "': cannot read the image");
+                "'" + (dir / "fake.jpg").string() + "': not a PNG, JPEG or BMP file");
   expect_output(run_strata("predict " + q(dir / "missing.safetensors") + " " + q(dir / "fake.jpg")), 1,
                 "missing.safetensors");
 }

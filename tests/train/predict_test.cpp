@@ -124,13 +124,13 @@ TEST(Predict, BadImagesNameTheFile) {
                "'" + (dir / "none.png").string() + "': no such image file");
   strata::test::write_file(dir / "text.png", {'h', 'e', 'l', 'l', 'o'});
   expect_error([&] { load_input(dir / "text.png", info); },
-               "'" + (dir / "text.png").string() + "': cannot read the image (stb_image: ");
+               "'" + (dir / "text.png").string() + "': not a PNG, JPEG or BMP file (Strata reads these three)");
   // Images of no pixels (a BMP declaring a zero width or height) are an error, not a crash.
   for (const auto& [w, h] : {std::pair{2, 0}, std::pair{0, 2}}) {
     strata::test::write_file(dir / "empty.bmp", strata::test::bmp_declaring(w, h));
     expect_error([&] { load_input(dir / "empty.bmp", info); },
                  detail::cat("'", (dir / "empty.bmp").string(), "': the image is ", w, "x", h,
-                             " pixels: it holds no pixels; replace the file"));
+                             " pixels: it holds no pixels; give a PNG, JPEG or BMP file"));
   }
   WeightsInfo volume = info;
   volume.model = "resnet3d18";

@@ -16,6 +16,14 @@ Shape parse_shape(const std::string& text, const char* flag) {
   return *shape;
 }
 
+void check_input_size(const Shape& input, const char* flags) {
+  constexpr double kMaxInputGiB = 4.0;
+  double gib = 4.0 / (1 << 30);
+  for (int64_t d : input) gib *= static_cast<double>(d);
+  STRATA_CHECK(gib <= kMaxInputGiB, flags, ": an input of ", input, " floats would take ", gib, " GiB (at most ",
+               kMaxInputGiB, "); lower the batch size or the input size");
+}
+
 ModelSource find_model(const std::string& name_or_file) {
   if (!name_or_file.ends_with(".onnx")) {
     const models::ModelInfo& info = models::find(name_or_file);

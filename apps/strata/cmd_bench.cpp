@@ -72,6 +72,7 @@ void run_bench(const BenchArgs& a) {
   const int64_t batch = a.batch_size > 0 ? a.batch_size : info.batch_size;
   Shape input = sample;
   input[0] = batch;
+  check_input_size(input, "--batch-size and --input");
   STRATA_CHECK(a.iters > 0 && a.warmup >= 0, "--iters must be positive and --warmup non-negative");
 
   STRATA_CHECK(!info.from_file || a.weights.empty(), "--weights: ", a.model, " carries its own weights");

@@ -43,6 +43,7 @@ void add_export_command(CLI::App& app) {
     if (!options.dynamic_batch) shape = parse_shape(a->batch, "--batch");
     STRATA_CHECK(shape.ndim() == 1, "--batch: expected one positive integer or 'dynamic', got '", a->batch, "'");
     for (int64_t d : info.input) shape.push_back(d);
+    check_input_size(shape, "--batch");
     onnx::save(*loaded.module, shape, a->output, options);
     std::cout << "wrote " << a->output << ": " << info.model << " for inputs of " << shape
               << (options.dynamic_batch ? " (any batch)" : "") << ", opset " << a->opset << "\n";

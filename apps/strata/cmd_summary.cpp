@@ -46,7 +46,7 @@ void add_summary_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("summary", "Print a model's layers, output shapes, parameters and MACs");
   cmd->add_option("model", args->model, "Model name (see `strata models`) or ONNX file (model.onnx)")->required();
   cmd->add_option("--input", args->input, "Input shape N,C,H,W (N,C,D,H,W for 3-D models); default: the model's training input");
-  cmd->add_option("--classes", args->classes, "Number of output classes")->check(CLI::PositiveNumber);
+  cmd->add_option("--classes", args->classes, "Number of output classes")->check(CLI::Range(int64_t{1}, kMaxClasses));
   cmd->add_flag("--json", args->json, "Print JSON instead of a table");
   cmd->add_flag("--graph", args->graph, "Also print the compiled graph (after fusion, batch-norm folding, ...)");
   cmd->add_option("--mode", args->mode, "The graph's mode: infer (evaluation, no gradients) or train")
@@ -56,6 +56,7 @@ void add_summary_command(CLI::App& app) {
     const Shape input = args->input.empty() ? info.input : parse_shape(args->input, "--input");
     STRATA_CHECK(input.ndim() == info.input.ndim(), "--input: ", info.name, " takes a ", info.input.ndim(),
                  "-D input such as ", info.input, ", got ", input);
+    check_input_size(input, "--input");
     auto model = info.build(input[1], args->classes);
     nn::ModelSummary s;
     try {

@@ -242,7 +242,7 @@ void add_train_command(CLI::App& app) {
   auto* num_classes =
       cmd->add_option("--num-classes", a->num_classes,
                       "With --init model.onnx: a new classifier of N classes in place of the file's last layer")
-          ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+          ->check(CLI::Range(int64_t{1}, kMaxClasses));
   auto* resume = cmd->add_option("--resume", a->resume, "Continue the interrupted run in this directory");
   auto* overwrite = cmd->add_flag("--overwrite", a->overwrite, "Replace a run already in --out");
   auto* limit_train = cmd->add_option("--limit-train", a->limit_train, "Train on the first N images only")

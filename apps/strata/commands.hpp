@@ -9,6 +9,7 @@
 
 #include "strata/nn/module.hpp"
 #include "strata/shape.hpp"
+#include "strata/train/config.hpp"
 
 namespace strata::cli {
 
@@ -32,14 +33,18 @@ struct ModelSource {
 };
 ModelSource find_model(const std::string& name_or_file);
 
-// The most threads any command runs (flags and OMP_NUM_THREADS alike).
-inline constexpr int kMaxThreads = 1024;
-
 // Refuses an OMP_NUM_THREADS that OpenMP would act on but that names more than kMaxThreads threads
 // (OpenMP aborts when it cannot create them) or is not a number.
 void check_thread_environment();
 
+using train::kMaxClasses;
+using train::kMaxThreads;
+
 // "1,1,28,28" -> [1,1,28,28]; throws strata::Error naming the flag on a malformed list.
 Shape parse_shape(const std::string& text, const char* flag);
+
+// Refuses a model input (batch first) whose floats alone would take more than 4 GiB, naming the
+// flags that set it: a mistyped batch size or input size, not a request to allocate it.
+void check_input_size(const Shape& input, const char* flags);
 
 }  // namespace strata::cli

@@ -50,12 +50,8 @@ Kind parse_name(const Names<Kind, N>& names, std::string_view name, const char* 
 }
 
 // Limits that keep a mistyped value from asking for absurd amounts of memory or time.
-constexpr int64_t kMaxEpochs = 100000;
-constexpr int64_t kMaxBatch = 65536;
 constexpr int64_t kMaxResize = 2048;
 constexpr int64_t kMaxPadding = 256;
-constexpr int kMaxThreads = 1024;
-constexpr int64_t kMaxClasses = 100000;
 
 bool finite_nonneg(double v) { return std::isfinite(v) && v >= 0.0; }
 

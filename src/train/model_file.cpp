@@ -21,7 +21,6 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t kMaxInputSize = 4096;  // per dimension of strata.input
-constexpr std::size_t kMaxClasses = 100000;
 
 std::string shape_text(const Shape& s) {
   std::ostringstream out;
@@ -83,7 +82,7 @@ WeightsInfo parse_weights_info(const io::Metadata& m, const std::string& where, 
 
   if (const std::string* classes = get("strata.classes")) {
     const json j = io::parse_json(*classes, where, "strata.classes");
-    STRATA_CHECK(j.is_array() && !j.empty() && j.size() <= kMaxClasses &&
+    STRATA_CHECK(j.is_array() && !j.empty() && j.size() <= static_cast<std::size_t>(kMaxClasses) &&
                      std::all_of(j.begin(), j.end(), [](const json& v) { return v.is_string(); }),
                  where, "strata.classes must be a non-empty JSON list of class names, got ", detail::printable(*classes, 80));
     info.classes = j.get<std::vector<std::string>>();

@@ -283,6 +283,8 @@ Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, Train
   State& s = *state;
   s.files = RunFiles(dir);
   std::error_code ec;
+  STRATA_CHECK(!fs::is_regular_file(dir, ec), "resume: ", dir.string(),
+               " is a file; --resume takes the output directory of a run (the one holding checkpoint.safetensors)");
   if (fs::is_directory(dir, ec)) s.lock = RunLock(dir);  // else load_checkpoint says what is missing
   Checkpoint c = load_checkpoint(s.files.checkpoint);
   s.config = c.config;

@@ -25,6 +25,13 @@ DatasetKind parse_dataset(std::string_view name);
 OptimizerKind parse_optimizer(std::string_view name);
 ScheduleKind parse_schedule(std::string_view name);
 
+// Limits that keep a mistyped value from asking for absurd amounts of memory or time; the CLI's
+// flags take the same ranges.
+inline constexpr int64_t kMaxEpochs = 100000;
+inline constexpr int64_t kMaxBatch = 65536;
+inline constexpr int kMaxThreads = 1024;
+inline constexpr int64_t kMaxClasses = 100000;
+
 struct TrainConfig {
   // ---- Model and data ----
   std::string model;  // zoo name (see `strata models`), or a name for an ONNX init; recorded in every output file

@@ -21,10 +21,10 @@ namespace pb = ::onnx;
 // ---- Constants ----
 
 RunValue constant_value(const pb::TensorProto& t, const std::string& where) {
-  STRATA_CHECK(t.data_location() != pb::TensorProto::EXTERNAL, "onnx import: tensor '", t.name(), "' of ", where,
+  STRATA_CHECK(t.data_location() != pb::TensorProto::EXTERNAL, "onnx import: tensor '", detail::printable(t.name()), "' of ", where,
                " keeps its data in an external file; import reads models whose tensors are inside the file "
                "(save them with onnx.save(model, path, save_as_external_data=False))");
-  STRATA_CHECK(t.dims_size() <= kMaxDims, "onnx import: tensor '", t.name(), "' of ", where, " has ", t.dims_size(),
+  STRATA_CHECK(t.dims_size() <= kMaxDims, "onnx import: tensor '", detail::printable(t.name()), "' of ", where, " has ", t.dims_size(),
                " dimensions; Strata's tensors have at most ", kMaxDims);
   int64_t count = 1;
   std::vector<int64_t> dims;
@@ -38,14 +38,14 @@ RunValue constant_value(const pb::TensorProto& t, const std::string& where) {
   const auto n = static_cast<std::size_t>(count);
   const std::string& raw = t.raw_data();
   auto check_size = [&](std::size_t have) {
-    STRATA_CHECK(have == n, "onnx import: tensor '", t.name(), "' of ", where, " declares ", n, " values (shape ",
+    STRATA_CHECK(have == n, "onnx import: tensor '", detail::printable(t.name()), "' of ", where, " declares ", n, " values (shape ",
                  shape, ") but holds ", have);
   };
   switch (t.data_type()) {
     case pb::TensorProto::FLOAT: {
       if (t.has_raw_data()) {
         check_size(raw.size() / sizeof(float));
-        STRATA_CHECK(raw.size() % sizeof(float) == 0, "onnx import: tensor '", t.name(), "' has ", raw.size(),
+        STRATA_CHECK(raw.size() % sizeof(float) == 0, "onnx import: tensor '", detail::printable(t.name()), "' has ", raw.size(),
                      " bytes, not a whole number of floats");
         std::vector<float> values(n);
         std::memcpy(values.data(), raw.data(), raw.size());
@@ -65,7 +65,7 @@ RunValue constant_value(const pb::TensorProto& t, const std::string& where) {
     }
     case pb::TensorProto::INT64:
     case pb::TensorProto::INT32: {
-      STRATA_CHECK(shape.ndim() <= 1, "onnx import: integer tensor '", t.name(), "' of ", where, " has shape ", shape,
+      STRATA_CHECK(shape.ndim() <= 1, "onnx import: integer tensor '", detail::printable(t.name()), "' of ", where, " has shape ", shape,
                    "; import takes integers as scalars and lists (shapes, axes, sizes)");
       RunValue v;
       v.is_ints = true;
@@ -95,7 +95,7 @@ RunValue constant_value(const pb::TensorProto& t, const std::string& where) {
       return v;
     }
     default:
-      fail("onnx import: tensor '", t.name(), "' of ", where, " has ONNX data type ", t.data_type(),
+      fail("onnx import: tensor '", detail::printable(t.name()), "' of ", where, " has ONNX data type ", t.data_type(),
            "; import reads float, double, int64 and int32 tensors");
   }
 }
@@ -249,14 +249,14 @@ Imported from_bytes(const std::string& bytes, const std::string& where, const Im
 
   std::set<std::string> initializer_names;
   for (const pb::TensorProto& t : g.initializer()) {
-    STRATA_CHECK(!t.name().empty() && initializer_names.insert(t.name()).second, where, "initializer '", t.name(),
+    STRATA_CHECK(!t.name().empty() && initializer_names.insert(t.name()).second, where, "initializer '", detail::printable(t.name()),
                  "' is unnamed or named twice");
   }
   // The input: the graph input that is not an initializer (older files list those as inputs too).
   const pb::ValueInfoProto* input = nullptr;
   for (const pb::ValueInfoProto& v : g.input()) {
     if (initializer_names.contains(v.name())) continue;
-    STRATA_CHECK(input == nullptr, where, "the graph has inputs '", input ? input->name() : "", "' and '", v.name(),
+    STRATA_CHECK(input == nullptr, where, "the graph has inputs '", detail::printable(input ? input->name() : ""), "' and '", detail::printable(v.name()),
                  "'; import runs models of one input");
     input = &v;
   }
@@ -307,7 +307,7 @@ Imported from_bytes(const std::string& bytes, const std::string& where, const Im
     }
     nodes.push_back(std::move(n));
   }
-  STRATA_CHECK(known.contains(out.output_name), where, "nothing makes the output '", out.output_name, "'");
+  STRATA_CHECK(known.contains(out.output_name), where, "nothing makes the output '", detail::printable(out.output_name), "'");
 
   // Constant scalar inputs read as attributes, once, rather than at every run: Dropout's ratio,
   // Clip's bounds (opset 11 on).
@@ -362,7 +362,7 @@ Imported from_bytes(const std::string& bytes, const std::string& where, const Im
 Shape Imported::example_shape() const {
   Shape shape{1};
   for (std::size_t i = 1; i < input_dims.size(); ++i) {
-    STRATA_CHECK(input_dims[i] > 0, where, "input '", input_name, "' has a symbolic dimension ", i,
+    STRATA_CHECK(input_dims[i] > 0, where, "input '", detail::printable(input_name), "' has a symbolic dimension ", i,
                  "; Strata runs ONNX models of a fixed image size (only the batch may be symbolic)");
     shape.push_back(input_dims[i]);
   }

@@ -52,13 +52,13 @@ bool has_input(const ImportedNode& n, std::size_t i) { return i < n.inputs.size(
 const RunValue& input(const ImportedNode& n, const Values& values, std::size_t i) {
   STRATA_CHECK(has_input(n, i), "onnx import: ", n.where(), " needs input ", i + 1);
   auto it = values.find(n.inputs[i]);
-  STRATA_CHECK(it != values.end(), "onnx import: ", n.where(), " reads '", n.inputs[i], "', which nothing made");
+  STRATA_CHECK(it != values.end(), "onnx import: ", n.where(), " reads '", detail::printable(n.inputs[i]), "', which nothing made");
   return it->second;
 }
 
 const Tensor& tensor_input(const ImportedNode& n, const Values& values, std::size_t i) {
   const RunValue& v = input(n, values, i);
-  STRATA_CHECK(!v.is_ints, "onnx import: ", n.where(), " takes a float tensor as input ", i + 1, " ('", n.inputs[i],
+  STRATA_CHECK(!v.is_ints, "onnx import: ", n.where(), " takes a float tensor as input ", i + 1, " ('", detail::printable(n.inputs[i]),
                "'), got integers computed from shapes; import runs int64 values only as shapes, axes and sizes");
   return v.tensor;
 }
@@ -69,7 +69,7 @@ Tensor optional_tensor(const ImportedNode& n, const Values& values, std::size_t 
 
 const std::vector<int64_t>& ints_input(const ImportedNode& n, const Values& values, std::size_t i) {
   const RunValue& v = input(n, values, i);
-  STRATA_CHECK(v.is_ints, "onnx import: ", n.where(), " takes int64 values as input ", i + 1, " ('", n.inputs[i],
+  STRATA_CHECK(v.is_ints, "onnx import: ", n.where(), " takes int64 values as input ", i + 1, " ('", detail::printable(n.inputs[i]),
                "'), got a float tensor");
   return v.ints;
 }
@@ -604,10 +604,12 @@ RunValue constant_node_value(const ImportedNode& n) {
   } else if (name == "value_ints") {
     return RunValue{.tensor = {}, .is_ints = true, .ints = std::vector<int64_t>(a->ints().begin(), a->ints().end())};
   }
-  fail("onnx import: ", n.where(), " holds a '", name, "'; import takes tensors, floats and ints as constants");
+  fail("onnx import: ", n.where(), " holds a '", detail::printable(name), "'; import takes tensors, floats and ints as constants");
 }
 
-std::string ImportedNode::where() const { return "node '" + name + "' (" + op + ")"; }
+std::string ImportedNode::where() const {
+  return detail::cat("node '", detail::printable(name), "' (", detail::printable(op, 40), ")");
+}
 
 std::string supported_operators() {
   std::vector<std::string> names = {"Constant"};
@@ -619,12 +621,12 @@ std::string supported_operators() {
 }
 
 void check_node(const ImportedNode& n, int opset) {
-  STRATA_CHECK(n.op == "Constant" || runners().count(n.op) == 1, "onnx import: ", n.where(), ": operator ", n.op,
+  STRATA_CHECK(n.op == "Constant" || runners().count(n.op) == 1, "onnx import: ", n.where(), ": operator ", detail::printable(n.op, 40),
                " is not supported; import runs ", supported_operators());
   STRATA_CHECK(!n.outputs.empty() && !n.outputs[0].empty(), "onnx import: ", n.where(), " has no output");
   for (const auto& [name, a] : n.attributes) {
     const bool graph_attr = a.type() == pb::AttributeProto::GRAPH || a.type() == pb::AttributeProto::GRAPHS;
-    STRATA_CHECK(!graph_attr, "onnx import: ", n.where(), " has a subgraph attribute '", name,
+    STRATA_CHECK(!graph_attr, "onnx import: ", n.where(), " has a subgraph attribute '", detail::printable(name),
                  "'; import runs graphs without control flow");
   }
   (void)opset;

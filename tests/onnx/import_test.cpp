@@ -232,6 +232,13 @@ TEST(Import, MalformedOrUnsupportedFilesAreClearErrors) {
                      "node 'act' (Einsum): operator Einsum is not supported; import runs Add, AveragePool, "
                      "BatchNormalization");
 
+  // Names from the file reach messages escaped (issue 22): no terminal control from a model file.
+  m = tiny_model();
+  m.mutable_graph()->mutable_node(0)->set_name("act\x1b]0;owned\x07");
+  m.mutable_graph()->mutable_node(0)->set_op_type("Ein\x1b[2Jsum");
+  test::expect_error([&] { onnx::from_bytes(bytes_of(m)); },
+                     "node 'act\\x1b]0;owned\\x07' (Ein\\x1b[2Jsum): operator Ein\\x1b[2Jsum is not supported");
+
   m = tiny_model();
   m.mutable_opset_import(0)->set_version(9);
   test::expect_error([&] { onnx::from_bytes(bytes_of(m)); }, "opset 9 of the default domain is not supported");

@@ -91,9 +91,9 @@ Tensor load_npy(const std::filesystem::path& path) {
                "order: numpy.save(path, numpy.ascontiguousarray(a))");
   const std::optional<StoredType> stored = find_descr(header.descr);
   if (!stored) {
-    STRATA_CHECK(!header.descr.starts_with('>'), prefix, "the array is big-endian ('", header.descr,
+    STRATA_CHECK(!header.descr.starts_with('>'), prefix, "the array is big-endian ('", detail::printable(header.descr, 20),
                  "'), which Strata does not load; save it little-endian: a.astype(a.dtype.newbyteorder('<'))");
-    fail(prefix, "dtype '", header.descr, "' is not supported (Strata loads ", descr_list(), ")");
+    fail(prefix, "dtype '", detail::printable(header.descr, 20), "' is not supported (Strata loads ", descr_list(), ")");
   }
   const std::optional<uint64_t> nbytes = byte_size(header.shape, stored_size(*stored));
   STRATA_CHECK(nbytes, prefix, "the shape's size in bytes overflows 64 bits");

@@ -32,7 +32,7 @@ class DictReader {
         once(seen_shape, key);
         header.shape = read_tuple();
       } else {
-        fail(prefix_, "the header has the unexpected key '", key, "' (a .npy header has descr, fortran_order, shape)");
+        fail(prefix_, "the header has the unexpected key '", detail::printable(key), "' (a .npy header has descr, fortran_order, shape)");
       }
       if (!accept(',')) {
         expect('}', "after a value");
@@ -51,7 +51,7 @@ class DictReader {
   std::string shown() const {
     constexpr std::size_t kMax = 200;
     std::string_view text = text_.substr(0, text_.find_last_not_of(" \n\t") + 1);
-    return text.size() > kMax ? std::string(text.substr(0, kMax)) + "..." : std::string(text);
+    return detail::printable(text, kMax);
   }
   void skip_space() {
     while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\n' || text_[pos_] == '\t')) ++pos_;
@@ -77,7 +77,7 @@ class DictReader {
     if (!accept(c)) unexpected(detail::cat("'", c, "' ", where).c_str());
   }
   void once(bool& seen, const std::string& key) {
-    STRATA_CHECK(!seen, prefix_, "the header has the key '", key, "' twice");
+    STRATA_CHECK(!seen, prefix_, "the header has the key '", detail::printable(key), "' twice");
     seen = true;
   }
 
@@ -87,7 +87,7 @@ class DictReader {
     const std::size_t end = text_.find(quote, pos_ + 1);
     if (end == std::string_view::npos) unexpected("a closed string");
     std::string s(text_.substr(pos_ + 1, end - pos_ - 1));
-    STRATA_CHECK(s.find('\\') == std::string::npos, prefix_, "the header string '", s, "' has an escape, which no .npy header needs");
+    STRATA_CHECK(s.find('\\') == std::string::npos, prefix_, "the header string '", detail::printable(s), "' has an escape, which no .npy header needs");
     pos_ = end + 1;
     return s;
   }

@@ -87,6 +87,21 @@ TEST(AtomicWrite, DestinationThatIsADirectory) {
   ScratchDir dir;
   std::filesystem::create_directory(dir / "taken.npy");
   expect_file_error([&] { io::save_npy(dir / "taken.npy", zeros({2})); }, "save_npy", dir / "taken.npy",
-                    "renaming the temporary file");
+                    "exists and is a directory; Strata writes only a new file or over a regular file");
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"taken.npy"});
+}
+
+// Issue 22, defect 7: a symbolic link or a device was replaced by a regular file (as root, a
+// system device file). Only a new name or a regular file is written.
+TEST(AtomicWrite, DestinationThatIsALinkOrADeviceIsLeftAlone) {
+  ScratchDir dir;
+  io::save_npy(dir / "target.npy", zeros({2}));
+  std::filesystem::create_symlink(dir / "target.npy", dir / "link.npy");
+  expect_file_error([&] { io::save_npy(dir / "link.npy", zeros({3})); }, "save_npy", dir / "link.npy",
+                    "exists and is a symbolic link");
+  EXPECT_TRUE(std::filesystem::is_symlink(dir / "link.npy"));
+  EXPECT_EQ(io::load_npy(dir / "target.npy").shape(), Shape({2}));
+  expect_file_error([&] { io::save_npy("/dev/null", zeros({3})); }, "save_npy", "/dev/null", "exists and is a device");
+  EXPECT_TRUE(std::filesystem::is_character_file("/dev/null"));
+  EXPECT_EQ(dir.entries(), (std::vector<std::string>{"link.npy", "target.npy"}));
 }

@@ -55,7 +55,7 @@ void print_json(const train::Evaluation& ev, const train::WeightsInfo& info, con
   std::cout << nlohmann::json{{"model", info.model},      {"dataset", dataset},   {"accuracy", ev.accuracy()},
                               {"correct", ev.correct()},  {"images", ev.count()}, {"classes", classes},
                               {"confusion", ev.confusion}}
-                   .dump(2)
+                   .dump()
             << "\n";
 }
 
@@ -74,7 +74,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 65536));
   cmd->add_option("--limit", a->limit, "Evaluate the first N test images only")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 31));
-  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--json", a->json, "Print one JSON record");
   cmd->add_flag("--eager", a->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->callback([a] {
     const train::LoadedModel loaded = train::load_model(a->weights, a->model);

@@ -12,9 +12,8 @@ namespace strata::cli {
 void add_models_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("models", "List the model zoo with parameter counts and default input sizes");
   auto json = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *json, "Print JSON");
+  cmd->add_flag("--json", *json, "Print one JSON record per model, one per line");
   cmd->callback([json] {
-    nlohmann::json out = nlohmann::json::array();
     int width = 5;  // of the name column: the longest name
     for (const models::ModelInfo& m : models::zoo()) width = std::max(width, static_cast<int>(m.name.size()));
     if (!*json) std::printf("%-*s %12s  %-16s %s\n", width, "model", "parameters", "input", "description");
@@ -22,19 +21,19 @@ void add_models_command(CLI::App& app) {
       Shape input = m.input;
       const int64_t params = m.build({.in_channels = input[1]})->num_parameters();
       if (*json) {
-        out.push_back({{"name", m.name},
+        const nlohmann::json record = {{"name", m.name},
                        {"parameters", params},
                        {"input", std::vector<int64_t>(input.begin(), input.end())},
                        {"description", m.description},
                        {"recipe",
                         {{"lr", m.recipe.lr}, {"batch_size", m.recipe.batch_size}, {"epochs", m.recipe.epochs},
-                         {"resize", m.recipe.resize}}}});
+                         {"resize", m.recipe.resize}}}};
+        std::cout << record.dump() << "\n";
       } else {
         std::printf("%-*s %12lld  %-16s %s\n", width, m.name.c_str(), static_cast<long long>(params),
                     input.str().c_str(), m.description.c_str());
       }
     }
-    if (*json) std::cout << out.dump(2) << "\n";
   });
 }
 

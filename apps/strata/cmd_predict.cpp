@@ -30,7 +30,7 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--top-k", a->top_k, "Classes to show per input")->check(CLI::Range(1, 100000));
   cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 65536));
   cmd->add_option("--output", a->output, "Also write the logits (N x classes, float32) to this .npy file");
-  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--json", a->json, "Print one JSON record per input, one per line");
   cmd->add_flag("--eager", a->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->callback([a] {
     train::LoadedModel loaded = train::load_model(a->weights, a->model);
@@ -48,14 +48,12 @@ void add_predict_command(CLI::App& app) {
     const auto top = train::top_k(logits, a->top_k, loaded.info.classes);
     if (!a->output.empty()) io::save_npy(a->output, logits.to(DType::F32));
     if (a->json) {
-      nlohmann::json out = nlohmann::json::array();
       for (std::size_t i = 0; i < top.size(); ++i) {
         nlohmann::json classes = nlohmann::json::array();
         for (const train::ClassScore& s : top[i])
           classes.push_back({{"index", s.index}, {"name", s.name}, {"probability", s.probability}});
-        out.push_back({{"input", names[i]}, {"top", classes}});
+        std::cout << nlohmann::json{{"input", names[i]}, {"top", classes}}.dump() << "\n";
       }
-      std::cout << out.dump(2) << "\n";
       return;
     }
     for (std::size_t i = 0; i < top.size(); ++i) {

@@ -47,7 +47,7 @@ void add_summary_command(CLI::App& app) {
   cmd->add_option("model", args->model, "Model name (see `strata models`) or ONNX file (model.onnx)")->required();
   cmd->add_option("--input", args->input, "Input shape N,C,H,W (N,C,D,H,W for 3-D models); default: the model's training input");
   cmd->add_option("--classes", args->classes, "Number of output classes")->check(CLI::Range(int64_t{1}, kMaxClasses));
-  cmd->add_flag("--json", args->json, "Print JSON instead of a table");
+  cmd->add_flag("--json", args->json, "Print one JSON record instead of a table");
   cmd->add_flag("--graph", args->graph, "Also print the compiled graph (after fusion, batch-norm folding, ...)");
   cmd->add_option("--mode", args->mode, "The graph's mode: infer (evaluation, no gradients) or train")
       ->check(CLI::IsMember({"infer", "train"}));
@@ -92,7 +92,7 @@ void add_summary_command(CLI::App& app) {
     std::cout << nlohmann::json{{"model", info.name}, {"input", shape_json(s.input)}, {"output", shape_json(s.output)},
                                 {"params", s.params}, {"macs", s.macs}, {"activation_bytes", s.activation_bytes},
                                 {"layers", layers}, {"graph", graph}}
-                     .dump(2)
+                     .dump()
               << "\n";
   });
 }

@@ -57,6 +57,7 @@ TEST(Cli, TrainResumeEvalPredict) {
     EXPECT_NE(r.output.find(s), std::string::npos) << s << "\n" << r.output;
   r = run_strata("eval " + q(run / "model.safetensors") + " --limit 200 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;  // one record, one line
   const auto ev = nlohmann::json::parse(r.output);
   EXPECT_EQ(ev["images"], 200);
   int64_t sum = 0, trace = 0;
@@ -84,11 +85,13 @@ TEST(Cli, TrainResumeEvalPredict) {
   EXPECT_EQ(logits.shape(), Shape({3, 10}));
   r = run_strata("predict " + q(run / "model.safetensors") + " " + q(dir / "boot.png") + " --json --top-k 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // One JSON record per input, one per line (as every --json output).
+  ASSERT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
   const auto pred = nlohmann::json::parse(r.output);
-  ASSERT_EQ(pred.size(), 1u);
-  ASSERT_EQ(pred[0]["top"].size(), 2u);
-  EXPECT_GE(pred[0]["top"][0]["probability"].get<double>(), pred[0]["top"][1]["probability"].get<double>());
-  EXPECT_EQ(pred[0]["top"][0]["index"].get<int64_t>(), logits.slice(0, 0, 1).argmax(1).to_vector<int64_t>()[0]);
+  EXPECT_EQ(pred["input"].get<std::string>(), (dir / "boot.png").string());
+  ASSERT_EQ(pred["top"].size(), 2u);
+  EXPECT_GE(pred["top"][0]["probability"].get<double>(), pred["top"][1]["probability"].get<double>());
+  EXPECT_EQ(pred["top"][0]["index"].get<int64_t>(), logits.slice(0, 0, 1).argmax(1).to_vector<int64_t>()[0]);
 }
 
 TEST(Cli, TrainJsonRecordsAndThreadsFromTheEnvironment) {
@@ -164,6 +167,22 @@ TEST(Cli, ThreadCountsAreCapped) {
                   std::string("strata: error: OMP_NUM_THREADS=") + value +
                       ": each entry must be a thread count from 1 to 1024");
   expect_output(test::run_strata_env("OMP_NUM_THREADS=1", "bench lenet --iters 1 --warmup 0"), 0, "1 threads");
+}
+
+// --json prints one record per line in every subcommand (a stream a program reads line by line).
+TEST(Cli, JsonIsOneRecordPerLine) {
+  const test::CommandResult models_json = run_strata("models --json");
+  ASSERT_EQ(models_json.exit_code, 0) << models_json.output;
+  std::istringstream lines(models_json.output);
+  std::vector<std::string> names;
+  for (std::string line; std::getline(lines, line);) names.push_back(nlohmann::json::parse(line)["name"]);
+  std::vector<std::string> zoo;
+  for (const models::ModelInfo& m : models::zoo()) zoo.push_back(m.name);
+  EXPECT_EQ(names, zoo);
+  const test::CommandResult summary = run_strata("summary lenet --json");
+  ASSERT_EQ(summary.exit_code, 0) << summary.output;
+  EXPECT_EQ(std::count(summary.output.begin(), summary.output.end(), '\n'), 1) << summary.output;
+  EXPECT_EQ(nlohmann::json::parse(summary.output)["params"].get<int64_t>(), 61706);
 }
 
 // Issue 22, defects 6, 7 and 12: weights declaring an input their model cannot take fail before

@@ -57,15 +57,15 @@ class ConvNd : public Module {
 class Conv2d : public ConvNd {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, Dims kernel_size, const ConvOptions& options = {},
-         bool bias = true)
-      : ConvNd("Conv2d", 2, in_channels, out_channels, kernel_size, options, bias) {}
+         bool with_bias = true)
+      : ConvNd("Conv2d", 2, in_channels, out_channels, kernel_size, options, with_bias) {}
 };
 
 class Conv3d : public ConvNd {
  public:
   Conv3d(int64_t in_channels, int64_t out_channels, Dims kernel_size, const ConvOptions& options = {},
-         bool bias = true)
-      : ConvNd("Conv3d", 3, in_channels, out_channels, kernel_size, options, bias) {}
+         bool with_bias = true)
+      : ConvNd("Conv3d", 3, in_channels, out_channels, kernel_size, options, with_bias) {}
 };
 
 class PoolNd : public Module {

@@ -252,9 +252,14 @@ void add_train_command(CLI::App& app) {
   auto* no_shuffle = cmd->add_flag("--no-shuffle", a->no_shuffle, "Keep the dataset order");
   auto* eager = cmd->add_flag("--eager", a->eager,
                               "Run the model as written, layer by layer, instead of compiled (traced, fused)");
-  cmd->add_option("--device", a->device, "Device")->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--backend", a->backend, "CPU kernels: ref (reference loops) or dnnl (oneDNN)")
-      ->check(CLI::IsMember({"ref", "dnnl"}));
+  // Only what this build can run is offered.
+  const bool cuda = backend_available(Backend::Cuda), dnnl = backend_available(Backend::Dnnl);
+  cmd->add_option("--device", a->device, cuda ? "Device: cpu or cuda" : "Device: cpu (this build has no CUDA backend)")
+      ->check(CLI::IsMember(cuda ? std::vector<std::string>{"cpu", "cuda"} : std::vector<std::string>{"cpu"}));
+  cmd->add_option("--backend", a->backend,
+                  dnnl ? "CPU kernels: ref (reference loops) or dnnl (oneDNN)"
+                       : "CPU kernels: ref (reference loops; this build has no oneDNN)")
+      ->check(CLI::IsMember(dnnl ? std::vector<std::string>{"ref", "dnnl"} : std::vector<std::string>{"ref"}));
   cmd->add_flag("--json", a->json, "Print one JSON record per epoch");
   for (CLI::Option* o : {dataset, channels, batch, lr,        optimizer,   momentum,   nesterov,  wd,        schedule,
                          warmup,  step,     gamma, resize,    augment,     padding,    normalize, smoothing, clip,
@@ -265,7 +270,6 @@ void add_train_command(CLI::App& app) {
   cmd->callback([a, opts] {
     if (a->model.empty() && a->resume.empty() && !is_onnx(a->init))
       throw CLI::RequiredError("MODEL (or --resume DIR, or --init model.onnx)");
-    STRATA_CHECK(a->device == "cpu", "--device ", a->device, ": this build has no CUDA backend; use --device cpu");
     if (!a->backend.empty()) set_cpu_backend(a->backend == "ref" ? Backend::Ref : Backend::Dnnl);
 
     train::Trainer trainer = [&] {

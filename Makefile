@@ -6,7 +6,7 @@ CMAKE_ARGS ?=
 MODEL      ?= lenet-bn
 TRAIN_ARGS ?=
 
-.PHONY: all deps deps-torch deps-bench configure build test test-asan train clean
+.PHONY: all deps deps-torch deps-bench configure build test test-asan train package clean
 
 all: build
 
@@ -47,6 +47,11 @@ test-asan: deps
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j$(JOBS) --timeout 1200
+
+# A Debian package of the library, headers, CMake package and CLI (build/strata_<version>_amd64.deb):
+# apt install ./build/strata_*.deb on a Debian 12 machine pulls in its runtime dependencies.
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

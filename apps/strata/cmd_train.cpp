@@ -272,23 +272,31 @@ void add_train_command(CLI::App& app) {
       throw CLI::RequiredError("MODEL (or --resume DIR, or --init model.onnx)");
     if (!a->backend.empty()) set_cpu_backend(a->backend == "ref" ? Backend::Ref : Backend::Dnnl);
 
+    EpochProgress progress(stderr);
+    progress.setup(a->resume.empty() ? "loading the data and building the model" : "resuming " + a->resume);
     train::Trainer trainer = [&] {
-      if (a->resume.empty()) return train::Trainer(new_run_config(*a, opts));
-      train::ResumeOptions r;
-      if (opts.epochs->count()) r.epochs = a->epochs;
-      if (opts.threads->count()) r.threads = a->threads;
-      if (opts.data->count()) r.data_dir = a->data;
-      return train::Trainer::resume(a->resume, r);
+      try {
+        if (a->resume.empty()) return train::Trainer(new_run_config(*a, opts));
+        train::ResumeOptions r;
+        if (opts.epochs->count()) r.epochs = a->epochs;
+        if (opts.threads->count()) r.threads = a->threads;
+        if (opts.data->count()) r.data_dir = a->data;
+        return train::Trainer::resume(a->resume, r);
+      } catch (...) {
+        progress.finish();  // the error message starts on a clean line
+        throw;
+      }
     }();
+    progress.finish();
     STRATA_CHECK(a->model.empty() || a->model == trainer.config().model, "--resume ", a->resume, " is a run of ",
                  trainer.config().model, ", not ", a->model);
     for (const std::string& note : trainer.notes()) std::fprintf(stderr, "strata: note: %s\n", note.c_str());
     if (!a->json) print_start(trainer);
 
-    EpochProgress progress(stderr);
     train::TrainResult result;
     try {
       result = trainer.run({.on_batch = [&](const train::BatchProgress& p) { progress.update(p); },
+                            .on_eval_batch = [&](const train::EvalProgress& p) { progress.evaluating(p); },
                             .on_epoch =
                                 [&](const train::EpochMetrics& m) {
                                   progress.finish();

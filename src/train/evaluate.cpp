@@ -40,7 +40,8 @@ double Evaluation::class_accuracy(int64_t k) const {
                : std::numeric_limits<double>::quiet_NaN();
 }
 
-Evaluation evaluate(nn::Module& model, const data::DataLoader& loader) {
+Evaluation evaluate(nn::Module& model, const data::DataLoader& loader,
+                    const std::function<void(int64_t batch, int64_t num_batches)>& on_batch) {
   const int64_t classes = loader.dataset().num_classes();
   Evaluation ev;
   ev.class_names = loader.dataset().class_names;
@@ -49,6 +50,7 @@ Evaluation evaluate(nn::Module& model, const data::DataLoader& loader) {
   model.eval();
   NoGradGuard no_grad;
   try {
+    int64_t done = 0;
     for (data::Batch& batch : loader.epoch(0)) {
       const Tensor logits = model(batch.images);
       STRATA_CHECK(logits.ndim() == 2 && logits.size(1) == classes && logits.size(0) == batch.labels.numel(),
@@ -58,6 +60,7 @@ Evaluation evaluate(nn::Module& model, const data::DataLoader& loader) {
       const std::vector<int64_t> predicted = logits.argmax(1).to_vector<int64_t>();
       const int64_t* labels = batch.labels.data<int64_t>();
       for (std::size_t i = 0; i < predicted.size(); ++i) ++ev.confusion[labels[i]][predicted[i]];
+      if (on_batch) on_batch(++done, loader.num_batches());
     }
   } catch (...) {
     model.train(was_training);

@@ -229,7 +229,10 @@ EpochMetrics Trainer::State::train_epoch(int64_t e, const TrainCallbacks& callba
   const double train_seconds = seconds_since(start);
   if (!all_finite(params))
     throw TrainingDiverged(diverged(detail::cat("the weights became nan or inf in epoch ", e + 1), e + 1), e + 1, 0);
-  const double test_acc = evaluate(*model, *test_loader).accuracy();
+  const double test_acc =
+      evaluate(*model, *test_loader, [&](int64_t batch, int64_t num_batches) {
+        if (callbacks.on_eval_batch) callbacks.on_eval_batch({e + 1, batch, num_batches});
+      }).accuracy();
   return {e + 1,    loss_sum / seen,      static_cast<double>(correct) / seen,
           test_acc, seen / train_seconds, epoch.wait_seconds(),
           lr,       seconds_since(start)};

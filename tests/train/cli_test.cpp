@@ -170,6 +170,35 @@ TEST(Cli, ThreadCountsAreCapped) {
   expect_output(test::run_strata_env("OMP_NUM_THREADS=1", "bench lenet --iters 1 --warmup 0"), 0, "1 threads");
 }
 
+// On a terminal (a pseudo-terminal from script(1), 50 columns), the progress line shows set-up,
+// batches with the epoch's and the run's ETA, and evaluation, never wider than the terminal (issue
+// 21: it wrapped at 80 columns and showed nothing before the first batch or during evaluation).
+TEST(Cli, ProgressFitsTheTerminal) {
+  TempDir dir;
+  test::write_tiny_fashion_mnist(dir / "data", 1024, 512);
+  const std::string train = "'" + std::string(STRATA_CLI) + "' train lenet --data " + q(dir / "data") +
+                            " --epochs 2 --batch-size 16 --threads 1 --out " + q(dir / "run");
+  const test::CommandResult r = test::run_command("COLUMNS=50 script -qec \"" + train + "\" /dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<std::string> drawn;  // what each \r redraw left on the line, its erase code removed
+  std::size_t at = 0;
+  while ((at = r.output.find('\r', at)) != std::string::npos) {
+    const std::size_t end = r.output.find_first_of("\r\n", at + 1);
+    std::string line = r.output.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
+    if (const std::size_t erase = line.find("\033[K"); erase != std::string::npos) line.erase(erase);
+    if (!line.empty()) drawn.push_back(line);
+    at += 1;
+  }
+  auto shown = [&](const std::string& fragment) {
+    return std::any_of(drawn.begin(), drawn.end(), [&](const std::string& l) { return l.find(fragment) != l.npos; });
+  };
+  EXPECT_TRUE(shown("loading the data and building the model")) << r.output;
+  EXPECT_TRUE(shown("epoch 1/2  64/64")) << r.output;
+  EXPECT_TRUE(shown(", run 0:")) << r.output;
+  EXPECT_TRUE(shown("epoch 2: evaluating")) << r.output;
+  for (const std::string& line : drawn) EXPECT_LE(line.size(), 49u) << line;
+}
+
 // --json prints one record per line in every subcommand (a stream a program reads line by line).
 TEST(Cli, JsonIsOneRecordPerLine) {
   const test::CommandResult models_json = run_strata("models --json");

@@ -22,25 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A Fashion-MNIST-shaped dataset of 256 training and 128 test images (raw IDX files): a run of
-// lenet on it takes a fraction of a second, so it can be killed a hundred times.
-void write_tiny_dataset(const fs::path& dir) {
-  auto images = [](uint32_t n, uint32_t salt) {
-    test::Bytes pixels(n * 28 * 28);
-    for (uint32_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37 + salt * (i / 784)) % 251);
-    return test::idx_file({n, 28, 28}, pixels);
-  };
-  auto labels = [](uint32_t n) {
-    test::Bytes y(n);
-    for (uint32_t i = 0; i < n; ++i) y[i] = static_cast<uint8_t>((i * 7) % 10);
-    return test::idx_file({n}, y);
-  };
-  test::write_file(dir / "train-images-idx3-ubyte", images(256, 3));
-  test::write_file(dir / "train-labels-idx1-ubyte", labels(256));
-  test::write_file(dir / "t10k-images-idx3-ubyte", images(128, 5));
-  test::write_file(dir / "t10k-labels-idx1-ubyte", labels(128));
-}
-
 std::string shell_quoted(const fs::path& p) { return detail::cat("'", p.string(), "'"); }
 
 bool is_temporary(const fs::path& p) {
@@ -74,7 +55,7 @@ void expect_complete_files(const fs::path& dir, const std::string& context) {
 
 class CrashSafety : public ::testing::Test {
  protected:
-  void SetUp() override { write_tiny_dataset(dir_ / "data"); }
+  void SetUp() override { test::write_tiny_fashion_mnist(dir_ / "data", 256, 128); }
   std::string train_args(const fs::path& out, int epochs = 2) const {
     return detail::cat("train lenet --data ", shell_quoted(dir_ / "data"), " --epochs ", epochs,
                        " --batch-size 64 --threads 1 --out ", shell_quoted(out));

@@ -45,6 +45,25 @@ inline std::shared_ptr<nn::Module> tiny_model(const models::ModelOptions& o) {
                          std::make_shared<nn::Linear>(4 * 7 * 7, o.num_classes)});
 }
 
+// A Fashion-MNIST-shaped dataset of `train` training and `test` test images (raw IDX files, fixed
+// pixels and labels): `strata train --data DIR` on it takes a fraction of a second.
+inline void write_tiny_fashion_mnist(const std::filesystem::path& dir, uint32_t train, uint32_t test) {
+  auto images = [](uint32_t n, uint32_t salt) {
+    Bytes pixels(n * 28 * 28);
+    for (uint32_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>((i * 37 + salt * (i / 784)) % 251);
+    return idx_file({n, 28, 28}, pixels);
+  };
+  auto labels = [](uint32_t n) {
+    Bytes y(n);
+    for (uint32_t i = 0; i < n; ++i) y[i] = static_cast<uint8_t>((i * 7) % 10);
+    return idx_file({n}, y);
+  };
+  write_file(dir / "train-images-idx3-ubyte", images(train, 3));
+  write_file(dir / "train-labels-idx1-ubyte", labels(train));
+  write_file(dir / "t10k-images-idx3-ubyte", images(test, 5));
+  write_file(dir / "t10k-labels-idx1-ubyte", labels(test));
+}
+
 // A config for the tiny model: `train` / `test` images, batch 32, one thread (its ops are too
 // small to gain from more, and CTest runs tests side by side).
 inline train::TrainConfig tiny_config(const std::filesystem::path& out, int64_t train = 512, int64_t test = 256) {
@@ -99,12 +118,10 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs the strata binary with `args` (a shell-quoted string) and `env` assignments (e.g.
-// "STRATA_THREADS=1"), stderr merged into stdout.
-inline CommandResult run_strata_env(const std::string& env, const std::string& args) {
+// Runs a shell command line, stderr merged into stdout.
+inline CommandResult run_command(const std::string& command) {
   CommandResult r;
-  const std::string command = env + (env.empty() ? "" : " ") + "'" + STRATA_CLI + "' " + args + " 2>&1";
-  std::FILE* pipe = ::popen(command.c_str(), "r");
+  std::FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
   if (!pipe) {
     ADD_FAILURE() << "popen failed for " << command;
     return r;
@@ -114,6 +131,12 @@ inline CommandResult run_strata_env(const std::string& env, const std::string& a
   const int status = ::pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return r;
+}
+
+// Runs the strata binary with `args` (a shell-quoted string) and `env` assignments (e.g.
+// "STRATA_THREADS=1"), stderr merged into stdout.
+inline CommandResult run_strata_env(const std::string& env, const std::string& args) {
+  return run_command(env + (env.empty() ? "" : " ") + "'" + STRATA_CLI + "' " + args);
 }
 
 inline CommandResult run_strata(const std::string& args) { return run_strata_env("", args); }

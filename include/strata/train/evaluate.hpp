@@ -1,6 +1,8 @@
 // Test-set evaluation: accuracy, per-class accuracy and the confusion matrix.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -24,6 +26,8 @@ struct Evaluation {
 
 // Runs `model` in evaluation mode without autograd over one epoch of `loader` (its mode is
 // restored afterwards). The model must give (B, K) logits for the dataset's K classes.
-Evaluation evaluate(nn::Module& model, const data::DataLoader& loader);
+// `on_batch(batch, num_batches)`, when given, is called after each batch (1-based).
+Evaluation evaluate(nn::Module& model, const data::DataLoader& loader,
+                    const std::function<void(int64_t batch, int64_t num_batches)>& on_batch = {});
 
 }  // namespace strata::train

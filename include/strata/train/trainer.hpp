@@ -65,8 +65,16 @@ struct BatchProgress {
   double seconds = 0.0;  // since the epoch began
 };
 
+// Progress of the test-set evaluation that ends each epoch.
+struct EvalProgress {
+  int64_t epoch = 0;  // 1-based
+  int64_t batch = 0;  // 1-based
+  int64_t num_batches = 0;
+};
+
 struct TrainCallbacks {
   std::function<void(const BatchProgress&)> on_batch{};
+  std::function<void(const EvalProgress&)> on_eval_batch{};
   std::function<void(const EpochMetrics&)> on_epoch{};  // after the epoch's files are written
 };
 

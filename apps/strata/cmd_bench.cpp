@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,14 @@
 
 namespace strata::cli {
 namespace {
+
+// How OpenMP's idle threads wait, as the environment set it ("GOMP_SPINCOUNT=1000", or
+// "OMP_WAIT_POLICY=passive", or "default").
+std::string openmp_wait() {
+  for (const char* name : {"OMP_WAIT_POLICY", "GOMP_SPINCOUNT"})
+    if (const char* value = std::getenv(name)) return std::string(name) + "=" + value;
+  return "default";
+}
 
 struct BenchArgs {
   std::string model;
@@ -125,6 +134,7 @@ void run_bench(const BenchArgs& a) {
                                 {"gflops", gflops},
                                 {"threads", threads}, {"backend", backend_name(cpu_backend())},
                                 {"compiled", !a.eager},
+                                {"openmp_wait", openmp_wait()},
                                 {"peak_rss_mb", peak_rss_mb()}}
                      .dump()
               << "\n";

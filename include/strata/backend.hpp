@@ -17,6 +17,13 @@ void set_cpu_backend(Backend backend);
 // Whether a backend was compiled into this build.
 bool backend_available(Backend backend);
 
+// The threads CPU ops run on (OpenMP's; by default one per core, or OMP_NUM_THREADS). On a machine
+// shared with other work, fewer threads than cores, and GOMP_SPINCOUNT=1000 in the environment
+// before the program starts (what the strata tool sets), keep a busy machine from slowing every
+// op down: idle OpenMP threads otherwise spin for a long time before they yield the core.
+void set_num_threads(int threads);  // 1 to 1024
+int num_threads();
+
 // How the oneDNN backend computes 3x3 convolutions. Direct: the textbook sum, as PyTorch's CPU
 // path does. Auto (the default): oneDNN may choose Winograd's F(4x4, 3x3) algorithm for stride-1
 // 3x3 convolutions where it is faster — about half the multiplications, with float32 results that

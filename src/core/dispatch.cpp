@@ -1,5 +1,7 @@
 #include "core/dispatch.hpp"
 
+#include <omp.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -48,6 +50,13 @@ bool backend_available(Backend backend) {
 }
 
 Backend cpu_backend() { return current_cpu_backend(); }
+
+void set_num_threads(int threads) {
+  STRATA_CHECK(threads >= 1 && threads <= 1024, "set_num_threads: expected 1 to 1024 threads, got ", threads);
+  omp_set_num_threads(threads);
+}
+
+int num_threads() { return omp_get_max_threads(); }
 
 namespace {
 ConvAlgorithm& current_conv_algorithm() {

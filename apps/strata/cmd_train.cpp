@@ -21,6 +21,7 @@ struct TrainArgs {
   std::string out, init, resume, device = "cpu", backend;
   int64_t channels = 3, epochs = 0, batch_size = 0, resize = 0, warmup_epochs = 0, step_epochs = 0;
   int64_t crop_padding = 4, limit_train = 0, limit_test = 0, num_classes = 0;
+  double val_split = 0.0;
   double lr = 0, momentum = 0, weight_decay = 0, gamma = 0.1, label_smoothing = 0, clip = 0;
   int threads = 0;
   uint64_t seed = 0;
@@ -92,6 +93,7 @@ train::TrainConfig new_run_config(const TrainArgs& a, const Options& o) {
   c.folder_channels = a.channels;
   c.limit_train = a.limit_train;
   c.limit_test = a.limit_test;
+  c.val_split = a.val_split;
   if (o.epochs->count()) c.epochs = a.epochs;
   if (o.batch_size->count()) c.batch_size = a.batch_size;
   c.optimizer = train::parse_optimizer(a.optimizer);
@@ -193,7 +195,10 @@ void add_train_command(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "train", "Train a zoo model (the book's recipe unless options say otherwise), or fine-tune an ONNX model");
   cmd->add_option("model", a->model, "Model name (see `strata models`); none with --resume or --init model.onnx");
-  auto* data = cmd->add_option("--data", a->data, "Dataset directory (default: the dataset's install location)");
+  auto* data = cmd->add_option("--data", a->data,
+                               "Dataset directory (default: the dataset's install location); for --dataset folder: "
+                               "DIR/train/<class>/<image> and DIR/test/<class>/<image> (PNG, JPEG, BMP), or "
+                               "DIR/<class>/<image> with --val-split");
   auto* dataset = cmd->add_option("--dataset", a->dataset, "Dataset")
                       ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10", "folder"}));
   auto* channels = cmd->add_option("--channels", a->channels, "Channels of a folder dataset: 1 (grey) or 3 (RGB)")
@@ -247,6 +252,10 @@ void add_train_command(CLI::App& app) {
   auto* overwrite = cmd->add_flag("--overwrite", a->overwrite, "Replace a run already in --out");
   auto* limit_train = cmd->add_option("--limit-train", a->limit_train, "Train on the first N images only")
                           ->check(CLI::Range(int64_t{0}, kMaxImages));
+  auto* val_split =
+      cmd->add_option("--val-split", a->val_split,
+                      "Test on this fraction of the training images, drawn with --seed, instead of the test split")
+          ->check(CLI::Range(0.0, 0.9));
   auto* limit_test = cmd->add_option("--limit-test", a->limit_test, "Test on the first N images only")
                          ->check(CLI::Range(int64_t{0}, kMaxImages));
   auto* no_shuffle = cmd->add_flag("--no-shuffle", a->no_shuffle, "Keep the dataset order");
@@ -263,7 +272,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print one JSON record per epoch");
   for (CLI::Option* o : {dataset, channels, batch, lr,        optimizer,   momentum,   nesterov,  wd,        schedule,
                          warmup,  step,     gamma, resize,    augment,     padding,    normalize, smoothing, clip,
-                         seed,    out,      init,  overwrite, limit_train, limit_test, no_shuffle, eager, num_classes})
+                         seed,    out,      init,  overwrite, limit_train, limit_test, val_split, no_shuffle, eager, num_classes})
     resume->excludes(o);
   const Options opts{epochs, batch, lr, resize, threads, data};
 

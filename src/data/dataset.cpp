@@ -1,3 +1,4 @@
+#include <cmath>
 #include "strata/data/dataset.hpp"
 
 #include <cstdlib>
@@ -25,6 +26,44 @@ void ImageDataset::validate() const {
 }
 
 const char* split_name(Split split) { return split == Split::Train ? "train" : "test"; }
+
+std::pair<ImageDataset, ImageDataset> split_dataset(const ImageDataset& dataset, double fraction, uint64_t seed) {
+  dataset.validate();
+  const int64_t n = dataset.size();
+  const auto held = static_cast<int64_t>(std::llround(fraction * static_cast<double>(n)));
+  STRATA_CHECK(fraction > 0.0 && fraction < 1.0 && held >= 1 && held < n, "split_dataset: a fraction of ", fraction,
+               " of ", n, " images leaves one part empty; give a fraction in (0, 1) and more images");
+  // Fisher-Yates with splitmix64, so that the cut is the same wherever it runs (std::shuffle's
+  // algorithm is the standard library's choice).
+  std::vector<int64_t> order(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  uint64_t state = seed;
+  auto next = [&state] {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  };
+  for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[next() % static_cast<uint64_t>(i + 1)]);
+  std::vector<bool> in_second(static_cast<std::size_t>(n), false);
+  for (int64_t i = 0; i < held; ++i) in_second[order[i]] = true;
+
+  std::pair<ImageDataset, ImageDataset> parts;
+  for (ImageDataset* part : {&parts.first, &parts.second}) {
+    part->channels = dataset.channels;
+    part->height = dataset.height;
+    part->width = dataset.width;
+    part->class_names = dataset.class_names;
+  }
+  const auto numel = static_cast<std::size_t>(dataset.image_numel());
+  for (int64_t i = 0; i < n; ++i) {
+    ImageDataset& part = in_second[i] ? parts.second : parts.first;
+    const std::span<const uint8_t> image = dataset.image(i);
+    part.pixels.insert(part.pixels.end(), image.begin(), image.begin() + static_cast<std::ptrdiff_t>(numel));
+    part.labels.push_back(dataset.labels[i]);
+  }
+  return parts;
+}
 
 std::filesystem::path default_data_dir(std::string_view dataset) {
   const char* root = std::getenv("STRATA_DATA");

@@ -86,6 +86,8 @@ void validate(const TrainConfig& c) {
                "train: folder_channels must be 1 (grey) or 3 (RGB), got ", c.folder_channels);
   STRATA_CHECK(c.limit_train >= 0 && c.limit_test >= 0, "train: limit_train and limit_test must be >= 0 (0: all), got ",
                c.limit_train, " and ", c.limit_test);
+  STRATA_CHECK(c.val_split >= 0.0 && c.val_split <= 0.9, "train: val_split must be in [0, 0.9] (0: the dataset's test split), got ",
+               c.val_split);
   check_in_range("epochs", c.epochs, 1, kMaxEpochs);
   check_in_range("batch_size", c.batch_size, 1, kMaxBatch);
   STRATA_CHECK(std::isfinite(c.lr) && c.lr > 0.0, "train: lr must be a positive number, got ", c.lr);
@@ -130,6 +132,7 @@ std::string config_to_json(const TrainConfig& c) {
       {"folder_channels", c.folder_channels},
       {"limit_train", c.limit_train},
       {"limit_test", c.limit_test},
+      {"val_split", c.val_split},
       {"epochs", c.epochs},
       {"batch_size", c.batch_size},
       {"lr", c.lr},
@@ -221,6 +224,7 @@ TrainConfig config_from_json(std::string_view text) {
   r.get("folder_channels", c.folder_channels);
   r.get("limit_train", c.limit_train);
   r.get("limit_test", c.limit_test);
+  r.get("val_split", c.val_split);
   r.get("epochs", c.epochs);
   r.get("batch_size", c.batch_size);
   r.get("lr", c.lr);

@@ -34,7 +34,7 @@ data::ImageDataset load_split(DatasetKind dataset, const std::filesystem::path& 
     case DatasetKind::Folder: {
       STRATA_CHECK(!dir.empty(),
                    "the folder dataset needs --data DIR holding DIR/train/<class>/<image> and "
-                   "DIR/test/<class>/<image>");
+                   "DIR/test/<class>/<image> (or DIR/<class>/<image> with --val-split)");
       const data::ImageFolderOptions options{.channels = static_cast<int>(channels), .height = size, .width = size};
       return data::load_image_folder(dir / data::split_name(split), options);
     }
@@ -44,6 +44,22 @@ data::ImageDataset load_split(DatasetKind dataset, const std::filesystem::path& 
 
 TrainData load_data(const TrainConfig& config) {
   TrainData d;
+  if (config.val_split > 0.0) {
+    // A folder without a train/ sub-folder is all training data.
+    std::error_code ec;
+    const bool whole_folder = config.dataset == DatasetKind::Folder && !config.data_dir.empty() &&
+                              !std::filesystem::is_directory(config.data_dir / "train", ec);
+    const data::ImageDataset all =
+        whole_folder ? data::load_image_folder(config.data_dir, {.channels = static_cast<int>(config.folder_channels),
+                                                                 .height = config.resize,
+                                                                 .width = config.resize})
+                     : load_split(config.dataset, config.data_dir, data::Split::Train, config.folder_channels,
+                                  config.resize);
+    auto [train, test] = data::split_dataset(all, config.val_split, config.seed);
+    d.train = std::make_shared<const data::ImageDataset>(std::move(train));
+    d.test = std::make_shared<const data::ImageDataset>(std::move(test));
+    return d;
+  }
   d.train = std::make_shared<const data::ImageDataset>(
       load_split(config.dataset, config.data_dir, data::Split::Train, config.folder_channels, config.resize));
   d.test = std::make_shared<const data::ImageDataset>(

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -63,8 +64,22 @@ void check_data(const TrainData& d) {
       d.train->channels == d.test->channels && d.train->height == d.test->height && d.train->width == d.test->width,
       "Trainer: the train images are ", d.train->channels, "x", d.train->height, "x", d.train->width,
       " but the test images are ", d.test->channels, "x", d.test->height, "x", d.test->width);
-  STRATA_CHECK(d.train->class_names == d.test->class_names, "Trainer: the train split has ", d.train->num_classes(),
-               " classes and the test split ", d.test->num_classes(), ", or their names differ");
+  if (d.train->class_names != d.test->class_names) {
+    auto missing = [](const std::vector<std::string>& names, const std::vector<std::string>& from) {
+      std::string list;
+      for (const std::string& name : names)
+        if (std::find(from.begin(), from.end(), name) == from.end())
+          list += detail::cat(list.empty() ? "" : ", ", "'", detail::printable(name, 60), "'");
+      return list;
+    };
+    const std::string no_test = missing(d.train->class_names, d.test->class_names);
+    const std::string no_train = missing(d.test->class_names, d.train->class_names);
+    fail("Trainer: the train split has ", d.train->num_classes(), " classes and the test split ", d.test->num_classes(),
+         !no_test.empty() ? "; the test split lacks " + no_test : std::string(),
+         !no_train.empty() ? "; the train split lacks " + no_train : std::string(),
+         no_test.empty() && no_train.empty() ? " in another order" : "",
+         "; both need the same classes (or use --val-split to draw the test set from the training images)");
+  }
 }
 
 }  // namespace

@@ -213,6 +213,31 @@ TEST(Cli, OpenMpWaitsBrieflyUnlessTheUserChose) {
   EXPECT_EQ(wait_of("env -u GOMP_SPINCOUNT OMP_WAIT_POLICY=active"), "OMP_WAIT_POLICY=active");
 }
 
+// A folder of class sub-folders without a train/test split trains with --val-split (a seeded
+// tenth of its images as the test set); a test split that lacks a class names it (issue 21).
+TEST(Cli, FolderWithoutASplitAndClassesThatDiffer) {
+  TempDir dir;
+  const std::vector<uint8_t> pixels(8 * 8, 128);
+  for (const char* cls : {"cat", "dog", "owl"})
+    for (int i = 0; i < 10; ++i) {
+      const std::filesystem::path file = dir / "flat" / cls / ("img" + std::to_string(i) + ".png");
+      std::filesystem::create_directories(file.parent_path());
+      ASSERT_TRUE(stbi_write_png(file.c_str(), 8, 8, 1, pixels.data(), 8));
+    }
+  const std::string common = " --channels 1 --resize 28 --epochs 1 --batch-size 8 --threads 1 --out ";
+  test::CommandResult r = run_strata("train lenet --dataset folder --data " + q(dir / "flat") + " --val-split 0.2" +
+                                     common + q(dir / "run"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("24 training and 6 test images"), std::string::npos) << r.output;
+
+  std::filesystem::create_directories(dir / "split");
+  std::filesystem::copy(dir / "flat", dir / "split" / "train", std::filesystem::copy_options::recursive);
+  std::filesystem::copy(dir / "flat", dir / "split" / "test", std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(dir / "split" / "test" / "owl");
+  expect_output(run_strata("train lenet --dataset folder --data " + q(dir / "split") + common + q(dir / "run2")), 1,
+                "the train split has 3 classes and the test split 2; the test split lacks 'owl'");
+}
+
 // --json prints one record per line in every subcommand (a stream a program reads line by line).
 TEST(Cli, JsonIsOneRecordPerLine) {
   const test::CommandResult models_json = run_strata("models --json");

@@ -41,6 +41,7 @@ TEST(TrainConfig, JsonRoundTripIsExact) {
   c.folder_channels = 1;
   c.limit_train = 1000;
   c.limit_test = 300;
+  c.val_split = 0.25;
   c.lr = 0.1 + 1e-17;  // not representable in few digits
   c.momentum = 0.9;
   c.nesterov = true;

@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace strata::data {
@@ -30,6 +31,11 @@ struct ImageDataset {
   // classes or a label is out of range.
   void validate() const;
 };
+
+// The dataset cut in two: `fraction` of its images (rounded, at least one in each part), drawn
+// with `seed` (the same seed, the same cut, on every machine), become the second part; both keep
+// the images' order and every class name.
+std::pair<ImageDataset, ImageDataset> split_dataset(const ImageDataset& dataset, double fraction, uint64_t seed);
 
 enum class Split { Train, Test };
 const char* split_name(Split split);  // "train", "test"

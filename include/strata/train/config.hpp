@@ -37,11 +37,15 @@ struct TrainConfig {
   std::string model;  // zoo name (see `strata models`), or a name for an ONNX init; recorded in every output file
   DatasetKind dataset = DatasetKind::FashionMnist;
   // Empty: default_data_dir(dataset) (train/data.hpp), which the run records. A folder dataset
-  // reads DIR/train/<class>/* and DIR/test/<class>/* (see data::load_image_folder).
+  // reads DIR/train/<class>/* and DIR/test/<class>/* (see data::load_image_folder), or with a
+  // val_split, DIR/<class>/* when it has no train/ sub-folder.
   std::filesystem::path data_dir;
   int64_t folder_channels = 3;  // folder datasets: decode images to 1 (grey) or 3 (RGB) channels
   int64_t limit_train = 0;      // use only the first N training / test images (0: all)
   int64_t limit_test = 0;
+  // > 0: this fraction of the training split, drawn with `seed`, is the test set (the dataset's
+  // own test split is not read), in [0, 0.9].
+  double val_split = 0.0;
 
   // ---- Optimisation ----
   int64_t epochs = 10;

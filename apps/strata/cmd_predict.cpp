@@ -1,5 +1,6 @@
 // strata predict WEIGHTS INPUT...: the top-k classes of images or .npy batches.
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -13,11 +14,28 @@ namespace strata::cli {
 namespace {
 
 struct PredictArgs {
-  std::string weights, model, output;
+  std::string weights, model, output, classes;
   std::vector<std::string> inputs;
   int64_t top_k = 5, batch_size = 256;
   bool json = false, eager = false;
 };
+
+// The lines of `path` (a trailing empty line ignored), one class name each; there must be
+// `expected` of them (the model's outputs).
+std::vector<std::string> read_class_names(const std::string& path, std::size_t expected) {
+  std::ifstream in(path);
+  STRATA_CHECK(in, "--classes: cannot read ", path);
+  std::vector<std::string> names;
+  for (std::string line; std::getline(in, line) && names.size() <= expected;) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    names.push_back(line);
+  }
+  while (!names.empty() && names.back().empty() && names.size() > expected) names.pop_back();
+  STRATA_CHECK(names.size() == expected, "--classes: ", path, " names ", names.size() > expected ? "more than " : "",
+               names.size() > expected ? expected : names.size(), " classes but the model has ", expected,
+               " outputs; give one name per line, in the order of the model's outputs");
+  return names;
+}
 
 }  // namespace
 
@@ -29,11 +47,15 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("--model", a->model, "Zoo model of a weights file without Strata metadata");
   cmd->add_option("--top-k", a->top_k, "Classes to show per input")->check(CLI::Range(1, 100000));
   cmd->add_option("--batch-size", a->batch_size, "Batch size")->check(CLI::Range(1, 65536));
+  cmd->add_option("--classes", a->classes,
+                  "Class names, one per line (default: the names the weights were trained with, else 0, 1, ...)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--output", a->output, "Also write the logits (N x classes, float32) to this .npy file");
   cmd->add_flag("--json", a->json, "Print one JSON record per input, one per line");
   cmd->add_flag("--eager", a->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->callback([a] {
     train::LoadedModel loaded = train::load_model(a->weights, a->model);
+    if (!a->classes.empty()) loaded.info.classes = read_class_names(a->classes, loaded.info.classes.size());
     if (!a->eager) loaded.module->hybridize();
     std::vector<Tensor> batches;
     std::vector<std::string> names;  // one per example: the file, with [i] inside a .npy batch

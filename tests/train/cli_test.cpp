@@ -83,6 +83,22 @@ TEST(Cli, TrainResumeEvalPredict) {
   EXPECT_NE(r.output.find((dir / "batch.npy").string() + "[1]: "), std::string::npos) << r.output;
   const Tensor logits = io::load_npy(dir / "logits.npy");
   EXPECT_EQ(logits.shape(), Shape({3, 10}));
+  // --classes FILE names the classes (one per line), and must name as many as the model has.
+  {
+    std::ofstream names(dir / "names.txt");
+    for (int k = 0; k < 10; ++k) names << "class-" << k << "\n";
+  }
+  r = run_strata("predict " + q(run / "model.safetensors") + " " + q(dir / "boot.png") + " --top-k 1 --classes " +
+                 q(dir / "names.txt"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("class-"), std::string::npos) << r.output;
+  {
+    std::ofstream names(dir / "names.txt");
+    names << "one\ntwo\n";
+  }
+  expect_output(run_strata("predict " + q(run / "model.safetensors") + " " + q(dir / "boot.png") + " --classes " +
+                           q(dir / "names.txt")),
+                1, "names.txt names 2 classes but the model has 10 outputs");
   r = run_strata("predict " + q(run / "model.safetensors") + " " + q(dir / "boot.png") + " --json --top-k 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // One JSON record per input, one per line (as every --json output).

@@ -25,9 +25,31 @@ uint32_t le32(std::span<const uint8_t> b, std::size_t at) {
   return uint32_t{b[at]} | uint32_t{b[at + 1]} << 8 | uint32_t{b[at + 2]} << 16 | uint32_t{b[at + 3]} << 24;
 }
 
-// stb_image decodes a file cut short as if the missing bytes were zeros (BMP) or stops quietly
-// (JPEG); these checks find the cut. Returns what is wrong, or "".
+uint32_t be32(std::span<const uint8_t> b, std::size_t at) {
+  return uint32_t{b[at]} << 24 | uint32_t{b[at + 1]} << 16 | uint32_t{b[at + 2]} << 8 | uint32_t{b[at + 3]};
+}
+
+// A PNG's chunks (length, type, data, CRC) must each fit in the file, up to IEND: stb_image
+// allocates what a chunk's length declares before it reads the data (an 88-byte file declaring a
+// 1 GB IDAT made it allocate 1 GB; found by fuzz/image.cpp).
+std::string png_chunk_problem(std::span<const uint8_t> b) {
+  std::size_t at = 8;  // after the signature
+  while (at + 12 <= b.size()) {
+    const uint64_t length = be32(b, at);
+    if (length > b.size() - at - 12)
+      return detail::cat("the PNG is cut short or corrupt: a chunk at byte ", at, " declares ", length,
+                         " bytes of data, the file has ", b.size() - at - 12, " after its header");
+    if (std::memcmp(b.data() + at + 4, "IEND", 4) == 0) return {};
+    at += 12 + length;
+  }
+  return "the PNG is cut short (it has no IEND chunk)";
+}
+
+// stb_image decodes a file cut short as if the missing bytes were zeros (BMP), stops quietly
+// (JPEG), or first allocates what a chunk declares (PNG); these checks find the cut. Returns what
+// is wrong, or "".
 std::string truncation(Format format, std::span<const uint8_t> b, int width, int height) {
+  if (format == Format::Png) return png_chunk_problem(b);
   if (format == Format::Bmp) {
     // An uncompressed BMP (BI_RGB, BI_BITFIELDS; stb reads no other) has its rows, padded to 4
     // bytes, from the pixel-data offset on.

@@ -142,7 +142,8 @@ TEST(ImageFolder, OnlyWholeImagesOfTheDocumentedFormats) {
   refused("cut.jpg", Bytes(jpg.begin(), jpg.end() - 20), "the JPEG is cut short");
   write_image(dir / "w" / "whole.png", 16, 16, solid(16, 16, 9, 9, 9));
   const Bytes png = strata::test::read_file(dir / "w" / "whole.png");
-  refused("cut.png", Bytes(png.begin(), png.end() - 20), "cannot decode the image");
+  refused("cut.png", Bytes(png.begin(), png.end() - 20), "the PNG is cut short or corrupt: a chunk at byte");
+  refused("no_end.png", Bytes(png.begin(), png.end() - 12), "the PNG is cut short (it has no IEND chunk)");
   std::filesystem::remove_all(dir / "w");
 
   // A grey PNG header declaring 20000x20000 (stb_image checks no chunk CRC).

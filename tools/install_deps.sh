@@ -6,6 +6,7 @@
 #                                    only; OpenBLAS gives PyTorch its fast matrix products)
 #   tools/install_deps.sh --bench    --torch, and ONNX, OpenCV and Node.js for the onnxruntime comparison
 #                                    and tools/check_onnx_export.py
+#   tools/install_deps.sh --fuzz     also clang 16 and libFuzzer (make fuzz: coverage-guided fuzzing)
 set -euo pipefail
 
 packages=(
@@ -24,6 +25,11 @@ if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-onnx python3-opencv python3-torchvision nodejs)
   # Debian's npm is its own package; other builds of nodejs (NodeSource's) carry npm inside.
   command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
+if [[ "${1:-}" == "--fuzz" ]]; then
+  # the sanitizer runtimes and libFuzzer; clang's OpenMP (the library is built with it)
+  packages+=(clang-16 libclang-rt-16-dev libfuzzer-16-dev libomp-16-dev)
 fi
 
 missing=()

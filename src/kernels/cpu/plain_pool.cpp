@@ -51,10 +51,10 @@ inline int max_position(float a, float b, float c, float d) {
   return take_d ? 3 : take_c ? 2 : take_b ? 1 : 0;
 }
 
-// Lanes 1 0 3 2 5 4 ...: each lane's partner in its pair (a window's other column).
+// v's lanes 1 0 3 2 5 4 ...: each lane's partner in its pair (a window's other column).
 template <int... I>
-constexpr simd::IVec pair_swap(std::integer_sequence<int, I...>) {
-  return simd::IVec{(I ^ 1)...};
+simd::Vec pair_swap(simd::Vec v, std::integer_sequence<int, I...>) {
+  return __builtin_shufflevector(v, v, (I ^ 1)...);
 }
 // All bits set in the odd lanes (a window's right column).
 template <int... I>
@@ -77,11 +77,11 @@ int64_t max_backward_vectors(const float* grad, const float* x_top, const float*
                              float* top, float* bottom) {
   using simd::IVec, simd::Vec, simd::W;
   constexpr auto kLanes = std::make_integer_sequence<int, W>{};
-  constexpr IVec kSwap = pair_swap(kLanes), kOdd = odd_lanes(kLanes);
+  constexpr IVec kOdd = odd_lanes(kLanes);
   int64_t i = 0;
   for (; i + W <= width; i += W) {
     const Vec t = simd::load(x_top + i), u = simd::load(x_bottom + i);
-    const Vec t_partner = __builtin_shuffle(t, kSwap), u_partner = __builtin_shuffle(u, kSwap);
+    const Vec t_partner = pair_swap(t, kLanes), u_partner = pair_swap(u, kLanes);
     const Vec a = kOdd ? t_partner : t, b = kOdd ? t : t_partner;
     const Vec c = kOdd ? u_partner : u, d = kOdd ? u : u_partner;
     const IVec take_b = (b > a) | (b != b);

@@ -15,7 +15,12 @@ int chosen_width() {
   STRATA_CHECK(isa.empty() || isa == "avx2" || isa == "avx512", "STRATA_CPU_ISA must be avx2 or avx512, got '", isa,
                "' (unset it to use the widest vectors this CPU runs)");
 #ifdef STRATA_HAVE_SIMD_W16
-  if (isa != "avx2" && __builtin_cpu_supports("x86-64-v4")) return 16;
+  // x86-64-v4 is these AVX-512 subsets on top of x86-64-v3 (which the library needs anyway); named
+  // one by one because clang (before 19) knows no "x86-64-v4" in __builtin_cpu_supports.
+  const bool v4 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512vl");
+  if (isa != "avx2" && v4) return 16;
 #endif
   return 8;
 }

@@ -32,10 +32,18 @@ struct ModelInfo {
   std::function<std::shared_ptr<nn::Module>(const ModelOptions&)> build;
 };
 
-// Every model, in the book's order.
+// Every model of the book, in the book's order.
 const std::vector<ModelInfo>& zoo();
-// The entry named `name`; an unknown name is an error listing the models.
+// Adds a model of your own to find() and build(), and so to everything that names a model: a
+// Trainer whose config names it (no builder needed), resume, load_model, predict and eval from
+// C++. `info.name` must be new (not a zoo model's or another registered one's), `info.input`
+// {1, C, H, W} or {1, C, D, H, W} with positive sizes, `info.build` set. Thread-safe; entries
+// stay for the process's life.
+void register_model(ModelInfo info);
+// The zoo's entry named `name`, else the registered one; an unknown name is an error listing both.
 const ModelInfo& find(const std::string& name);
+// The entry named `name`, or nullptr.
+const ModelInfo* lookup(const std::string& name);
 std::shared_ptr<nn::Module> build(const std::string& name, const ModelOptions& options = {});
 
 // The book's initialisation: Xavier-uniform weights and zero biases for every Conv and Linear.

@@ -1,4 +1,7 @@
 // The registry of zoo models: name, description, default input, the book's recipe, builder.
+#include <algorithm>
+#include <deque>
+#include <mutex>
 #include <sstream>
 
 #include "models/architectures.hpp"
@@ -29,12 +32,42 @@ const std::vector<ModelInfo>& zoo() {
   return models;
 }
 
+namespace {
+
+// Models registered by the program (register_model); a deque, so entries never move.
+std::mutex registered_mutex;
+std::deque<ModelInfo>& registered() {
+  static std::deque<ModelInfo> models;
+  return models;
+}
+
+}  // namespace
+
+void register_model(ModelInfo info) {
+  STRATA_CHECK(!info.name.empty(), "register_model: the model needs a name");
+  STRATA_CHECK(info.build, "register_model: ", info.name, " has no builder");
+  const bool input_ok = (info.input.ndim() == 4 || info.input.ndim() == 5) && info.input[0] == 1 &&
+                        std::all_of(info.input.begin(), info.input.end(), [](int64_t d) { return d > 0; });
+  STRATA_CHECK(input_ok, "register_model: ", info.name, "'s input must be {1, C, H, W} or {1, C, D, H, W}, got ",
+               info.input);
+  const std::lock_guard<std::mutex> guard(registered_mutex);
+  STRATA_CHECK(lookup(info.name) == nullptr, "register_model: a model named '", info.name, "' exists already");
+  registered().push_back(std::move(info));
+}
+
+const ModelInfo* lookup(const std::string& name) {
+  for (const ModelInfo& m : zoo())
+    if (m.name == name) return &m;
+  for (const ModelInfo& m : registered())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
 const ModelInfo& find(const std::string& name) {
+  if (const ModelInfo* m = lookup(name)) return *m;
   std::ostringstream names;
-  for (const ModelInfo& m : zoo()) {
-    if (m.name == name) return m;
-    names << (names.tellp() > 0 ? ", " : "") << m.name;
-  }
+  for (const ModelInfo& m : zoo()) names << (names.tellp() > 0 ? ", " : "") << m.name;
+  for (const ModelInfo& m : registered()) names << ", " << m.name;
   fail("unknown model '", detail::printable(name, 80), "'; the zoo has: ", names.str());
 }
 

@@ -67,9 +67,7 @@ WeightsInfo parse_weights_info(const io::Metadata& m, const std::string& where, 
   info.model = model_override.empty() ? *model : model_override;
   // A model of the user's own (trained with a ModelBuilder) is not in the zoo; its files always
   // carry strata.input.
-  const models::ModelInfo* zoo = nullptr;
-  for (const models::ModelInfo& m : models::zoo())
-    if (m.name == info.model) zoo = &m;
+  const models::ModelInfo* zoo = models::lookup(info.model);
 
   if (const std::string* input = get("strata.input")) {
     info.input = parse_input(*input, where);

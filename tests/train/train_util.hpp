@@ -134,9 +134,10 @@ inline CommandResult run_command(const std::string& command) {
 }
 
 // Runs the strata binary with `args` (a shell-quoted string) and `env` assignments (e.g.
-// "STRATA_THREADS=1"), stderr merged into stdout.
+// "STRATA_THREADS=1"), stderr merged into stdout. GOMP_SPINCOUNT is set as the tool would set it
+// (apps/strata/main.cpp), which saves its re-execution per call; `env` may change or unset it.
 inline CommandResult run_strata_env(const std::string& env, const std::string& args) {
-  return run_command(env + (env.empty() ? "" : " ") + "'" + STRATA_CLI + "' " + args);
+  return run_command("GOMP_SPINCOUNT=1000 " + env + (env.empty() ? "" : " ") + "'" + STRATA_CLI + "' " + args);
 }
 
 inline CommandResult run_strata(const std::string& args) { return run_strata_env("", args); }

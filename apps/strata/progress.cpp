@@ -49,8 +49,8 @@ std::string bar_of(int64_t done, int64_t total, int width) {
   return "[" + bar + "]";
 }
 
-}  // namespace
-
+// The progress line of a batch for a terminal of `width` columns: the least useful parts (the
+// bar's length, then the bar, img/s, accuracy, the run's ETA, the loss) give way first.
 std::string progress_line(const train::BatchProgress& p, const std::string& epoch_eta, const std::string& run_eta,
                           int width) {
   char buf[64];
@@ -77,6 +77,8 @@ std::string progress_line(const train::BatchProgress& p, const std::string& epoc
       return (head + tail).substr(0, static_cast<std::size_t>(std::max(room, 0)));
   }
 }
+
+}  // namespace
 
 EpochProgress::EpochProgress(std::FILE* out)
     : out_(out), tty_(::isatty(::fileno(out)) != 0), width_(tty_ ? terminal_width(out) : 80) {}

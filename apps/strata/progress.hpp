@@ -37,9 +37,4 @@ class EpochProgress {
   double eval_seconds_ = 0.0;       // the last epoch's evaluation
 };
 
-// The progress line of a batch for a terminal of `width` columns: the least useful parts (the
-// bar's length, then the bar, img/s, accuracy, the run's ETA, the loss) give way first.
-std::string progress_line(const train::BatchProgress& p, const std::string& epoch_eta, const std::string& run_eta,
-                          int width);
-
 }  // namespace strata::cli

@@ -47,7 +47,7 @@ class StructureCheck : public nlohmann::json_sax<json> {
     --depth_;
     return true;
   }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
     fail(prefix_, what_, " is not valid JSON (", detail::printable(e.what(), 200), ")");
   }
 

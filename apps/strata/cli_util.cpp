@@ -17,11 +17,7 @@ Shape parse_shape(const std::string& text, const char* flag) {
 }
 
 void check_input_size(const Shape& input, const char* flags) {
-  constexpr double kMaxInputGiB = 4.0;
-  double gib = 4.0 / (1 << 30);
-  for (int64_t d : input) gib *= static_cast<double>(d);
-  STRATA_CHECK(gib <= kMaxInputGiB, flags, ": an input of ", input, " floats would take ", gib, " GiB (at most ",
-               kMaxInputGiB, "); lower the batch size or the input size");
+  train::check_input_memory(input, detail::cat(flags, ": an input of ", input), "lower the batch size or the input size");
 }
 
 ModelSource find_model(const std::string& name_or_file) {

@@ -43,8 +43,8 @@ using train::kMaxThreads;
 // "1,1,28,28" -> [1,1,28,28]; throws strata::Error naming the flag on a malformed list.
 Shape parse_shape(const std::string& text, const char* flag);
 
-// Refuses a model input (batch first) whose floats alone would take more than 4 GiB, naming the
-// flags that set it: a mistyped batch size or input size, not a request to allocate it.
+// Refuses a model input (batch first) whose floats alone would take more than train::kMaxInputGiB,
+// naming the flags that set it: a mistyped batch size or input size, not a request to allocate it.
 void check_input_size(const Shape& input, const char* flags);
 
 }  // namespace strata::cli

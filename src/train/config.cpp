@@ -80,6 +80,12 @@ TrainConfig TrainConfig::for_model(const std::string& model) {
   return c;
 }
 
+void check_input_memory(const Shape& input, const std::string& what, const std::string& hint) {
+  double gib = 4.0 / (1 << 30);
+  for (int64_t d : input) gib *= static_cast<double>(d);
+  STRATA_CHECK(gib <= kMaxInputGiB, what, " floats would take ", gib, " GiB (at most ", kMaxInputGiB, "); ", hint);
+}
+
 void validate(const TrainConfig& c) {
   STRATA_CHECK(!c.model.empty(), "train: no model given; name one of `strata models`");
   STRATA_CHECK(c.folder_channels == 1 || c.folder_channels == 3,

@@ -28,9 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// The input batch alone may not take more memory than this (a mistyped batch size or resize).
-constexpr double kMaxBatchGiB = 4.0;
-
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::string value_name(double v) { return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
@@ -145,11 +142,10 @@ struct Trainer::State {
         data::DataLoaderOptions{
             .batch_size = config.batch_size, .limit = config.limit_test, .transform = make_transform(config, false)});
     const Shape input = train_loader->image_shape();
-    const double batch_gib =
-        static_cast<double>(config.batch_size) * static_cast<double>(input.numel()) * 4.0 / (1 << 30);
-    STRATA_CHECK(batch_gib <= kMaxBatchGiB, "train: a batch of ", config.batch_size, " images of ", input[0], "x",
-                 input[1], "x", input[2], " floats would take ", batch_gib, " GiB (at most ", kMaxBatchGiB,
-                 "); lower the batch size or the resize");
+    check_input_memory({config.batch_size, input[0], input[1], input[2]},
+                       detail::cat("train: a batch of ", config.batch_size, " images of ", input[0], "x", input[1],
+                                   "x", input[2]),
+                       "lower the batch size or the resize");
     weights =
         WeightsInfo{config.model, input, train.class_names, dataset_name(config.dataset), config.mean, config.std};
     const int64_t book_size = build || onnx_model ? 0 : models::find(config.model).recipe.resize;

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "strata/shape.hpp"
+
 namespace strata::train {
 
 enum class DatasetKind : uint8_t { FashionMnist, Mnist, Cifar10, Folder };
@@ -31,6 +33,12 @@ inline constexpr int64_t kMaxEpochs = 100000;
 inline constexpr int64_t kMaxBatch = 65536;
 inline constexpr int kMaxThreads = 1024;
 inline constexpr int64_t kMaxClasses = 100000;
+// The input batch alone may not take more memory than this (a mistyped batch or input size).
+inline constexpr double kMaxInputGiB = 4.0;
+
+// Refuses a model input (batch first) whose floats alone would take more than kMaxInputGiB:
+// "<what> floats would take X GiB (at most 4); <hint>".
+void check_input_memory(const Shape& input, const std::string& what, const std::string& hint);
 
 struct TrainConfig {
   // ---- Model and data ----

@@ -85,16 +85,21 @@ void add_eval_command(CLI::App& app) {
     const std::string dataset = !a->dataset.empty()     ? a->dataset
                                 : !info.dataset.empty() ? info.dataset
                                                         : "fashion-mnist";
-    data::ImageDataset test =
-        train::load_split(train::parse_dataset(dataset), a->data, data::Split::Test, info.input[0], info.input[1]);
-    STRATA_CHECK(test.channels == info.input[0], "eval: ", a->weights, " takes ", info.input[0], "-channel images but ",
-                 dataset, " has ", test.channels, " channels");
-    STRATA_CHECK(test.num_classes() == static_cast<int64_t>(info.classes.size()), "eval: ", a->weights, " has ",
-                 info.classes.size(), " classes but ", dataset, " has ", test.num_classes());
+    // A folder's images keep their own size for the eval transforms; otherwise they are resized to
+    // the model's input as they are read.
+    data::ImageTransforms transforms = data::parse_image_transforms(info.eval_transforms);
+    const data::DatasetPtr test = train::open_split(train::parse_dataset(dataset), a->data, data::Split::Test,
+                                                    info.input[0], transforms.empty() ? info.input[1] : 0);
+    STRATA_CHECK(test->image_shape()[0] == info.input[0], "eval: ", a->weights, " takes ", info.input[0],
+                 "-channel images but ", dataset, " has ", test->image_shape()[0], " channels");
+    STRATA_CHECK(test->num_classes() == static_cast<int64_t>(info.classes.size()), "eval: ", a->weights, " has ",
+                 info.classes.size(), " classes but ", dataset, " has ", test->num_classes());
     data::Transform transform{
         .resize_height = info.input[1], .resize_width = info.input[2], .mean = info.mean, .std = info.std};
-    const data::DataLoader loader(std::move(test),
-                                  {.batch_size = a->batch_size, .limit = a->limit, .transform = std::move(transform)});
+    const data::DataLoader loader(test, {.batch_size = a->batch_size,
+                                         .limit = a->limit,
+                                         .image_transforms = std::move(transforms),
+                                         .transform = std::move(transform)});
     const train::Evaluation ev = train::evaluate(*loaded.module, loader);
     if (a->json)
       print_json(ev, info, dataset);

@@ -18,12 +18,12 @@ namespace {
 
 struct TrainArgs {
   std::string model, data, dataset = "fashion-mnist", optimizer = "sgd", schedule = "constant";
-  std::string out, init, resume, device = "cpu", backend;
+  std::string out, init, resume, device = "cpu", backend, train_transforms, eval_transforms;
   int64_t channels = 3, epochs = 0, batch_size = 0, resize = 0, warmup_epochs = 0, step_epochs = 0;
   int64_t crop_padding = 4, limit_train = 0, limit_test = 0, num_classes = 0;
   double val_split = 0.0;
   double lr = 0, momentum = 0, weight_decay = 0, gamma = 0.1, label_smoothing = 0, clip = 0;
-  int threads = 0;
+  int threads = 0, workers = 1;
   uint64_t seed = 0;
   bool nesterov = false, augment = false, normalize = false, no_shuffle = false, overwrite = false, json = false;
   bool eager = false;
@@ -65,7 +65,7 @@ constexpr int64_t kMaxImages = int64_t{1} << 31;
 
 // The options a resumed run takes from its checkpoint instead (changing them would change the run).
 struct Options {
-  CLI::Option *epochs, *batch_size, *lr, *resize, *threads, *data;
+  CLI::Option *epochs, *batch_size, *lr, *resize, *threads, *workers, *data;
 };
 
 // Fine-tuning an ONNX file: no book recipe, so these unless options say otherwise.
@@ -114,6 +114,9 @@ train::TrainConfig new_run_config(const TrainArgs& a, const Options& o) {
   if (o.resize->count()) c.resize = a.resize;
   c.augment = a.augment;
   c.crop_padding = a.crop_padding;
+  c.train_transforms = a.train_transforms;
+  c.eval_transforms = a.eval_transforms;
+  c.workers = a.workers;
   c.normalize = a.normalize;
   c.shuffle = !a.no_shuffle;
   c.threads = a.threads;
@@ -228,6 +231,18 @@ void add_train_command(CLI::App& app) {
   auto* augment = cmd->add_flag("--augment", a->augment, "Random crop (zero padding) and horizontal flip");
   auto* padding =
       cmd->add_option("--crop-padding", a->crop_padding, "Padding of the random crop")->check(CLI::Range(0, 256));
+  auto* train_transforms =
+      cmd->add_option("--train-transforms", a->train_transforms,
+                      "torchvision-style transforms of each training image, before --augment/--resize/--normalize, "
+                      "e.g. \"RandomResizedCrop(224) RandomHorizontalFlip() ColorJitter(0.4, 0.4, 0.4)\" (also "
+                      "Resize, CenterCrop, RandomRotation)");
+  auto* eval_transforms = cmd->add_option("--eval-transforms", a->eval_transforms,
+                                          "The same for the test images (and eval and predict with the weights), "
+                                          "e.g. \"Resize(256) CenterCrop(224)\"");
+  auto* workers = cmd->add_option("--workers", a->workers,
+                                  "Threads preparing batches (decoding a folder's images, augmenting) beside the "
+                                  "model's threads")
+                      ->check(CLI::Range(1, train::kMaxWorkers));
   auto* normalize =
       cmd->add_flag("--normalize", a->normalize, "Normalise each channel by the training set's mean and std");
   auto* smoothing =
@@ -272,9 +287,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print one JSON record per epoch");
   for (CLI::Option* o : {dataset, channels, batch, lr,        optimizer,   momentum,   nesterov,  wd,        schedule,
                          warmup,  step,     gamma, resize,    augment,     padding,    normalize, smoothing, clip,
-                         seed,    out,      init,  overwrite, limit_train, limit_test, val_split, no_shuffle, eager, num_classes})
+                         seed,    out,      init,  overwrite, limit_train, limit_test, val_split, no_shuffle, eager, num_classes,
+                         train_transforms, eval_transforms})
     resume->excludes(o);
-  const Options opts{epochs, batch, lr, resize, threads, data};
+  const Options opts{epochs, batch, lr, resize, threads, workers, data};
 
   cmd->callback([a, opts] {
     if (a->model.empty() && a->resume.empty() && !is_onnx(a->init))
@@ -289,6 +305,7 @@ void add_train_command(CLI::App& app) {
         train::ResumeOptions r;
         if (opts.epochs->count()) r.epochs = a->epochs;
         if (opts.threads->count()) r.threads = a->threads;
+        if (opts.workers->count()) r.workers = a->workers;
         if (opts.data->count()) r.data_dir = a->data;
         return train::Trainer::resume(a->resume, r);
       } catch (...) {

@@ -4,5 +4,7 @@
 #pragma once
 
 #include "strata/data/dataset.hpp"
+#include "strata/data/image.hpp"
+#include "strata/data/image_transforms.hpp"
 #include "strata/data/loader.hpp"
 #include "strata/data/transforms.hpp"

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "io/file.hpp"
 #include "strata/error.hpp"
 
 namespace strata::data {
@@ -92,6 +93,32 @@ std::string decode_image(std::span<const uint8_t> bytes, int channels, DecodedIm
   out.width = w;
   out.height = h;
   return {};
+}
+
+std::string read_image_file(const std::filesystem::path& path, int channels, Image& out) {
+  std::vector<uint8_t> bytes;
+  try {
+    const io::InputFile file(path, "read image");
+    if (file.size() > (uint64_t{1} << 30))
+      return detail::cat("the file has ", file.size(), " bytes, more than an image Strata decodes (1 GiB)");
+    bytes.resize(static_cast<std::size_t>(file.size()));
+    file.read(0, bytes.data(), bytes.size());
+  } catch (const Error& e) {  // "read image: 'PATH': cannot open ...": the caller names the file
+    const std::string message = e.what(), prefix = io::file_prefix("read image", path);
+    return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+  }
+  DecodedImage decoded;
+  if (std::string problem = decode_image(bytes, channels, decoded); !problem.empty()) return problem;
+  // Interleaved H x W x C -> planar C x H x W.
+  out.channels = channels;
+  out.height = decoded.height;
+  out.width = decoded.width;
+  const int64_t plane = out.height * out.width;
+  out.pixels.resize(static_cast<std::size_t>(plane * channels));
+  const uint8_t* src = decoded.pixels.get();
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t i = 0; i < plane; ++i) out.pixels[c * plane + i] = src[i * channels + c];
+  return "";
 }
 
 }  // namespace strata::data

@@ -5,9 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
+
+#include "strata/data/image.hpp"
 
 namespace strata::data {
 
@@ -24,5 +27,9 @@ struct DecodedImage {
 // Decodes `bytes` to `channels` channels (1: grey, 3: RGB) into `out`. Returns what is wrong
 // (a sentence without the file's name, such as "not a PNG, JPEG or BMP file") or "" on success.
 std::string decode_image(std::span<const uint8_t> bytes, int channels, DecodedImage& out);
+
+// Reads the image file `path` (a regular file of at most 1 GiB) and decodes it to `channels`
+// planes (C x H x W). Returns what is wrong, as decode_image, or "" on success.
+std::string read_image_file(const std::filesystem::path& path, int channels, Image& out);
 
 }  // namespace strata::data

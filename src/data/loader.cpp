@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
+#include <map>
 #include <exception>
 #include <mutex>
 #include <numeric>
@@ -47,7 +47,8 @@ uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t index) {
 // ---- Epoch ----
 
 struct Epoch::State {
-  std::shared_ptr<const ImageDataset> dataset;
+  DatasetPtr dataset;
+  const ImageDataset* in_memory = nullptr;  // the dataset's pixels, read in place, when no image transform runs
   std::shared_ptr<const detail::ExamplePipeline> pipeline;
   DataLoaderOptions options;
   int64_t epoch = 0;
@@ -56,23 +57,54 @@ struct Epoch::State {
   int64_t delivered = 0;  // batches handed to the consumer (or the epoch ended early: num_batches)
   double wait_seconds = 0.0;
 
-  // Prefetch: the worker pushes batches in order; the consumer pops them.
-  std::thread worker;
+  // Prefetch: workers take batch numbers in order (next_batch), prepare them concurrently and
+  // file them under their number; the consumer takes them in order.
+  std::vector<std::thread> workers;
   std::mutex mutex;
-  std::condition_variable produced;  // a batch or an error is queued
-  std::condition_variable consumed;  // room in the queue, or stop
-  std::deque<Batch> queue;
-  std::exception_ptr error;
+  std::condition_variable produced;  // a batch or an error is filed
+  std::condition_variable consumed;  // a batch was taken, or stop
+  int64_t next_batch = 0;            // the next batch a worker starts
+  int64_t taken = 0;                 // batches the consumer has taken
+  int64_t capacity = 0;              // batches in preparation or waiting, at most
+  std::map<int64_t, Batch> ready;
+  std::map<int64_t, std::exception_ptr> errors;
   bool stop = false;
 
   ~State() {
-    if (!worker.joinable()) return;
     {
       std::lock_guard lock(mutex);
       stop = true;
     }
     consumed.notify_all();
-    worker.join();
+    for (std::thread& worker : workers) worker.join();
+  }
+
+  // The pixels of example i after the image transforms (into `image`), and the pipeline that
+  // takes them: the loader's, or for an image of another size, one made for that size when it
+  // gives the same output (the transform resizes).
+  const detail::ExamplePipeline& transformed(int64_t i, Generator& gen, Image& image, int64_t& label,
+                                             std::optional<detail::ExamplePipeline>& own_size) const {
+    Example example = dataset->get(i);
+    label = example.label;
+    STRATA_CHECK(label >= 0 && label < dataset->num_classes(), "DataLoader: ", dataset->describe(i), " has label ",
+                 label, ", outside [0, ", dataset->num_classes(), ") (", dataset->num_classes(), " class names)");
+    image = options.image_transforms.empty() ? std::move(example.image)
+                                             : apply(options.image_transforms, example.image, gen);
+    STRATA_CHECK(static_cast<int64_t>(image.pixels.size()) == image.numel() && image.numel() > 0, "DataLoader: ",
+                 dataset->describe(i), " has ", image.pixels.size(), " pixels for an image of ", image.channels, "x",
+                 image.height, "x", image.width);
+    const Shape expected = pipeline->input_shape();
+    if (image.shape() == expected) return *pipeline;
+    if (image.channels == expected[0] && options.transform.resize_height > 0 &&
+        options.transform.crop_height == 0 && options.transform.crop_width == 0) {
+      own_size.emplace(options.transform, image.channels, image.height, image.width);
+      if (own_size->output_shape() == pipeline->output_shape()) return *own_size;
+    }
+    fail("DataLoader: ", dataset->describe(i), " is ", image.channels, "x", image.height, "x", image.width,
+         options.image_transforms.empty() ? "" : " after the image transforms", " but the batches take ", expected[0],
+         "x", expected[1], "x", expected[2],
+         " (C x H x W, fixed by the first example); give every image one size: a resize (--resize N), or a "
+         "transform of a fixed size such as Resize((h, w)), CenterCrop or RandomResizedCrop");
   }
 
   // Batch b of the epoch: examples order[b * batch_size, ...) through the pipeline.
@@ -91,52 +123,72 @@ struct Epoch::State {
     const int threads = options.num_threads > 0 ? options.num_threads
                         : options.prefetch > 0  ? 1
                                                 : omp_get_max_threads();
-#pragma omp parallel num_threads(threads) if (count * out_numel >= kParallelElements)
+    // An example that cannot be read fails its batch; exceptions must not leave the parallel region.
+    std::vector<std::exception_ptr> failures(static_cast<std::size_t>(count));
+#pragma omp parallel num_threads(threads) if (!in_memory || count * out_numel >= kParallelElements)
     {
       detail::ExamplePipeline::Scratch scratch;
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 1)
       for (int64_t k = 0; k < count; ++k) {
         const int64_t i = batch.indices[k];
         Generator gen(augmentation_seed(options.seed, epoch, i));
-        pipeline->apply(dataset->pixels.data() + i * in_numel, &gen, scratch, images + k * out_numel);
-        labels[k] = dataset->labels[i];
+        try {
+          if (in_memory) {
+            pipeline->apply(in_memory->pixels.data() + i * in_numel, &gen, scratch, images + k * out_numel);
+            labels[k] = in_memory->labels[i];
+          } else {
+            Image image;
+            std::optional<detail::ExamplePipeline> own_size;
+            transformed(i, gen, image, labels[k], own_size)
+                .apply(image.pixels.data(), &gen, scratch, images + k * out_numel);
+          }
+        } catch (...) {
+          failures[k] = std::current_exception();
+        }
       }
     }
+    for (const std::exception_ptr& failure : failures)
+      if (failure) std::rethrow_exception(failure);
     if (options.batch_transform) options.batch_transform(batch);
     return batch;
   }
 
   void run_worker() {
-    for (int64_t b = 0; b < num_batches; ++b) {
+    for (;;) {
+      int64_t b = 0;
       {
         std::unique_lock lock(mutex);
-        consumed.wait(lock, [&] { return stop || static_cast<int64_t>(queue.size()) < options.prefetch; });
-        if (stop) return;
+        consumed.wait(lock, [&] { return stop || next_batch >= num_batches || next_batch < taken + capacity; });
+        if (stop || next_batch >= num_batches) return;
+        b = next_batch++;
       }
       try {
         Batch batch = make_batch(b);
         std::lock_guard lock(mutex);
-        queue.push_back(std::move(batch));
+        ready.emplace(b, std::move(batch));
       } catch (...) {
         std::lock_guard lock(mutex);
-        error = std::current_exception();
-        produced.notify_one();
-        return;
+        errors.emplace(b, std::current_exception());
+        stop = true;  // no new batches; those before b are already being prepared
       }
-      produced.notify_one();
+      produced.notify_all();
     }
   }
 
   Batch take() {
-    if (!worker.joinable()) return make_batch(delivered);
+    if (workers.empty()) return make_batch(delivered);
     std::unique_lock lock(mutex);
-    produced.wait(lock, [&] { return !queue.empty() || error; });
-    if (queue.empty()) std::rethrow_exception(error);
-    Batch batch = std::move(queue.front());
-    queue.pop_front();
-    lock.unlock();
-    consumed.notify_one();
-    return batch;
+    const int64_t b = taken;
+    produced.wait(lock, [&] { return ready.contains(b) || errors.contains(b); });
+    if (auto it = ready.find(b); it != ready.end()) {
+      Batch batch = std::move(it->second);
+      ready.erase(it);
+      ++taken;
+      lock.unlock();
+      consumed.notify_all();
+      return batch;
+    }
+    std::rethrow_exception(errors.at(b));
   }
 };
 
@@ -168,22 +220,39 @@ double Epoch::wait_seconds() const { return state_ ? state_->wait_seconds : 0.0;
 
 // ---- DataLoader ----
 
-DataLoader::DataLoader(std::shared_ptr<const ImageDataset> dataset, DataLoaderOptions options)
+DataLoader::DataLoader(DatasetPtr dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)) {
   STRATA_CHECK(dataset_, "DataLoader: the dataset is null");
-  dataset_->validate();
   STRATA_CHECK(dataset_->size() > 0, "DataLoader: the dataset is empty");
+  STRATA_CHECK(dataset_->num_classes() > 0, "DataLoader: the dataset has no class names; give one name per label");
+  const Shape declared = dataset_->image_shape();
+  STRATA_CHECK(declared.ndim() == 3 && declared[0] > 0 && declared[1] >= 0 && declared[2] >= 0,
+               "DataLoader: the dataset's image_shape() is ", declared,
+               "; expected (C, H, W) with C > 0 (H and W 0 when they vary)");
   STRATA_CHECK(options_.batch_size > 0, "DataLoader: batch_size must be positive, got ", options_.batch_size);
   STRATA_CHECK(options_.limit >= 0, "DataLoader: limit must be >= 0 (0: all examples), got ", options_.limit);
   STRATA_CHECK(options_.prefetch >= 0, "DataLoader: prefetch must be >= 0 (0: no background thread), got ",
                options_.prefetch);
+  STRATA_CHECK(options_.workers >= 1 && options_.workers <= 256, "DataLoader: workers must be in [1, 256], got ",
+               options_.workers);
   STRATA_CHECK(options_.num_threads >= 0, "DataLoader: num_threads must be >= 0 (0: OpenMP's default), got ",
                options_.num_threads);
   STRATA_CHECK(num_batches() > 0, "DataLoader: no batches: drop_last with batch_size ", options_.batch_size,
                " and only ", size(), " examples; lower batch_size or turn drop_last off");
-  pipeline_ = std::make_shared<const detail::ExamplePipeline>(options_.transform, dataset_->channels, dataset_->height,
-                                                              dataset_->width);
+  for (const ImageTransformPtr& t : options_.image_transforms)
+    STRATA_CHECK(t, "DataLoader: an image transform is null");
+  // The pipeline's input: the shape after the image transforms; where it varies, the first
+  // example's (drawn as epoch 0 draws it).
+  Shape input = output_shape(options_.image_transforms, declared);
+  if (input[1] == 0 || input[2] == 0) {
+    Generator gen(augmentation_seed(options_.seed, 0, 0));
+    input = apply(options_.image_transforms, dataset_->get(0).image, gen).shape();
+  }
+  pipeline_ = std::make_shared<const detail::ExamplePipeline>(options_.transform, input[0], input[1], input[2]);
 }
+
+DataLoader::DataLoader(std::shared_ptr<const ImageDataset> dataset, DataLoaderOptions options)
+    : DataLoader(DatasetPtr(std::make_shared<const InMemoryDataset>(std::move(dataset))), std::move(options)) {}
 
 DataLoader::DataLoader(ImageDataset dataset, DataLoaderOptions options)
     : DataLoader(std::make_shared<const ImageDataset>(std::move(dataset)), std::move(options)) {}
@@ -213,12 +282,17 @@ std::vector<int64_t> DataLoader::order(int64_t epoch) const {
 Epoch DataLoader::epoch(int64_t epoch) const {
   auto state = std::make_unique<Epoch::State>();
   state->dataset = dataset_;
+  if (const auto* memory = dynamic_cast<const InMemoryDataset*>(dataset_.get());
+      memory && options_.image_transforms.empty())
+    state->in_memory = &memory->images();
   state->pipeline = pipeline_;
   state->options = options_;
   state->epoch = epoch;
   state->order = order(epoch);
   state->num_batches = num_batches();
-  if (options_.prefetch > 0) state->worker = std::thread([s = state.get()] { s->run_worker(); });
+  state->capacity = std::max(options_.prefetch, options_.workers);
+  if (options_.prefetch > 0)
+    for (int w = 0; w < options_.workers; ++w) state->workers.emplace_back([s = state.get()] { s->run_worker(); });
   return Epoch(std::move(state));
 }
 

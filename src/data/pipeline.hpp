@@ -22,6 +22,7 @@ class ExamplePipeline {
   ExamplePipeline(const Transform& transform, int64_t channels, int64_t height, int64_t width);
 
   Shape output_shape() const { return {channels_, out_h_, out_w_}; }  // (C, H', W')
+  Shape input_shape() const { return {channels_, in_h_, in_w_}; }     // (C, H, W)
   int64_t input_numel() const { return channels_ * in_h_ * in_w_; }
   int64_t output_numel() const { return channels_ * out_h_ * out_w_; }
   // Whether apply() draws random numbers (a random crop or a flip with probability > 0).

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "io/json.hpp"
+#include "strata/data/image_transforms.hpp"
 #include "strata/error.hpp"
 #include "strata/models.hpp"
 
@@ -121,6 +122,15 @@ void validate(const TrainConfig& c) {
   for (std::size_t i = 0; i < c.mean.size(); ++i)
     STRATA_CHECK(std::isfinite(c.mean[i]) && std::isfinite(c.std[i]) && c.std[i] > 0.0f, "train: channel ", i,
                  " has mean ", c.mean[i], " and std ", c.std[i], "; the std must be positive and both finite");
+  for (const auto& [name, spec] : {std::pair{"train_transforms", &c.train_transforms},
+                                   std::pair{"eval_transforms", &c.eval_transforms}}) {
+    try {
+      data::parse_image_transforms(*spec);
+    } catch (const Error& e) {
+      fail("train: ", name, ": ", e.what());
+    }
+  }
+  check_in_range("workers", c.workers, 1, kMaxWorkers);
   check_in_range("threads", c.threads, 0, kMaxThreads, " (0: OpenMP's default)");
   check_in_range("num_classes", c.num_classes, 0, kMaxClasses, " (0: the ONNX file's classifier)");
   STRATA_CHECK(c.num_classes == 0 || c.init.extension() == ".onnx",
@@ -159,6 +169,9 @@ std::string config_to_json(const TrainConfig& c) {
       {"mean", c.mean},
       {"std", c.std},
       {"shuffle", c.shuffle},
+      {"train_transforms", c.train_transforms},
+      {"eval_transforms", c.eval_transforms},
+      {"workers", c.workers},
       {"threads", c.threads},
       {"eager", c.eager},
       // A string: JSON numbers above 2^53 lose digits in many readers.
@@ -251,6 +264,9 @@ TrainConfig config_from_json(std::string_view text) {
   r.get("mean", c.mean);
   r.get("std", c.std);
   r.get("shuffle", c.shuffle);
+  r.get("train_transforms", c.train_transforms);
+  r.get("eval_transforms", c.eval_transforms);
+  r.get("workers", c.workers);
   r.get("threads", c.threads);
   r.get("eager", c.eager);
   r.get("seed", seed);

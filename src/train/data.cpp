@@ -1,7 +1,9 @@
 // The datasets of a training run, their normalisation statistics and the loaders' transforms.
 #include "strata/train/data.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "strata/error.hpp"
 
@@ -42,28 +44,41 @@ data::ImageDataset load_split(DatasetKind dataset, const std::filesystem::path& 
   fail("load_split: unknown dataset");
 }
 
+data::DatasetPtr open_split(DatasetKind dataset, const std::filesystem::path& dir, data::Split split,
+                            int64_t channels, int64_t size) {
+  if (dataset != DatasetKind::Folder)
+    return std::make_shared<const data::InMemoryDataset>(
+        std::make_shared<const data::ImageDataset>(load_split(dataset, dir, split, channels, size)));
+  STRATA_CHECK(!dir.empty(),
+               "the folder dataset needs --data DIR holding DIR/train/<class>/<image> and "
+               "DIR/test/<class>/<image> (or DIR/<class>/<image> with --val-split)");
+  return std::make_shared<const data::ImageFolderDataset>(
+      dir / data::split_name(split),
+      data::ImageFolderOptions{.channels = static_cast<int>(channels), .height = size, .width = size});
+}
+
 TrainData load_data(const TrainConfig& config) {
+  // Image transforms take a folder's images at their own size; without them the images are
+  // resized as they are decoded.
+  const bool transforms = !config.train_transforms.empty() || !config.eval_transforms.empty();
+  const int64_t size = config.dataset == DatasetKind::Folder && transforms ? 0 : config.resize;
   TrainData d;
   if (config.val_split > 0.0) {
     // A folder without a train/ sub-folder is all training data.
     std::error_code ec;
     const bool whole_folder = config.dataset == DatasetKind::Folder && !config.data_dir.empty() &&
                               !std::filesystem::is_directory(config.data_dir / "train", ec);
-    const data::ImageDataset all =
-        whole_folder ? data::load_image_folder(config.data_dir, {.channels = static_cast<int>(config.folder_channels),
-                                                                 .height = config.resize,
-                                                                 .width = config.resize})
-                     : load_split(config.dataset, config.data_dir, data::Split::Train, config.folder_channels,
-                                  config.resize);
-    auto [train, test] = data::split_dataset(all, config.val_split, config.seed);
-    d.train = std::make_shared<const data::ImageDataset>(std::move(train));
-    d.test = std::make_shared<const data::ImageDataset>(std::move(test));
+    const data::DatasetPtr all =
+        whole_folder ? std::make_shared<const data::ImageFolderDataset>(
+                           config.data_dir, data::ImageFolderOptions{.channels = static_cast<int>(config.folder_channels),
+                                                                     .height = size,
+                                                                     .width = size})
+                     : open_split(config.dataset, config.data_dir, data::Split::Train, config.folder_channels, size);
+    std::tie(d.train, d.test) = data::split_dataset(all, config.val_split, config.seed);
     return d;
   }
-  d.train = std::make_shared<const data::ImageDataset>(
-      load_split(config.dataset, config.data_dir, data::Split::Train, config.folder_channels, config.resize));
-  d.test = std::make_shared<const data::ImageDataset>(
-      load_split(config.dataset, config.data_dir, data::Split::Test, config.folder_channels, config.resize));
+  d.train = open_split(config.dataset, config.data_dir, data::Split::Train, config.folder_channels, size);
+  d.test = open_split(config.dataset, config.data_dir, data::Split::Test, config.folder_channels, size);
   return d;
 }
 
@@ -93,6 +108,38 @@ ChannelStats channel_stats(const data::ImageDataset& ds, int64_t limit) {
   return stats;
 }
 
+ChannelStats channel_stats(const data::Dataset& dataset, int64_t limit) {
+  if (const auto* memory = dynamic_cast<const data::InMemoryDataset*>(&dataset))
+    return channel_stats(memory->images(), limit);
+  const int64_t n = limit > 0 ? std::min(limit, dataset.size()) : dataset.size();
+  STRATA_CHECK(n > 0, "channel_stats: the dataset is empty");
+  const int64_t count = std::min(n, kMaxStatsExamples);
+  const int64_t channels = dataset.image_shape()[0];
+  std::vector<uint64_t> sum(static_cast<std::size_t>(channels)), sum_sq(sum.size()), pixels(sum.size());
+  for (int64_t k = 0; k < count; ++k) {
+    const data::Image image = dataset.get(k * n / count).image;  // evenly spread over the first n
+    STRATA_CHECK(image.channels == channels, "channel_stats: ", dataset.describe(k * n / count), " has ",
+                 image.channels, " channels, the dataset ", channels);
+    const int64_t plane = image.height * image.width;
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t i = 0; i < plane; ++i) {
+        const uint64_t v = image.pixels[c * plane + i];
+        sum[c] += v;
+        sum_sq[c] += v * v;
+      }
+      pixels[c] += static_cast<uint64_t>(plane);
+    }
+  }
+  ChannelStats stats;
+  for (int64_t c = 0; c < channels; ++c) {
+    const double mean = static_cast<double>(sum[c]) / static_cast<double>(pixels[c]);
+    const double var = std::max(static_cast<double>(sum_sq[c]) / static_cast<double>(pixels[c]) - mean * mean, 0.0);
+    stats.mean.push_back(static_cast<float>(mean / 255.0));
+    stats.std.push_back(var > 0.0 ? static_cast<float>(std::sqrt(var) / 255.0) : 1.0f);
+  }
+  return stats;
+}
+
 data::Transform make_transform(const TrainConfig& config, bool train) {
   data::Transform t;
   if (train && config.augment) {
@@ -103,6 +150,10 @@ data::Transform make_transform(const TrainConfig& config, bool train) {
   t.mean = config.mean;
   t.std = config.std;
   return t;
+}
+
+data::ImageTransforms make_image_transforms(const TrainConfig& config, bool train) {
+  return data::parse_image_transforms(train ? config.train_transforms : config.eval_transforms);
 }
 
 }  // namespace strata::train

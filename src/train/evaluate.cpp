@@ -44,7 +44,7 @@ Evaluation evaluate(nn::Module& model, const data::DataLoader& loader,
                     const std::function<void(int64_t batch, int64_t num_batches)>& on_batch) {
   const int64_t classes = loader.dataset().num_classes();
   Evaluation ev;
-  ev.class_names = loader.dataset().class_names;
+  ev.class_names = loader.dataset().class_names();
   ev.confusion.assign(static_cast<std::size_t>(classes), std::vector<int64_t>(static_cast<std::size_t>(classes), 0));
   const bool was_training = model.is_training();
   model.eval();

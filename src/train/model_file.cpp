@@ -8,6 +8,7 @@
 
 #include "io/json.hpp"
 #include "strata/autograd.hpp"
+#include "strata/data/image_transforms.hpp"
 #include "strata/error.hpp"
 #include "strata/models.hpp"
 #include "strata/nn/weights.hpp"
@@ -52,6 +53,7 @@ io::Metadata to_metadata(const WeightsInfo& info) {
   m["strata.classes"] = json(info.classes).dump();
   if (!info.dataset.empty()) m["strata.dataset"] = info.dataset;
   if (!info.mean.empty()) m["strata.normalize"] = json{{"mean", info.mean}, {"std", info.std}}.dump();
+  if (!info.eval_transforms.empty()) m["strata.eval_transforms"] = info.eval_transforms;
   return m;
 }
 
@@ -89,6 +91,15 @@ WeightsInfo parse_weights_info(const io::Metadata& m, const std::string& where, 
   }
 
   if (const std::string* dataset = get("strata.dataset")) info.dataset = *dataset;
+
+  if (const std::string* transforms = get("strata.eval_transforms")) {
+    try {
+      data::parse_image_transforms(*transforms);
+    } catch (const Error& e) {
+      fail(where, "strata.eval_transforms: ", e.what());
+    }
+    info.eval_transforms = *transforms;
+  }
 
   if (const std::string* norm = get("strata.normalize")) {
     const json j = io::parse_json(*norm, where, "strata.normalize");

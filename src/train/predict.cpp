@@ -8,12 +8,13 @@
 #include <numeric>
 
 #include "data/image_decode.hpp"
-#include "io/file.hpp"
 #include "strata/autograd.hpp"
+#include "strata/data/image_transforms.hpp"
 #include "strata/data/transforms.hpp"
 #include "strata/error.hpp"
 #include "strata/io.hpp"
 #include "strata/ops.hpp"
+#include "strata/random.hpp"
 
 namespace strata::train {
 namespace {
@@ -29,22 +30,15 @@ Tensor load_image_input(const std::filesystem::path& path, const WeightsInfo& in
                "-channel inputs; images convert to 1 (grey) or 3 (RGB) channels only; pass a .npy batch");
   std::error_code ec;
   STRATA_CHECK(std::filesystem::is_regular_file(path, ec), where, "no such image file");
-  const io::InputFile file(path, "predict");
-  STRATA_CHECK(file.size() <= (uint64_t{1} << 30), where, "the file has ", file.size(),
-               " bytes, more than an image Strata decodes (1 GiB)");
-  std::vector<uint8_t> bytes(static_cast<std::size_t>(file.size()));
-  file.read(0, bytes.data(), bytes.size());
-  data::DecodedImage image;
-  const std::string problem = data::decode_image(bytes, static_cast<int>(channels), image);
+  data::Image image;
+  const std::string problem = data::read_image_file(path, static_cast<int>(channels), image);
   STRATA_CHECK(problem.empty(), where, problem, "; give a PNG, JPEG or BMP file");
-  const int w = image.width, h = image.height;
-  const uint8_t* pixels = image.pixels.get();
-  // Interleaved H x W x C -> planar C x H x W.
-  const int64_t plane = int64_t{w} * h;
-  std::vector<uint8_t> planar(static_cast<std::size_t>(plane * channels));
-  for (int64_t c = 0; c < channels; ++c)
-    for (int64_t i = 0; i < plane; ++i) planar[c * plane + i] = pixels[i * channels + c];
-  Tensor x = data::to_float(planar, {1, channels, h, w});
+  if (!info.eval_transforms.empty()) {
+    Generator gen;  // evaluation transforms draw nothing; a random one draws the same for every image
+    image = data::apply(data::parse_image_transforms(info.eval_transforms), image, gen);
+  }
+  const int64_t h = image.height, w = image.width;
+  Tensor x = data::to_float(image.pixels, {1, channels, h, w});
   if (h != info.input[1] || w != info.input[2]) x = data::resize_bilinear(x, info.input[1], info.input[2]);
   if (!info.mean.empty()) x = data::normalize(x, info.mean, info.std);
   return x;

@@ -55,13 +55,10 @@ int apply_threads(int threads) {
 
 void check_data(const TrainData& d) {
   STRATA_CHECK(d.train && d.test, "Trainer: TrainData needs both the train and the test split");
-  d.train->validate();
-  d.test->validate();
-  STRATA_CHECK(
-      d.train->channels == d.test->channels && d.train->height == d.test->height && d.train->width == d.test->width,
-      "Trainer: the train images are ", d.train->channels, "x", d.train->height, "x", d.train->width,
-      " but the test images are ", d.test->channels, "x", d.test->height, "x", d.test->width);
-  if (d.train->class_names != d.test->class_names) {
+  const Shape train_shape = d.train->image_shape(), test_shape = d.test->image_shape();
+  STRATA_CHECK(train_shape == test_shape, "Trainer: the train images are ", train_shape, " but the test images are ",
+               test_shape, " (C x H x W; 0: sizes vary)");
+  if (d.train->class_names() != d.test->class_names()) {
     auto missing = [](const std::vector<std::string>& names, const std::vector<std::string>& from) {
       std::string list;
       for (const std::string& name : names)
@@ -69,8 +66,8 @@ void check_data(const TrainData& d) {
           list += detail::cat(list.empty() ? "" : ", ", "'", detail::printable(name, 60), "'");
       return list;
     };
-    const std::string no_test = missing(d.train->class_names, d.test->class_names);
-    const std::string no_train = missing(d.test->class_names, d.train->class_names);
+    const std::string no_test = missing(d.train->class_names(), d.test->class_names());
+    const std::string no_train = missing(d.test->class_names(), d.train->class_names());
     fail("Trainer: the train split has ", d.train->num_classes(), " classes and the test split ", d.test->num_classes(),
          !no_test.empty() ? "; the test split lacks " + no_test : std::string(),
          !no_train.empty() ? "; the train split lacks " + no_train : std::string(),
@@ -113,14 +110,14 @@ struct Trainer::State {
   void prepare(const ModelBuilder& build) {
     if (!data.train) data = load_data(config);
     check_data(data);
-    const data::ImageDataset& train = *data.train;
+    const data::Dataset& train = *data.train;
     onnx_model = !build && config.init.extension() == ".onnx";
     if (!build && !onnx_model) {
       const models::ModelInfo& info = models::find(config.model);
       STRATA_CHECK(info.input.ndim() == 4, config.model, " takes ", info.input.ndim() - 2, "-D inputs such as ",
                    info.input, "; training runs on 2-D image datasets");
     }
-    const models::ModelOptions options{.in_channels = train.channels, .num_classes = train.num_classes()};
+    const models::ModelOptions options{.in_channels = train.image_shape()[0], .num_classes = train.num_classes()};
     if (onnx_model)
       model = onnx::load(config.init, {.num_classes = config.num_classes}).module;
     else
@@ -136,18 +133,23 @@ struct Trainer::State {
                                             .seed = config.seed,
                                             .drop_last = train_size > 1 && train_size % config.batch_size == 1,
                                             .limit = config.limit_train,
-                                            .transform = make_transform(config, true)});
+                                            .image_transforms = make_image_transforms(config, true),
+                                            .transform = make_transform(config, true),
+                                            .workers = config.workers});
     test_loader = std::make_unique<data::DataLoader>(
-        data.test,
-        data::DataLoaderOptions{
-            .batch_size = config.batch_size, .limit = config.limit_test, .transform = make_transform(config, false)});
+        data.test, data::DataLoaderOptions{.batch_size = config.batch_size,
+                                           .limit = config.limit_test,
+                                           .image_transforms = make_image_transforms(config, false),
+                                           .transform = make_transform(config, false),
+                                           .workers = config.workers});
     const Shape input = train_loader->image_shape();
     check_input_memory({config.batch_size, input[0], input[1], input[2]},
                        detail::cat("train: a batch of ", config.batch_size, " images of ", input[0], "x", input[1],
                                    "x", input[2]),
                        "lower the batch size or the resize");
     weights =
-        WeightsInfo{config.model, input, train.class_names, dataset_name(config.dataset), config.mean, config.std};
+        WeightsInfo{config.model,         input,       train.class_names(), dataset_name(config.dataset),
+                    config.mean,          config.std, config.eval_transforms};
     const int64_t book_size = build || onnx_model ? 0 : models::find(config.model).recipe.resize;
     const Shape out = output_shape_for(
         *model, input, config.model,
@@ -305,6 +307,7 @@ Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, Train
   s.config.out_dir = dir;
   if (options.epochs) s.config.epochs = *options.epochs;
   if (options.threads) s.config.threads = *options.threads;
+  if (options.workers) s.config.workers = *options.workers;
   if (options.data_dir) s.config.data_dir = *options.data_dir;
   validate(s.config);
   STRATA_CHECK(s.config.epochs >= c.epoch, "resume: ", dir.string(), " has already trained ", c.epoch,

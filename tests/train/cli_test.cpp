@@ -73,7 +73,7 @@ TEST(Cli, TrainResumeEvalPredict) {
   EXPECT_EQ(ev["classes"][9]["name"], "Ankle boot");
 
   // Predict on a PNG and a .npy batch; the logits go to a .npy file.
-  const auto img = fashion().test->image(0);  // an ankle boot
+  const std::vector<uint8_t> img = fashion().test->get(0).image.pixels;  // an ankle boot
   ASSERT_TRUE(stbi_write_png((dir / "boot.png").c_str(), 28, 28, 1, img.data(), 28));
   io::save_npy(dir / "batch.npy", test::random({2, 1, 28, 28}, 5, DType::F32, 0.0, 1.0));
   r = run_strata("predict " + q(run / "model.safetensors") + " " + q(dir / "boot.png") + " " + q(dir / "batch.npy") +
@@ -252,6 +252,57 @@ TEST(Cli, FolderWithoutASplitAndClassesThatDiffer) {
   std::filesystem::remove_all(dir / "split" / "test" / "owl");
   expect_output(run_strata("train lenet --dataset folder --data " + q(dir / "split") + common + q(dir / "run2")), 1,
                 "the train split has 3 classes and the test split 2; the test split lacks 'owl'");
+}
+
+// A folder of images of several sizes streams through --workers with torchvision-style transforms
+// (issue 21): the weights record the evaluation transforms, so eval reproduces the run's test
+// accuracy and predict takes the images as the run's test images; a bad spec is a clear error.
+TEST(Cli, FolderTransformsAndWorkers) {
+  TempDir dir;
+  for (const char* split : {"train", "test"})
+    for (int cls = 0; cls < 2; ++cls)
+      for (int i = 0; i < 12; ++i) {
+        const int w = 30 + 3 * i, h = 26 + 2 * (i % 4);  // sizes vary
+        std::vector<uint8_t> pixels(static_cast<std::size_t>(w * h));
+        for (std::size_t k = 0; k < pixels.size(); ++k)
+          pixels[k] = static_cast<uint8_t>((cls == 0 ? 200 : 20) + (k * 7 + static_cast<std::size_t>(i)) % 40);
+        const std::filesystem::path file = dir / "data" / split / (cls == 0 ? "light" : "dark") /
+                                           ("img" + std::to_string(i) + ".png");
+        std::filesystem::create_directories(file.parent_path());
+        ASSERT_TRUE(stbi_write_png(file.c_str(), w, h, 1, pixels.data(), w));
+      }
+  const std::string common = " --dataset folder --data " + q(dir / "data") +
+                             " --channels 1 --epochs 2 --batch-size 8 --threads 1 --workers 3 --json --out ";
+  test::CommandResult r = run_strata(
+      "train lenet" + common + q(dir / "run") +
+      " --train-transforms 'RandomResizedCrop(28, scale=(0.5, 1)) RandomRotation(10) ColorJitter(0.2, 0.2)'"
+      " --eval-transforms 'Resize(32) CenterCrop(28)'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const nlohmann::json last = nlohmann::json::parse(r.output.substr(r.output.rfind('{')));
+  const nlohmann::json config = nlohmann::json::parse(test::read_text(dir / "run" / "config.json"));
+  EXPECT_EQ(config["eval_transforms"], "Resize(32) CenterCrop(28)");
+  EXPECT_EQ(config["workers"], 3);
+  EXPECT_EQ(io::read_safetensors_metadata(dir / "run" / "model.safetensors").at("strata.eval_transforms"),
+            "Resize(32) CenterCrop(28)");
+
+  r = run_strata("eval " + q(dir / "run" / "model.safetensors") + " --dataset folder --data " + q(dir / "data") +
+                 " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const int64_t correct = nlohmann::json::parse(r.output)["correct"];
+  EXPECT_DOUBLE_EQ(static_cast<double>(correct) / 24.0, last["test_acc"].get<double>()) << last;
+
+  // predict: the same transforms, so the same logits as the batch eval ran.
+  r = run_strata("predict " + q(dir / "run" / "model.safetensors") + " " +
+                 q(dir / "data" / "test" / "light" / "img5.png") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  // Resume takes another --workers; the transforms come from the checkpoint.
+  r = run_strata("train --resume " + q(dir / "run") + " --epochs 3 --workers 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  expect_output(run_strata("train lenet" + common + q(dir / "bad") + " --train-transforms 'RandomCrop(28)'"), 1,
+                "train_transforms");
+  expect_output(run_strata("train lenet" + common + q(dir / "bad") + " --workers 0"), 2, "--workers");
 }
 
 // --json prints one record per line in every subcommand (a stream a program reads line by line).

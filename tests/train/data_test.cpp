@@ -83,7 +83,7 @@ TEST(TrainData, TrainsOnAnImageFolder) {
   Trainer trainer(c, {}, strata::test::tiny_model);
   EXPECT_EQ(trainer.train_size(), 48);
   EXPECT_EQ(trainer.test_size(), 20);
-  EXPECT_EQ(trainer.data().train->class_names, (std::vector<std::string>{"bright", "dark"}));
+  EXPECT_EQ(trainer.data().train->class_names(), (std::vector<std::string>{"bright", "dark"}));
   EXPECT_EQ(trainer.input_shape(), Shape({1, 28, 28}));
   const TrainResult r = trainer.run();
   EXPECT_GE(r.test_acc, 0.9) << "brightness separates the classes";

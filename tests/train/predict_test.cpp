@@ -14,7 +14,7 @@ using strata::test::TempDir;
 namespace {
 
 WeightsInfo fashion_info(const std::string& model) {
-  return {model, {1, 28, 28}, data::fashion_mnist_class_names(), "fashion-mnist", {}, {}};
+  return {model, {1, 28, 28}, data::fashion_mnist_class_names(), "fashion-mnist", {}, {}, ""};
 }
 
 // An initialised zoo model saved with Strata metadata.
@@ -31,7 +31,7 @@ void write_grey_png(const std::filesystem::path& path, int w, int h, const std::
 }
 
 std::vector<uint8_t> fashion_image(int64_t i) {
-  const auto img = fashion().test->image(i);
+  const std::vector<uint8_t> img = fashion().test->get(i).image.pixels;
   return {img.begin(), img.end()};
 }
 

@@ -1,11 +1,13 @@
-// DataLoader: iterates an ImageDataset in batches of f32 images (B, C, H, W) and I64 labels (B),
-// applying a Transform to each example, optionally preparing batches ahead on a background
-// thread.
+// DataLoader: iterates a Dataset in batches of f32 images (B, C, H, W) and I64 labels (B). Each
+// example goes through the image transforms (uint8, any size: torchvision-style geometry and
+// colour augmentation), then the Transform (crop, flip, to float, resize, normalise) in one fused
+// pass. Batches are prepared ahead by worker threads (each a whole batch; a dataset that decodes
+// on demand, such as ImageFolderDataset, decodes in them) and delivered in order.
 //
 // Reproducibility: epoch e visits the examples in an order that is a pure function of (seed, e),
 // and example i's augmentation in epoch e draws from Generator(augmentation_seed(seed, e, i)), so
-// a run resumed at any epoch, with or without prefetch, on any number of threads, sees the same
-// batches.
+// a run resumed at any epoch, with or without prefetch, on any number of workers and threads, sees
+// the same batches.
 //
 //   data::DataLoader loader(data::load_fashion_mnist(dir, data::Split::Train),
 //                           {.batch_size = 256, .shuffle = true, .seed = 42});
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "strata/data/dataset.hpp"
+#include "strata/data/image_transforms.hpp"
 #include "strata/data/transforms.hpp"
 #include "strata/shape.hpp"
 #include "strata/tensor.hpp"
@@ -43,13 +46,18 @@ struct DataLoaderOptions {
   uint64_t seed = 0;       // of the shuffled order and of the augmentation
   bool drop_last = false;  // drop the last batch when it is smaller than batch_size
   int64_t limit = 0;       // use only the first `limit` examples of the dataset (0: all of them)
-  Transform transform{};   // per-example resize, normalisation and augmentation
+  // Per-example uint8 transforms, applied first (RandomResizedCrop, ColorJitter, Resize, ...).
+  ImageTransforms image_transforms{};
+  Transform transform{};  // then per-example crop, flip, scaling to floats, resize and normalisation
   // Runs on every assembled batch after the per-example transform (on the prefetch thread when
   // prefetching); what it throws reaches the consumer's next().
   std::function<void(Batch&)> batch_transform{};
-  int prefetch = 2;  // batches prepared ahead on a background thread; 0: prepared inside next()
-  // OpenMP threads assembling a batch. 0: one when prefetching (the background thread then runs
-  // beside the model's threads, which keep the cores), OpenMP's default otherwise.
+  int prefetch = 2;  // batches prepared ahead by the workers; 0: prepared inside next(), no workers
+  // Background threads preparing batches when prefetching, each a whole batch at a time; up to
+  // max(prefetch, workers) batches are in preparation or waiting.
+  int workers = 1;
+  // OpenMP threads assembling one batch. 0: one when prefetching (the workers then run beside the
+  // model's threads, which keep the cores), OpenMP's default otherwise.
   int num_threads = 0;
 };
 
@@ -110,11 +118,15 @@ class Epoch {
 
 class DataLoader {
  public:
-  // Validates the dataset and the options (batch size, limit, transform against the image shape).
+  // Validates the dataset and the options (batch size, limit, transforms against the image
+  // shape). When the images' size varies after the image transforms (a folder's images at their
+  // own size, no resize), the first example fixes it: an example of another size is an error
+  // naming it when its batch is prepared.
+  DataLoader(DatasetPtr dataset, DataLoaderOptions options = {});
   DataLoader(std::shared_ptr<const ImageDataset> dataset, DataLoaderOptions options = {});
   DataLoader(ImageDataset dataset, DataLoaderOptions options = {});
 
-  const ImageDataset& dataset() const { return *dataset_; }
+  const Dataset& dataset() const { return *dataset_; }
   const DataLoaderOptions& options() const { return options_; }
   int64_t size() const;         // examples per epoch: the dataset size, at most `limit`
   int64_t num_batches() const;  // batches per epoch
@@ -125,7 +137,7 @@ class DataLoader {
   Epoch epoch(int64_t epoch) const;
 
  private:
-  std::shared_ptr<const ImageDataset> dataset_;
+  DatasetPtr dataset_;
   DataLoaderOptions options_;
   std::shared_ptr<const detail::ExamplePipeline> pipeline_;
 };

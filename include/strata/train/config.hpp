@@ -32,6 +32,7 @@ ScheduleKind parse_schedule(std::string_view name);
 inline constexpr int64_t kMaxEpochs = 100000;
 inline constexpr int64_t kMaxBatch = 65536;
 inline constexpr int kMaxThreads = 1024;
+inline constexpr int kMaxWorkers = 256;  // the DataLoader's own bound
 inline constexpr int64_t kMaxClasses = 100000;
 // The input batch alone may not take more memory than this (a mistyped batch or input size).
 inline constexpr double kMaxInputGiB = 4.0;
@@ -81,6 +82,14 @@ struct TrainConfig {
   std::vector<float> mean{};  // empty with normalize: computed from the training images
   std::vector<float> std{};
   bool shuffle = true;
+  // torchvision-style transforms on each uint8 image before the steps above (for training, and
+  // for evaluation), e.g. "RandomResizedCrop(224) ColorJitter(0.4, 0.4, 0.4)" and
+  // "Resize(256) CenterCrop(224)"; see data::parse_image_transforms. Empty: none.
+  std::string train_transforms;
+  std::string eval_transforms;
+  // Threads preparing the training batches (decoding a folder's images, augmenting), beside the
+  // model's threads; not part of the results, so a resume may change it.
+  int workers = 1;
 
   // ---- Run ----
   int threads = 0;                // OpenMP threads (0: OpenMP's default, recorded as the number used)

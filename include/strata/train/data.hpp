@@ -20,12 +20,22 @@ std::filesystem::path default_data_dir(DatasetKind dataset);
 data::ImageDataset load_split(DatasetKind dataset, const std::filesystem::path& dir, data::Split split,
                               int64_t channels = 3, int64_t size = 0);
 
+// The same split as a data::Dataset: Fashion-MNIST, MNIST and CIFAR-10 read into memory; a
+// folder listed and decoded on demand (data::ImageFolderDataset), resized to size x size as each
+// image is decoded (0: the images' own size).
+data::DatasetPtr open_split(DatasetKind dataset, const std::filesystem::path& dir, data::Split split,
+                            int64_t channels = 3, int64_t size = 0);
+
+// The two splits a run trains and evaluates on: any data::Dataset (in memory, an image folder
+// decoded on demand, or a user's own).
 struct TrainData {
-  std::shared_ptr<const data::ImageDataset> train;
-  std::shared_ptr<const data::ImageDataset> test;
+  data::DatasetPtr train;
+  data::DatasetPtr test;
 };
 
-// Both splits of config.dataset; checks that they agree on the image shape and the classes.
+// Both splits of config.dataset (open_split), resized to config.resize; a folder's images keep
+// their own size when image transforms run first. With config.val_split, the training split cut
+// in two (data::split_dataset).
 TrainData load_data(const TrainConfig& config);
 
 // Per-channel mean and standard deviation of the first `limit` images (0: all) scaled to [0, 1].
@@ -33,9 +43,15 @@ struct ChannelStats {
   std::vector<float> mean, std;
 };
 ChannelStats channel_stats(const data::ImageDataset& dataset, int64_t limit = 0);
+// The same over any dataset: exact for an in-memory one; otherwise over at most
+// kMaxStatsExamples examples spread evenly over the first `limit` (0: all), as decoded.
+inline constexpr int64_t kMaxStatsExamples = 2000;
+ChannelStats channel_stats(const data::Dataset& dataset, int64_t limit = 0);
 
 // The per-example transform of the config: augmentation when `train` and config.augment,
 // resize to config.resize, normalisation with config.mean/std.
 data::Transform make_transform(const TrainConfig& config, bool train);
+// The image transforms of the config (config.train_transforms or eval_transforms, parsed).
+data::ImageTransforms make_image_transforms(const TrainConfig& config, bool train);
 
 }  // namespace strata::train

@@ -25,6 +25,9 @@ struct WeightsInfo {
   std::vector<std::string> classes;
   std::string dataset;           // empty when unknown
   std::vector<float> mean, std;  // empty: no normalisation
+  // torchvision-style transforms each image takes before the resize to `input` and the
+  // normalisation (data::parse_image_transforms), e.g. "Resize(256) CenterCrop(224)"; empty: none.
+  std::string eval_transforms;
 };
 
 io::Metadata to_metadata(const WeightsInfo& info);

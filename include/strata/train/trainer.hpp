@@ -113,6 +113,7 @@ using ModelBuilder = std::function<std::shared_ptr<nn::Module>(const models::Mod
 struct ResumeOptions {
   std::optional<int64_t> epochs{};
   std::optional<int> threads{};
+  std::optional<int> workers{};
   std::optional<std::filesystem::path> data_dir{};
 };
 

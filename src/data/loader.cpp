@@ -22,7 +22,7 @@ namespace strata::data {
 namespace {
 
 // Below this many output floats per batch, a parallel region costs more than it saves.
-constexpr int64_t kParallelElements = int64_t{1} << 15;
+constexpr int64_t kParallelBatchElements = int64_t{1} << 15;
 // The shuffle's stream id: an index no dataset reaches, so it never collides with an example's.
 constexpr uint64_t kShuffleStream = ~uint64_t{0};
 
@@ -125,7 +125,7 @@ struct Epoch::State {
                                                 : omp_get_max_threads();
     // An example that cannot be read fails its batch; exceptions must not leave the parallel region.
     std::vector<std::exception_ptr> failures(static_cast<std::size_t>(count));
-#pragma omp parallel num_threads(threads) if (!in_memory || count * out_numel >= kParallelElements)
+#pragma omp parallel num_threads(threads) if (!in_memory || count * out_numel >= kParallelBatchElements)
     {
       detail::ExamplePipeline::Scratch scratch;
 #pragma omp for schedule(dynamic, 1)

@@ -30,7 +30,7 @@ std::string number(double v) {
 }
 
 std::string size_text(int64_t height, int64_t width) {
-  return detail::cat("(", height, ", ", width, ")");  // (not "(" + std::to_string: GCC 12 warns falsely)
+  return strata::detail::cat("(", height, ", ", width, ")");  // (not "(" + std::to_string: GCC 12 warns falsely)
 }
 
 const char* interpolation_name(Interpolation interpolation) {

@@ -71,7 +71,7 @@ class Parser {
                                    (text_[pos_] == '.' && pos_ > start)))
       ++pos_;
     if (pos_ == start || std::isdigit(static_cast<unsigned char>(text_[start])))
-      bad(pos_ < text_.size() ? "expected a transform name at '" + detail::printable(text_.substr(pos_), 20) + "'"
+      bad(pos_ < text_.size() ? "expected a transform name at '" + strata::detail::printable(text_.substr(pos_), 20) + "'"
                               : "expected a transform name at the end");
     return std::string(text_.substr(start, pos_ - start));
   }
@@ -80,7 +80,7 @@ class Parser {
     skip_space();
     if (pos_ >= text_.size()) bad("expected '" + std::string(1, c) + "' " + what + ", found the end of the text");
     if (text_[pos_] != c)
-      bad("expected '" + std::string(1, c) + "' " + what + ", found '" + detail::printable(text_.substr(pos_), 20) +
+      bad("expected '" + std::string(1, c) + "' " + what + ", found '" + strata::detail::printable(text_.substr(pos_), 20) +
           "'");
     ++pos_;
   }
@@ -159,7 +159,7 @@ class Parser {
       double x = 0;
       const auto res = std::from_chars(digits.data(), digits.data() + digits.size(), x);
       if (res.ec != std::errc() || res.ptr != digits.data() + digits.size() || !std::isfinite(x))
-        bad("'" + detail::printable(token, 40) + "' is not a number");
+        bad("'" + strata::detail::printable(token, 40) + "' is not a number");
       pos_ = end;
       v.kind = Value::Kind::Number;
       v.number = x;
@@ -176,7 +176,7 @@ class Parser {
       }
       return v;
     }
-    bad("unexpected '" + detail::printable(text_.substr(pos_), 20) + "' where a value was expected");
+    bad("unexpected '" + strata::detail::printable(text_.substr(pos_), 20) + "' where a value was expected");
   }
 
   std::string_view text_;
@@ -202,7 +202,7 @@ class Call {
         if (index == params.size()) {
           std::string list;
           for (const std::string& p : params) list += (list.empty() ? "" : ", ") + p;
-          bad(name_ + " has no argument '" + detail::printable(arg.keyword, 40) + "' (its arguments: " + list + ")");
+          bad(name_ + " has no argument '" + strata::detail::printable(arg.keyword, 40) + "' (its arguments: " + list + ")");
         }
       }
       if (values_[index]) bad(name_ + " got argument '" + params[index] + "' twice");
@@ -332,7 +332,7 @@ ImageTransformPtr make_transform(const std::string& name, std::vector<Argument> 
     const Call call(name, {"brightness", "contrast", "saturation", "hue"}, std::move(args));
     return std::make_shared<ColorJitter>(call.number(0, 0), call.number(1, 0), call.number(2, 0), call.number(3, 0));
   }
-  bad("unknown transform '" + detail::printable(name, 40) + "'");
+  bad("unknown transform '" + strata::detail::printable(name, 40) + "'");
 }
 
 }  // namespace
@@ -348,7 +348,7 @@ ImageTransforms parse_image_transforms(std::string_view spec) {
       if (transforms.size() == kMaxTransforms)
         bad("more than " + std::to_string(kMaxTransforms) + " transforms");
       const std::string name = parser.identifier();
-      parser.expect('(', "after '" + detail::printable(name, 40) + "'");
+      parser.expect('(', "after '" + strata::detail::printable(name, 40) + "'");
       std::vector<Argument> args = parser.arguments();
       transforms.push_back(make_transform(name, std::move(args)));
       parser.skip_separator();
@@ -357,7 +357,7 @@ ImageTransforms parse_image_transforms(std::string_view spec) {
       std::string_view call = spec.substr(start);
       const std::size_t close = call.find(')');
       if (close != std::string_view::npos) call = call.substr(0, close + 1);
-      throw Error(detail::cat("parse_image_transforms: in '", detail::printable(call, 80), "' (at character ",
+      throw Error(strata::detail::cat("parse_image_transforms: in '", strata::detail::printable(call, 80), "' (at character ",
                               start + 1, "): ", e.what(), "; ", kKnownTransforms));
     }
   }

@@ -9,7 +9,7 @@ namespace strata::data {
 namespace {
 
 // Below this many elements, a parallel region costs more than it saves.
-constexpr int64_t kParallelElements = int64_t{1} << 15;
+constexpr int64_t kParallelTransformElements = int64_t{1} << 15;
 
 // The dense f32 (N, C, H, W) form of `images`; throws naming `op` otherwise.
 Tensor image_batch(const Tensor& images, const char* op) {
@@ -42,7 +42,7 @@ Tensor resize_bilinear(const Tensor& images, int64_t height, int64_t width) {
   Tensor out = empty({x.size(0), x.size(1), height, width}, DType::F32);
   const float* src = x.data<float>();
   float* dst = out.mutable_data<float>();
-#pragma omp parallel if (planes * height * width >= kParallelElements)
+#pragma omp parallel if (planes * height * width >= kParallelTransformElements)
   {
     std::vector<float> rows_w;
 #pragma omp for schedule(static)
@@ -65,7 +65,7 @@ Tensor normalize(const Tensor& images, const std::vector<float>& mean, const std
   Tensor out = empty(x.shape(), DType::F32);
   const float* src = x.data<float>();
   float* dst = out.mutable_data<float>();
-#pragma omp parallel for schedule(static) if (x.numel() >= kParallelElements)
+#pragma omp parallel for schedule(static) if (x.numel() >= kParallelTransformElements)
   for (int64_t p = 0; p < n * c; ++p) {
     const std::size_t ch = mean.size() == 1 ? 0 : static_cast<std::size_t>(p % c);
     const float m = mean[ch], s = std[std.size() == 1 ? 0 : ch];

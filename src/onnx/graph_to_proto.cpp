@@ -125,7 +125,7 @@ class Writer {
 
   std::string describe(ValueId id) const {
     const graph::Value& v = g_.values[id];
-    return v.name.empty() ? "%" + std::to_string(id) : v.name;
+    return v.name.empty() ? detail::cat("%", id) : v.name;  // (not "%" + std::to_string: GCC 12 warns falsely)
   }
 
   static std::string where(const Node& n) {

@@ -71,7 +71,6 @@ BatchNormGeom checked_geom(const Tensor& x, const Tensor& weight, const Tensor& 
   return g;
 }
 
-Tensor detached(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
 
 // The batch norm g with its whole epilogue on kernels k, recording its gradients.
 Tensor run(const BatchNormGeom& g, const BatchNormKernels& k, const Tensor& x, const Tensor& weight,

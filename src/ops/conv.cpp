@@ -9,12 +9,6 @@
 namespace strata {
 namespace {
 
-Shape with_spatial(int64_t a, int64_t b, const Spatial& s, int nd) {
-  Shape shape{a, b};
-  for (int i = 3 - nd; i < 3; ++i) shape.push_back(s[i]);
-  return shape;
-}
-
 const char* layout_name(int nd, bool weight) {
   if (weight) return nd == 2 ? "(O, C/groups, kH, kW)" : "(O, C/groups, kD, kH, kW)";
   return nd == 2 ? "(N, C, H, W)" : "(N, C, D, H, W)";
@@ -103,7 +97,6 @@ ConvGeom checked_geom(const char* op, int nd, const Tensor& x, const Tensor& wei
   return g;
 }
 
-Tensor detached(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
 
 // The convolution g with its whole epilogue on kernels k, recording its gradients.
 Tensor run(const ConvGeom& g, const ConvKernels& k, const Tensor& x, const Tensor& weight, const Tensor& bias,

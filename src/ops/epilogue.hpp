@@ -41,6 +41,10 @@ struct EpilogueGeom {
 // one). Tries e whole; then, where no kernel takes it, the op with e less its pooling and the
 // pooling as its own op (nd spatial dims); then the op alone and the residual and activation as
 // one add. Values and gradients are the same whichever way it runs.
+// t without its autograd history, or an undefined tensor for an undefined t (an absent bias,
+// weight or residual): what an op hands its kernels.
+inline Tensor detached(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
+
 Tensor run_epilogue(const Epilogue& e, int nd, const std::function<Tensor(const Epilogue&)>& fused);
 
 // A traced node's inputs: the op's, then the epilogue's residual when it has one.

@@ -10,12 +10,6 @@
 namespace strata {
 namespace {
 
-Shape with_spatial(int64_t a, int64_t b, const Spatial& s, int nd) {
-  Shape shape{a, b};
-  for (int i = 3 - nd; i < 3; ++i) shape.push_back(s[i]);
-  return shape;
-}
-
 const char* layout_name(int nd) { return nd == 2 ? "(N, C, H, W)" : "(N, C, D, H, W)"; }
 
 // Rank and sizes of the input, shared by both geometries; returns the spatial sizes (D, H, W).

@@ -14,7 +14,7 @@
 namespace strata {
 namespace {
 
-const ReduceKernels& kernels_for(const Tensor& t) { return select_kernels<ReduceKernels>("reduce", t.device()); }
+const ReduceKernels& reduce_kernels_for(const Tensor& t) { return select_kernels<ReduceKernels>("reduce", t.device()); }
 
 // The input rearranged as a dense (rows, n) matrix whose rows are reduced, and the output shapes.
 struct Reduction {
@@ -77,7 +77,7 @@ std::vector<int> all_dims(const Tensor& x, const char* op) {
 Tensor Tensor::sum(const std::vector<int>& dims, bool keepdim) const {
   Reduction r = prepare(*this, dims, "sum");
   Tensor out = empty(keepdim ? r.keepdim_shape : r.kept_shape, dtype(), device());
-  kernels_for(*this).sum_rows(out, r.matrix, r.rows, r.n);
+  reduce_kernels_for(*this).sum_rows(out, r.matrix, r.rows, r.n);
   if (autograd::needs_grad({*this}))
     autograd::record("sum", out, {*this}, [shape = shape(), kd = r.keepdim_shape](const Tensor& gy, const autograd::Node&) {
       return std::vector<Tensor>{expand_to(gy.reshape(kd), shape).contiguous()};
@@ -105,7 +105,7 @@ Tensor Tensor::max(int dim, bool keepdim) const {
   STRATA_CHECK(r.n > 0, "max: reducing over an empty dimension of shape ", shape());
   Tensor values = empty(keepdim ? r.keepdim_shape : r.kept_shape, dtype(), device());
   Tensor indices = empty(values.shape(), DType::I64, device());
-  kernels_for(*this).max_rows(values, indices, r.matrix, r.rows, r.n);
+  reduce_kernels_for(*this).max_rows(values, indices, r.matrix, r.rows, r.n);
   if (autograd::needs_grad({*this})) {
     if (ndim() == 0) {  // the value itself
       autograd::record("max", values, {*this}, [](const Tensor& gy, const autograd::Node&) {
@@ -140,7 +140,7 @@ Tensor Tensor::argmax(int dim, bool keepdim) const {
   Reduction r = prepare(*this, {dim}, "argmax");
   STRATA_CHECK(r.n > 0, "argmax: reducing over an empty dimension of shape ", shape());
   Tensor indices = empty(keepdim ? r.keepdim_shape : r.kept_shape, DType::I64, device());
-  kernels_for(*this).max_rows(Tensor(), indices, r.matrix, r.rows, r.n);
+  reduce_kernels_for(*this).max_rows(Tensor(), indices, r.matrix, r.rows, r.n);
   return indices;
 }
 

@@ -19,6 +19,12 @@ Spatial spatial_arg(const Dims& dims, int nd, int64_t neutral, const Spatial& fa
   return out;
 }
 
+Shape with_spatial(int64_t a, int64_t b, const Spatial& s, int nd) {
+  Shape shape{a, b};
+  for (int i = 3 - nd; i < 3; ++i) shape.push_back(s[i]);
+  return shape;
+}
+
 std::string spatial_str(const Spatial& s, int nd) {
   std::string out;
   for (int i = 3 - nd; i < 3; ++i) {

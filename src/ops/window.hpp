@@ -17,6 +17,9 @@ using Spatial = std::array<int64_t, 3>;
 Spatial spatial_arg(const Dims& dims, int nd, int64_t neutral, const Spatial& fallback, const char* op,
                     const char* arg);
 
+// (a, b, then the last nd slots of s): an (N, C, [D,] H, W) or (O, C, [kD,] kH, kW) shape.
+Shape with_spatial(int64_t a, int64_t b, const Spatial& s, int nd);
+
 // "5x5" (2-D) or "3x5x5" (3-D): the last nd slots joined with 'x'.
 std::string spatial_str(const Spatial& s, int nd);
 

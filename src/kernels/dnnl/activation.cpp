@@ -32,32 +32,32 @@ float eltwise_beta(Activation kind) { return kind == Activation::Relu6 ? 6.f : 0
 
 memory::desc flat_desc(int64_t n) { return memory::desc({n}, memory::data_type::f32, memory::format_tag::a); }
 
-struct Forward {
+struct EltwiseForwardPlan {
   dnnl::eltwise_forward::primitive_desc pd;
   dnnl::eltwise_forward prim;
 };
-struct Backward {
+struct EltwiseBackwardPlan {
   dnnl::eltwise_backward::primitive_desc pd;
   dnnl::eltwise_backward prim;
 };
 
-const Forward& forward_plan(Activation kind, int64_t n) {
-  static Cache<Forward> cache;
+const EltwiseForwardPlan& forward_plan(Activation kind, int64_t n) {
+  static Cache<EltwiseForwardPlan> cache;
   return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
     dnnl::eltwise_forward::desc desc(dnnl::prop_kind::forward_training, algorithm_of(kind), flat_desc(n),
                                      eltwise_alpha(kind), eltwise_beta(kind));
     dnnl::eltwise_forward::primitive_desc pd(desc, engine());
-    return Forward{pd, dnnl::eltwise_forward(pd)};
+    return EltwiseForwardPlan{pd, dnnl::eltwise_forward(pd)};
   });
 }
 
-const Backward& backward_plan(Activation kind, int64_t n) {
-  static Cache<Backward> cache;
+const EltwiseBackwardPlan& backward_plan(Activation kind, int64_t n) {
+  static Cache<EltwiseBackwardPlan> cache;
   return cache.get(Key().add(static_cast<int64_t>(kind)).add(n).str(), [&] {
     dnnl::eltwise_backward::desc desc(algorithm_of(kind), flat_desc(n), flat_desc(n), eltwise_alpha(kind),
                                       eltwise_beta(kind));
     dnnl::eltwise_backward::primitive_desc pd(desc, engine(), forward_plan(kind, n).pd);
-    return Backward{pd, dnnl::eltwise_backward(pd)};
+    return EltwiseBackwardPlan{pd, dnnl::eltwise_backward(pd)};
   });
 }
 

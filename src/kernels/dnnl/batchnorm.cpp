@@ -33,11 +33,11 @@ memory::desc data_desc(const BatchNormGeom& g) {
   return desc_of(s, preferred_layout(s));
 }
 
-struct Forward {
+struct BatchNormForwardPlan {
   dnnl::batch_normalization_forward::primitive_desc pd;
   dnnl::batch_normalization_forward prim;
 };
-struct Backward {
+struct BatchNormBackwardPlan {
   dnnl::batch_normalization_backward::primitive_desc pd;
   dnnl::batch_normalization_backward prim;
 };
@@ -51,8 +51,8 @@ void finish_activation(const BatchNormGeom& g, const Tensor& y) {
   if (g.epilogue.activation && !fuses_relu(g)) activate_in_place(*g.epilogue.activation, y);
 }
 
-const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
-  static Cache<Forward> cache;
+const BatchNormForwardPlan& forward_plan(const BatchNormGeom& g, bool training, double eps) {
+  static Cache<BatchNormForwardPlan> cache;
   const std::string key =
       Key().add(shape_4d(g)).add(training).add(fuses_relu(g)).add(std::bit_cast<int64_t>(eps)).str();
   return cache.get(key, [&] {
@@ -62,7 +62,7 @@ const Forward& forward_plan(const BatchNormGeom& g, bool training, double eps) {
         training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data_desc(g),
         static_cast<float>(eps), f);
     dnnl::batch_normalization_forward::primitive_desc pd(desc, engine());
-    return Forward{pd, dnnl::batch_normalization_forward(pd)};
+    return BatchNormForwardPlan{pd, dnnl::batch_normalization_forward(pd)};
   });
 }
 
@@ -72,15 +72,15 @@ BatchNormGeom without_post_op(BatchNormGeom g) {
 }
 
 // The backward with or without a post-op alike (grad_y arrives through the activation's backward).
-const Backward& backward_plan(const BatchNormGeom& fused, bool training, double eps) {
+const BatchNormBackwardPlan& backward_plan(const BatchNormGeom& fused, bool training, double eps) {
   const BatchNormGeom g = without_post_op(fused);
-  static Cache<Backward> cache;
+  static Cache<BatchNormBackwardPlan> cache;
   return cache.get(Key().add(shape_4d(g)).add(training).add(std::bit_cast<int64_t>(eps)).str(), [&] {
     const flags f = training ? kAffine : kAffine | flags::use_global_stats;
     dnnl::batch_normalization_backward::desc desc(dnnl::prop_kind::backward, data_desc(g), data_desc(g),
                                                   static_cast<float>(eps), f);
     dnnl::batch_normalization_backward::primitive_desc pd(desc, engine(), forward_plan(g, true, eps).pd);
-    return Backward{pd, dnnl::batch_normalization_backward(pd)};
+    return BatchNormBackwardPlan{pd, dnnl::batch_normalization_backward(pd)};
   });
 }
 
@@ -111,7 +111,7 @@ bool supports(const BatchNormGeom& g, DType dtype) {
 BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                   const Tensor& running_mean, const Tensor& running_var) {
   const double eps = g.eps;
-  const Forward& plan = forward_plan(g, true, eps);
+  const BatchNormForwardPlan& plan = forward_plan(g, true, eps);
   const Tensor src = as_data(g, x);
   Tensor y = empty_preferred(src.shape());
   Tensor mean = empty({g.channels}), var = empty({g.channels});
@@ -138,7 +138,7 @@ BatchNormForward forward_training(const BatchNormGeom& g, const Tensor& x, const
 BatchNormForward forward_inference(const BatchNormGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
                                    const Tensor& running_mean, const Tensor& running_var) {
   const double eps = g.eps;
-  const Forward& plan = forward_plan(g, false, eps);
+  const BatchNormForwardPlan& plan = forward_plan(g, false, eps);
   const Tensor src = as_data(g, x);
   Tensor y = empty_preferred(src.shape());
   const Tensor scale = channel_vector(weight, g.channels, 1.0), shift = channel_vector(bias, g.channels, 0.0);
@@ -166,7 +166,7 @@ BatchNormForward forward(const BatchNormGeom& g, const Tensor& x, const Tensor& 
 // The activation's backward first (from y), then the batch norm's.
 BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& a) {
   const Tensor grad_y = g.epilogue.activation ? activation_grad(*g.epilogue.activation, a.grad_y, a.y) : a.grad_y;
-  const Backward& plan = backward_plan(g, g.training, g.eps);
+  const BatchNormBackwardPlan& plan = backward_plan(g, g.training, g.eps);
   const Tensor src = as_data(g, a.x), diff_dst = as_data(g, grad_y);
   Tensor gx = empty_preferred(src.shape());
   Tensor gw = empty({g.channels}), gb = empty({g.channels});

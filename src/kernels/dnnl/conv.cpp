@@ -88,21 +88,21 @@ ConvGeom without_post_op(ConvGeom g) {
   return g;
 }
 
-struct Forward {
+struct ConvForwardPlan {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
 };
-struct BackwardData {
+struct ConvBackwardDataPlan {
   dnnl::convolution_backward_data::primitive_desc pd;
   dnnl::convolution_backward_data prim;
 };
-struct BackwardWeights {
+struct ConvBackwardWeightsPlan {
   dnnl::convolution_backward_weights::primitive_desc pd;
   dnnl::convolution_backward_weights prim;
 };
 
-const Forward& forward_plan(const ConvGeom& g) {
-  static Cache<Forward> cache;
+const ConvForwardPlan& forward_plan(const ConvGeom& g) {
+  static Cache<ConvForwardPlan> cache;
   return cache.get(key(g), [&g] {
     const ConvArgs a = conv_args(g);
     const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
@@ -116,33 +116,33 @@ const Forward& forward_plan(const ConvGeom& g) {
                                                              any_weights_desc(g), dst, a.strides, a.dilates,
                                                              a.padding_l, a.padding_r);
     dnnl::convolution_forward::primitive_desc pd(desc, forward_attr(g), engine());
-    return Forward{pd, dnnl::convolution_forward(pd)};
+    return ConvForwardPlan{pd, dnnl::convolution_forward(pd)};
   });
 }
 
-const BackwardData& backward_data_plan(const ConvGeom& fused) {
+const ConvBackwardDataPlan& backward_data_plan(const ConvGeom& fused) {
   const ConvGeom g = without_post_op(fused);
-  static Cache<BackwardData> cache;
+  static Cache<ConvBackwardDataPlan> cache;
   return cache.get(key(g), [&g] {
     const ConvArgs a = conv_args(g);
     dnnl::convolution_backward_data::desc desc(
         algorithm(g), any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
         a.strides, a.dilates, a.padding_l, a.padding_r);
     dnnl::convolution_backward_data::primitive_desc pd(desc, user_scratchpad(), engine(), forward_plan(g).pd);
-    return BackwardData{pd, dnnl::convolution_backward_data(pd)};
+    return ConvBackwardDataPlan{pd, dnnl::convolution_backward_data(pd)};
   });
 }
 
-const BackwardWeights& backward_weights_plan(const ConvGeom& fused) {
+const ConvBackwardWeightsPlan& backward_weights_plan(const ConvGeom& fused) {
   const ConvGeom g = without_post_op(fused);
-  static Cache<BackwardWeights> cache;
+  static Cache<ConvBackwardWeightsPlan> cache;
   return cache.get(key(g), [&g] {
     const ConvArgs a = conv_args(g);
     dnnl::convolution_backward_weights::desc desc(
         algorithm(g), any_desc(g.x_shape()), any_weights_desc(g), any_desc(g.y_shape()),
         a.strides, a.dilates, a.padding_l, a.padding_r);
     dnnl::convolution_backward_weights::primitive_desc pd(desc, user_scratchpad(), engine(), forward_plan(g).pd);
-    return BackwardWeights{pd, dnnl::convolution_backward_weights(pd)};
+    return ConvBackwardWeightsPlan{pd, dnnl::convolution_backward_weights(pd)};
   });
 }
 
@@ -152,7 +152,7 @@ const BackwardWeights& backward_weights_plan(const ConvGeom& fused) {
 bool supports(const ConvGeom& g, DType dtype) { return supported_dtype(dtype) && !g.epilogue.pool; }
 
 ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& residual) {
-  const Forward& plan = forward_plan(g);
+  const ConvForwardPlan& plan = forward_plan(g);
   Tensor holders[4];
   const Tensor wc = w.detach().contiguous();
   memory wm = cached_weights(plan.pd.weights_desc(), user_weights_desc(g), wc, holders[0]);
@@ -170,7 +170,7 @@ ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& w, const T
 }
 
 Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
-  const BackwardData& plan = backward_data_plan(g);
+  const ConvBackwardDataPlan& plan = backward_data_plan(g);
   Tensor holders[3];
   const Tensor wc = w.detach().contiguous();
   memory wm = reorder_to(plan.pd.weights_desc(), memory_of(user_weights_desc(g), wc), holders[0]);
@@ -183,7 +183,7 @@ Tensor backward_data(const ConvGeom& g, const Tensor& gy, const Tensor& w) {
 }
 
 Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
-  const BackwardWeights& plan = backward_weights_plan(g);
+  const ConvBackwardWeightsPlan& plan = backward_weights_plan(g);
   Tensor holders[4];
   memory src = as_input(plan.pd.src_desc(), x, holders[0]);
   memory diff_dst = as_input(plan.pd.diff_dst_desc(), gy, holders[1]);

@@ -53,11 +53,11 @@ PoolProblem problem_of(const AdaptivePoolGeom& g) {
   return p;
 }
 
-struct Forward {
+struct PoolForwardPlan {
   dnnl::pooling_forward::primitive_desc pd;
   dnnl::pooling_forward prim;
 };
-struct Backward {
+struct PoolBackwardPlan {
   dnnl::pooling_backward::primitive_desc pd;
   dnnl::pooling_backward prim;
 };
@@ -69,22 +69,22 @@ dnnl::pooling_forward::primitive_desc forward_pd(const PoolProblem& p, dnnl::pro
   return dnnl::pooling_forward::primitive_desc(desc, engine());
 }
 
-const Forward& forward_plan(const PoolProblem& p, bool training) {
-  static Cache<Forward> cache;
+const PoolForwardPlan& forward_plan(const PoolProblem& p, bool training) {
+  static Cache<PoolForwardPlan> cache;
   return cache.get(p.key() + (training ? "t" : "i"), [&] {
     auto pd = forward_pd(p, training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference);
-    return Forward{pd, dnnl::pooling_forward(pd)};
+    return PoolForwardPlan{pd, dnnl::pooling_forward(pd)};
   });
 }
 
-const Backward& backward_plan(const PoolProblem& p) {
-  static Cache<Backward> cache;
+const PoolBackwardPlan& backward_plan(const PoolProblem& p) {
+  static Cache<PoolBackwardPlan> cache;
   return cache.get(p.key(), [&] {
     dnnl::pooling_backward::desc desc(p.algorithm, desc_of(p.x_shape, preferred_layout(p.x_shape)),
                                       desc_of(p.y_shape, preferred_layout(p.y_shape)), p.strides, p.kernel,
                                       p.padding_l, p.padding_r);
     dnnl::pooling_backward::primitive_desc pd(desc, engine(), forward_plan(p, true).pd);
-    return Backward{pd, dnnl::pooling_backward(pd)};
+    return PoolBackwardPlan{pd, dnnl::pooling_backward(pd)};
   });
 }
 
@@ -109,7 +109,7 @@ bool supports_adaptive(const AdaptivePoolGeom& g, DType dtype) {
 }
 
 Tensor run_forward(const PoolProblem& p, const Tensor& x, bool training, Tensor* workspace) {
-  const Forward& plan = forward_plan(p, training);
+  const PoolForwardPlan& plan = forward_plan(p, training);
   const Tensor src = in_preferred_layout(x);
   Tensor y = empty_preferred(p.y_shape);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, memory_of(src)}, {DNNL_ARG_DST, memory_of(y)}};
@@ -122,7 +122,7 @@ Tensor run_forward(const PoolProblem& p, const Tensor& x, bool training, Tensor*
 }
 
 Tensor run_backward(const PoolProblem& p, const Tensor& gy, const Tensor* workspace) {
-  const Backward& plan = backward_plan(p);
+  const PoolBackwardPlan& plan = backward_plan(p);
   const Tensor diff_dst = in_preferred_layout(gy);
   Tensor gx = empty_preferred(p.x_shape);
   std::unordered_map<int, memory> args{{DNNL_ARG_DIFF_DST, memory_of(diff_dst)}, {DNNL_ARG_DIFF_SRC, memory_of(gx)}};

@@ -16,6 +16,7 @@
 // Save inputs and outputs detached (x.detach()): a node that holds its own output would keep
 // itself alive.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <functional>
 #include <initializer_list>
@@ -103,3 +104,5 @@ void backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 
 }  // namespace autograd
 }  // namespace strata
+
+#pragma GCC visibility pop

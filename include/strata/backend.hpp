@@ -2,6 +2,7 @@
 // built; the oneDNN backend is the fast CPU path when the library was built with it (the
 // default). STRATA_BACKEND=ref in the environment selects the reference kernels at start-up.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 
@@ -61,3 +62,5 @@ class BackendGuard {
 };
 
 }  // namespace strata
+
+#pragma GCC visibility pop

@@ -1,5 +1,6 @@
 // Element types and devices a tensor can have.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstddef>
 #include <cstdint>
@@ -47,3 +48,5 @@ struct Device {
 };
 
 }  // namespace strata
+
+#pragma GCC visibility pop

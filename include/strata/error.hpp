@@ -1,5 +1,6 @@
 // Errors: every user-facing failure is a strata::Error naming the op, the argument and the values.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstddef>
 #include <sstream>
@@ -42,3 +43,5 @@ template <class... Args>
   do {                                                   \
     if (!(cond)) ::strata::fail(__VA_ARGS__);            \
   } while (0)
+
+#pragma GCC visibility pop

@@ -2,6 +2,7 @@
 // Use double-precision inputs (Tensor::to(DType::F64)) for tight tolerances; a module or op of
 // your own can be checked the same way (see examples/custom_block.cpp).
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <functional>
 #include <string>
@@ -34,3 +35,5 @@ GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)
                           const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
 
 }  // namespace strata
+
+#pragma GCC visibility pop

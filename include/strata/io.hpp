@@ -9,6 +9,7 @@
 // corrupt or hostile file is a strata::Error naming the file and the problem, never a crash.
 // Every error about a file starts with "<function>: '<path>': ".
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <filesystem>
 #include <map>
@@ -63,3 +64,5 @@ void save_npy(const std::filesystem::path& path, const Tensor& tensor);
 Tensor load_npy(const std::filesystem::path& path);
 
 }  // namespace strata::io
+
+#pragma GCC visibility pop

@@ -1,6 +1,7 @@
 // The model zoo: the CNNs of Dive into Deep Learning, composed from nn modules at run time, with
 // parameter names equal to the PyTorch module trees in MODELS.md.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <functional>
 #include <memory>
@@ -85,3 +86,5 @@ class Residual : public nn::Module {
 };
 
 }  // namespace strata::models
+
+#pragma GCC visibility pop

@@ -13,6 +13,7 @@
 // written with ONNX's own generated classes (libonnx) and checked by its checker and its shape
 // inference before anything is written; the file is written whole or not at all.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <filesystem>
 #include <map>
@@ -93,3 +94,5 @@ Imported from_bytes(const std::string& bytes, const std::string& where = "onnx::
                     const ImportOptions& options = {});
 
 }  // namespace strata::onnx
+
+#pragma GCC visibility pop

@@ -2,6 +2,7 @@
 // Layouts: activations N,C,H,W (2-D ops) or N,C,D,H,W (3-D ops); convolution weights O,I/groups,kH,kW
 // (or O,I/groups,kD,kH,kW); linear weights out,in (PyTorch's conventions throughout).
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <array>
 #include <cstdint>
@@ -170,3 +171,5 @@ Tensor softmax(const Tensor& x, int dim);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, double label_smoothing = 0.0);
 
 }  // namespace strata
+
+#pragma GCC visibility pop

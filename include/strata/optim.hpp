@@ -14,6 +14,7 @@
 // Parameters are updated in place under NoGradGuard by one fused pass over each contiguous
 // parameter, its gradient and its state (f32 or f64; the state has the parameter's dtype).
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <string>
@@ -229,3 +230,5 @@ class OneCycleLR final : public LRSchedule {
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0);
 
 }  // namespace strata::optim
+
+#pragma GCC visibility pop

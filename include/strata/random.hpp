@@ -1,6 +1,7 @@
 // Seeded random numbers: the same seed gives the same numbers on every platform (PCG32 with our
 // own uniform and normal transforms, not the standard library's unspecified distributions).
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 
@@ -39,3 +40,5 @@ Generator& default_generator();
 void manual_seed(uint64_t seed);
 
 }  // namespace strata
+
+#pragma GCC visibility pop

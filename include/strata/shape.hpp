@@ -1,5 +1,6 @@
 // Shape: the sizes (or strides) of a tensor, at most kMaxDims of them, stored inline.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <array>
 #include <cstdint>
@@ -57,3 +58,5 @@ int normalize_dim(int dim, int ndim, const char* op);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 
 }  // namespace strata
+
+#pragma GCC visibility pop

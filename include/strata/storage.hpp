@@ -1,5 +1,6 @@
 // Storage: a reference-counted, 64-byte-aligned buffer on one device. Tensors are views over it.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <atomic>
 #include <cstddef>
@@ -70,3 +71,5 @@ class Storage {
 };
 
 }  // namespace strata
+
+#pragma GCC visibility pop

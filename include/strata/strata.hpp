@@ -1,5 +1,6 @@
 // Strata: convolutional neural networks in C++. Include this one header.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include "strata/autograd.hpp"
 #include "strata/backend.hpp"
@@ -18,3 +19,5 @@
 #include "strata/storage.hpp"
 #include "strata/tensor.hpp"
 #include "strata/train.hpp"
+
+#pragma GCC visibility pop

@@ -5,6 +5,7 @@
 // PyTorch. Logical layout of image batches is N,C,H,W (or N,C,D,H,W); strides are row-major
 // unless a view op (permute, slice, expand) made them otherwise.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <iosfwd>
@@ -169,3 +170,5 @@ Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen,
               DType dtype = DType::F32);
 
 }  // namespace strata
+
+#pragma GCC visibility pop

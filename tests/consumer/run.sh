@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the build in BUILD_DIR into a staging prefix, then builds and runs the consumer project
-# against it twice: with CMake's find_package(Strata) and with pkg-config. Then configures it with
+# Installs the build in BUILD_DIR into a staging prefix, checks that the library exports its public
+# API and none of its internals, then builds and runs the consumer project against it twice: with
+# CMake's find_package(Strata) and with pkg-config. Then configures it with
 # Strata as a subdirectory (configuring only: building would compile the library once more): no
 # build type forced on the parent, no clash with its target names, no CLI or tests unless asked.
 #   tests/consumer/run.sh BUILD_DIR WORK_DIR
@@ -9,6 +10,20 @@ build=$1 work=$2
 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work" && mkdir -p "$work"
 cmake --install "$build" --prefix "$work/prefix" >/dev/null
+
+# Exported: the public headers' namespaces (strata, data, nn, train, ...); hidden: the graph, the
+# kernels (ref, cpu, dnnl_backend) and the io formats' internals.
+exports=$(nm -D --defined-only -C "$work/prefix/lib/libstrata.so")
+internal=$(grep -E ' [TDRBW] strata::(graph|ref|cpu|dnnl_backend|data::detail)::' <<<"$exports" | head -5 || true)
+if [[ -n "$internal" ]]; then
+  echo "libstrata.so exports internals:" >&2
+  echo "$internal" >&2
+  exit 1
+fi
+for symbol in 'strata::Tensor::shape() const' 'strata::data::DataLoader::epoch(long) const' \
+              'strata::nn::Module::parameters() const'; do
+  grep -qF " T $symbol" <<<"$exports" || { echo "libstrata.so does not export $symbol" >&2; exit 1; }
+done
 
 cmake -S "$here" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$work/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$work/cmake" >/dev/null

@@ -4,6 +4,7 @@
 // validates its input strictly and reports a problem as a strata::Error naming the file and what
 // to do.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <filesystem>
@@ -180,3 +181,5 @@ class ImageFolderDataset final : public Dataset {
 };
 
 }  // namespace strata::data
+
+#pragma GCC visibility pop

@@ -1,5 +1,6 @@
 // A decoded uint8 image, the unit that datasets hand out and image transforms work on.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <vector>
@@ -20,3 +21,5 @@ struct Image {
 };
 
 }  // namespace strata::data
+
+#pragma GCC visibility pop

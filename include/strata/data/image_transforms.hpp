@@ -9,6 +9,7 @@
 //       "RandomResizedCrop(224) RandomHorizontalFlip() ColorJitter(0.4, 0.4, 0.4)");
 //   data::ImageTransforms eval = {data::Resize::shorter(256), std::make_shared<data::CenterCrop>(224, 224)};
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <array>
 #include <cstdint>
@@ -168,3 +169,5 @@ ImageTransforms parse_image_transforms(std::string_view spec);
 std::string to_string(const ImageTransforms& transforms);
 
 }  // namespace strata::data
+
+#pragma GCC visibility pop

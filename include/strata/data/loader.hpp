@@ -17,6 +17,7 @@
 //     report(epoch.wait_seconds());  // time the loop spent waiting for data
 //   }
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstddef>
 #include <cstdint>
@@ -143,3 +144,5 @@ class DataLoader {
 };
 
 }  // namespace strata::data
+
+#pragma GCC visibility pop

@@ -5,6 +5,7 @@
 //
 // A DataLoader applies the same steps to each example in one fused pass, described by Transform.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <span>
@@ -68,3 +69,5 @@ struct Transform {
 };
 
 }  // namespace strata::data
+
+#pragma GCC visibility pop

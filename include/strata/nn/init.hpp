@@ -2,6 +2,7 @@
 // `gen` (default_generator() when null). fan_in = size(1) * receptive field, fan_out = size(0) *
 // receptive field, receptive field = product of sizes after the first two.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include "strata/tensor.hpp"
 
@@ -32,3 +33,5 @@ struct Fans {
 Fans fans(const Tensor& t);  // throws for tensors with fewer than 2 dims
 
 }  // namespace strata::nn::init
+
+#pragma GCC visibility pop

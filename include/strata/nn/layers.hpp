@@ -2,6 +2,7 @@
 // delegates the math to one op (include/strata/ops.hpp). Default initialisation is PyTorch's
 // (Kaiming-uniform with a = sqrt(5) for weights, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for biases).
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <initializer_list>
 #include <memory>
@@ -232,3 +233,5 @@ class Flatten : public Module {
 };
 
 }  // namespace strata::nn
+
+#pragma GCC visibility pop

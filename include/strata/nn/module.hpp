@@ -13,6 +13,7 @@
 //     Tensor factor;
 //   };
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <functional>
 #include <memory>
@@ -171,3 +172,5 @@ namespace strata {
 std::shared_ptr<nn::Module> compile(std::shared_ptr<nn::Module> module, const Shape& input_shape);
 
 }  // namespace strata
+
+#pragma GCC visibility pop

@@ -1,5 +1,6 @@
 // Layer-by-layer summary of a model for one input shape (what `strata summary` prints).
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <string>
 #include <vector>
@@ -34,3 +35,5 @@ ModelSummary summarize(Module& model, const Shape& input);
 std::string format_summary(const ModelSummary& summary);
 
 }  // namespace strata::nn
+
+#pragma GCC visibility pop

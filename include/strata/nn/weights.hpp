@@ -7,6 +7,7 @@
 //   strata.classes  class names as a JSON list, e.g. ["T-shirt/top", ...]
 // A file without them (e.g. written from PyTorch) still loads into a model built by name.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <filesystem>
 
@@ -23,3 +24,5 @@ void save_weights(const Module& module, const std::filesystem::path& path, const
 io::Metadata load_weights(Module& module, const std::filesystem::path& path);
 
 }  // namespace strata::nn
+
+#pragma GCC visibility pop

@@ -3,6 +3,7 @@
 // learning rate, batch size, epochs and input size; no augmentation); change any field after.
 // config_to_json()/config_from_json() give the run's config.json and read it back exactly.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <filesystem>
@@ -123,3 +124,5 @@ std::string config_to_json(const TrainConfig& config);
 TrainConfig config_from_json(std::string_view json);
 
 }  // namespace strata::train
+
+#pragma GCC visibility pop

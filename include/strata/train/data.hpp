@@ -1,5 +1,6 @@
 // The datasets a training run reads and the loaders it iterates them with.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <filesystem>
@@ -55,3 +56,5 @@ data::Transform make_transform(const TrainConfig& config, bool train);
 data::ImageTransforms make_image_transforms(const TrainConfig& config, bool train);
 
 }  // namespace strata::train
+
+#pragma GCC visibility pop

@@ -1,5 +1,6 @@
 // Test-set evaluation: accuracy, per-class accuracy and the confusion matrix.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <functional>
 
@@ -31,3 +32,5 @@ Evaluation evaluate(nn::Module& model, const data::DataLoader& loader,
                     const std::function<void(int64_t batch, int64_t num_batches)>& on_batch = {});
 
 }  // namespace strata::train
+
+#pragma GCC visibility pop

@@ -8,6 +8,7 @@
 //   strata.dataset    the dataset trained on, e.g. "fashion-mnist" (optional)
 //   strata.normalize  {"mean": [...], "std": [...]} when inputs were normalised (optional)
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <filesystem>
 #include <memory>
@@ -47,3 +48,5 @@ struct LoadedModel {
 LoadedModel load_model(const std::filesystem::path& path, const std::string& model_override = "");
 
 }  // namespace strata::train
+
+#pragma GCC visibility pop

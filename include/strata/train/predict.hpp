@@ -1,5 +1,6 @@
 // Inference on files: images and .npy batches in, logits and top-k classes out.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <cstdint>
 #include <filesystem>
@@ -38,3 +39,5 @@ std::vector<std::vector<ClassScore>> top_k(const Tensor& logits, int64_t k,
                                            const std::vector<std::string>& class_names);
 
 }  // namespace strata::train
+
+#pragma GCC visibility pop

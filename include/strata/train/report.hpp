@@ -1,5 +1,6 @@
 // A run's metrics as a CSV table and as an SVG plot like the book's Animator.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <string>
 #include <vector>
@@ -17,3 +18,5 @@ std::string metrics_csv(const std::vector<EpochMetrics>& history);
 std::string curves_svg(const std::vector<EpochMetrics>& history, int64_t epochs, const std::string& title);
 
 }  // namespace strata::train
+
+#pragma GCC visibility pop

@@ -27,6 +27,7 @@
 // epoch, index), and the checkpoint restores the optimizer state and the generator dropout
 // draws from.
 #pragma once
+#pragma GCC visibility push(default)
 
 #include <filesystem>
 #include <functional>
@@ -157,3 +158,5 @@ class Trainer {
 };
 
 }  // namespace strata::train
+
+#pragma GCC visibility pop

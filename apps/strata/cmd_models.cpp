@@ -19,7 +19,7 @@ void add_models_command(CLI::App& app) {
     if (!*json) std::printf("%-*s %12s  %-16s %s\n", width, "model", "parameters", "input", "description");
     for (const models::ModelInfo& m : models::zoo()) {
       Shape input = m.input;
-      const int64_t params = m.build({.in_channels = input[1]})->num_parameters();
+      const int64_t params = models::parameter_count(m.name);
       if (*json) {
         const nlohmann::json record = {{"name", m.name},
                        {"parameters", params},

@@ -46,6 +46,9 @@ const ModelInfo& find(const std::string& name);
 // The entry named `name`, or nullptr.
 const ModelInfo* lookup(const std::string& name);
 std::shared_ptr<nn::Module> build(const std::string& name, const ModelOptions& options = {});
+// The parameters of model `name` with its default input's channels and 10 classes: known for the
+// zoo's models without building them (`strata models`), counted by building a registered one.
+int64_t parameter_count(const std::string& name);
 
 // The book's initialisation: Xavier-uniform weights and zero biases for every Conv and Linear.
 void init_book(nn::Module& model, Generator* gen = nullptr);

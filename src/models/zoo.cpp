@@ -1,6 +1,7 @@
 // The registry of zoo models: name, description, default input, the book's recipe, builder.
 #include <algorithm>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -92,6 +93,18 @@ void init_book(nn::Module& model, Generator* gen) {
     nn::init::xavier_uniform(*weight, 1.0, gen);
     if (bias->defined()) nn::init::zeros(*bias);
   }
+}
+
+int64_t parameter_count(const std::string& name) {
+  // Checked against the built models by tests/models/architecture_test.cpp.
+  static const std::map<std::string, int64_t> zoo_counts = {
+      {"lenet", 61706},          {"lenet-bn", 44878},         {"lenet-gluon", 44426},  {"lenet-bn-gluon", 44878},
+      {"alexnet", 46764746},     {"vgg11", 128806154},        {"vgg11-small", 43093322}, {"nin", 1992166},
+      {"googlenet", 5977530},    {"resnet18", 11178378},      {"resnet3d18", 33168138},
+  };
+  if (auto it = zoo_counts.find(name); it != zoo_counts.end()) return it->second;
+  const ModelInfo& info = find(name);
+  return info.build({.in_channels = info.input[1]})->num_parameters();
 }
 
 }  // namespace strata::models

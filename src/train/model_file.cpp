@@ -186,6 +186,12 @@ LoadedModel load_model(const std::filesystem::path& path, const std::string& mod
   if (path.extension() == ".onnx") return load_onnx_model(path, model_override);
   LoadedModel loaded;
   loaded.info = read_weights_info(path, model_override);
+  std::error_code ec;
+  const std::filesystem::path onnx_beside = path.parent_path() / "model.onnx";
+  STRATA_CHECK(models::lookup(loaded.info.model) || !std::filesystem::is_regular_file(onnx_beside, ec), "'",
+               path.string(), "': ", detail::printable(loaded.info.model, 80),
+               " is not a model this program knows (a model of another program's own); its run wrote ",
+               onnx_beside.string(), ", which holds the architecture too: pass that file instead");
   loaded.module = models::build(loaded.info.model, {.in_channels = loaded.info.input[0],
                                                     .num_classes = static_cast<int64_t>(loaded.info.classes.size())});
   nn::load_weights(*loaded.module, path);

@@ -104,6 +104,10 @@ struct Trainer::State {
   double best_test_acc = -1.0;
   int64_t best_epoch = 0;
   bool onnx_model = false;  // the model is an ONNX init's (config.init), weights and all: set by prepare
+  // model.onnx is written beside the weights: for an ONNX init's model, and for a model the
+  // `strata` tool cannot build by name (a builder's or a registered one), so that the tool can
+  // evaluate, predict with and benchmark it. Off after a failed export (a note says why).
+  bool write_onnx = false;
 
   // Loads the data when not given, then builds the loaders and the model (not initialised; from
   // an ONNX init, the file's, with its new classifier drawn from the default generator).
@@ -112,6 +116,9 @@ struct Trainer::State {
     check_data(data);
     const data::Dataset& train = *data.train;
     onnx_model = !build && config.init.extension() == ".onnx";
+    const std::vector<models::ModelInfo>& zoo = models::zoo();
+    write_onnx = onnx_model || std::none_of(zoo.begin(), zoo.end(),
+                                            [&](const models::ModelInfo& m) { return m.name == config.model; });
     if (!build && !onnx_model) {
       const models::ModelInfo& info = models::find(config.model);
       STRATA_CHECK(info.input.ndim() == 4, config.model, " takes ", info.input.ndim() - 2, "-D inputs such as ",
@@ -164,14 +171,21 @@ struct Trainer::State {
     schedule = make_schedule(config, train_loader->num_batches());
   }
 
-  // The latest weights: model.safetensors, and model.onnx for a model from an ONNX file (export
-  // leaves the model's modes as they were).
-  void save_model() const {
+  // The latest weights: model.safetensors, and model.onnx when write_onnx (export leaves the
+  // model's modes as they were).
+  void save_model() {
     nn::save_weights(*model, files.model, to_metadata(weights));
-    if (!onnx_model) return;
+    if (!write_onnx) return;
     const Shape& in = weights.input;
-    onnx::save(*model, {1, in[0], in[1], in[2]}, files.onnx,
-               {.dynamic_batch = true, .model_name = config.model, .metadata = to_metadata(weights)});
+    try {
+      onnx::save(*model, {1, in[0], in[1], in[2]}, files.onnx,
+                 {.dynamic_batch = true, .model_name = config.model, .metadata = to_metadata(weights)});
+    } catch (const Error& e) {
+      if (onnx_model) throw;
+      write_onnx = false;
+      notes.push_back(detail::cat("model.onnx is not written (", e.what(), "): only this program can load ",
+                                  config.model, "'s weights"));
+    }
   }
 
   Checkpoint checkpoint() const {

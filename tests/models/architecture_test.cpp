@@ -48,6 +48,7 @@ TEST_P(Architecture, StateDictAndPrintoutEqualPyTorch) {
   EXPECT_EQ(info.input, test::shape_of(g.at("input")));
   auto model = info.build({});
   EXPECT_EQ(model->num_parameters(), g.at("params").get<int64_t>());
+  EXPECT_EQ(models::parameter_count(GetParam()), model->num_parameters()) << "the count `strata models` lists";
   EXPECT_EQ(model->str(), g.at("repr").get<std::string>());
 
   const nn::NamedTensors state = model->state_dict();

@@ -90,7 +90,7 @@ struct DataParallel::State {
                  "' got a gradient from a second backward before finish_gradients(); call finish_gradients() "
                  "after each backward");
     put(slot, leaf.grad());
-    if (--buckets[slot.bucket].pending == 0) launch_ready();
+    if (--buckets[slot.bucket].pending == 0 && options.overlap) launch_ready();
   }
 
   void launch_ready() {

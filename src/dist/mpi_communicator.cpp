@@ -69,6 +69,9 @@ class MpiCommunicator final : public Communicator {
     if (initialized) {  // by the program that uses the library: it finalizes MPI too
       MPI_Query_thread(&provided);
     } else {
+      // The communication thread waits inside MPI beside the model's threads: Open MPI's waits
+      // then yield the core instead of spinning on it (unless the user chose otherwise).
+      ::setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
       check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided), "MPI_Init_thread");
       owns_mpi_ = true;
     }

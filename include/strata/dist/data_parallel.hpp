@@ -41,6 +41,9 @@ struct DataParallelOptions {
   // After each finish_gradients(), rank 0's buffers (batch norm's running statistics) replace
   // every rank's, so that all replicas hold the same state (PyTorch's broadcast_buffers).
   bool broadcast_buffers = true;
+  // Start each bucket's all-reduce during backward, as soon as its gradients are in; false: all
+  // of them in finish_gradients(), after backward (to measure what the overlap hides).
+  bool overlap = true;
 };
 
 class DataParallel {

@@ -8,26 +8,30 @@
 namespace strata::train {
 namespace {
 
-// The config as JSON without the fields ranks may hold differently.
-nlohmann::json comparable(const TrainConfig& config) {
+// The config as JSON without the fields ranks may hold differently, and the data summary.
+nlohmann::json comparable(const TrainConfig& config, const DataSummary& data) {
   nlohmann::json j = nlohmann::json::parse(config_to_json(config));
   for (const char* local : {"threads", "workers", "data_dir", "out_dir", "overwrite"}) j.erase(local);
+  j["train_examples"] = data.train_examples;
+  j["test_examples"] = data.test_examples;
+  j["classes"] = data.classes;
+  j["input"] = std::vector<int64_t>(data.input.begin(), data.input.end());
   return j;
 }
 
 }  // namespace
 
-void check_same_config(dist::Communicator& comm, const TrainConfig& config) {
+void check_same_run(dist::Communicator& comm, const TrainConfig& config, const DataSummary& data) {
   if (comm.size() == 1) return;
-  const nlohmann::json mine = comparable(config);
-  dist::check_same_on_all_ranks(comm, "the training configuration", mine.dump(), [&](const std::string& rank0) {
+  const nlohmann::json mine = comparable(config, data);
+  dist::check_same_on_all_ranks(comm, "the training configuration or data", mine.dump(), [&](const std::string& rank0) {
     const nlohmann::json theirs = nlohmann::json::parse(rank0);
     std::string fields;
     for (const auto& [key, value] : theirs.items())
       if (!mine.contains(key) || mine[key] != value)
         fields += detail::cat(fields.empty() ? "" : "; ", key, " is ", mine.contains(key) ? mine[key].dump() : "absent",
                               " on rank ", comm.rank(), " but ", value.dump(), " on rank 0");
-    return fields + "; start every rank with the same options";
+    return fields + "; start every rank with the same options and the same dataset";
   });
 }
 

@@ -133,13 +133,15 @@ struct Trainer::State {
     STRATA_CHECK(model, "Trainer: the model builder returned no model");
     if (!config.eager) model->hybridize();
 
-    // A final batch of one example is dropped: batch normalization needs two.
+    // A final batch that would give a rank a single example is dropped: batch normalization needs
+    // two (in one process: a final batch of one example).
     const int64_t train_size = config.limit_train > 0 ? std::min(config.limit_train, train.size()) : train.size();
+    const int64_t last_batch = train_size % config.batch_size;
     train_loader = std::make_unique<data::DataLoader>(
         data.train, data::DataLoaderOptions{.batch_size = config.batch_size,
                                             .shuffle = config.shuffle,
                                             .seed = config.seed,
-                                            .drop_last = train_size > 1 && train_size % config.batch_size == 1,
+                                            .drop_last = train_size > 1 && last_batch > 0 && last_batch < 2 * comm->size(),
                                             .limit = config.limit_train,
                                             .image_transforms = make_image_transforms(config, true),
                                             .transform = make_transform(config, true),
@@ -176,11 +178,12 @@ struct Trainer::State {
     schedule = make_schedule(config, train_loader->num_batches());
   }
 
-  // In a job of several ranks: checks that every rank trains the same config, then gives every
+  // In a job of several ranks: checks that every rank trains the same config on the same data, then gives every
   // rank rank 0's weights (DataParallel checks the parameters' names and shapes first).
   void start_data_parallel() {
     if (comm->size() == 1) return;
-    check_same_config(*comm, config);
+    check_same_run(*comm, config,
+                   {train_loader->size(), test_loader->size(), weights.classes, train_loader->image_shape()});
     dp = std::make_unique<dist::DataParallel>(*model, *comm);
   }
 

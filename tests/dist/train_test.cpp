@@ -109,11 +109,32 @@ TEST(TrainDist, ranks_with_different_options_are_refused_naming_the_rank_and_opt
       run_command(mpirun(60) + ranks_of_strata(1, common + " --lr 0.5") + " : " + ranks_of_strata(1, common + " --lr 0.25"));
   EXPECT_NE(r.exit_code, 0) << r.output;
   EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
-  EXPECT_NE(r.output.find("the training configuration differs between the ranks: rank 1 differs from rank 0; on "
+  EXPECT_NE(r.output.find("the training configuration or data differs between the ranks: rank 1 differs from rank 0; on "
                           "rank 1: lr is 0.25 on rank 1 but 0.5 on rank 0"),
             std::string::npos)
       << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "run" / "config.json"));
+
+  // The same options on other data: a dataset of 100 training images on rank 1.
+  write_tiny_fashion_mnist(dir / "tiny", 100, 100);
+  const std::string options = " --epochs 1 --limit-train 256 --limit-test 100 --threads 1 --out '" + (dir / "run").string() + "'";
+  const CommandResult data =
+      run_command(mpirun(60) + ranks_of_strata(1, "train lenet " + kFashion + options) + " : " +
+                  ranks_of_strata(1, "train lenet --data '" + (dir / "tiny").string() + "'" + options));
+  EXPECT_NE(data.exit_code, 0) << data.output;
+  EXPECT_NE(data.output.find("on rank 1: train_examples is 100 on rank 1 but 256 on rank 0"), std::string::npos)
+      << data.output;
+}
+
+TEST(TrainDist, a_last_batch_that_would_leave_a_rank_one_example_is_dropped) {
+  STRATA_REQUIRE_MPI();
+  TempDir dir;
+  // 260 = 256 + 4: the last batch would give 3 ranks 2, 1 and 1 examples, too few for batch norm.
+  const CommandResult r = run_command(
+      mpirun() + ranks_of_strata(3, "train lenet-bn " + kFashion + " --epochs 1 --batch-size 256 --limit-train 260 "
+                                    "--limit-test 100 --threads 1 --out '" + (dir / "run").string() + "'"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("epoch 1/1: "), std::string::npos) << r.output;
 }
 
 }  // namespace

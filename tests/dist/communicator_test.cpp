@@ -61,6 +61,11 @@ TEST(DataParallel, gradients_equal_one_process_on_the_whole_batch_compiled) {
   expect_worker_ok(3, "data-parallel compiled");
 }
 
+TEST(DataParallel, leaves_rank_0s_batch_norm_statistics_on_every_rank) {
+  STRATA_REQUIRE_MPI();
+  expect_worker_ok(2, "buffers");
+}
+
 TEST(DataParallel, refuses_ranks_with_different_models) {
   STRATA_REQUIRE_MPI();
   const CommandResult r = run_command(mpirun(60) + "-np 2 '" + STRATA_DIST_WORKER + "' model-mismatch");

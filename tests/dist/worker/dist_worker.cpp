@@ -4,6 +4,7 @@
 //   progress               a non-blocking all-reduce completes while the caller only computes
 //   data-parallel MODE     DataParallel's gradients equal one process's on the whole batch, over
 //                          uneven shards, an empty shard and small buckets; MODE eager|compiled
+//   buffers                after finish_gradients every rank holds rank 0's batch norm statistics
 //   model-mismatch         DataParallel refuses ranks with different models
 //   abort                  rank 1 aborts while rank 0 waits in a barrier
 #include <chrono>
@@ -122,6 +123,24 @@ void data_parallel(dist::Communicator& comm, bool compiled) {
   }
 }
 
+// Each rank's forward on its own data moves its running statistics; finish_gradients() leaves
+// rank 0's everywhere.
+void buffers(dist::Communicator& comm) {
+  auto model = models::build("lenet-bn");
+  dist::DataParallel dp(*model, comm);
+  Generator gen(static_cast<uint64_t>(comm.rank()) + 1);
+  cross_entropy((*model)(uniform({4, 1, 28, 28}, 0, 1, gen)), from_data(std::vector<int64_t>{0, 1, 2, 3})).backward();
+  dp.finish_gradients();
+  for (const auto& [name, buffer] : model->named_buffers()) {
+    const Tensor mine = buffer.contiguous();
+    Tensor rank0 = mine.clone();
+    std::span<std::byte> bytes(static_cast<std::byte*>(rank0.mutable_raw_data()),
+                               static_cast<std::size_t>(rank0.numel()) * dtype_size(rank0.dtype()));
+    comm.broadcast(bytes, 0);
+    expect(std::memcmp(rank0.raw_data(), mine.raw_data(), bytes.size()) == 0, comm.rank(), "buffer " + name);
+  }
+}
+
 void model_mismatch(dist::Communicator& comm) {
   auto model = models::build(comm.rank() == 1 ? "lenet-bn" : "lenet");
   try {
@@ -144,13 +163,15 @@ int main(int argc, char** argv) {
     progress(comm);
   } else if (what == "data-parallel" && argc > 2) {
     data_parallel(comm, std::strcmp(argv[2], "compiled") == 0);
+  } else if (what == "buffers") {
+    buffers(comm);
   } else if (what == "model-mismatch") {
     model_mismatch(comm);
   } else if (what == "abort") {
     if (comm.rank() == 1) comm.abort("the test asked rank 1 to fail", 3);
     comm.barrier();  // never completes: rank 1 ends the job
   } else {
-    std::printf("usage: dist_worker collectives|progress|data-parallel eager|compiled|model-mismatch|abort\n");
+    std::printf("usage: dist_worker collectives|progress|data-parallel eager|compiled|buffers|model-mismatch|abort\n");
     return 2;
   }
   if (failures == 0) std::printf("rank %d: ok\n", comm.rank());

@@ -21,10 +21,19 @@ namespace strata::test {
 // The start of an mpirun command line: root allowed (CI runs as root), more ranks than cores,
 // no binding (tests run side by side), shared memory without the single-copy mechanism that
 // containers often forbid, and `timeout` so that a hung job fails the test instead of CTest's
-// whole run. GOMP_SPINCOUNT as apps/strata/main.cpp sets it (saves its re-execution). Continue
-// with "-np N program args", or several "-np N program args" joined by " : ".
+// whole run. GOMP_SPINCOUNT as apps/strata/main.cpp sets it (saves its re-execution). Under the
+// sanitizers, LeakSanitizer skips what Open MPI keeps after MPI_Finalize (dist/lsan.supp; full
+// stacks, so that they reach Open MPI's libraries). Continue with "-np N program args", or
+// several "-np N program args" joined by " : ".
 inline std::string mpirun(int seconds = 120) {
-  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none "
+#ifdef STRATA_SANITIZE
+  const std::string leaks = std::string("LSAN_OPTIONS=fast_unwind_on_malloc=0:print_suppressions=0:suppressions=") +
+                            STRATA_DIST_LSAN_SUPPRESSIONS + " ";
+#else
+  const std::string leaks;
+#endif
+  return leaks +
+         "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl_vader_single_copy_mechanism=none "
          "GOMP_SPINCOUNT=1000 timeout " +
          std::to_string(seconds) + " mpirun --oversubscribe --bind-to none ";
 }

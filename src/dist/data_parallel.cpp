@@ -53,7 +53,7 @@ struct DataParallel::State {
   std::vector<Bucket> buckets;
   std::size_t next_launch = 0;  // buckets before it have their all-reduce started
   float weight = 1.0f;
-  double wait_seconds = 0.0, finish_seconds = 0.0;
+  double wait_seconds = 0.0;  // of the last finish()
 
   State(nn::Module& m, Communicator& c, DataParallelOptions o) : module(m), comm(c), options(o) {}
 
@@ -62,7 +62,8 @@ struct DataParallel::State {
     const std::size_t limit = std::max<std::size_t>(options.bucket_bytes / sizeof(float), 1);
     for (std::size_t k = slots.size(); k-- > 0;) {
       const int64_t numel = slots[k].param.numel();
-      if (buckets.empty() || (buckets.back().buffer.size() > 0 && buckets.back().buffer.size() + numel > limit))
+      const std::size_t filled = buckets.empty() ? 0 : buckets.back().buffer.size();
+      if (buckets.empty() || (filled > 0 && filled + static_cast<std::size_t>(numel) > limit))
         buckets.emplace_back();
       Bucket& b = buckets.back();
       slots[k].bucket = buckets.size() - 1;
@@ -127,7 +128,6 @@ struct DataParallel::State {
     next_launch = 0;
     if (options.broadcast_buffers) broadcast_tensors(comm, module.named_buffers(), 0);
     wait_seconds = seconds_between(start, reduced);
-    finish_seconds = seconds_between(start, Clock::now());
   }
 };
 
@@ -175,6 +175,5 @@ void DataParallel::finish_gradients() { s_->finish(); }
 void DataParallel::broadcast_state() { broadcast_tensors(s_->comm, s_->module.state_dict(), 0); }
 std::size_t DataParallel::num_buckets() const { return s_->buckets.size(); }
 double DataParallel::last_wait_seconds() const { return s_->wait_seconds; }
-double DataParallel::last_finish_seconds() const { return s_->finish_seconds; }
 
 }  // namespace strata::dist

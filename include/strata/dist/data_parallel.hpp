@@ -75,10 +75,9 @@ class DataParallel {
   void broadcast_state();
 
   std::size_t num_buckets() const;
-  // Seconds the last finish_gradients() spent waiting for all-reduces still running (the
-  // communication backward did not hide), and in all of it.
+  // Seconds the last finish_gradients() spent until every sum was in: the communication that
+  // backward did not hide.
   double last_wait_seconds() const;
-  double last_finish_seconds() const;
 
  private:
   struct State;

@@ -15,6 +15,7 @@ packages=(
   libdnnl-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libstb-dev
   libonnx-dev libprotobuf-dev  # ONNX export: ONNX's protobuf classes and checker
   libopencv-dnn-dev            # tests: OpenCV's dnn module runs the exported ONNX files
+  libopenmpi-dev openmpi-bin   # data-parallel training under mpirun (src/dist/)
   ocl-icd-opencl-dev   # Debian's dnnl-config.cmake calls find_package(OpenCL): a Recommends of libdnnl-dev
   dataset-fashion-mnist
 )

@@ -1,6 +1,9 @@
 // strata bench MODEL: images per second of training iterations (forward, loss, backward, SGD
 // update) or inference, median over timed iterations after warm-up, with the spread and peak
-// resident memory. Inputs and labels are random; the numbers measure compute only.
+// resident memory. Inputs and labels are random; the numbers measure compute only. Under mpirun,
+// training is data-parallel: each rank a batch of --batch-size, the gradients all-reduced
+// (dist::DataParallel); the images/s are global and the report adds the communication that
+// backward did not hide.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -13,6 +16,7 @@
 #include <omp.h>
 
 #include "commands.hpp"
+#include "job.hpp"
 #include "graph/program.hpp"
 #include "strata/strata.hpp"
 
@@ -36,7 +40,7 @@ struct BenchArgs {
   int warmup = 3;
   int threads = 0;
   std::string backend;
-  bool json = false, eager = false, profile = false;
+  bool json = false, eager = false, profile = false, no_overlap = false;
 };
 
 // The compiled graph's nodes by time per iteration, the most first.
@@ -100,12 +104,17 @@ void run_bench(const BenchArgs& a) {
   const bool train = a.mode == "train";
   model->train(train);
   optim::SGD sgd(model->parameters(), 1e-4);
+  dist::Communicator& comm = dist::world();
+  STRATA_CHECK(train || comm.size() == 1, "bench --mode infer runs in one process; under mpirun, bench --mode train");
+  std::unique_ptr<dist::DataParallel> dp;
+  if (comm.size() > 1) dp = std::make_unique<dist::DataParallel>(*model, comm, dist::DataParallelOptions{.overlap = !a.no_overlap});
 
   auto step = [&] {
     if (train) {
       sgd.zero_grad();
       Tensor loss = cross_entropy((*model)(x), labels);
       loss.backward();
+      if (dp) dp->finish_gradients();
       sgd.step();
     } else {
       NoGradGuard no_grad;
@@ -115,11 +124,14 @@ void run_bench(const BenchArgs& a) {
   for (int i = 0; i < a.warmup; ++i) step();
   graph::Program::set_profiling(a.profile);
   std::vector<double> rates;
+  double step_seconds = 0, wait_seconds = 0;  // over the timed steps; wait: communication not hidden
   for (int i = 0; i < a.iters; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     step();
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rates.push_back(static_cast<double>(batch) / s);
+    rates.push_back(static_cast<double>(batch * comm.size()) / s);
+    step_seconds += s;
+    if (dp) wait_seconds += dp->last_wait_seconds();
   }
   graph::Program::set_profiling(false);
   std::sort(rates.begin(), rates.end());
@@ -135,6 +147,9 @@ void run_bench(const BenchArgs& a) {
                                 {"threads", threads}, {"backend", backend_name(cpu_backend())},
                                 {"compiled", !a.eager},
                                 {"openmp_wait", openmp_wait()},
+                                {"ranks", comm.size()},
+                                {"comm_wait_ms", 1e3 * wait_seconds / a.iters},
+                                {"comm_wait_share", wait_seconds / step_seconds},
                                 {"peak_rss_mb", peak_rss_mb()}}
                      .dump()
               << "\n";
@@ -144,6 +159,12 @@ void run_bench(const BenchArgs& a) {
                 info.name.c_str(), a.mode.c_str(), static_cast<long long>(batch), input.str().c_str(), median,
                 a.iters, lo, hi, gflops, threads, backend_name(cpu_backend()), a.eager ? "eager" : "compiled",
                 peak_rss_mb());
+    if (dp)
+      std::printf("data-parallel over %d ranks (%s), batch %lld each, gradients in %zu buckets%s: communication not "
+                  "hidden by backward %.1f ms per step (%.1f%% of the step)\n",
+                  comm.size(), comm.name().c_str(), static_cast<long long>(batch), dp->num_buckets(),
+                  a.no_overlap ? " started after backward" : "", 1e3 * wait_seconds / a.iters,
+                  100.0 * wait_seconds / step_seconds);
     if (a.profile) print_profile(a.iters);
   }
 }
@@ -156,7 +177,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("model", args->model, "Model name (see `strata models`) or ONNX file (model.onnx)")->required();
   cmd->add_option("--mode", args->mode, "train (forward, loss, backward, SGD update) or infer")
       ->check(CLI::IsMember({"train", "infer"}));
-  cmd->add_option("--batch-size", args->batch_size, "Batch size (default: the model's recipe)")->check(CLI::PositiveNumber);
+  cmd->add_option("--batch-size", args->batch_size, "Batch size, of each rank under mpirun (default: the model's recipe)")->check(CLI::PositiveNumber);
   cmd->add_option("--input", args->input, "One sample's shape C,H,W (default: the model's training input)");
   cmd->add_option("--weights", args->weights, "Weights to load (.safetensors; default: the book's initialisation)")
       ->check(CLI::ExistingFile);
@@ -169,7 +190,10 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->add_flag("--eager", args->eager, "Run the model as written, layer by layer, instead of compiled (traced, fused)");
   cmd->add_flag("--profile", args->profile, "Also print the time of each node of the compiled graph");
-  cmd->callback([args] { run_bench(*args); });
+  cmd->add_flag("--no-overlap", args->no_overlap,
+                "Under mpirun: start the gradient all-reduces after backward instead of during it");
+  // Under mpirun or srun, one rank of a data-parallel job (job.hpp): rank 0 reports.
+  cmd->callback(on_every_rank([args](bool) { run_bench(*args); }));
 }
 
 }  // namespace strata::cli

@@ -8,8 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "job.hpp"
 #include "progress.hpp"
 #include "strata/backend.hpp"
+#include "strata/dist.hpp"
 #include "strata/train.hpp"
 
 namespace strata::cli {
@@ -139,6 +141,9 @@ void print_start(const train::Trainer& t) {
       static_cast<long long>(in[2]), static_cast<long long>(c.epochs), c.epochs == 1 ? "" : "s",
       static_cast<long long>(c.batch_size), train::optimizer_name(c.optimizer), c.lr, train::schedule_name(c.schedule),
       backend_name(cpu_backend()), c.eager ? "eager" : "compiled", c.threads);
+  if (const dist::Communicator& comm = dist::world(); comm.size() > 1)
+    std::printf("data-parallel over %d ranks (%s): each takes its share of every batch of %lld\n", comm.size(),
+                comm.name().c_str(), static_cast<long long>(c.batch_size));
   if (t.completed_epochs() > 0)
     std::printf("resuming after epoch %lld of %lld\n", static_cast<long long>(t.completed_epochs()),
                 static_cast<long long>(c.epochs));
@@ -292,12 +297,13 @@ void add_train_command(CLI::App& app) {
     resume->excludes(o);
   const Options opts{epochs, batch, lr, resize, threads, workers, data};
 
-  cmd->callback([a, opts] {
+  // Under mpirun or srun, one rank of a data-parallel job (job.hpp): rank 0 reports.
+  cmd->callback(on_every_rank([a, opts](bool report) {
     if (a->model.empty() && a->resume.empty() && !is_onnx(a->init))
       throw CLI::RequiredError("MODEL (or --resume DIR, or --init model.onnx)");
     if (!a->backend.empty()) set_cpu_backend(a->backend == "ref" ? Backend::Ref : Backend::Dnnl);
 
-    EpochProgress progress(stderr);
+    EpochProgress progress(report ? stderr : quiet_stream());
     progress.setup(a->resume.empty() ? "loading the data and building the model" : "resuming " + a->resume);
     train::Trainer trainer = [&] {
       try {
@@ -316,7 +322,8 @@ void add_train_command(CLI::App& app) {
     progress.finish();
     STRATA_CHECK(a->model.empty() || a->model == trainer.config().model, "--resume ", a->resume, " is a run of ",
                  trainer.config().model, ", not ", a->model);
-    for (const std::string& note : trainer.notes()) std::fprintf(stderr, "strata: note: %s\n", note.c_str());
+    for (const std::string& note : trainer.notes())
+      if (report) std::fprintf(stderr, "strata: note: %s\n", note.c_str());
     if (!a->json) print_start(trainer);
 
     train::TrainResult result;
@@ -333,7 +340,7 @@ void add_train_command(CLI::App& app) {
       throw;
     }
     print_end(result, trainer.files(), a->json);
-  });
+  }));
 }
 
 }  // namespace strata::cli

@@ -99,6 +99,21 @@ void record(const std::string& name, const Tensor& output, std::initializer_list
 void record(const std::string& name, const Tensor& output, const std::vector<Tensor>& inputs,
             BackwardFn backward);
 
+// Gradient-ready hooks: how data parallelism starts all-reducing a layer's gradients while the
+// backward pass of the layers below it is still running (dist::DataParallel).
+//
+// `hook(leaf)` runs each time backward() has added the last gradient it computes for `leaf`
+// into leaf.grad(): the engine sums every gradient that flows to a leaf before accumulating it,
+// once per backward() call, so leaf.grad() is final for that backward when the hook runs. It runs
+// on the thread running backward(), inside it, with grad mode off; what it throws ends the
+// backward and propagates. A leaf no gradient reaches in a backward (unused by the loss) gets no
+// call. The same holds for compiled (hybridized) modules, whose programs record the same leaves.
+// `leaf` must be a leaf that requires grad. Returns an id for remove_grad_ready_hook.
+using GradReadyHook = std::function<void(const Tensor& leaf)>;
+uint64_t add_grad_ready_hook(const Tensor& leaf, GradReadyHook hook);
+// Removes the hook `id` of `leaf`; an id it does not hold is ignored.
+void remove_grad_ready_hook(const Tensor& leaf, uint64_t id);
+
 // Tensor::backward() calls this.
 void backward(const Tensor& root, const Tensor& grad, bool retain_graph);
 

@@ -5,6 +5,7 @@
 #include "strata/autograd.hpp"
 #include "strata/backend.hpp"
 #include "strata/data.hpp"
+#include "strata/dist.hpp"
 #include "strata/dtype.hpp"
 #include "strata/error.hpp"
 #include "strata/gradcheck.hpp"

@@ -1,5 +1,6 @@
 // The backward engine: graph recording (record), gradient accumulation into leaves, and the
 // dependency-ordered walk of Tensor::backward().
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -71,6 +72,12 @@ class AccumulateGrad final : public Node {
       meta.grad = exclusive ? grad.detach() : grad.layout() == Layout::Strided ? grad.clone() : to_layout(grad, Layout::Strided);
     } else {
       meta.grad.add_(grad);
+    }
+    if (!meta.grad_ready_hooks.empty()) {
+      const Tensor handle(leaf);
+      // A copy: a hook may add or remove hooks.
+      const auto hooks = meta.grad_ready_hooks;
+      for (const auto& [id, hook] : hooks) hook(handle);
     }
     return {};
   }
@@ -146,6 +153,22 @@ void record(const std::string& name, const Tensor& output, const std::vector<Ten
 void record(const std::string& name, const Tensor& output, std::initializer_list<Tensor> inputs,
             BackwardFn backward) {
   record(name, output, std::vector<Tensor>(inputs), std::move(backward));
+}
+
+uint64_t add_grad_ready_hook(const Tensor& leaf, GradReadyHook hook) {
+  STRATA_CHECK(leaf.defined() && leaf.requires_grad() && leaf.is_leaf(),
+               "add_grad_ready_hook: the tensor must be a leaf that requires grad (a parameter)");
+  STRATA_CHECK(hook != nullptr, "add_grad_ready_hook: the hook is empty");
+  static std::atomic<uint64_t> next_id{1};
+  const uint64_t id = next_id++;
+  leaf.impl()->meta().grad_ready_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void remove_grad_ready_hook(const Tensor& leaf, uint64_t id) {
+  if (!leaf.defined()) return;
+  auto& hooks = leaf.impl()->meta().grad_ready_hooks;
+  std::erase_if(hooks, [id](const auto& entry) { return entry.first == id; });
 }
 
 void backward(const Tensor& root, const Tensor& grad, bool retain_graph) {

@@ -1,7 +1,11 @@
 // The shared state behind a Tensor handle. Internal: users see only Tensor.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "strata/storage.hpp"
 #include "strata/tensor.hpp"
@@ -13,6 +17,8 @@ struct AutogradMeta {
   Tensor grad;
   std::shared_ptr<autograd::Node> grad_fn;       // null for leaves
   std::weak_ptr<autograd::Node> grad_accumulator;  // a leaf's accumulator, shared by all uses
+  // A leaf's autograd::add_grad_ready_hook callbacks, with their ids, in the order added.
+  std::vector<std::pair<uint64_t, std::function<void(const Tensor&)>>> grad_ready_hooks;
 };
 
 struct TensorImpl {

@@ -107,11 +107,16 @@ struct Epoch::State {
          "transform of a fixed size such as Resize((h, w)), CenterCrop or RandomResizedCrop");
   }
 
-  // Batch b of the epoch: examples order[b * batch_size, ...) through the pipeline.
+  // Batch b of the epoch: examples order[b * batch_size, ...) through the pipeline (this
+  // loader's shard of them).
   Batch make_batch(int64_t b) const {
     const int64_t size = static_cast<int64_t>(order.size());
-    const int64_t begin = b * options.batch_size, end = std::min(begin + options.batch_size, size);
+    const int64_t global_begin = b * options.batch_size, global_end = std::min(global_begin + options.batch_size, size);
+    const int64_t global = global_end - global_begin, part = global / options.shards, extra = global % options.shards;
+    const int64_t begin = global_begin + options.shard * part + std::min(options.shard, extra);
+    const int64_t end = begin + part + (options.shard < extra ? 1 : 0);
     Batch batch;
+    batch.global_size = global;
     batch.indices.assign(order.begin() + begin, order.begin() + end);
     const int64_t count = end - begin;
     const Shape shape = pipeline->output_shape();
@@ -237,6 +242,9 @@ DataLoader::DataLoader(DatasetPtr dataset, DataLoaderOptions options)
                options_.workers);
   STRATA_CHECK(options_.num_threads >= 0, "DataLoader: num_threads must be >= 0 (0: OpenMP's default), got ",
                options_.num_threads);
+  STRATA_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards,
+               "DataLoader: shard ", options_.shard, " of ", options_.shards, " does not exist (shards >= 1, shard in [0, ",
+               "shards))");
   STRATA_CHECK(num_batches() > 0, "DataLoader: no batches: drop_last with batch_size ", options_.batch_size,
                " and only ", size(), " examples; lower batch_size or turn drop_last off");
   for (const ImageTransformPtr& t : options_.image_transforms)

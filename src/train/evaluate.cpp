@@ -52,6 +52,10 @@ Evaluation evaluate(nn::Module& model, const data::DataLoader& loader,
   try {
     int64_t done = 0;
     for (data::Batch& batch : loader.epoch(0)) {
+      if (batch.labels.numel() == 0) {  // a shard of a batch smaller than the shard count
+        if (on_batch) on_batch(++done, loader.num_batches());
+        continue;
+      }
       const Tensor logits = model(batch.images);
       STRATA_CHECK(logits.ndim() == 2 && logits.size(1) == classes && logits.size(0) == batch.labels.numel(),
                    "evaluate: the model gives logits of shape ", logits.shape(), " for a batch of ",

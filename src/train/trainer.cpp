@@ -5,11 +5,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 
 #include "strata/autograd.hpp"
 #include "strata/backend.hpp"
+#include "strata/dist.hpp"
 #include "strata/nn/weights.hpp"
 #include "strata/onnx.hpp"
 #include "strata/ops.hpp"
@@ -17,6 +19,7 @@
 #include "strata/train/evaluate.hpp"
 #include "strata/train/report.hpp"
 #include "train/checkpoint.hpp"
+#include "train/distributed.hpp"
 #include "train/run_lock.hpp"
 #include "train/setup.hpp"
 #include "train/text_file.hpp"
@@ -108,6 +111,11 @@ struct Trainer::State {
   // `strata` tool cannot build by name (a builder's or a registered one), so that the tool can
   // evaluate, predict with and benchmark it. Off after a failed export (a note says why).
   bool write_onnx = false;
+  // The ranks of this run (dist::world()): one process, or a data-parallel job in which every rank
+  // trains on its shard of each batch and only rank 0 writes the run directory.
+  dist::Communicator* comm = &dist::world();
+  std::unique_ptr<dist::DataParallel> dp;  // with more than one rank
+  bool writer() const { return comm->rank() == 0; }
 
   // Loads the data when not given, then builds the loaders and the model (not initialised; from
   // an ONNX init, the file's, with its new classifier drawn from the default generator).
@@ -132,23 +140,29 @@ struct Trainer::State {
     STRATA_CHECK(model, "Trainer: the model builder returned no model");
     if (!config.eager) model->hybridize();
 
-    // A final batch of one example is dropped: batch normalization needs two.
+    // A final batch that would give a rank a single example is dropped: batch normalization needs
+    // two (in one process: a final batch of one example).
     const int64_t train_size = config.limit_train > 0 ? std::min(config.limit_train, train.size()) : train.size();
+    const int64_t last_batch = train_size % config.batch_size;
     train_loader = std::make_unique<data::DataLoader>(
         data.train, data::DataLoaderOptions{.batch_size = config.batch_size,
                                             .shuffle = config.shuffle,
                                             .seed = config.seed,
-                                            .drop_last = train_size > 1 && train_size % config.batch_size == 1,
+                                            .drop_last = train_size > 1 && last_batch > 0 && last_batch < 2 * comm->size(),
                                             .limit = config.limit_train,
                                             .image_transforms = make_image_transforms(config, true),
                                             .transform = make_transform(config, true),
-                                            .workers = config.workers});
+                                            .workers = config.workers,
+                                            .shard = comm->rank(),
+                                            .shards = comm->size()});
     test_loader = std::make_unique<data::DataLoader>(
         data.test, data::DataLoaderOptions{.batch_size = config.batch_size,
                                            .limit = config.limit_test,
                                            .image_transforms = make_image_transforms(config, false),
                                            .transform = make_transform(config, false),
-                                           .workers = config.workers});
+                                           .workers = config.workers,
+                                           .shard = comm->rank(),
+                                           .shards = comm->size()});
     const Shape input = train_loader->image_shape();
     check_input_memory({config.batch_size, input[0], input[1], input[2]},
                        detail::cat("train: a batch of ", config.batch_size, " images of ", input[0], "x", input[1],
@@ -169,6 +183,15 @@ struct Trainer::State {
                             : std::string());
     optimizer = make_optimizer(config, model->parameters());
     schedule = make_schedule(config, train_loader->num_batches());
+  }
+
+  // In a job of several ranks: checks that every rank trains the same config on the same data, then gives every
+  // rank rank 0's weights (DataParallel checks the parameters' names and shapes first).
+  void start_data_parallel() {
+    if (comm->size() == 1) return;
+    check_same_run(*comm, config,
+                   {train_loader->size(), test_loader->size(), weights.classes, train_loader->image_shape()});
+    dp = std::make_unique<dist::DataParallel>(*model, *comm);
   }
 
   // The latest weights: model.safetensors, and model.onnx when write_onnx (export leaves the
@@ -234,19 +257,32 @@ EpochMetrics Trainer::State::train_epoch(int64_t e, const TrainCallbacks& callba
     ++b;
     optimizer->set_lr(lr);
     optimizer->zero_grad();
-    const Tensor logits = (*model)(batch.images);
-    const Tensor loss = cross_entropy(logits, batch.labels, config.label_smoothing);
-    const double l = loss.item();
+    // This rank's examples: the whole batch, or in a job this rank's shard of it (maybe none).
+    const int64_t n = batch.labels.numel();
+    Tensor loss;
+    // The batch's loss sum, correct predictions and examples over all ranks.
+    std::array<double, 3> sums{0.0, 0.0, 0.0};
+    if (n > 0) {
+      const Tensor logits = (*model)(batch.images);
+      loss = cross_entropy(logits, batch.labels, config.label_smoothing);
+      sums = {loss.item() * static_cast<double>(n), static_cast<double>(count_correct(logits, batch.labels)),
+              static_cast<double>(n)};
+    }
+    comm->all_reduce_sum(sums);
+    const double l = sums[0] / sums[2];
     if (!std::isfinite(l))
       throw TrainingDiverged(
           diverged(detail::cat("loss became ", value_name(l), " at epoch ", e + 1, ", batch ", b), e + 1), e + 1, b);
-    loss.backward();
+    // Each rank's loss is the mean over its shard: weighted by its share of the batch, the sum over
+    // the ranks is the gradient of the mean over the whole batch.
+    if (dp) dp->set_gradient_weight(static_cast<double>(n) / static_cast<double>(batch.global_size));
+    if (n > 0) loss.backward();
+    if (dp) dp->finish_gradients();
     if (config.clip_grad_norm > 0.0) optim::clip_grad_norm(params, config.clip_grad_norm);
     optimizer->step();
-    const int64_t n = batch.labels.numel();
-    loss_sum += l * static_cast<double>(n);
-    correct += count_correct(logits, batch.labels);
-    seen += n;
+    loss_sum += sums[0];
+    correct += static_cast<int64_t>(sums[1]);
+    seen += static_cast<int64_t>(sums[2]);
     if (callbacks.on_batch) {
       const double t = seconds_since(start);
       callbacks.on_batch({e + 1, config.epochs, b, nb, loss_sum / seen, static_cast<double>(correct) / seen,
@@ -256,10 +292,11 @@ EpochMetrics Trainer::State::train_epoch(int64_t e, const TrainCallbacks& callba
   const double train_seconds = seconds_since(start);
   if (!all_finite(params))
     throw TrainingDiverged(diverged(detail::cat("the weights became nan or inf in epoch ", e + 1), e + 1), e + 1, 0);
-  const double test_acc =
-      evaluate(*model, *test_loader, [&](int64_t batch, int64_t num_batches) {
-        if (callbacks.on_eval_batch) callbacks.on_eval_batch({e + 1, batch, num_batches});
-      }).accuracy();
+  Evaluation evaluation = evaluate(*model, *test_loader, [&](int64_t batch, int64_t num_batches) {
+    if (callbacks.on_eval_batch) callbacks.on_eval_batch({e + 1, batch, num_batches});
+  });
+  all_reduce(*comm, evaluation);  // every rank evaluated its shard of the test set
+  const double test_acc = evaluation.accuracy();
   return {e + 1,    loss_sum / seen,      static_cast<double>(correct) / seen,
           test_acc, seen / train_seconds, epoch.wait_seconds(),
           lr,       seconds_since(start)};
@@ -277,7 +314,7 @@ Trainer::Trainer(TrainConfig config, TrainData data, ModelBuilder build) : s_(st
   validate(config);
   s.files = RunFiles(config.out_dir);
   std::error_code ec;
-  STRATA_CHECK(config.overwrite || !fs::exists(s.files.checkpoint, ec), "train: ", config.out_dir.string(),
+  STRATA_CHECK(!s.writer() || config.overwrite || !fs::exists(s.files.checkpoint, ec), "train: ", config.out_dir.string(),
                " already holds a run (checkpoint.safetensors); continue it with --resume ", config.out_dir.string(),
                ", or pass --overwrite to replace it, or choose another --out");
   config.threads = apply_threads(config.threads);
@@ -299,6 +336,8 @@ Trainer::Trainer(TrainConfig config, TrainData data, ModelBuilder build) : s_(st
     models::init_book(*s.model);
     if (!s.config.init.empty()) nn::load_weights(*s.model, s.config.init);
   }
+  s.start_data_parallel();
+  if (!s.writer()) return;
 
   // An earlier run's files go only now that the new run is set up (and no other run writes there).
   s.lock = RunLock(s.files.dir);
@@ -315,7 +354,7 @@ Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, Train
   std::error_code ec;
   STRATA_CHECK(!fs::is_regular_file(dir, ec), "resume: ", dir.string(),
                " is a file; --resume takes the output directory of a run (the one holding checkpoint.safetensors)");
-  if (fs::is_directory(dir, ec)) s.lock = RunLock(dir);  // else load_checkpoint says what is missing
+  if (s.writer() && fs::is_directory(dir, ec)) s.lock = RunLock(dir);  // else load_checkpoint says what is missing
   Checkpoint c = load_checkpoint(s.files.checkpoint);
   s.config = c.config;
   s.config.out_dir = dir;
@@ -348,6 +387,8 @@ Trainer Trainer::resume(const fs::path& dir, const ResumeOptions& options, Train
   s.history = std::move(c.history);
   s.best_test_acc = c.best_test_acc;
   s.best_epoch = c.best_epoch;
+  s.start_data_parallel();
+  if (!s.writer()) return Trainer(std::move(state));
   // The files after the checkpoint may be older if the run was killed while writing them.
   write_text_file(s.files.config, config_to_json(s.config) + "\n", "config.json");
   s.save_model();
@@ -363,14 +404,17 @@ TrainResult Trainer::run(const TrainCallbacks& callbacks) {
     s.history.push_back(m);
     s.completed = e + 1;
     // best first, then the checkpoint: a run killed in between redoes this epoch and rewrites best.
+    // In a job, rank 0 alone writes the run directory.
     if (m.test_acc > s.best_test_acc) {
       s.best_test_acc = m.test_acc;
       s.best_epoch = m.epoch;
-      nn::save_weights(*s.model, s.files.best, to_metadata(s.weights));
+      if (s.writer()) nn::save_weights(*s.model, s.files.best, to_metadata(s.weights));
     }
-    save_checkpoint(s.files.checkpoint, s.checkpoint());
-    s.save_model();
-    s.write_reports();
+    if (s.writer()) {
+      save_checkpoint(s.files.checkpoint, s.checkpoint());
+      s.save_model();
+      s.write_reports();
+    }
     if (callbacks.on_epoch) callbacks.on_epoch(m);
   }
   TrainResult r;

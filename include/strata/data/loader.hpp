@@ -39,6 +39,8 @@ struct Batch {
   Tensor images;                 // f32 (B, C, H, W)
   Tensor labels;                 // i64 (B)
   std::vector<int64_t> indices;  // the dataset index of each example
+  // Examples in the whole batch over all shards (DataLoaderOptions::shards); B when unsharded.
+  int64_t global_size = 0;
 };
 
 struct DataLoaderOptions {
@@ -60,6 +62,12 @@ struct DataLoaderOptions {
   // OpenMP threads assembling one batch. 0: one when prefetching (the workers then run beside the
   // model's threads, which keep the cores), OpenMP's default otherwise.
   int num_threads = 0;
+  // Data parallelism: deliver only part `shard` of `shards` of every batch. The batches are those
+  // of the unsharded loader (same order, augmentation and count), each cut into `shards`
+  // contiguous parts, the first (B % shards) parts one example longer than the others; a part is
+  // empty when the batch has fewer examples than shards.
+  int64_t shard = 0;
+  int64_t shards = 1;
 };
 
 // The seed of example `index`'s augmentation generator in epoch `epoch` (a SplitMix64 hash).

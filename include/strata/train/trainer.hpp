@@ -22,6 +22,14 @@
 //                           (its architecture is the file's, not a zoo model's), with the
 //                           metadata of model.safetensors, for strata eval/predict/export
 //
+// Under mpirun or srun (dist::world() of several ranks) the same Trainer trains data-parallel:
+// every rank iterates the same order and takes its contiguous share of each batch (batch_size
+// stays the global batch; the first B % N ranks take one example more), the gradients are summed
+// weighted by each rank's share (dist::DataParallel), so that a step equals one process's on the
+// whole batch; the loss, accuracy and test evaluation are summed over the ranks; rank 0 alone
+// writes the run directory, which every rank reads to resume. Every rank runs the same config
+// (checked at the start; threads, workers and data_dir may differ).
+//
 // A resumed run ends with weights bit for bit equal to those of an uninterrupted run with the
 // same config and thread count: the data order and augmentation are functions of (seed,
 // epoch, index), and the checkpoint restores the optimizer state and the generator dropout

@@ -1,0 +1,141 @@
+// `mpirun -np N strata train`: data-parallel training equals one process on the same global
+// batches, resumes exactly, and fails fast and clearly.
+#include <gtest/gtest.h>
+
+#include "dist/dist_util.hpp"
+#include "strata/io.hpp"
+
+namespace strata::test {
+namespace {
+
+const std::string kFashion = "--data '" + fashion_dir().string() + "'";
+
+// Expects the weights files at a and b to hold the same tensors within `tolerance`, relative to
+// each tensor's largest value.
+void expect_weights_close(const std::filesystem::path& a, const std::filesystem::path& b, double tolerance) {
+  const io::TensorFile x = io::load_safetensors(a), y = io::load_safetensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (const auto& [name, t] : x.tensors) {
+    SCOPED_TRACE(name);
+    EXPECT_LE(relative_error(t, y.at(name)), tolerance);
+  }
+}
+
+// The test accuracy of the last line of a run's metrics.csv.
+double last_test_acc(const std::filesystem::path& run) {
+  const std::string csv = read_text(run / "metrics.csv");
+  const std::string last = csv.substr(csv.rfind('\n', csv.size() - 2) + 1);
+  std::vector<std::string> fields;
+  std::size_t at = 0;
+  for (std::size_t comma; (comma = last.find(',', at)) != std::string::npos; at = comma + 1)
+    fields.push_back(last.substr(at, comma - at));
+  return std::stod(fields.at(3));  // epoch,loss,train_acc,test_acc,...
+}
+
+// LeNet (no batch norm) on the first `train` Fashion-MNIST images: `steps` steps of the global
+// batch `batch`, one thread per process.
+std::string lenet_args(const std::filesystem::path& out, int64_t batch, int64_t train) {
+  return "train lenet " + kFashion + " --epochs 1 --batch-size " + std::to_string(batch) + " --limit-train " +
+         std::to_string(train) + " --limit-test 500 --threads 1 --out '" + out.string() + "'";
+}
+
+TEST(TrainDist, two_ranks_equal_one_process_on_the_same_global_batches) {
+  STRATA_REQUIRE_MPI();
+  TempDir dir;
+  // 20 steps of the global batch 256.
+  const CommandResult one = run_strata(lenet_args(dir / "one", 256, 20 * 256));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const CommandResult two = run_command(mpirun() + ranks_of_strata(2, lenet_args(dir / "two", 256, 20 * 256)));
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  expect_weights_close(dir / "two" / "model.safetensors", dir / "one" / "model.safetensors", 1e-5);
+  EXPECT_NEAR(last_test_acc(dir / "two"), last_test_acc(dir / "one"), 0.002);
+  // Rank 0 alone reports.
+  const std::string epoch_line = "epoch 1/1: ";
+  const std::size_t first = two.output.find(epoch_line);
+  EXPECT_NE(first, std::string::npos) << two.output;
+  EXPECT_EQ(two.output.find(epoch_line, first + 1), std::string::npos) << two.output;
+}
+
+TEST(TrainDist, three_ranks_split_uneven_batches_exactly) {
+  STRATA_REQUIRE_MPI();
+  TempDir dir;
+  // Batches of 100 over 3 ranks (34, 33, 33), and a last batch of 50 (17, 17, 16).
+  const CommandResult one = run_strata(lenet_args(dir / "one", 100, 850));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const CommandResult three = run_command(mpirun() + ranks_of_strata(3, lenet_args(dir / "three", 100, 850)));
+  ASSERT_EQ(three.exit_code, 0) << three.output;
+  expect_weights_close(dir / "three" / "model.safetensors", dir / "one" / "model.safetensors", 1e-5);
+}
+
+TEST(TrainDist, resume_equals_an_uninterrupted_run) {
+  STRATA_REQUIRE_MPI();
+  TempDir dir;
+  auto args = [&](const std::string& out, int epochs) {
+    return "train lenet " + kFashion + " --epochs " + std::to_string(epochs) +
+           " --batch-size 64 --limit-train 512 --limit-test 200 --threads 1 --out '" + (dir / out).string() + "'";
+  };
+  const CommandResult whole = run_command(mpirun() + ranks_of_strata(2, args("whole", 2)));
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  const CommandResult first = run_command(mpirun() + ranks_of_strata(2, args("parts", 1)));
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const CommandResult rest = run_command(
+      mpirun() + ranks_of_strata(2, "train --resume '" + (dir / "parts").string() + "' --epochs 2 " + kFashion));
+  ASSERT_EQ(rest.exit_code, 0) << rest.output;
+  EXPECT_NE(rest.output.find("resuming after epoch 1 of 2"), std::string::npos) << rest.output;
+  expect_bitwise_equal(io::load_safetensors(dir / "parts" / "model.safetensors").tensors,
+                       io::load_safetensors(dir / "whole" / "model.safetensors").tensors);
+  EXPECT_EQ(read_text(dir / "parts" / "metrics.csv").substr(0, 60), read_text(dir / "whole" / "metrics.csv").substr(0, 60));
+}
+
+TEST(TrainDist, a_rank_that_fails_ends_the_job_with_its_rank_and_reason) {
+  STRATA_REQUIRE_MPI();
+  TempDir dir;
+  const std::string common = " --epochs 1 --limit-train 256 --limit-test 100 --threads 1 --out '" + (dir / "run").string() + "'";
+  // Rank 1 is given a data directory that does not exist; rank 0 goes on until it waits for rank 1.
+  const CommandResult r = run_command(mpirun(60) + ranks_of_strata(1, "train lenet " + kFashion + common) + " : " +
+                                      ranks_of_strata(1, "train lenet --data '" + (dir / "missing").string() + "'" + common));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
+  EXPECT_NE(r.output.find("strata: error: rank 1 of 2: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find((dir / "missing").string()), std::string::npos) << r.output;
+}
+
+TEST(TrainDist, ranks_with_different_options_are_refused_naming_the_rank_and_option) {
+  STRATA_REQUIRE_MPI();
+  TempDir dir;
+  const std::string common = "train lenet " + kFashion + " --epochs 1 --limit-train 256 --limit-test 100 --threads 1 --out '" +
+                             (dir / "run").string() + "'";
+  const CommandResult r =
+      run_command(mpirun(60) + ranks_of_strata(1, common + " --lr 0.5") + " : " + ranks_of_strata(1, common + " --lr 0.25"));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
+  EXPECT_NE(r.output.find("the training configuration or data differs between the ranks: rank 1 differs from rank 0; on "
+                          "rank 1: lr is 0.25 on rank 1 but 0.5 on rank 0"),
+            std::string::npos)
+      << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run" / "config.json"));
+
+  // The same options on other data: a dataset of 100 training images on rank 1.
+  write_tiny_fashion_mnist(dir / "tiny", 100, 100);
+  const std::string options = " --epochs 1 --limit-train 256 --limit-test 100 --threads 1 --out '" + (dir / "run").string() + "'";
+  const CommandResult data =
+      run_command(mpirun(60) + ranks_of_strata(1, "train lenet " + kFashion + options) + " : " +
+                  ranks_of_strata(1, "train lenet --data '" + (dir / "tiny").string() + "'" + options));
+  EXPECT_NE(data.exit_code, 0) << data.output;
+  EXPECT_NE(data.output.find("on rank 1: train_examples is 100 on rank 1 but 256 on rank 0"), std::string::npos)
+      << data.output;
+}
+
+TEST(TrainDist, a_last_batch_that_would_leave_a_rank_one_example_is_dropped) {
+  STRATA_REQUIRE_MPI();
+  TempDir dir;
+  // 260 = 256 + 4: the last batch would give 3 ranks 2, 1 and 1 examples, too few for batch norm.
+  const CommandResult r = run_command(
+      mpirun() + ranks_of_strata(3, "train lenet-bn " + kFashion + " --epochs 1 --batch-size 256 --limit-train 260 "
+                                    "--limit-test 100 --threads 1 --out '" + (dir / "run").string() + "'"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("epoch 1/1: "), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace strata::test

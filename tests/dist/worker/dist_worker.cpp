@@ -1,0 +1,180 @@
+// The program tests/dist/ runs on every rank under mpirun: one check per subcommand, each
+// printing "rank R: ok" when it holds and "rank R: FAIL ..." (exit code 1) when not.
+//   collectives            all-reduce (f32, f64, blocking and not), broadcast, barrier
+//   progress               a non-blocking all-reduce completes while the caller only computes
+//   data-parallel MODE     DataParallel's gradients equal one process's on the whole batch, over
+//                          uneven shards, an empty shard and small buckets; MODE eager|compiled
+//   buffers                after finish_gradients every rank holds rank 0's batch norm statistics
+//   model-mismatch         DataParallel refuses ranks with different models
+//   abort                  rank 1 aborts while rank 0 waits in a barrier
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "strata/strata.hpp"
+
+using namespace strata;
+
+namespace {
+
+int failures = 0;
+
+void expect(bool ok, int rank, const std::string& what) {
+  if (ok) return;
+  ++failures;
+  std::printf("rank %d: FAIL %s\n", rank, what.c_str());
+}
+
+void collectives(dist::Communicator& comm) {
+  const int r = comm.rank(), n = comm.size();
+  std::vector<float> f(1000);
+  for (std::size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(r + 1) + static_cast<float>(i);
+  comm.all_reduce_sum(f);
+  for (std::size_t i = 0; i < f.size(); ++i)
+    expect(f[i] == static_cast<float>(n * (n + 1) / 2 + n * static_cast<int>(i)), r, "f32 all-reduce at " + std::to_string(i));
+  std::vector<double> d{0.5 * r, 1e15, -1.0};
+  comm.all_reduce_sum(d);
+  expect(d[0] == 0.25 * n * (n - 1) && d[1] == 1e15 * n && d[2] == -n, r, "f64 all-reduce");
+
+  std::vector<float> a(1 << 20, static_cast<float>(r)), b(333, 1.0f);
+  auto ra = comm.all_reduce_sum_async(a);
+  auto rb = comm.all_reduce_sum_async(b);
+  rb->wait();  // in the other order than started
+  ra->wait();
+  expect(ra->done() && rb->done(), r, "requests done after wait");
+  expect(a.front() == static_cast<float>(n * (n - 1) / 2) && a.back() == a.front(), r, "async all-reduce");
+  expect(b[0] == static_cast<float>(n), r, "second async all-reduce");
+
+  const int root = n - 1;
+  std::vector<std::byte> bytes(17, std::byte{static_cast<unsigned char>(r)});
+  comm.broadcast(bytes, root);
+  for (std::byte x : bytes) expect(x == std::byte{static_cast<unsigned char>(root)}, r, "broadcast from the last rank");
+  std::string text = r == 0 ? "from rank 0, of some length" : "";
+  dist::broadcast_string(comm, text, 0);
+  expect(text == "from rank 0, of some length", r, "broadcast_string");
+  comm.barrier();
+}
+
+// A non-blocking all-reduce must finish without the caller entering the communicator again.
+void progress(dist::Communicator& comm) {
+  std::vector<float> big(std::size_t{4} << 20, 1.0f);  // 16 MB: many pieces on the wire
+  auto request = comm.all_reduce_sum_async(big);
+  const auto start = std::chrono::steady_clock::now();
+  volatile double sink = 0;
+  while (!request->done() && std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
+    for (int i = 0; i < 100000; ++i) sink = sink + std::sqrt(static_cast<double>(i));
+  expect(request->done(), comm.rank(), "the all-reduce did not progress while the caller computed");
+  request->wait();
+  expect(big[12345] == static_cast<float>(comm.size()), comm.rank(), "value after progress");
+}
+
+// The gradient of the mean loss over a batch of `count` examples, with rank 0's weights.
+std::vector<Tensor> full_batch_grads(const std::string& model_name, const Tensor& x, const Tensor& y) {
+  manual_seed(100);  // rank 0's init
+  auto model = models::build(model_name);
+  models::init_book(*model);
+  cross_entropy((*model)(x), y).backward();
+  std::vector<Tensor> grads;
+  for (const Tensor& p : model->parameters()) grads.push_back(p.grad());
+  return grads;
+}
+
+void data_parallel(dist::Communicator& comm, bool compiled) {
+  const int r = comm.rank(), n = comm.size();
+  manual_seed(100 + static_cast<uint64_t>(r));  // different weights on each rank until the broadcast
+  auto model = models::build("lenet");
+  models::init_book(*model);
+  if (compiled) model->hybridize();
+  dist::DataParallel dp(*model, comm, {.bucket_bytes = 64 << 10});  // lenet's 246 KB: several buckets
+  expect(dp.num_buckets() > 2, r, "small buckets: " + std::to_string(dp.num_buckets()));
+  // Batches of 10 (uneven over 3 ranks), 1 (empty shards) and 10 again (the buckets reused).
+  for (int64_t global : {10, 1, 10}) {
+    Generator gen(static_cast<uint64_t>(global) * 7);
+    const Tensor x = uniform({global, 1, 28, 28}, 0, 1, gen);
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < global; ++i) labels.push_back((i * 3) % 10);
+    const Tensor y = from_data(labels);
+    const std::vector<Tensor> expected = full_batch_grads("lenet", x, y);
+    // This rank's contiguous shard, the first global % n ranks one example longer.
+    const int64_t part = global / n, extra = global % n;
+    const int64_t begin = r * part + std::min<int64_t>(r, extra), count = part + (r < extra ? 1 : 0);
+    for (const Tensor& p : model->parameters()) p.zero_grad();
+    dp.set_gradient_weight(static_cast<double>(count) / static_cast<double>(global));
+    if (count > 0)
+      cross_entropy((*model)(x.slice(0, begin, begin + count).contiguous()), y.slice(0, begin, begin + count).contiguous())
+          .backward();
+    dp.finish_gradients();
+    const std::vector<Tensor> params = model->parameters();
+    for (std::size_t k = 0; k < params.size(); ++k) {
+      const std::vector<float> got = params[k].grad().to_vector<float>(), want = expected[k].to_vector<float>();
+      double err = 0, scale = 1e-12;
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        err = std::max(err, static_cast<double>(std::abs(got[i] - want[i])));
+        scale = std::max(scale, static_cast<double>(std::abs(want[i])));
+      }
+      expect(err / scale < 1e-5, r,
+             "batch " + std::to_string(global) + ", parameter " + std::to_string(k) + ": relative error " +
+                 std::to_string(err / scale));
+    }
+  }
+}
+
+// Each rank's forward on its own data moves its running statistics; finish_gradients() leaves
+// rank 0's everywhere.
+void buffers(dist::Communicator& comm) {
+  auto model = models::build("lenet-bn");
+  dist::DataParallel dp(*model, comm);
+  Generator gen(static_cast<uint64_t>(comm.rank()) + 1);
+  cross_entropy((*model)(uniform({4, 1, 28, 28}, 0, 1, gen)), from_data(std::vector<int64_t>{0, 1, 2, 3})).backward();
+  dp.finish_gradients();
+  for (const auto& [name, buffer] : model->named_buffers()) {
+    const Tensor mine = buffer.contiguous();
+    Tensor rank0 = mine.clone();
+    std::span<std::byte> bytes(static_cast<std::byte*>(rank0.mutable_raw_data()),
+                               static_cast<std::size_t>(rank0.numel()) * dtype_size(rank0.dtype()));
+    comm.broadcast(bytes, 0);
+    expect(std::memcmp(rank0.raw_data(), mine.raw_data(), bytes.size()) == 0, comm.rank(), "buffer " + name);
+  }
+}
+
+void model_mismatch(dist::Communicator& comm) {
+  auto model = models::build(comm.rank() == 1 ? "lenet-bn" : "lenet");
+  try {
+    dist::DataParallel dp(*model, comm);
+    expect(false, comm.rank(), "different models were accepted");
+  } catch (const Error& e) {
+    std::printf("rank %d: error: %s\n", comm.rank(), e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string what = argc > 1 ? argv[1] : "";
+  dist::Communicator& comm = dist::world();
+  set_num_threads(1);
+  if (what == "collectives") {
+    collectives(comm);
+  } else if (what == "progress") {
+    progress(comm);
+  } else if (what == "data-parallel" && argc > 2) {
+    data_parallel(comm, std::strcmp(argv[2], "compiled") == 0);
+  } else if (what == "buffers") {
+    buffers(comm);
+  } else if (what == "model-mismatch") {
+    model_mismatch(comm);
+  } else if (what == "abort") {
+    if (comm.rank() == 1) comm.abort("the test asked rank 1 to fail", 3);
+    comm.barrier();  // never completes: rank 1 ends the job
+  } else {
+    std::printf("usage: dist_worker collectives|progress|data-parallel eager|compiled|buffers|model-mismatch|abort\n");
+    return 2;
+  }
+  if (failures == 0) std::printf("rank %d: ok\n", comm.rank());
+  std::fflush(stdout);
+  return failures == 0 ? 0 : 1;
+}

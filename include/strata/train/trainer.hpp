@@ -18,9 +18,10 @@
 //   metrics.csv             epoch,loss,train_acc,test_acc,examples_per_sec,data_wait_sec,lr,seconds
 //   curves.svg              train loss, train acc and test acc against the epoch
 //   config.json             the resolved config (written when the run starts)
-//   model.onnx              with an ONNX init (config.init): the latest model as an ONNX file
-//                           (its architecture is the file's, not a zoo model's), with the
-//                           metadata of model.safetensors, for strata eval/predict/export
+//   model.onnx              the latest model as an ONNX file, for an ONNX init (config.init) and for
+//                           a model the strata tool cannot build by name (a builder's, a registered
+//                           one), with the metadata of model.safetensors, for strata
+//                           eval/predict/bench/export
 //
 // Under mpirun or srun (dist::world() of several ranks) the same Trainer trains data-parallel:
 // every rank iterates the same order and takes its contiguous share of each batch (batch_size
@@ -91,7 +92,7 @@ struct TrainCallbacks {
 struct RunFiles {
   explicit RunFiles(const std::filesystem::path& dir);
   std::filesystem::path dir, model, best, checkpoint, metrics, curves, config;
-  std::filesystem::path onnx;  // model.onnx: with an ONNX init, the latest model as an ONNX file
+  std::filesystem::path onnx;  // model.onnx: the latest model as an ONNX file (see above)
 };
 
 struct TrainResult {

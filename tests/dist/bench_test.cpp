@@ -8,7 +8,7 @@
 namespace strata::test {
 namespace {
 
-TEST(BenchDist, reports_once_with_the_ranks_and_the_unhidden_communication) {
+TEST(BenchDist, ReportsOnceWithTheRanksAndTheUnhiddenCommunication) {
   STRATA_REQUIRE_MPI();
   const std::string args = "bench lenet --mode train --batch-size 8 --iters 3 --warmup 1 --threads 1";
   const CommandResult r = run_command(mpirun() + ranks_of_strata(2, args + " --json"));

@@ -14,7 +14,7 @@ void expect_worker_ok(int ranks, const std::string& what) {
     EXPECT_NE(r.output.find("rank " + std::to_string(rank) + ": ok"), std::string::npos) << r.output;
 }
 
-TEST(Communicator, single_process_without_a_launcher) {
+TEST(Communicator, SingleProcessWithoutALauncher) {
   const std::unique_ptr<dist::Communicator> comm = dist::make_single_process_communicator();
   EXPECT_EQ(comm->rank(), 0);
   EXPECT_EQ(comm->size(), 1);
@@ -31,18 +31,18 @@ TEST(Communicator, single_process_without_a_launcher) {
   }
 }
 
-TEST(Communicator, collectives_on_two_and_three_ranks) {
+TEST(Communicator, CollectivesOnTwoAndThreeRanks) {
   STRATA_REQUIRE_MPI();
   expect_worker_ok(2, "collectives");
   expect_worker_ok(3, "collectives");
 }
 
-TEST(Communicator, non_blocking_all_reduce_progresses_while_the_caller_computes) {
+TEST(Communicator, NonBlockingAllReduceProgressesWhileTheCallerComputes) {
   STRATA_REQUIRE_MPI();
   expect_worker_ok(2, "progress");
 }
 
-TEST(Communicator, abort_ends_the_job_with_the_rank_and_reason) {
+TEST(Communicator, AbortEndsTheJobWithTheRankAndReason) {
   STRATA_REQUIRE_MPI();
   const CommandResult r = run_command(mpirun(60) + "-np 2 '" + STRATA_DIST_WORKER + "' abort");
   EXPECT_NE(r.exit_code, 0) << r.output;
@@ -50,23 +50,23 @@ TEST(Communicator, abort_ends_the_job_with_the_rank_and_reason) {
   EXPECT_NE(r.output.find("strata: error: rank 1 of 2: the test asked rank 1 to fail"), std::string::npos) << r.output;
 }
 
-TEST(DataParallel, gradients_equal_one_process_on_the_whole_batch_eager) {
+TEST(DataParallel, GradientsEqualOneProcessOnTheWholeBatchEager) {
   STRATA_REQUIRE_MPI();
   expect_worker_ok(2, "data-parallel eager");
   expect_worker_ok(3, "data-parallel eager");
 }
 
-TEST(DataParallel, gradients_equal_one_process_on_the_whole_batch_compiled) {
+TEST(DataParallel, GradientsEqualOneProcessOnTheWholeBatchCompiled) {
   STRATA_REQUIRE_MPI();
   expect_worker_ok(3, "data-parallel compiled");
 }
 
-TEST(DataParallel, leaves_rank_0s_batch_norm_statistics_on_every_rank) {
+TEST(DataParallel, LeavesRank0sBatchNormStatisticsOnEveryRank) {
   STRATA_REQUIRE_MPI();
   expect_worker_ok(2, "buffers");
 }
 
-TEST(DataParallel, refuses_ranks_with_different_models) {
+TEST(DataParallel, RefusesRanksWithDifferentModels) {
   STRATA_REQUIRE_MPI();
   const CommandResult r = run_command(mpirun(60) + "-np 2 '" + STRATA_DIST_WORKER + "' model-mismatch");
   EXPECT_EQ(r.exit_code, 0) << r.output;

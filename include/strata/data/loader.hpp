@@ -74,8 +74,11 @@ struct DataLoaderOptions {
 uint64_t augmentation_seed(uint64_t seed, int64_t epoch, int64_t index);
 
 namespace detail {
+// Internal (src/data/pipeline.hpp): hidden even where this declaration is the class's first.
+#pragma GCC visibility push(hidden)
 class ExamplePipeline;
-}
+#pragma GCC visibility pop
+}  // namespace detail
 
 // One pass over the data. Produced by DataLoader::epoch(); destroying it (also mid-epoch) stops
 // and joins its prefetch thread.

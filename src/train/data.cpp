@@ -82,6 +82,21 @@ TrainData load_data(const TrainConfig& config) {
   return d;
 }
 
+namespace {
+
+// Appends one channel's mean and standard deviation, scaled to [0, 1], from the exact integer sums
+// of its pixels and of their squares over `count` pixels.
+void add_channel(ChannelStats& stats, uint64_t sum, uint64_t sum_sq, uint64_t count) {
+  const double n = static_cast<double>(count);
+  const double mean = static_cast<double>(sum) / n;
+  const double var = std::max(static_cast<double>(sum_sq) / n - mean * mean, 0.0);
+  stats.mean.push_back(static_cast<float>(mean / 255.0));
+  // A constant channel would divide by 0: use 1 (only the mean is removed).
+  stats.std.push_back(var > 0.0 ? static_cast<float>(std::sqrt(var) / 255.0) : 1.0f);
+}
+
+}  // namespace
+
 ChannelStats channel_stats(const data::ImageDataset& ds, int64_t limit) {
   ds.validate();
   const int64_t n = limit > 0 ? std::min(limit, ds.size()) : ds.size();
@@ -98,12 +113,7 @@ ChannelStats channel_stats(const data::ImageDataset& ds, int64_t limit) {
         sum_sq += uint64_t{p[k]} * p[k];
       }
     }
-    const double count = static_cast<double>(n * plane);
-    const double mean = static_cast<double>(sum) / count;
-    const double var = std::max(static_cast<double>(sum_sq) / count - mean * mean, 0.0);
-    stats.mean.push_back(static_cast<float>(mean / 255.0));
-    // A constant channel would divide by 0: use 1 (only the mean is removed).
-    stats.std.push_back(var > 0.0 ? static_cast<float>(std::sqrt(var) / 255.0) : 1.0f);
+    add_channel(stats, sum, sum_sq, static_cast<uint64_t>(n * plane));
   }
   return stats;
 }
@@ -115,7 +125,8 @@ ChannelStats channel_stats(const data::Dataset& dataset, int64_t limit) {
   STRATA_CHECK(n > 0, "channel_stats: the dataset is empty");
   const int64_t count = std::min(n, kMaxStatsExamples);
   const int64_t channels = dataset.image_shape()[0];
-  std::vector<uint64_t> sum(static_cast<std::size_t>(channels)), sum_sq(sum.size()), pixels(sum.size());
+  std::vector<uint64_t> sum(static_cast<std::size_t>(channels)), sum_sq(sum.size());
+  uint64_t pixels = 0;  // per channel
   for (int64_t k = 0; k < count; ++k) {
     const data::Image image = dataset.get(k * n / count).image;  // evenly spread over the first n
     STRATA_CHECK(image.channels == channels, "channel_stats: ", dataset.describe(k * n / count), " has ",
@@ -127,16 +138,11 @@ ChannelStats channel_stats(const data::Dataset& dataset, int64_t limit) {
         sum[c] += v;
         sum_sq[c] += v * v;
       }
-      pixels[c] += static_cast<uint64_t>(plane);
     }
+    pixels += static_cast<uint64_t>(plane);
   }
   ChannelStats stats;
-  for (int64_t c = 0; c < channels; ++c) {
-    const double mean = static_cast<double>(sum[c]) / static_cast<double>(pixels[c]);
-    const double var = std::max(static_cast<double>(sum_sq[c]) / static_cast<double>(pixels[c]) - mean * mean, 0.0);
-    stats.mean.push_back(static_cast<float>(mean / 255.0));
-    stats.std.push_back(var > 0.0 ? static_cast<float>(std::sqrt(var) / 255.0) : 1.0f);
-  }
+  for (int64_t c = 0; c < channels; ++c) add_channel(stats, sum[c], sum_sq[c], pixels);
   return stats;
 }
 

@@ -1,5 +1,7 @@
 // The few-positions convolutions' kernel table (see few_positions_conv.hpp): the calls it takes,
 // the taps and packed weights it multiplies, and which build of the product runs.
+#include <algorithm>
+
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
 #include "kernels/cpu/few_positions_conv.hpp"
@@ -12,26 +14,30 @@ namespace {
 constexpr int kH = 1, kW = 2;  // ConvGeom's spatial axes (0 is the unused depth of 2-D)
 
 // The (M, K) matrix of taps, from x in Blocked16: each tap a run of 16 channels, 0 in the padding.
+// Threads share the positions (rows): the gather is the call's only serial part otherwise.
 Tensor gather_taps(const ConvGeom& g, const float* x) {
   const int64_t cb = g.in_channels / kChannelBlock, ih = g.in[kH], iw = g.in[kW], oh = g.out[kH], ow = g.out[kW];
-  const int64_t kh = g.kernel[kH], kw = g.kernel[kW], K = g.in_channels * kh * kw;
-  Tensor taps = zeros({g.batch * oh * ow * K});
+  const int64_t kh = g.kernel[kH], kw = g.kernel[kW], K = g.in_channels * kh * kw, M = g.batch * oh * ow;
+  Tensor taps = empty({M * K});
   float* out = taps.mutable_data<float>();
-  for (int64_t n = 0; n < g.batch; ++n)
-    for (int64_t oy = 0; oy < oh; ++oy)
-      for (int64_t ox = 0; ox < ow; ++ox) {
-        float* dst = out + ((n * oh + oy) * ow + ox) * K;
-        for (int64_t c = 0; c < cb; ++c)
-          for (int64_t ky = 0; ky < kh; ++ky) {
-            const int64_t iy = oy * g.stride[kH] - g.padding[kH] + ky;
-            for (int64_t kx = 0; kx < kw; ++kx, dst += kChannelBlock) {
-              const int64_t ix = ox * g.stride[kW] - g.padding[kW] + kx;
-              if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) continue;
-              const float* src = x + (((n * cb + c) * ih + iy) * iw + ix) * kChannelBlock;
-              std::copy(src, src + kChannelBlock, dst);
-            }
+#pragma omp parallel for schedule(static)
+  for (int64_t m = 0; m < M; ++m) {
+    const int64_t n = m / (oh * ow), oy = m / ow % oh, ox = m % ow;
+    float* dst = out + m * K;
+    for (int64_t c = 0; c < cb; ++c)
+      for (int64_t ky = 0; ky < kh; ++ky) {
+        const int64_t iy = oy * g.stride[kH] - g.padding[kH] + ky;
+        for (int64_t kx = 0; kx < kw; ++kx, dst += kChannelBlock) {
+          const int64_t ix = ox * g.stride[kW] - g.padding[kW] + kx;
+          if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
+            std::fill(dst, dst + kChannelBlock, 0.f);
+            continue;
           }
+          const float* src = x + (((n * cb + c) * ih + iy) * iw + ix) * kChannelBlock;
+          std::copy(src, src + kChannelBlock, dst);
+        }
       }
+  }
   return taps;
 }
 

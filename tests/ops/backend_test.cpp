@@ -613,6 +613,12 @@ TEST(LinearBackends, Agree) {
                         {rnd({8, 400}, 1), rnd({120, 400}, 2), rnd({120}, 3)});
   expect_backends_agree([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
                         {rnd({1, 7}, 4), rnd({3, 7}, 5), Tensor()});
+  // Few rows (the matrix-vector kernel): output features in steps of four and a remainder, with a
+  // bias, on one thread and (1 x 300 x 130 multiply-adds) on all.
+  expect_backends_agree([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                        {rnd({3, 37}, 6), rnd({10, 37}, 7), rnd({10}, 8)});
+  expect_backends_agree([](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); },
+                        {rnd({1, 300}, 9), rnd({130, 300}, 10), rnd({130}, 11)});
 }
 
 // ---- Chains: blocked activations flow from layer to layer and back ----

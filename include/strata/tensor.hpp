@@ -168,6 +168,10 @@ Tensor from_data(std::initializer_list<float> values, const Shape& shape = {});
 Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype = DType::F32);
 Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen,
               DType dtype = DType::F32);
+// The same values written into `t` (floating, contiguous), which keeps its storage: how a layer's
+// initialisation fills its weights without a temporary of their size. Not recorded by autograd.
+void fill_uniform(const Tensor& t, double low, double high, Generator& gen);
+void fill_normal(const Tensor& t, double mean, double stddev, Generator& gen);
 
 }  // namespace strata
 

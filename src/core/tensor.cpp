@@ -219,23 +219,35 @@ Tensor from_data(std::initializer_list<float> values, const Shape& shape) {
   return from_values(std::span<const float>(values.begin(), values.size()), shape);
 }
 
-Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype) {
+void fill_uniform(const Tensor& t, double low, double high, Generator& gen) {
   STRATA_CHECK(low <= high, "uniform: low ", low, " is greater than high ", high);
-  Tensor t = empty(shape, dtype);
-  visit_floating(dtype, "uniform", [&]<class T>() {
+  STRATA_CHECK(t.is_contiguous(), "fill_uniform: the tensor of shape ", t.shape(),
+               " is not contiguous; fill a contiguous one and copy it in");
+  visit_floating(t.dtype(), "uniform", [&]<class T>() {
     T* p = t.mutable_data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(low + (high - low) * gen.uniform());
   });
+}
+
+void fill_normal(const Tensor& t, double mean, double stddev, Generator& gen) {
+  STRATA_CHECK(stddev >= 0.0, "normal: standard deviation must be non-negative, got ", stddev);
+  STRATA_CHECK(t.is_contiguous(), "fill_normal: the tensor of shape ", t.shape(),
+               " is not contiguous; fill a contiguous one and copy it in");
+  visit_floating(t.dtype(), "normal", [&]<class T>() {
+    T* p = t.mutable_data<T>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
+  });
+}
+
+Tensor uniform(const Shape& shape, double low, double high, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  fill_uniform(t, low, high, gen);
   return t;
 }
 
 Tensor normal(const Shape& shape, double mean, double stddev, Generator& gen, DType dtype) {
-  STRATA_CHECK(stddev >= 0.0, "normal: standard deviation must be non-negative, got ", stddev);
   Tensor t = empty(shape, dtype);
-  visit_floating(dtype, "normal", [&]<class T>() {
-    T* p = t.mutable_data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(mean + stddev * gen.normal());
-  });
+  fill_normal(t, mean, stddev, gen);
   return t;
 }
 

@@ -25,12 +25,19 @@ Fans fans(const Tensor& t) {
   return {t.shape()[1] * receptive, t.shape()[0] * receptive};
 }
 
+// In place where the tensor allows (a layer's weights always do): no temporary of its size.
 void uniform(Tensor& t, double low, double high, Generator* gen) {
-  assign(t, strata::uniform(t.shape(), low, high, pick(gen), t.dtype()));
+  if (t.is_contiguous())
+    fill_uniform(t, low, high, pick(gen));
+  else
+    assign(t, strata::uniform(t.shape(), low, high, pick(gen), t.dtype()));
 }
 
 void normal(Tensor& t, double mean, double stddev, Generator* gen) {
-  assign(t, strata::normal(t.shape(), mean, stddev, pick(gen), t.dtype()));
+  if (t.is_contiguous())
+    fill_normal(t, mean, stddev, pick(gen));
+  else
+    assign(t, strata::normal(t.shape(), mean, stddev, pick(gen), t.dtype()));
 }
 
 void constant(Tensor& t, double value) {

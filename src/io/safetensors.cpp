@@ -66,24 +66,27 @@ void save_safetensors(const std::filesystem::path& path, const NamedTensors& ten
   out.commit();
 }
 
-TensorFile load_safetensors(const std::filesystem::path& path) {
-  const InputFile file(path, "load_safetensors");
-  SafetensorsHeader header = read_safetensors_header(file);
-  // Check every entry before reading any data.
-  std::vector<std::pair<StoredType, Shape>> plans;
+std::vector<SafetensorsRead> plan_safetensors_reads(const InputFile& file, const SafetensorsHeader& header) {
+  std::vector<SafetensorsRead> reads;
   for (const SafetensorsEntry& e : header.entries) {
     const std::string what = detail::cat(file.prefix(), "tensor '", detail::printable(e.name), "' ");
     STRATA_CHECK(e.dtype->stored, what, "has dtype ", e.dtype->name,
                  ", which Strata cannot load (it reads F32, F64, I64, F16, BF16, I8, U8, I16, U16, I32, U32)");
-    plans.emplace_back(*e.dtype->stored, make_shape(e.shape, what));
+    reads.push_back({*e.dtype->stored, make_shape(e.shape, what), header.data_start + e.begin});
   }
+  return reads;
+}
+
+TensorFile load_safetensors(const std::filesystem::path& path) {
+  const InputFile file(path, "load_safetensors");
+  SafetensorsHeader header = read_safetensors_header(file);
+  const std::vector<SafetensorsRead> reads = plan_safetensors_reads(file, header);  // all checked first
   TensorFile result;
   result.metadata = std::move(header.metadata);
-  for (std::size_t i = 0; i < plans.size(); ++i) {
+  for (std::size_t i = 0; i < reads.size(); ++i) {
     const SafetensorsEntry& e = header.entries[i];
-    const auto& [stored, shape] = plans[i];
-    Tensor t = read_tensor(file, header.data_start + e.begin, stored, shape);
-    if (stored != stored_type(t.dtype()))
+    Tensor t = read_tensor(file, reads[i].offset, reads[i].stored, reads[i].shape);
+    if (reads[i].stored != stored_type(t.dtype()))
       result.notes.push_back(detail::cat("tensor '", e.name, "' is stored as ", e.dtype->name, " and was loaded as ",
                                          dtype_name(t.dtype())));
     result.tensors.emplace_back(e.name, std::move(t));

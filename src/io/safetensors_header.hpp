@@ -60,6 +60,17 @@ inline constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;
 // starting with file.prefix(). Reads no tensor data.
 SafetensorsHeader read_safetensors_header(const InputFile& file);
 
+// How one entry of a checked header is read: its stored type and shape (read_tensor's arguments)
+// and its data's offset in the file.
+struct SafetensorsRead {
+  StoredType stored;
+  Shape shape;
+  uint64_t offset = 0;
+};
+// One per entry, in the header's order; an entry of a dtype Strata cannot load, or whose sizes do
+// not make a Shape, is an Error naming it. Reads no tensor data.
+std::vector<SafetensorsRead> plan_safetensors_reads(const InputFile& file, const SafetensorsHeader& header);
+
 // The JSON header for `entries` (in file order, data_offsets set) and `metadata`, padded with
 // spaces to a multiple of 8 bytes, exactly as the reference writes it. `prefix` starts messages.
 std::string encode_safetensors_header(const std::vector<SafetensorsEntry>& entries,

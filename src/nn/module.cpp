@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "core/tensor_impl.hpp"
+#include "nn/state_dict.hpp"
 #include "strata/autograd.hpp"
 
 namespace strata::nn {
@@ -138,44 +140,52 @@ int64_t Module::num_parameters() const {
   return n;
 }
 
-void Module::load_state_dict(const NamedTensors& state) {
-  const NamedTensors own = state_dict();
-  std::map<std::string, const Tensor*> given;
+void check_state_fits(const Module& module, const std::vector<std::pair<std::string, std::optional<Shape>>>& given) {
+  std::map<std::string, const std::optional<Shape>*> by_name;
   std::vector<std::string> duplicated, missing, unexpected, mismatched;
-  for (const auto& [name, t] : state)
-    if (!given.emplace(name, &t).second) duplicated.push_back(name);
+  for (const auto& [name, shape] : given)
+    if (!by_name.emplace(name, &shape).second) duplicated.push_back(name);
   std::set<std::string> known;
-  for (const auto& [name, t] : own) {
+  for (const auto& [name, t] : module.state_dict()) {
     known.insert(name);
-    auto it = given.find(name);
-    if (it == given.end()) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
       missing.push_back(name);
-    } else if (!it->second->defined() || it->second->shape() != t.shape()) {
+    } else if (*it->second != t.shape()) {
       mismatched.push_back(name + " (expected " + t.shape().str() + ", got " +
-                           (it->second->defined() ? it->second->shape().str() : "undefined") + ")");
+                           (it->second->has_value() ? (*it->second)->str() : "undefined") + ")");
     }
   }
-  for (const auto& [name, _] : state)
+  for (const auto& [name, _] : given)
     if (!known.count(name)) unexpected.push_back(name);
-  if (!duplicated.empty() || !missing.empty() || !unexpected.empty() || !mismatched.empty()) {
-    std::ostringstream msg;
-    msg << "load_state_dict: the weights do not fit this " << type_name_ << ":";
-    // The first few of each kind: a file of 10k foreign keys gives a message of a few lines.
-    static constexpr std::size_t kShown = 10;
-    auto list = [&msg](const char* what, const std::vector<std::string>& names) {
-      if (names.empty()) return;
-      msg << "\n  " << what << " (" << names.size() << "):";
-      for (std::size_t i = 0; i < std::min(names.size(), kShown); ++i) msg << " " << detail::printable(names[i]);
-      if (names.size() > kShown) msg << " ... and " << names.size() - kShown << " more";
-    };
-    list("missing keys", missing);
-    list("unexpected keys", unexpected);
-    list("shape mismatches", mismatched);
-    list("duplicated keys", duplicated);
-    throw Error(msg.str());
+  if (duplicated.empty() && missing.empty() && unexpected.empty() && mismatched.empty()) return;
+  std::ostringstream msg;
+  msg << "load_state_dict: the weights do not fit this " << module.type_name() << ":";
+  // The first few of each kind: a file of 10k foreign keys gives a message of a few lines.
+  static constexpr std::size_t kShown = 10;
+  auto list = [&msg](const char* what, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    msg << "\n  " << what << " (" << names.size() << "):";
+    for (std::size_t i = 0; i < std::min(names.size(), kShown); ++i) msg << " " << detail::printable(names[i]);
+    if (names.size() > kShown) msg << " ... and " << names.size() - kShown << " more";
+  };
+  list("missing keys", missing);
+  list("unexpected keys", unexpected);
+  list("shape mismatches", mismatched);
+  list("duplicated keys", duplicated);
+  throw Error(msg.str());
+}
+
+void Module::load_state_dict(const NamedTensors& state) {
+  std::vector<std::pair<std::string, std::optional<Shape>>> shapes;
+  std::map<std::string, const Tensor*> given;
+  for (const auto& [name, t] : state) {
+    shapes.emplace_back(name, t.defined() ? std::optional<Shape>(t.shape()) : std::nullopt);
+    given.emplace(name, &t);
   }
+  check_state_fits(*this, shapes);
   NoGradGuard no_grad;
-  for (const auto& [name, t] : own) {
+  for (const auto& [name, t] : state_dict()) {
     Tensor dst = t;
     dst.copy_(*given.at(name));
   }

@@ -87,6 +87,22 @@ TEST_P(WeightsRoundTrip, FreshModelLoadsTheWeightsAndComputesTheSame) {
   EXPECT_TRUE(same_data(got, expected)) << "outputs differ after loading the weights";
 }
 
+// Tensors stored in another type than the model's (a file written from float64 weights) are read
+// and converted, not copied byte for byte into the float32 parameters.
+TEST(LoadWeights, ConvertsTheStoredTypeToTheModels) {
+  auto source = models::build("lenet-bn");
+  nn::NamedTensors wide;
+  for (const auto& [name, t] : source->state_dict())
+    wide.emplace_back(name, t.dtype() == DType::F32 ? t.to(DType::F64) : t);
+  const auto path = temp_file("f64_weights");
+  io::save_safetensors(path, wide);
+  auto copy = models::build("lenet-bn");
+  ASSERT_TRUE(any_weight_differs(*source, *copy));
+  nn::load_weights(*copy, path);
+  std::filesystem::remove(path);
+  expect_same_state(*source, *copy);
+}
+
 INSTANTIATE_TEST_SUITE_P(Zoo, WeightsRoundTrip,
                          ::testing::Values(RoundTrip{"lenet", {2, 1, 28, 28}}, RoundTrip{"lenet-bn", {2, 1, 28, 28}},
                                            RoundTrip{"nin", {2, 1, 67, 67}}, RoundTrip{"googlenet", {2, 1, 32, 32}},

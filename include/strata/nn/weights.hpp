@@ -20,7 +20,9 @@ namespace strata::nn {
 void save_weights(const Module& module, const std::filesystem::path& path, const io::Metadata& metadata = {});
 
 // Loads `path` into `module`: every missing, unexpected or mis-shaped key is reported by name in
-// one strata::Error naming the file; nothing changes on error. Returns the file's metadata.
+// one strata::Error naming the file, and then nothing changes (the file's header is checked
+// before any tensor is read). The tensors are then read one at a time into the module's, so the
+// weights are never in memory twice. Returns the file's metadata.
 io::Metadata load_weights(Module& module, const std::filesystem::path& path);
 
 }  // namespace strata::nn

@@ -42,7 +42,7 @@ struct Value {
 enum class OpKind : uint8_t {
   Conv,             // conv2d / conv3d: x, weight, bias?  (+ residual)
   BatchNorm,        // batch_norm: x, weight?, bias?, running_mean?, running_var?  (+ residual)
-  Activation,       // relu, sigmoid, tanh, relu6: x
+  Activation,       // any strata::Activation (relu, ..., hardswish, clamp): x
   Add,              // a + b (with an activation epilogue: add_activation)
   Binary,           // a - b, a * b, a / b
   Scalar,           // x + s, x * s, s - x, s / x

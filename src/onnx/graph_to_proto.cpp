@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "ops/pad.hpp"
 #include "strata/autograd.hpp"
 #include "strata/error.hpp"
 
@@ -341,6 +342,8 @@ class Writer {
                  result_name(n, "Slice"));
         return;
       }
+      case OpKind::Pad:
+        return write_pad(n);
       case OpKind::Mean: {
         const graph::MeanAttrs& a = n.get<graph::MeanAttrs>();
         pb::NodeProto& node = emit_for(n, "ReduceMean", main_inputs(n), result_name(n, "ReduceMean"));
@@ -479,6 +482,20 @@ class Writer {
     }
     const std::string product = emit_for(n, "MatMul", {in[0], wt}).output(0);
     emit_for(n, "Add", {product, in[2]}, result_name(n, "Add"));
+  }
+
+  // Pad (opset 11 on): the pads and the constant as inputs, the mode as ONNX names it.
+  void write_pad(const Node& n) {
+    const graph::PadAttrs& a = n.get<graph::PadAttrs>();
+    const std::string base = node_base(n, "Pad").substr(1);
+    std::vector<std::string> inputs{name(n.inputs[0]), int64_initializer(base + ".pads", a.pads)};
+    if (a.mode == PadMode::Constant && a.value != 0.0)
+      inputs.push_back(constant_node(node_base(n, "Constant"), n.layer, full({}, a.value)));
+    pb::NodeProto& node = emit_for(n, "Pad", inputs, result_name(n, "Pad"));
+    pb::AttributeProto* mode = node.add_attribute();
+    mode->set_name("mode");
+    mode->set_type(pb::AttributeProto::STRING);
+    mode->set_s(pad_mode_name(a.mode));
   }
 
   void write_reshape(const Node& n) {

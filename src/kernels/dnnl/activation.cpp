@@ -112,7 +112,7 @@ const EltwiseBackwardPlan& backward_plan(const Eltwise& e, int64_t n) {
 }
 
 // dst = steps(src); dst may be src.
-void run_forward(const Activation& a, const memory& src, const memory& dst, int64_t n) {
+void run_steps(const Activation& a, const memory& src, const memory& dst, int64_t n) {
   const memory* from = &src;
   for (const Eltwise& e : forward_steps(a)) {
     forward_plan(e, n).prim.execute(stream(), {{DNNL_ARG_SRC, *from}, {DNNL_ARG_DST, dst}});
@@ -144,7 +144,7 @@ void activate_in_place(Activation kind, const Tensor& y) {
   const int64_t n = y.numel();
   if (n == 0) return;
   const dnnl::memory m(flat_desc(n), engine(), y.mutable_raw_data());  // written in place
-  run_forward(kind, m, m, n);
+  run_steps(kind, m, m, n);
 }
 
 namespace {
@@ -180,7 +180,7 @@ Tensor forward(Activation kind, const Tensor& x) {
   Tensor y = empty_in(src.shape(), DType::F32, Device::cpu(), src.layout());
   const int64_t n = src.numel();
   if (n == 0) return y;
-  run_forward(kind, memory_of(flat_desc(n), src), memory_of(flat_desc(n), y), n);
+  run_steps(kind, memory_of(flat_desc(n), src), memory_of(flat_desc(n), y), n);
   return y;
 }
 

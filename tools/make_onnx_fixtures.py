@@ -19,6 +19,13 @@ float32 output in evaluation mode).
                      attribute at 11, an input at 13; Concat), x.mean([2, 3]) (ReduceMean), a
                      grouped and dilated convolution, max and global poolings, dropout, a
                      Linear after a Sigmoid-gated product (EfficientNet's squeeze-excitation)
+  activations_pad_opset11, _opset14, _opset17
+                     pads of every mode and the parametrised activations: ReflectionPad2d,
+                     ReplicationPad2d and ConstantPad2d (Pad, modes reflect, edge and constant
+                     with value 0.5), Hardswish (HardSwish from opset 14, before it
+                     x * HardSigmoid(x)), Hardsigmoid as MobileNetV3's gate, LeakyReLU(0.2),
+                     Hardtanh(-0.5, 1.5) and clamp with only a min and with only a max (Clip
+                     with both, one and the other bound)
   mixed_train_opset13  the same network with its batch norms kept and dropout off, a batch of 4,
                      and NAME_grads.safetensors: PyTorch's gradients of one training step
                      (write_training), which a fine-tuning step in Strata must give
@@ -59,6 +66,32 @@ class Mixed(nn.Module):
         x = x * s.view(n, c, 1, 1)
         x = self.pool(self.pool(x))
         return self.fc(self.drop(x.view(x.size(0), -1)))
+
+
+class ActivationsPad(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.reflect = nn.ReflectionPad2d((2, 1, 1, 2))
+        self.conv1 = nn.Conv2d(1, 8, 3)
+        self.bn1 = nn.BatchNorm2d(8)
+        self.hswish = nn.Hardswish()
+        self.replicate = nn.ReplicationPad2d(1)
+        self.conv2 = nn.Conv2d(8, 8, 3, groups=8)
+        self.leaky = nn.LeakyReLU(0.2)
+        self.gate = nn.Conv2d(8, 8, 1)
+        self.hsigmoid = nn.Hardsigmoid()
+        self.const = nn.ConstantPad2d((1, 0, 0, 1), 0.5)
+        self.conv3 = nn.Conv2d(8, 4, 3, stride=2)
+        self.hardtanh = nn.Hardtanh(-0.5, 1.5)
+        self.fc = nn.Linear(4 * 6 * 6, 10)
+
+    def forward(self, x):  # x: (N, 1, 12, 12)
+        x = self.hswish(self.bn1(self.conv1(self.reflect(x))))  # (N, 8, 13, 13)
+        x = self.leaky(self.conv2(self.replicate(x)))  # (N, 8, 13, 13)
+        x = x * self.hsigmoid(self.gate(x.mean([2, 3], keepdim=True)))
+        x = self.hardtanh(self.conv3(self.const(x)))  # (N, 4, 6, 6)
+        x = torch.clamp(x, min=-0.25) + torch.clamp(x, max=0.75)
+        return self.fc(torch.flatten(x, 1))
 
 
 def write(name, model, opset, shape):
@@ -114,6 +147,9 @@ def main():
     for opset in (11, 13):
         torch.manual_seed(1)
         write(f"mixed_opset{opset}", Mixed(), opset, (3, 1, 28, 28))
+    for opset in (11, 14, 17):
+        torch.manual_seed(2)
+        write(f"activations_pad_opset{opset}", ActivationsPad(), opset, (3, 1, 12, 12))
     torch.manual_seed(1)
     write_training("mixed_train_opset13", Mixed(), 13, (4, 1, 28, 28), [3, 0, 7, 1])
 

@@ -36,12 +36,45 @@ class Dims {
 };
 
 // The pointwise activations, also as a post-op fused into conv2d/conv3d/batch_norm. Each
-// derivative is a function of the output y, so fused ops keep y and never a pre-activation copy.
-enum class Activation : uint8_t {
-  Relu,     // y = max(x, 0)                     dy/dx = [y > 0]
-  Sigmoid,  // y = 1 / (1 + exp(-x))             dy/dx = y (1 - y)
-  Tanh,     // y = tanh(x)                       dy/dx = 1 - y^2
-  Relu6,    // y = min(max(x, 0), 6)             dy/dx = [0 < y < 6]  (MobileNet's; ONNX Clip(0, 6))
+// derivative but hard-swish's (and a leaky ReLU's of negative slope) is a function of the output
+// y, so fused ops keep y and never a pre-activation copy; the others keep their input x
+// (Activation::derivative_from_y), and an op that records gradients runs them after itself, not
+// as its epilogue.
+enum class ActivationKind : uint8_t {
+  Relu,         // y = max(x, 0)                        dy/dx = [y > 0]
+  Sigmoid,      // y = 1 / (1 + exp(-x))                dy/dx = y (1 - y)
+  Tanh,         // y = tanh(x)                          dy/dx = 1 - y^2
+  Relu6,        // y = min(max(x, 0), 6)                dy/dx = [0 < y < 6]  (MobileNet's; ONNX Clip(0, 6))
+  LeakyRelu,    // y = x > 0 ? x : alpha x              dy/dx = [y > 0] + alpha [y <= 0]  (alpha >= 0; else from x)
+  HardSigmoid,  // y = min(max(alpha x + beta, 0), 1)   dy/dx = alpha [0 < y < 1]
+  HardSwish,    // y = x min(max(x + 3, 0), 6) / 6      dy/dx = 0 (x < -3), x/3 + 1/2 (x <= 3), 1: from x
+  Clamp,        // y = min(max(x, alpha), beta)         dy/dx = [alpha < y < beta]  (bounds may be -inf, inf)
+};
+
+// An activation and its parameters (alpha, beta as in ActivationKind's formulas; 0 where unused).
+// Activation::Relu and the other kinds convert to one implicitly; the factories below make the
+// parametrised ones.
+struct Activation {
+  static constexpr ActivationKind Relu = ActivationKind::Relu;
+  static constexpr ActivationKind Sigmoid = ActivationKind::Sigmoid;
+  static constexpr ActivationKind Tanh = ActivationKind::Tanh;
+  static constexpr ActivationKind Relu6 = ActivationKind::Relu6;
+  static constexpr ActivationKind HardSwish = ActivationKind::HardSwish;
+
+  ActivationKind kind = ActivationKind::Relu;
+  double alpha = 0.0, beta = 0.0;
+
+  constexpr Activation(ActivationKind k = ActivationKind::Relu) : kind(k) {}  // NOLINT: implicit on purpose
+  // PyTorch's LeakyReLU(negative_slope), ONNX LeakyRelu(alpha).
+  static Activation leaky_relu(double negative_slope = 0.01);
+  // ONNX HardSigmoid(alpha, beta); PyTorch's Hardsigmoid is alpha 1/6, beta 1/2 (the defaults).
+  static Activation hard_sigmoid(double alpha = 1.0 / 6.0, double beta = 0.5);
+  // min(max(x, lo), hi), either bound absent; clamp(0, 6) is Relu6 and clamp(0, none) Relu.
+  static Activation clamp(std::optional<double> lo, std::optional<double> hi);
+
+  // Whether dy/dx is a function of y (else of x).
+  bool derivative_from_y() const;
+  bool operator==(const Activation&) const = default;
 };
 
 // ---- Elementwise arithmetic with broadcasting ----
@@ -96,11 +129,12 @@ struct Pooling {
 // the separate op. Graph passes (src/graph) fill epilogues from a model's plain layers.
 struct Epilogue {
   Tensor residual;                       // of the op's output shape; ResNet's shortcut
-  std::optional<Activation> activation;  // ReLU, sigmoid, tanh or ReLU6
+  std::optional<Activation> activation;  // any Activation
   std::optional<Pooling> pool;           // then a pooling, of the op's dimensionality
 
   Epilogue() = default;
   Epilogue(Activation a) : activation(a) {}  // NOLINT: implicit, so conv2d(x, w, b, o, Activation::Relu)
+  Epilogue(ActivationKind a) : activation(a) {}  // NOLINT: as above
   bool empty() const { return !residual.defined() && !activation && !pool; }
 };
 
@@ -151,17 +185,33 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                   double momentum = 0.1, double eps = 1e-5, const Epilogue& epilogue = {});
 
 // ---- Activations ----
-Tensor activation(const Tensor& x, Activation kind);  // relu, sigmoid, tanh or relu6 by kind
+Tensor activation(const Tensor& x, Activation kind);  // any Activation
 Tensor relu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);
 Tensor relu6(const Tensor& x);  // min(max(x, 0), 6), PyTorch's F.relu6
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);  // x > 0 ? x : negative_slope x
+// min(max(alpha x + beta, 0), 1); PyTorch's F.hardsigmoid with the defaults, ONNX's HardSigmoid.
+Tensor hardsigmoid(const Tensor& x, double alpha = 1.0 / 6.0, double beta = 0.5);
+Tensor hardswish(const Tensor& x);  // x hardsigmoid(x), PyTorch's F.hardswish (MobileNetV3)
+// min(max(x, lo), hi), PyTorch's torch.clamp and F.hardtanh, ONNX's Clip; no gradient at the bounds.
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi);
 // Inverted dropout: in training, zero each element with probability p and scale the rest by
 // 1/(1-p); identity in evaluation. Uses default_generator() when gen is null.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 
 // ---- Shape ----
 Tensor cat(const std::vector<Tensor>& tensors, int dim);  // Inception's channel concatenation
+
+// What pad() puts outside the input: a constant, the input mirrored about its edge element (not
+// repeating it: 1 2 3 padded by 2 is 3 2 1 2 3 2 1; PyTorch's ReflectionPad) or the edge element
+// repeated (1 1 1 2 3 3 3; PyTorch's ReplicationPad).
+enum class PadMode : uint8_t { Constant, Reflect, Edge };
+// x padded by pads[d] elements before and pads[ndim + d] after each dimension d (ONNX's order:
+// all the starts, then all the ends; 2 * x.ndim() values). A negative amount crops that many.
+// Reflect needs every amount below the dimension's size, Edge a nonempty dimension where it pads.
+// Gradients: each output element's to the input element it copies (summed where several copy one).
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode = PadMode::Constant, double value = 0.0);
 
 // ---- Losses ----
 Tensor log_softmax(const Tensor& x, int dim);

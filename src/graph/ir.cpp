@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "ops/activation.hpp"
+#include "ops/pad.hpp"
 
 namespace strata::graph {
 namespace {
@@ -48,6 +49,8 @@ std::string base_name(const Node& n) {
       return "permute";
     case OpKind::Slice:
       return "slice";
+    case OpKind::Pad:
+      return std::string("pad_") + pad_mode_name(n.get<PadAttrs>().mode);
     case OpKind::Mean:
       return "mean";
     case OpKind::Dropout:

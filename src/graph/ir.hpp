@@ -42,7 +42,7 @@ struct Value {
 enum class OpKind : uint8_t {
   Conv,             // conv2d / conv3d: x, weight, bias?  (+ residual)
   BatchNorm,        // batch_norm: x, weight?, bias?, running_mean?, running_var?  (+ residual)
-  Activation,       // relu, sigmoid, tanh, relu6: x
+  Activation,       // any strata::Activation (relu, ..., hardswish, clamp): x
   Add,              // a + b (with an activation epilogue: add_activation)
   Binary,           // a - b, a * b, a / b
   Scalar,           // x + s, x * s, s - x, s / x
@@ -53,6 +53,7 @@ enum class OpKind : uint8_t {
   Reshape,          // x (view, reshape, flatten)
   Permute,          // x (permute, transpose): a view with the dimensions reordered
   Slice,            // x: a view of every step-th index in [start, end) of one dimension
+  Pad,              // x: padded or cropped (strata::pad)
   Mean,             // x: the mean over some dimensions
   Dropout,          // x
   Softmax,          // softmax / log_softmax: x
@@ -113,6 +114,12 @@ struct SliceAttrs {
   int64_t start = 0, end = 0, step = 1;
   bool operator==(const SliceAttrs&) const = default;
 };
+struct PadAttrs {
+  std::vector<int64_t> pads;  // each dimension's start, then each dimension's end
+  PadMode mode = PadMode::Constant;
+  double value = 0.0;
+  bool operator==(const PadAttrs&) const = default;
+};
 struct MeanAttrs {
   std::vector<int> dims;
   bool keepdim = false;
@@ -142,7 +149,7 @@ struct CallAttrs {
   bool operator==(const CallAttrs&) const { return false; }
 };
 using Attrs = std::variant<std::monostate, ConvAttrs, BatchNormAttrs, ActivationAttrs, BinaryAttrs, ScalarAttrs,
-                           PoolAttrs, AdaptivePoolAttrs, CatAttrs, ReshapeAttrs, PermuteAttrs, SliceAttrs, MeanAttrs,
+                           PoolAttrs, AdaptivePoolAttrs, CatAttrs, ReshapeAttrs, PermuteAttrs, SliceAttrs, PadAttrs, MeanAttrs,
                            DropoutAttrs, SoftmaxAttrs, FoldAttrs, AddInPlaceAttrs, CallAttrs>;
 
 // What follows a node's op in the same call (strata::Epilogue): a Conv's, BatchNorm's or Add's

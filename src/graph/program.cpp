@@ -256,6 +256,10 @@ std::vector<Tensor> Program::run_node(std::size_t index, const std::vector<Tenso
       const SliceAttrs& a = n.get<SliceAttrs>();
       return {in[0].slice(a.dim, a.start, a.end, a.step)};
     }
+    case OpKind::Pad: {
+      const PadAttrs& a = n.get<PadAttrs>();
+      return {pad(in[0], a.pads, a.mode, a.value)};
+    }
     case OpKind::Mean: {
       const MeanAttrs& a = n.get<MeanAttrs>();
       return {in[0].mean(a.dims, a.keepdim)};

@@ -162,6 +162,20 @@ std::string AdaptiveAvgPoolNd::extra_repr() const {
   return "output_size=" + (output_size_.size() == 1 ? std::to_string(output_size_[0]) : tuple(output_size_, nd_, 1));
 }
 
+// ---- Activations ----
+
+std::string LeakyReLU::extra_repr() const {
+  std::ostringstream s;
+  s << "negative_slope=" << kind().alpha;
+  return s.str();
+}
+
+std::string Hardtanh::extra_repr() const {
+  std::ostringstream s;
+  s << "min_val=" << min_ << ", max_val=" << max_;
+  return s.str();
+}
+
 // ---- Batch normalization ----
 
 BatchNormNd::BatchNormNd(const char* type, int input_ndim, int64_t num_features, double eps, double momentum)

@@ -99,7 +99,8 @@ std::string to_bytes(nn::Module& module, const Shape& input_shape, const ExportO
     entry->set_key(key);
     entry->set_value(value);
   }
-  graph_to_proto(g, {name, options.input_name, options.output_name, options.dynamic_batch}, *model.mutable_graph());
+  graph_to_proto(g, {name, options.input_name, options.output_name, options.dynamic_batch, options.opset},
+                 *model.mutable_graph());
   check(model);
 
   std::string bytes;

@@ -1,10 +1,12 @@
 #include "onnx/graph_to_proto.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "ops/pad.hpp"
 #include "strata/autograd.hpp"
 #include "strata/error.hpp"
 
@@ -65,16 +67,25 @@ void describe_tensor(pb::ValueInfoProto& v, const std::string& name, const Shape
   }
 }
 
-const char* activation_op(Activation a) {
-  switch (a) {
-    case Activation::Relu:
+// The ONNX operator of an activation (HardSwish from opset 14 on; before, export writes
+// x * HardSigmoid(x)).
+const char* activation_op(Activation a, int opset) {
+  switch (a.kind) {
+    case ActivationKind::Relu:
       return "Relu";
-    case Activation::Sigmoid:
+    case ActivationKind::Sigmoid:
       return "Sigmoid";
-    case Activation::Tanh:
+    case ActivationKind::Tanh:
       return "Tanh";
-    case Activation::Relu6:
+    case ActivationKind::Relu6:
+    case ActivationKind::Clamp:
       return "Clip";
+    case ActivationKind::LeakyRelu:
+      return "LeakyRelu";
+    case ActivationKind::HardSigmoid:
+      return "HardSigmoid";
+    case ActivationKind::HardSwish:
+      return opset >= 14 ? "HardSwish" : "Mul";
   }
   return "?";
 }
@@ -209,7 +220,7 @@ class Writer {
   pb::NodeProto& emit_with_epilogue(const Node& n, const char* op_type, const std::vector<std::string>& inputs) {
     const graph::EpilogueAttrs& e = n.epilogue;
     const char* last = e.pool         ? (e.pool->mode == PoolMode::Max ? "MaxPool" : "AveragePool")
-                       : e.activation ? activation_op(*e.activation)
+                       : e.activation ? activation_op(*e.activation, names_.opset)
                        : e.residual   ? "Add"
                                       : op_type;
     const std::string result = result_name(n, last);
@@ -228,14 +239,31 @@ class Writer {
     return main;
   }
 
-  // The activation `kind` of x as an ONNX node of n (relu6 as Clip between two Constant bounds);
-  // returns its output.
+  // The activation `kind` of x as an ONNX node of n (relu6 and clamp as Clip between Constant
+  // bounds, "" for an absent one; hardswish before opset 14 as x * HardSigmoid(x)); returns its
+  // output.
   std::string emit_activation(const Node& n, Activation kind, const std::string& x, const std::string& output) {
+    const char* op = activation_op(kind, names_.opset);
     std::vector<std::string> inputs{x};
-    if (kind == Activation::Relu6)
-      for (double bound : {0.0, 6.0})
-        inputs.push_back(constant_node(node_base(n, "Constant"), n.layer, full({}, bound)));
-    return emit_for(n, activation_op(kind), inputs, output).output(0);
+    if (kind.kind == ActivationKind::Relu6 || kind.kind == ActivationKind::Clamp) {
+      const bool relu6 = kind.kind == ActivationKind::Relu6;
+      for (double bound : {relu6 ? 0.0 : kind.alpha, relu6 ? 6.0 : kind.beta})
+        inputs.push_back(std::isinf(bound) ? "" : constant_node(node_base(n, "Constant"), n.layer, full({}, bound)));
+      while (inputs.back().empty()) inputs.pop_back();
+    }
+    if (kind.kind == ActivationKind::HardSwish && names_.opset < 14) {
+      pb::NodeProto& gate = emit_for(n, "HardSigmoid", {x});
+      set_float(gate, "alpha", 1.0 / 6.0);
+      set_float(gate, "beta", 0.5);
+      inputs.push_back(gate.output(0));
+    }
+    pb::NodeProto& node = emit_for(n, op, inputs, output);
+    if (kind.kind == ActivationKind::LeakyRelu) set_float(node, "alpha", kind.alpha);
+    if (kind.kind == ActivationKind::HardSigmoid) {
+      set_float(node, "alpha", kind.alpha);
+      set_float(node, "beta", kind.beta);
+    }
+    return node.output(0);
   }
 
   void emit_pool(const Node& n, const Pooling& p, int nd, const std::string& x, const std::string& output) {
@@ -267,7 +295,7 @@ class Writer {
         return write_batch_norm(n);
       case OpKind::Activation: {
         const Activation kind = n.get<graph::ActivationAttrs>().kind;
-        emit_activation(n, kind, name(n.inputs[0]), result_name(n, activation_op(kind)));
+        emit_activation(n, kind, name(n.inputs[0]), result_name(n, activation_op(kind, names_.opset)));
         return;
       }
       case OpKind::Add:
@@ -314,6 +342,8 @@ class Writer {
                  result_name(n, "Slice"));
         return;
       }
+      case OpKind::Pad:
+        return write_pad(n);
       case OpKind::Mean: {
         const graph::MeanAttrs& a = n.get<graph::MeanAttrs>();
         pb::NodeProto& node = emit_for(n, "ReduceMean", main_inputs(n), result_name(n, "ReduceMean"));
@@ -452,6 +482,20 @@ class Writer {
     }
     const std::string product = emit_for(n, "MatMul", {in[0], wt}).output(0);
     emit_for(n, "Add", {product, in[2]}, result_name(n, "Add"));
+  }
+
+  // Pad (opset 11 on): the pads and the constant as inputs, the mode as ONNX names it.
+  void write_pad(const Node& n) {
+    const graph::PadAttrs& a = n.get<graph::PadAttrs>();
+    const std::string base = node_base(n, "Pad").substr(1);
+    std::vector<std::string> inputs{name(n.inputs[0]), int64_initializer(base + ".pads", a.pads)};
+    if (a.mode == PadMode::Constant && a.value != 0.0)
+      inputs.push_back(constant_node(node_base(n, "Constant"), n.layer, full({}, a.value)));
+    pb::NodeProto& node = emit_for(n, "Pad", inputs, result_name(n, "Pad"));
+    pb::AttributeProto* mode = node.add_attribute();
+    mode->set_name("mode");
+    mode->set_type(pb::AttributeProto::STRING);
+    mode->set_s(pad_mode_name(a.mode));
   }
 
   void write_reshape(const Node& n) {

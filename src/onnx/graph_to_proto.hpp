@@ -13,6 +13,7 @@ namespace strata::onnx {
 struct GraphNames {
   std::string graph, input, output;
   bool dynamic_batch = false;  // dimension 0 of the input and output is the symbol "batch"
+  int opset = 17;              // of the default domain: which operators exist (HardSwish from 14)
 };
 
 // Fills `out` with `graph`, which must hold no training-mode op (batch norm on batch statistics,

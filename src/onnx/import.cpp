@@ -310,11 +310,24 @@ Imported from_bytes(const std::string& bytes, const std::string& where, const Im
   STRATA_CHECK(known.contains(out.output_name), where, "nothing makes the output '", detail::printable(out.output_name), "'");
 
   // Constant scalar inputs read as attributes, once, rather than at every run: Dropout's ratio,
-  // Clip's bounds (opset 11 on).
+  // Clip's bounds (opset 11 on), Pad's constant; from Constant nodes or initializers. An
+  // initializer read only so leaves the model's state.
+  std::map<std::string, RunValue> scalar_initializers;
+  for (const pb::TensorProto& t : g.initializer())
+    if (t.data_type() == pb::TensorProto::FLOAT || t.data_type() == pb::TensorProto::DOUBLE) {
+      int64_t count = 1;
+      for (int64_t d : t.dims()) count *= d;
+      if (count == 1) scalar_initializers[t.name()] = constant_value(t, "the model");
+    }
+  std::set<std::string> made_attributes;
   auto to_attribute = [&](ImportedNode& n, std::size_t input, const char* name) {
-    if (n.inputs.size() <= input || !constants.contains(n.inputs[input])) return;
-    const RunValue& value = constants.at(n.inputs[input]);
+    if (n.inputs.size() <= input) return;
+    const std::string& source = n.inputs[input];
+    const bool constant = constants.contains(source);
+    if (!constant && !scalar_initializers.contains(source)) return;
+    const RunValue& value = constant ? constants.at(source) : scalar_initializers.at(source);
     STRATA_CHECK(!value.is_ints && value.tensor.numel() == 1, where, n.where(), ": its ", name, " is not one number");
+    if (!constant) made_attributes.insert(source);
     pb::AttributeProto a;
     a.set_name(name);
     a.set_type(pb::AttributeProto::FLOAT);
@@ -328,7 +341,10 @@ Imported from_bytes(const std::string& bytes, const std::string& where, const Im
       to_attribute(n, 1, "min");
       to_attribute(n, 2, "max");
     }
+    if (n.op == "Pad") to_attribute(n, 2, "value");
   }
+  for (const ImportedNode& n : nodes)
+    for (const std::string& in : n.inputs) made_attributes.erase(in);  // still read as a tensor
 
   std::set<std::string> weights;
   for (const ImportedNode& n : nodes)
@@ -341,6 +357,7 @@ Imported from_bytes(const std::string& bytes, const std::string& where, const Im
 
   std::vector<std::pair<std::string, RunValue>> state;
   for (const pb::TensorProto& t : g.initializer()) {
+    if (made_attributes.contains(t.name())) continue;
     RunValue v = constant_value(t, "the model");
     if (v.is_ints)
       constants[t.name()] = std::move(v);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <unordered_map>
 
 #include "onnx/onnx_model.hpp"
@@ -272,8 +273,17 @@ void reshape(const ImportedNode& n, Values& v, bool, int) {
       target[i] = in[static_cast<int>(i)];
     }
   }
-  if (data.is_ints) {  // a shape list reshaped (to a scalar or a list): the same values
+  if (data.is_ints) {  // integers reshaped to a scalar, a list or a matrix: the same values
+    STRATA_CHECK(target.size() <= 2, "onnx import: ", n.where(), " reshapes integers to ", target.size(),
+                 " dimensions; import folds integer scalars, lists and matrices");
     set_ints(n, v, data.ints, target.empty());
+    if (target.size() == 2) {
+      const auto size = static_cast<int64_t>(data.ints.size());
+      const int64_t rows = target[0] >= 0 ? target[0] : (target[1] > 0 ? size / target[1] : 0);
+      STRATA_CHECK(rows > 0 && size % rows == 0, "onnx import: ", n.where(), " reshapes ", size, " integers to (",
+                   target[0], ", ", target[1], ")");
+      v[n.outputs.at(0)].rows = rows;
+    }
     return;
   }
   set_tensor(n, v, data.tensor.reshape(Shape(std::span<const int64_t>(target))));
@@ -393,6 +403,22 @@ void squeeze(const ImportedNode& n, Values& v, bool, int opset) {
   set_tensor(n, v, y);
 }
 
+// ConstantOfShape: integers (PyTorch's zeros before its pads) when the value is an integer,
+// else a float tensor.
+void constant_of_shape(const ImportedNode& n, Values& v, bool, int) {
+  const std::vector<int64_t>& shape = ints_input(n, v, 0);
+  const pb::AttributeProto* a = find_attr(n, "value");
+  const RunValue value = a ? constant_value(a->t(), n.where()) : RunValue{full({}, 0.0)};
+  if (value.is_ints) {
+    STRATA_CHECK(shape.size() <= 1, "onnx import: ", n.where(), " makes integers of ", shape.size(),
+                 " dimensions; import folds integer lists");
+    set_ints(n, v, std::vector<int64_t>(static_cast<std::size_t>(shape.empty() ? 1 : shape[0]), value.ints.at(0)),
+             shape.empty());
+    return;
+  }
+  set_tensor(n, v, full(Shape(std::span<const int64_t>(shape)), value.tensor.to_vector<double>().at(0)));
+}
+
 void cast(const ImportedNode& n, Values& v, bool, int) {
   const RunValue& x = input(n, v, 0);
   const int64_t to = attr_int(n, "to", 0);
@@ -409,7 +435,7 @@ void slice(const ImportedNode& n, Values& v, bool, int opset) {
   const RunValue& x = input(n, v, 0);
   const std::vector<int64_t>& starts = ints_input(n, v, 1);
   const std::vector<int64_t>& ends = ints_input(n, v, 2);
-  const int rank = x.is_ints ? 1 : x.tensor.ndim();
+  const int rank = x.is_ints ? (x.rows > 0 ? 2 : 1) : x.tensor.ndim();
   std::vector<int64_t> axes = has_input(n, 3) ? ints_input(n, v, 3) : std::vector<int64_t>{};
   std::vector<int64_t> steps = has_input(n, 4) ? ints_input(n, v, 4) : std::vector<int64_t>{};
   if (axes.empty())
@@ -420,19 +446,28 @@ void slice(const ImportedNode& n, Values& v, bool, int opset) {
   RunValue out = x;
   for (std::size_t i = 0; i < starts.size(); ++i) {
     const int axis = axis_of(n, axes[i], rank);
-    const int64_t size = x.is_ints ? static_cast<int64_t>(x.ints.size()) : x.tensor.shape()[axis];
+    if (x.is_ints) {  // a list's values or a matrix's rows, any nonzero step (PyTorch reverses its pads)
+      STRATA_CHECK(axis == 0 && steps[i] != 0, "onnx import: ", n.where(), " slices integers along axis ", axis,
+                   " with step ", steps[i], "; import slices a list or a matrix's rows with a nonzero step");
+      const int64_t width = out.rows > 0 ? static_cast<int64_t>(out.ints.size()) / out.rows : 1;
+      const int64_t size = static_cast<int64_t>(out.ints.size()) / width, step = steps[i];
+      int64_t s = starts[i] < 0 ? starts[i] + size : starts[i], e = ends[i] < 0 ? ends[i] + size : ends[i];
+      s = step > 0 ? std::clamp<int64_t>(s, 0, size) : std::clamp<int64_t>(s, 0, size - 1);
+      e = step > 0 ? std::clamp<int64_t>(e, 0, size) : std::clamp<int64_t>(e, -1, size - 1);
+      std::vector<int64_t> part;
+      for (int64_t j = s; step > 0 ? j < e : j > e; j += step)
+        part.insert(part.end(), out.ints.begin() + j * width, out.ints.begin() + (j + 1) * width);
+      if (out.rows > 0) out.rows = static_cast<int64_t>(part.size()) / width;
+      out.ints = std::move(part);
+      continue;
+    }
+    const int64_t size = x.tensor.shape()[axis];
     STRATA_CHECK(steps[i] > 0, "onnx import: ", n.where(), " slices with step ", steps[i],
                  "; import takes positive steps");
     int64_t s = starts[i] < 0 ? starts[i] + size : starts[i], e = ends[i] < 0 ? ends[i] + size : ends[i];
     s = std::clamp<int64_t>(s, 0, size);
     e = std::clamp<int64_t>(e, s, size);
-    if (x.is_ints) {
-      std::vector<int64_t> part;
-      for (int64_t j = s; j < e; j += steps[i]) part.push_back(out.ints[static_cast<std::size_t>(j)]);
-      out.ints = std::move(part);
-    } else {
-      out.tensor = out.tensor.slice(axis, s, e, steps[i]);
-    }
+    out.tensor = out.tensor.slice(axis, s, e, steps[i]);
   }
   v[n.outputs.at(0)] = std::move(out);
 }
@@ -465,7 +500,25 @@ void split(const ImportedNode& n, Values& v, bool, int opset) {
 }
 
 void transpose(const ImportedNode& n, Values& v, bool, int) {
-  const Tensor& x = tensor_input(n, v, 0);
+  const RunValue& in = input(n, v, 0);
+  if (in.is_ints) {  // a matrix of integers (perm [1, 0] or none); a list stays as it is
+    const std::vector<int64_t> perm = attr_ints(n, "perm", {1, 0});
+    if (in.rows == 0 || perm == std::vector<int64_t>{0, 1}) {
+      v[n.outputs.at(0)] = in;
+      return;
+    }
+    STRATA_CHECK(perm == (std::vector<int64_t>{1, 0}), "onnx import: ", n.where(), " permutes integers by ",
+                 perm.size(), " axes; import transposes integer matrices");
+    const auto rows = in.rows, cols = static_cast<int64_t>(in.ints.size()) / in.rows;
+    std::vector<int64_t> out(in.ints.size());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c)
+        out[static_cast<std::size_t>(c * rows + r)] = in.ints[static_cast<std::size_t>(r * cols + c)];
+    set_ints(n, v, std::move(out));
+    v[n.outputs.at(0)].rows = cols;
+    return;
+  }
+  const Tensor& x = in.tensor;
   std::vector<int64_t> perm = attr_ints(n, "perm");
   if (perm.empty())
     for (int i = x.ndim() - 1; i >= 0; --i) perm.push_back(i);
@@ -482,62 +535,50 @@ void reduce_mean(const ImportedNode& n, Values& v, bool, int opset) {
   set_tensor(n, v, x.mean(dims, attr_int(n, "keepdims", 1) != 0));
 }
 
-// Clip to [0, 6] is relu6 and to [0, inf) relu, ops of their own that the compiled path fuses
-// into the convolution before them (MobileNet's ReLU6). Other bounds, and the leaky activation,
-// are compositions of ReLU, which give their values and gradients (0 and 1 slopes, alpha below
-// zero):
-//   clip(x, lo, hi) = lo + relu(x - lo) - relu(x - hi)       leaky(x) = relu(x) - alpha relu(-x)
-Tensor clip_tensor(const Tensor& x, double lo, double hi) {
-  if (lo == 0.0 && hi == 6.0) return relu6(x);
-  if (lo == 0.0 && std::isinf(hi)) return relu(x);
-  Tensor y = relu(x - lo);
-  if (std::isfinite(hi)) y = y - relu(x - hi);
-  return lo == 0.0 ? y : y + lo;
-}
-
 // Clip's bounds: attributes before opset 11, constant inputs after (made attributes when the
-// file is read: onnx/import.cpp).
+// file is read: onnx/import.cpp); either may be absent. Clip to [0, 6] is relu6 and to [0, inf)
+// relu (Activation::clamp), which the compiled path fuses into the convolution before them.
 void clip(const ImportedNode& n, Values& v, bool, int) {
-  const double lo = attr_float(n, "min", -std::numeric_limits<float>::infinity());
-  const double hi = attr_float(n, "max", std::numeric_limits<float>::infinity());
   STRATA_CHECK(!has_input(n, 1) && !has_input(n, 2), "onnx import: ", n.where(),
-               " takes its bounds from computed values; import runs Clip with constant bounds");
-  STRATA_CHECK(std::isfinite(lo), "onnx import: ", n.where(), " has no lower bound; import runs Clip with one (ReLU6)");
-  STRATA_CHECK(lo <= hi, "onnx import: ", n.where(), " clips to [", lo, ", ", hi, "]");
-  set_tensor(n, v, clip_tensor(tensor_input(n, v, 0), lo, hi));
+               " takes its bounds from computed values; import runs Clip with constant bounds (initializers or "
+               "Constant nodes)");
+  const pb::AttributeProto* lo = find_attr(n, "min");
+  const pb::AttributeProto* hi = find_attr(n, "max");
+  const std::optional<double> low = lo ? std::optional<double>(lo->f()) : std::nullopt;
+  const std::optional<double> high = hi ? std::optional<double>(hi->f()) : std::nullopt;
+  STRATA_CHECK(!low || !high || *low <= *high, "onnx import: ", n.where(), " clips to [", *low, ", ", *high,
+               "]; the lower bound must not exceed the upper");
+  set_tensor(n, v, clamp(tensor_input(n, v, 0), low, high));
 }
 
-void leaky_relu(const ImportedNode& n, Values& v, bool, int) {
-  const Tensor& x = tensor_input(n, v, 0);
-  set_tensor(n, v, relu(x) - relu(-1.0 * x) * static_cast<double>(attr_float(n, "alpha", 0.01f)));
+void leaky_relu_node(const ImportedNode& n, Values& v, bool, int) {
+  set_tensor(n, v, leaky_relu(tensor_input(n, v, 0), attr_float(n, "alpha", 0.01f)));
 }
 
-// max(0, min(1, alpha x + beta)) = relu6(6 alpha x + 6 beta) / 6: PyTorch's hardsigmoid (alpha
-// 1/6, beta 1/2) is relu6(x + 3) / 6.
-Tensor hard_sigmoid_tensor(const Tensor& x, double alpha, double beta) {
-  const Tensor scaled = static_cast<float>(6.0 * alpha) == 1.0f ? x : x * (6.0 * alpha);  // 1/6 read as a float
-  return relu6(scaled + 6.0 * beta) * (1.0 / 6.0);
-}
-
+// ONNX's defaults are alpha 0.2, beta 0.5; PyTorch writes its Hardsigmoid with alpha 1/6 as a float.
 void hard_sigmoid(const ImportedNode& n, Values& v, bool, int) {
-  const double alpha = attr_float(n, "alpha", 0.2f), beta = attr_float(n, "beta", 0.5f);
-  set_tensor(n, v, hard_sigmoid_tensor(tensor_input(n, v, 0), alpha, beta));
+  set_tensor(n, v, hardsigmoid(tensor_input(n, v, 0), attr_float(n, "alpha", 0.2f), attr_float(n, "beta", 0.5f)));
 }
 
-// x hard_sigmoid(x) with alpha 1/6, beta 1/2 (MobileNetV3's h-swish).
-void hard_swish(const ImportedNode& n, Values& v, bool, int) {
+// Pad: pads (each dimension's start, then each dimension's end; negative crops) as an input from
+// opset 11 on, before as an attribute; the constant as input 3 (made an attribute when the file
+// is read: onnx/import.cpp) or, before opset 11, the attribute `value`.
+void pad_node(const ImportedNode& n, Values& v, bool, int opset) {
   const Tensor& x = tensor_input(n, v, 0);
-  set_tensor(n, v, x * hard_sigmoid_tensor(x, 1.0 / 6.0, 0.5));
-}
-
-// Pad: PyTorch writes one with zero pads before an AveragePool; those are the identity.
-void pad(const ImportedNode& n, Values& v, bool, int opset) {
   const std::vector<int64_t> pads = opset >= 11 ? ints_input(n, v, 1) : attr_ints(n, "pads");
-  const bool zero = std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
-  STRATA_CHECK(zero, "onnx import: ", n.where(), " pads by ", pads.size(),
-               " nonzero amounts; import runs Pad only "
-               "where it pads nothing (padding of a convolution or pooling belongs in its own pads)");
-  v[n.outputs.at(0)] = input(n, v, 0);
+  STRATA_CHECK(!has_input(n, 2), "onnx import: ", n.where(),
+               " takes its constant from a computed value; import runs Pad with a constant one (an initializer or a "
+               "Constant node)");
+  STRATA_CHECK(!has_input(n, 3), "onnx import: ", n.where(),
+               " pads only some axes (opset 18's axes input); import runs Pad with pads for every dimension");
+  const std::string mode = attr_string(n, "mode", "constant");
+  STRATA_CHECK(mode == "constant" || mode == "reflect" || mode == "edge", "onnx import: ", n.where(), " pads in mode '",
+               detail::printable(mode), "'; import runs constant, reflect and edge");
+  STRATA_CHECK(static_cast<int>(pads.size()) == 2 * x.ndim(), "onnx import: ", n.where(), " has ", pads.size(),
+               " pads for an input of ", x.ndim(), " dimensions ", x.shape(), "; Pad takes two per dimension");
+  const PadMode m = mode == "reflect" ? PadMode::Reflect : mode == "edge" ? PadMode::Edge : PadMode::Constant;
+  const bool nothing = std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
+  set_tensor(n, v, nothing ? x : pad(x, pads, m, attr_float(n, "value", 0.0f)));
 }
 
 using Runner = void (*)(const ImportedNode&, Values&, bool, int);
@@ -550,6 +591,7 @@ const std::unordered_map<std::string, Runner>& runners() {
       {"Cast", cast},
       {"Clip", clip},
       {"Concat", concat},
+      {"ConstantOfShape", constant_of_shape},
       {"Conv", conv},
       {"Div", binary<'/'>},
       {"Dropout", dropout},
@@ -559,13 +601,13 @@ const std::unordered_map<std::string, Runner>& runners() {
       {"GlobalAveragePool", global_average_pool},
       {"GlobalMaxPool", global_max_pool},
       {"HardSigmoid", hard_sigmoid},
-      {"HardSwish", hard_swish},
+      {"HardSwish", unary<hardswish>},
       {"Identity", identity},
-      {"LeakyRelu", leaky_relu},
+      {"LeakyRelu", leaky_relu_node},
       {"LogSoftmax", log_softmax_node},
       {"MatMul", mat_mul},
       {"MaxPool", max_pool},
-      {"Pad", pad},
+      {"Pad", pad_node},
       {"Mul", binary<'*'>},
       {"ReduceMean", reduce_mean},
       {"Relu", unary<relu>},

@@ -29,6 +29,8 @@ struct RunValue {
   bool is_ints = false;
   bool scalar = false;  // ints of rank 0 (a single integer)
   std::vector<int64_t> ints = {};
+  // An integer matrix's rows (ints in row-major order; PyTorch's pads pass through one); 0: a list.
+  int64_t rows = 0;
 };
 
 struct ImportedNode {

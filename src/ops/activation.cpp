@@ -1,5 +1,8 @@
-// relu, sigmoid, tanh, relu6 (through ActivationKernels) and inverted dropout, with gradients.
+// The activations (through ActivationKernels) and inverted dropout, with gradients.
 #include "ops/activation.hpp"
+
+#include <cmath>
+#include <limits>
 
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
@@ -12,17 +15,59 @@
 namespace strata {
 
 const char* activation_name(Activation kind) {
-  switch (kind) {
-    case Activation::Relu:
+  switch (kind.kind) {
+    case ActivationKind::Relu:
       return "relu";
-    case Activation::Sigmoid:
+    case ActivationKind::Sigmoid:
       return "sigmoid";
-    case Activation::Tanh:
+    case ActivationKind::Tanh:
       return "tanh";
-    case Activation::Relu6:
+    case ActivationKind::Relu6:
       return "relu6";
+    case ActivationKind::LeakyRelu:
+      return "leaky_relu";
+    case ActivationKind::HardSigmoid:
+      return "hardsigmoid";
+    case ActivationKind::HardSwish:
+      return "hardswish";
+    case ActivationKind::Clamp:
+      return "clamp";
   }
   fail("internal error: unknown activation");
+}
+
+Activation Activation::leaky_relu(double negative_slope) {
+  STRATA_CHECK(std::isfinite(negative_slope), "leaky_relu: the negative slope must be finite, got ", negative_slope);
+  Activation a(ActivationKind::LeakyRelu);
+  a.alpha = negative_slope;
+  return a;
+}
+
+Activation Activation::hard_sigmoid(double alpha, double beta) {
+  STRATA_CHECK(std::isfinite(alpha) && std::isfinite(beta), "hardsigmoid: alpha and beta must be finite, got ", alpha,
+               " and ", beta);
+  Activation a(ActivationKind::HardSigmoid);
+  a.alpha = alpha;
+  a.beta = beta;
+  return a;
+}
+
+Activation Activation::clamp(std::optional<double> lo, std::optional<double> hi) {
+  const double low = lo.value_or(-std::numeric_limits<double>::infinity());
+  const double high = hi.value_or(std::numeric_limits<double>::infinity());
+  STRATA_CHECK(!std::isnan(low) && !std::isnan(high) && low <= high,
+               "clamp: the bounds must be numbers with min <= max, got [", low, ", ", high, "]");
+  if (low == 0.0 && high == 6.0) return Activation::Relu6;
+  if (low == 0.0 && std::isinf(high)) return Activation::Relu;
+  Activation a(ActivationKind::Clamp);
+  a.alpha = low;
+  a.beta = high;
+  return a;
+}
+
+bool Activation::derivative_from_y() const {
+  if (kind == ActivationKind::HardSwish) return false;
+  return kind != ActivationKind::LeakyRelu || alpha >= 0.0;  // a negative slope makes y > 0 from x < 0
 }
 
 namespace {
@@ -42,9 +87,11 @@ Tensor activation(const Tensor& x, Activation kind) {
       op, x.device(), [&](const ActivationKernels& t) { return t.supports(kind, x.dtype()); });
   Tensor y = k.forward(kind, x.detach());
   if (autograd::needs_grad({x}))
-    autograd::record(op, y, {x}, [kind, &k, y = y.detach()](const Tensor& gy, const autograd::Node&) {
-      return std::vector<Tensor>{k.backward(kind, gy, y)};
-    });
+    autograd::record(op, y, {x},
+                     [kind, &k, saved = kind.derivative_from_y() ? y.detach() : x.detach()](
+                         const Tensor& gy, const autograd::Node&) {
+                       return std::vector<Tensor>{k.backward(kind, gy, saved)};
+                     });
   if (trace.recording()) trace.record(graph::OpKind::Activation, graph::ActivationAttrs{kind}, {x}, y);
   return y;
 }
@@ -68,6 +115,16 @@ Tensor relu(const Tensor& x) { return activation(x, Activation::Relu); }
 Tensor sigmoid(const Tensor& x) { return activation(x, Activation::Sigmoid); }
 Tensor tanh(const Tensor& x) { return activation(x, Activation::Tanh); }
 Tensor relu6(const Tensor& x) { return activation(x, Activation::Relu6); }
+Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  return activation(x, Activation::leaky_relu(negative_slope));
+}
+Tensor hardsigmoid(const Tensor& x, double alpha, double beta) {
+  return activation(x, Activation::hard_sigmoid(alpha, beta));
+}
+Tensor hardswish(const Tensor& x) { return activation(x, Activation::HardSwish); }
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  return activation(x, Activation::clamp(lo, hi));
+}
 
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   graph::OpTrace trace;

@@ -101,7 +101,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   graph::OpTrace trace;
   const BatchNormGeom plain = checked_geom(x, weight, bias, running_mean, running_var, training, momentum, eps);
   const int nd = x.ndim() - 2;
-  const Tensor y = run_epilogue(epilogue, nd, [&](const Epilogue& part) {
+  const bool records_gradients = autograd::needs_grad({x, weight, bias, epilogue.residual});
+  const Tensor y = run_epilogue(epilogue, nd, records_gradients, [&](const Epilogue& part) {
     BatchNormGeom g = plain;
     g.epilogue = EpilogueGeom::make("batch_norm", nd, x.shape(), x, part);
     const BatchNormKernels* k = find_kernels<BatchNormKernels>(

@@ -122,7 +122,7 @@ Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias
   const char* op = nd == 2 ? "conv2d" : "conv3d";
   const ConvGeom plain = checked_geom(op, nd, x, weight, bias, options);
   const bool inference = !autograd::needs_grad({x, weight, bias, epilogue.residual});
-  const Tensor y = run_epilogue(epilogue, nd, [&](const Epilogue& part) {
+  const Tensor y = run_epilogue(epilogue, nd, !inference, [&](const Epilogue& part) {
     ConvGeom g = plain;
     g.inference = inference;
     g.epilogue = EpilogueGeom::make(op, nd, g.y_shape(), x, part);

@@ -59,20 +59,28 @@ Tensor pool_nd(int nd, const Tensor& x, const Pooling& p) {
   return nd == 2 ? avg_pool2d(x, p.options) : avg_pool3d(x, p.options);
 }
 
-Tensor run_epilogue(const Epilogue& e, int nd, const std::function<Tensor(const Epilogue&)>& fused) {
+Tensor run_epilogue(const Epilogue& e, int nd, bool records_gradients,
+                    const std::function<Tensor(const Epilogue&)>& fused) {
+  if (records_gradients && e.activation && !e.activation->derivative_from_y()) {
+    Epilogue inner = e;
+    inner.activation.reset();
+    inner.pool.reset();
+    const Tensor y = activation(run_epilogue(inner, nd, records_gradients, fused), *e.activation);
+    return e.pool ? pool_nd(nd, y, *e.pool) : y;
+  }
   Tensor out = fused(e);
   if (out.defined()) return out;
   if (e.pool) {
     Epilogue inner = e;
     inner.pool.reset();
-    return pool_nd(nd, run_epilogue(inner, nd, fused), *e.pool);
+    return pool_nd(nd, run_epilogue(inner, nd, records_gradients, fused), *e.pool);
   }
   if (e.residual.defined()) {
-    const Tensor y = run_epilogue({}, nd, fused);
+    const Tensor y = run_epilogue({}, nd, records_gradients, fused);
     return e.activation ? add_activation(y, e.residual, *e.activation) : y + e.residual;
   }
   STRATA_CHECK(e.activation, "internal error: no kernel takes an operation without an epilogue");
-  return activation(run_epilogue({}, nd, fused), *e.activation);
+  return activation(run_epilogue({}, nd, records_gradients, fused), *e.activation);
 }
 
 Tensor add_activation(const Tensor& a, const Tensor& b, Activation kind) {
@@ -84,6 +92,7 @@ Tensor add_activation(const Tensor& a, const Tensor& b, Activation kind) {
   STRATA_CHECK(a.dtype() == b.dtype() && a.device() == b.device() && is_floating(a.dtype()), op,
                ": operands must be floating-point of one dtype on one device (", dtype_name(a.dtype()), " on ",
                a.device().str(), ", ", dtype_name(b.dtype()), " on ", b.device().str(), ")");
+  if (!kind.derivative_from_y() && autograd::needs_grad({a, b})) return activation(a + b, kind);  // keeps a + b
   const ActivationKernels& k = select_kernels<ActivationKernels>(
       op.c_str(), a.device(), [&](const ActivationKernels& t) { return t.supports(kind, a.dtype()); });
   const Tensor bb = b.layout() == a.layout() ? b.detach() : to_layout(b.detach(), a.layout());

@@ -40,12 +40,15 @@ struct EpilogueGeom {
 // and returns its output, or an undefined tensor when no kernel takes e' (it must take an empty
 // one). Tries e whole; then, where no kernel takes it, the op with e less its pooling and the
 // pooling as its own op (nd spatial dims); then the op alone and the residual and activation as
-// one add. Values and gradients are the same whichever way it runs.
+// one add. Values and gradients are the same whichever way it runs. When the op records
+// gradients (records_gradients) and the activation's derivative needs its input x
+// (Activation::derivative_from_y), the activation and what follows it run as separate ops.
 // t without its autograd history, or an undefined tensor for an undefined t (an absent bias,
 // weight or residual): what an op hands its kernels.
 inline Tensor detached(const Tensor& t) { return t.defined() ? t.detach() : Tensor(); }
 
-Tensor run_epilogue(const Epilogue& e, int nd, const std::function<Tensor(const Epilogue&)>& fused);
+Tensor run_epilogue(const Epilogue& e, int nd, bool records_gradients,
+                    const std::function<Tensor(const Epilogue&)>& fused);
 
 // A traced node's inputs: the op's, then the epilogue's residual when it has one.
 std::vector<Tensor> traced_inputs(std::vector<Tensor> op_inputs, const Epilogue& e);
@@ -56,7 +59,8 @@ graph::EpilogueAttrs traced_epilogue(const Epilogue& e);
 Tensor pool_nd(int nd, const Tensor& x, const Pooling& p);
 
 // activation(a + b), a and b of one shape, in one pass (ResNet's residual join relu(y + shortcut)):
-// the values and gradients of the two ops.
+// the values and gradients of the two ops (which it runs as two where the activation's
+// derivative needs its input and gradients are recorded).
 Tensor add_activation(const Tensor& a, const Tensor& b, Activation activation);
 
 }  // namespace strata

@@ -51,9 +51,20 @@ inline double max_abs(const Tensor& t) {
   return m;
 }
 
-// Every activation kind, for the tests that run each.
-inline constexpr Activation kActivations[] = {Activation::Relu, Activation::Sigmoid, Activation::Tanh,
-                                              Activation::Relu6};
+// Every activation kind, with parameters of each sign and one-sided clamps, for the tests that run
+// each. The bounds and kinks lie off the grids of test::distinct's values that the tests use.
+inline const Activation kActivations[] = {Activation::Relu,
+                                          Activation::Sigmoid,
+                                          Activation::Tanh,
+                                          Activation::Relu6,
+                                          Activation::leaky_relu(0.1),
+                                          Activation::leaky_relu(-0.3),  // its derivative reads x
+                                          Activation::hard_sigmoid(),
+                                          Activation::hard_sigmoid(0.2, 0.45),
+                                          Activation::HardSwish,
+                                          Activation::clamp(-1.3125, 2.4375),  // bounds exact in f32
+                                          Activation::clamp(std::nullopt, 0.9375),
+                                          Activation::clamp(-0.6875, std::nullopt)};
 
 // Uniform values in [low, high) from a fixed seed.
 inline Tensor random(const Shape& shape, uint64_t seed, DType dtype = DType::F64, double low = -1.0,

@@ -184,6 +184,44 @@ TEST(Export, AUserBlockExportsInEvaluationModeAndKeepsItsModes) {
   EXPECT_LT(test::relative_error(opencv_logits(bytes, x), test::eval_logits(block, x)), 1e-4);
 }
 
+// Reflection padding and a one-sided clamp, as a block of the user's own.
+class PadThenClampBelow : public nn::Module {
+ public:
+  PadThenClampBelow() : nn::Module("PadThenClampBelow") {}
+  Tensor forward(const Tensor& x) override {
+    return clamp(pad(x, {0, 0, 1, 2, 0, 0, 2, 1}, PadMode::Reflect), -0.25, std::nullopt);
+  }
+};
+
+// The parametrised activations and every pad mode written as their ONNX operators (HardSwish
+// from opset 14; x * HardSigmoid(x) at 13) and read back: the same logits, eager and compiled.
+TEST(Export, ParametrisedActivationsAndPadsRoundTrip) {
+  auto net = nn::sequential(
+      {std::make_shared<PadThenClampBelow>(), std::make_shared<nn::Conv2d>(1, 4, 3),
+       std::make_shared<nn::BatchNorm2d>(4), std::make_shared<nn::Hardswish>(), std::make_shared<nn::LeakyReLU>(0.2),
+       std::make_shared<nn::Conv2d>(4, 4, 1), std::make_shared<nn::Hardsigmoid>(),
+       std::make_shared<nn::Hardtanh>(0.1, 0.8), std::make_shared<nn::Flatten>()});
+  test::randomize_statistics(*net);
+  const Tensor x = fashion_images(2, 12) * 4.0 - 2.0;
+  const Tensor expected = test::eval_logits(*net, x);
+  for (int opset : {13, 14, 17}) {
+    SCOPED_TRACE(::testing::Message() << "opset " << opset);
+    const std::string bytes = onnx::to_bytes(*net, x.shape(), {.opset = opset});
+    const ::onnx::ModelProto model = parse(bytes);
+    std::multiset<std::string> ops;
+    for (const auto& node : model.graph().node()) ops.insert(node.op_type());
+    EXPECT_EQ(ops.count("Pad"), 1u);
+    EXPECT_EQ(ops.count("LeakyRelu"), 1u);
+    EXPECT_EQ(ops.count("Clip"), 2u);
+    EXPECT_EQ(ops.count("HardSwish"), opset >= 14 ? 1u : 0u);
+    EXPECT_EQ(ops.count("HardSigmoid"), opset >= 14 ? 1u : 2u);
+    onnx::Imported imported = onnx::from_bytes(bytes);
+    EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-6);
+    imported.module->hybridize();
+    EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-6);
+  }
+}
+
 // ReLU6 (MobileNet's) is written as PyTorch writes it: Clip with Constant bounds 0 and 6 (inputs,
 // as opsets from 11 have them; OpenCV 4.6 reads Clip only with attribute bounds, so the file is
 // checked by importing it). In the compiled model it is the convolution's epilogue.

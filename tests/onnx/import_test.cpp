@@ -29,6 +29,9 @@ std::set<std::string> state_names(const nn::Module& m) {
   return names;
 }
 
+::onnx::ModelProto tiny_model();
+std::string bytes_of(const ::onnx::ModelProto& m);
+
 TEST(Import, FilesPyTorchExportedGiveItsLogits) {
   for (const char* name : {"lenet_bn_opset13", "mixed_opset11", "mixed_opset13"}) {
     SCOPED_TRACE(name);
@@ -52,6 +55,67 @@ TEST(Import, FilesPyTorchExportedGiveItsLogits) {
   // Weights, biases and batch-norm scales are parameters (trainable); running statistics are buffers.
   EXPECT_EQ(lenet.module->named_parameters().size(), 14u);
   EXPECT_EQ(lenet.module->named_buffers().size(), 4u);
+}
+
+// Pads of every mode (their amounts computed by PyTorch's chain of ConstantOfShape, Concat,
+// Reshape, a reversing Slice and Transpose) and the parametrised activations, at opset 11
+// (HardSwish written as x * HardSigmoid(x)), 14 and 17: PyTorch's logits, eager and compiled, each
+// ONNX operator one of Strata's ops.
+TEST(Import, PadsAndParametrisedActivationsGivePyTorchsLogits) {
+  for (const char* name : {"activations_pad_opset11", "activations_pad_opset14", "activations_pad_opset17"}) {
+    SCOPED_TRACE(name);
+    onnx::Imported imported = onnx::load(kFixtures + name + ".onnx");
+    EXPECT_EQ(imported.input_dims, (std::vector<int64_t>{-1, 1, 12, 12}));
+    const Tensor x = io::load_npy(kFixtures + name + "_input.npy");
+    const Tensor expected = io::load_npy(kFixtures + name + "_logits.npy");
+    EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-5);
+    imported.module->hybridize();
+    EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-5);
+    // In training mode the pads pass gradients back: every parameter gets one.
+    imported.module->train();
+    (*imported.module)(x).sum().backward();
+    for (const auto& [key, p] : imported.module->named_parameters()) {
+      SCOPED_TRACE(key);
+      ASSERT_TRUE(p.grad().defined());
+      EXPECT_GT(test::max_abs(p.grad()), 0.0);
+    }
+  }
+}
+
+// Clip's bounds and Pad's constant as scalar initializers (as other exporters write them) become
+// the ops' parameters and leave the model's state; an absent bound is no bound.
+TEST(Import, ScalarInitializersAsClipBoundsAndPadConstant) {
+  ::onnx::ModelProto m = tiny_model();
+  ::onnx::GraphProto* g = m.mutable_graph();
+  auto scalar = [&](const char* name, float value) {
+    ::onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::FLOAT);
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(&value), sizeof value));
+  };
+  auto ints = [&](const char* name, std::vector<int64_t> values) {
+    ::onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::INT64);
+    t->add_dims(static_cast<int64_t>(values.size()));
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(int64_t)));
+  };
+  scalar("lo", -1.5f);
+  scalar("fill", 7.0f);
+  ints("pads", {0, 1, 0, 2});
+  ::onnx::NodeProto* clip = g->mutable_node(0);
+  clip->set_op_type("Clip");
+  clip->set_output(0, "clipped");
+  clip->add_input("lo");  // no max
+  ::onnx::NodeProto* pad = g->add_node();
+  pad->set_name("pad");
+  pad->set_op_type("Pad");
+  for (const char* in : {"clipped", "pads", "fill"}) pad->add_input(in);
+  pad->add_output("y");
+  const onnx::Imported imported = onnx::from_bytes(bytes_of(m));
+  EXPECT_TRUE(imported.module->state_dict().empty());
+  const Tensor x = from_data(std::vector<float>{-3, 2, -1, 4}, {1, 4});
+  test::expect_near(test::eval_logits(*imported.module, x), {1, 7}, {7, -1.5, 2, -1, 4, 7, 7});
 }
 
 class ImportZoo : public ::testing::TestWithParam<ZooCase> {};

@@ -33,6 +33,68 @@ TEST(ActivationValues, Relu6) {
   EXPECT_TRUE(std::isnan(relu6(from_data(std::vector<double>{std::nan("")})).item()));
 }
 
+// PyTorch's F.leaky_relu(x, 0.1), F.hardsigmoid, F.hardswish and torch.clamp, by hand; gradients
+// from x (hardswish: 0 below -3, x/3 + 1/2 up to 3, 1 above) or from y, none at clamp's bounds.
+TEST(ActivationValues, LeakyRelu) {
+  Tensor x = requires_grad(from_data(std::vector<double>{-2.0, -0.5, 0.0, 1.5}));
+  const Tensor y = leaky_relu(x, 0.1);
+  expect_near(y, {4}, {-0.2, -0.05, 0, 1.5});
+  EXPECT_EQ(y.grad_fn()->name(), std::string("leaky_relu"));
+  y.sum().backward();
+  expect_near(x.grad(), {4}, {0.1, 0.1, 0.1, 1});
+  x.zero_grad();
+  leaky_relu(x, -0.5).sum().backward();  // y = 1 at x = -2 and at x = 1: the slope comes from x
+  expect_near(x.grad(), {4}, {-0.5, -0.5, -0.5, 1});
+  expect_near(leaky_relu(x), {4}, {-0.02, -0.005, 0, 1.5});  // PyTorch's default slope 0.01
+}
+
+TEST(ActivationValues, HardSigmoid) {
+  Tensor x = requires_grad(from_data(std::vector<double>{-4.0, -1.5, 0.0, 2.4, 3.5}));
+  const Tensor y = hardsigmoid(x);  // x/6 + 1/2 in [0, 1]
+  expect_near(y, {5}, {0, 0.25, 0.5, 0.9, 1});
+  y.sum().backward();
+  expect_near(x.grad(), {5}, {0, 1.0 / 6, 1.0 / 6, 1.0 / 6, 0});
+  x.zero_grad();
+  const Tensor onnx_default = hardsigmoid(x, 0.2, 0.5);  // ONNX's defaults: 0.2 x + 0.5
+  expect_near(onnx_default, {5}, {0, 0.2, 0.5, 0.98, 1});
+  onnx_default.sum().backward();
+  expect_near(x.grad(), {5}, {0, 0.2, 0.2, 0.2, 0});
+}
+
+TEST(ActivationValues, HardSwish) {
+  Tensor x = requires_grad(from_data(std::vector<double>{-4.0, -3.0, -1.5, 0.0, 1.0, 3.0, 5.0}));
+  const Tensor y = hardswish(x);  // x (x + 3) / 6 between -3 and 3
+  expect_near(y, {7}, {0, 0, -0.375, 0, 2.0 / 3, 3, 5});
+  EXPECT_EQ(y.grad_fn()->name(), std::string("hardswish"));
+  y.sum().backward();
+  expect_near(x.grad(), {7}, {0, -0.5, 0, 0.5, 5.0 / 6, 1.5, 1});
+}
+
+TEST(ActivationValues, ClampWithEitherBound) {
+  Tensor x = requires_grad(from_data(std::vector<double>{-3.0, -1.0, 0.5, 2.0, 4.0}));
+  const Tensor y = clamp(x, -1.0, 2.0);
+  expect_near(y, {5}, {-1, -1, 0.5, 2, 2});
+  EXPECT_EQ(y.grad_fn()->name(), std::string("clamp"));
+  y.sum().backward();
+  expect_near(x.grad(), {5}, {0, 0, 1, 0, 0});
+  expect_near(clamp(x, std::nullopt, 1.0), {5}, {-3, -1, 0.5, 1, 1});
+  expect_near(clamp(x, -2.0, std::nullopt), {5}, {-2, -1, 0.5, 2, 4});
+  expect_near(clamp(x, std::nullopt, std::nullopt), {5}, {-3, -1, 0.5, 2, 4});
+  // The bounds of relu6 and relu are those ops.
+  EXPECT_EQ(Activation::clamp(0.0, 6.0), Activation(Activation::Relu6));
+  EXPECT_EQ(Activation::clamp(0.0, std::nullopt), Activation(Activation::Relu));
+  EXPECT_EQ(clamp(x, 0.0, 6.0).grad_fn()->name(), std::string("relu6"));
+  // In f32 the output holds a bound rounded to f32 (-1.27f > -1.27): still no gradient there.
+  for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+    if (!backend_available(backend)) continue;
+    BackendGuard guard(backend);
+    SCOPED_TRACE(backend_name(backend));
+    Tensor xf = requires_grad(from_data({-3.0f, 0.5f, 4.0f}));
+    clamp(xf, -1.27, 2.43).sum().backward();
+    expect_near(xf.grad(), {3}, {0, 1, 0});
+  }
+}
+
 // No overflow into inf/inf or NaN far from 0, in either precision.
 TEST(ActivationValues, StableForLargeMagnitudes) {
   for (DType dtype : {DType::F32, DType::F64}) {
@@ -95,20 +157,32 @@ INSTANTIATE_TEST_SUITE_P(Table, ActivationGradients,
                                            ActivationCase{"tanh_1d", Activation::Tanh, {7}},
                                            ActivationCase{"tanh_5d", Activation::Tanh, {1, 2, 3, 2, 4}},
                                            // -6.965 to 6.965, 0.07 apart: both bounds crossed.
-                                           ActivationCase{"relu6_1d", Activation::Relu6, {200}, 0.07}),
+                                           ActivationCase{"relu6_1d", Activation::Relu6, {200}, 0.07},
+                                           ActivationCase{"leaky_relu_4d", Activation::leaky_relu(0.2), {2, 3, 4, 5}},
+                                           ActivationCase{"leaky_relu_negative_slope", Activation::leaky_relu(-0.4), {10}},
+                                           // The kinks at -3 and 3 between grid values.
+                                           ActivationCase{"hardsigmoid_1d", Activation::hard_sigmoid(), {200}, 0.07},
+                                           ActivationCase{"hardsigmoid_onnx", Activation::hard_sigmoid(0.2, 0.5), {200}, 0.07},
+                                           ActivationCase{"hardswish_1d", Activation::HardSwish, {200}, 0.07},
+                                           ActivationCase{"hardswish_4d", Activation::HardSwish, {2, 3, 4, 5}, 0.07},
+                                           ActivationCase{"clamp_1d", Activation::clamp(-1.0, 2.0), {100}, 0.07},
+                                           ActivationCase{"clamp_max_only", Activation::clamp(std::nullopt, 0.5), {30}, 0.07},
+                                           ActivationCase{"clamp_min_only", Activation::clamp(-0.5, std::nullopt), {30}, 0.07}),
                          [](const ::testing::TestParamInfo<ActivationCase>& info) { return std::string(info.param.name); });
 
 // The reference kernels themselves, in double: backward(gy, forward(x)) against central
 // differences of <forward(x), gy>, which for a pointwise f is gy f'(x) element by element.
+// The derivative reads y, or x where !kind.derivative_from_y().
 TEST(ActivationKernelRef, BackwardIsTheForwardsDerivative) {
-  const Tensor x = distinct({40}, 3, 0.4), gy = random({40}, 4);  // -7.8 to 7.8: relu6's bounds too
+  const Tensor x = distinct({40}, 3, 0.35), gy = random({40}, 4);  // -6.8 to 6.8: relu6's bounds too
   const int64_t n = x.numel();
   for (Activation kind : test::kActivations) {
     SCOPED_TRACE(activation_name(kind));
     Tensor y = empty({n}, DType::F64), gx = empty({n}, DType::F64), up = empty({n}, DType::F64),
            down = empty({n}, DType::F64);
     ref::activation_forward<double>(kind, n, x.mutable_data<double>(), y.mutable_data<double>());
-    ref::activation_backward<double>(kind, n, gy.mutable_data<double>(), y.mutable_data<double>(), gx.mutable_data<double>());
+    const Tensor& saved = kind.derivative_from_y() ? y : x;
+    ref::activation_backward<double>(kind, n, gy.data<double>(), saved.data<double>(), gx.mutable_data<double>());
     const Tensor x_up = x + 1e-6, x_down = x - 1e-6;
     ref::activation_forward<double>(kind, n, x_up.mutable_data<double>(), up.mutable_data<double>());
     ref::activation_forward<double>(kind, n, x_down.mutable_data<double>(), down.mutable_data<double>());
@@ -123,7 +197,9 @@ TEST(AddActivation, EqualsTheActivationOfTheSum) {
     const Tensor a0 = random({2, 3, 4}, 5), b0 = random({2, 3, 4}, 6), gy = random({2, 3, 4}, 7);
     Tensor a = requires_grad(a0.clone()), b = requires_grad(b0.clone());
     const Tensor fused = add_activation(a, b, kind);
-    EXPECT_EQ(fused.grad_fn()->name(), std::string("add_") + activation_name(kind));
+    // Where the derivative reads x, the sum is kept and the activation is an op of its own.
+    EXPECT_EQ(fused.grad_fn()->name(), kind.derivative_from_y() ? std::string("add_") + activation_name(kind)
+                                                                : std::string(activation_name(kind)));
     (fused * gy).sum().backward();
     Tensor a2 = requires_grad(a0.clone()), b2 = requires_grad(b0.clone());
     const Tensor unfused = activation(a2 + b2, kind);
@@ -218,6 +294,13 @@ TEST(ActivationErrors, Messages) {
   expect_error([] { sigmoid(Tensor()); }, "sigmoid: input is an undefined tensor");
   expect_error([] { tanh(arange(4, DType::I64)); }, "tanh: expected a floating-point tensor, got i64");
   const Tensor x = zeros({2, 3});
+  expect_error([&] { clamp(x, 2.0, 1.0); }, "clamp: the bounds must be numbers with min <= max, got [2, 1]");
+  expect_error([&] { clamp(x, std::nan(""), 1.0); }, "clamp: the bounds must be numbers with min <= max, got [nan, 1]");
+  expect_error([&] { leaky_relu(x, std::numeric_limits<double>::infinity()); },
+               "leaky_relu: the negative slope must be finite, got inf");
+  expect_error([&] { hardsigmoid(x, std::nan(""), 0.5); },
+               "hardsigmoid: alpha and beta must be finite, got nan and 0.5");
+  expect_error([] { hardswish(arange(4, DType::I64)); }, "hardswish: expected a floating-point tensor, got i64");
   expect_error([&] { dropout(x, 1.5, true); }, "dropout: p must be in [0, 1], got 1.5");
   expect_error([&] { dropout(x, -0.1, false); }, "dropout: p must be in [0, 1], got -0.1");
   expect_error([&] { dropout(x, std::numeric_limits<double>::quiet_NaN(), true); }, "dropout: p must be in [0, 1], got nan");

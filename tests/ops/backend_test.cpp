@@ -128,9 +128,9 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
     const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
     const Tensor w = rnd(r.w, 2), b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
     const Tensor residual = r.residual ? rnd(g.y_shape(), 4) : Tensor();
-    for (std::optional<Activation> act :
-         {std::optional<Activation>(), std::optional(Activation::Relu), std::optional(Activation::Sigmoid),
-          std::optional(Activation::Tanh), std::optional(Activation::Relu6)}) {
+    std::vector<std::optional<Activation>> activations{std::nullopt};
+    activations.insert(activations.end(), std::begin(test::kActivations), std::end(test::kActivations));
+    for (const std::optional<Activation>& act : activations) {
       SCOPED_TRACE(act ? activation_name(*act) : "no activation");
       Epilogue e;
       e.residual = residual;

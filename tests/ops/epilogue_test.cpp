@@ -51,6 +51,11 @@ const EpilogueCase kCases[] = {
     {"residual_relu_max", true, Activation::Relu, kMax3},
     {"relu6", false, Activation::Relu6, std::nullopt},
     {"residual_relu6_avg", true, Activation::Relu6, kAvg2},
+    {"leaky_relu_avg", false, Activation::leaky_relu(0.1), kAvg2},
+    {"residual_hardsigmoid", true, Activation::hard_sigmoid(), std::nullopt},
+    {"hardswish", false, Activation::HardSwish, std::nullopt},  // recording gradients: run apart
+    {"residual_hardswish_max", true, Activation::HardSwish, kMax3},
+    {"clamp_max", false, Activation::clamp(-0.5, 0.7), kMax3},
 };
 
 struct Outputs {
@@ -212,4 +217,21 @@ TEST(EpilogueNames, NameTheStepsTakenTogether) {
     e.pool = kMax3;
     EXPECT_EQ(conv2d(x, w, {}, {.padding = 1}, e).grad_fn()->name(), "max_pool2d");
   }
+}
+
+// Hard-swish's derivative reads its input: where gradients are recorded the op keeps the sum and
+// runs the activation apart; without them a kernel takes the whole epilogue.
+TEST(EpilogueNames, HardSwishRunsApartOnlyWhenRecordingGradients) {
+  const Tensor x0 = random({2, 16, 6, 6}, 1, DType::F32), w = random({16, 16, 3, 3}, 2, DType::F32);
+  const Tensor residual = random({2, 16, 6, 6}, 3, DType::F32);
+  Epilogue e(Activation::HardSwish);
+  e.residual = residual;
+  const Tensor x = requires_grad(x0.clone());
+  const Tensor recorded = conv2d(x, w, {}, {.padding = 1}, e);
+  EXPECT_EQ(recorded.grad_fn()->name(), "hardswish");
+  const Tensor inference = conv2d(x0, w, {}, {.padding = 1}, e);
+  EXPECT_TRUE(inference.is_leaf());
+  expect_close(to_layout(inference, Layout::Strided), to_layout(recorded.detach(), Layout::Strided), 1e-6);
+  expect_close(to_layout(inference, Layout::Strided),
+               to_layout(hardswish(conv2d(x0, w, {}, {.padding = 1}) + residual), Layout::Strided), 1e-6);
 }

@@ -84,8 +84,9 @@ TEST(VecMath, SigmoidAndTanhMatchDoublePrecision) {
 TEST(VecMath, NanPropagates) {
   SKIP_UNLESS_THE_CPU_HAS_THESE_VECTORS();
   const simd::Vec nan = simd::broadcast(std::nanf(""));
-  for (const simd::Vec v : {simd::exp(nan), simd::sigmoid(nan), simd::tanh(nan), simd::activate<Activation::Relu>(nan),
-                            simd::activate<Activation::Relu6>(nan)})
+  for (const simd::Vec v : {simd::exp(nan), simd::sigmoid(nan), simd::tanh(nan),
+                            simd::activate<ActivationKind::Relu>(nan, {}), simd::activate<ActivationKind::Relu6>(nan, {}),
+                            simd::activate<ActivationKind::HardSwish>(nan, {})})
     EXPECT_TRUE(std::isnan(v[0]));
 }
 
@@ -108,9 +109,12 @@ TEST(VecMath, RowsCoverTheirTailsOnce) {
 
       std::vector<float> gy(x.size(), 7.f), gx(x.size(), 7.f);
       for (int64_t i = 0; i < n; ++i) gy[i] = 1.f + 0.1f * static_cast<float>(i);
-      simd::with_activation(kind, [&](auto k) { simd::activation_backward_row<k.value>(gy.data(), y.data(), gx.data(), n); });
+      const std::vector<float>& saved = kind.derivative_from_y() ? y : x;
+      simd::with_activation(kind, [&](auto k) {
+        simd::activation_backward_row<k.value>(kind, gy.data(), saved.data(), gx.data(), n);
+      });
       for (int64_t i = 0; i < n; ++i) {
-        const double g = gy[i], v = y[i];
+        const double g = gy[i], v = saved[i];
         double want = 0;
         ref::activation_backward<double>(kind, 1, &g, &v, &want);
         EXPECT_NEAR(gx[i], want, 1e-6) << activation_name(kind) << " n=" << n << " i=" << i;

@@ -210,6 +210,35 @@ class ReLU6 : public ActivationLayer {
   ReLU6() : ActivationLayer("ReLU6", Activation::Relu6) {}
 };
 
+class LeakyReLU : public ActivationLayer {
+ public:
+  explicit LeakyReLU(double negative_slope = 0.01)
+      : ActivationLayer("LeakyReLU", Activation::leaky_relu(negative_slope)) {}
+  std::string extra_repr() const override;
+};
+
+// min(max(x/6 + 1/2, 0), 1), PyTorch's nn.Hardsigmoid.
+class Hardsigmoid : public ActivationLayer {
+ public:
+  Hardsigmoid() : ActivationLayer("Hardsigmoid", Activation::hard_sigmoid()) {}
+};
+
+class Hardswish : public ActivationLayer {
+ public:
+  Hardswish() : ActivationLayer("Hardswish", Activation::HardSwish) {}
+};
+
+// min(max(x, min_val), max_val), PyTorch's nn.Hardtanh.
+class Hardtanh : public ActivationLayer {
+ public:
+  explicit Hardtanh(double min_val = -1.0, double max_val = 1.0)
+      : ActivationLayer("Hardtanh", Activation::clamp(min_val, max_val)), min_(min_val), max_(max_val) {}
+  std::string extra_repr() const override;
+
+ private:
+  double min_, max_;
+};
+
 // Inverted dropout in training mode (default_generator()), identity in evaluation mode.
 class Dropout : public Module {
  public:

@@ -219,7 +219,7 @@ BatchNormGrads backward(const BatchNormGeom& g, const BatchNormBackwardArgs& arg
     }
     if (g.epilogue.activation)
       simd::with_activation(*g.epilogue.activation, [&](auto kind) {
-        simd::activation_backward_row<kind.value>(grad, y + offset, out + offset, n);
+        simd::activation_backward_row<kind.value>(*g.epilogue.activation, grad, y + offset, out + offset, n);
       });
     return out + offset;
   };

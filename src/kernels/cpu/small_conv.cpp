@@ -171,7 +171,8 @@ const float* gradient_rows(const ImageGeom& g, std::optional<Activation> activat
   if (activation) {
     simd::with_activation(*activation, [&](auto kind) {
       for (int64_t o = 0; o < g.out_channels; ++o)
-        simd::activation_backward_row<kind.value>(gy + o * ld, y + o * g.columns, gyp + o * g.wide, g.columns);
+        simd::activation_backward_row<kind.value>(*activation, gy + o * ld, y + o * g.columns, gyp + o * g.wide,
+                                                  g.columns);
     });
     return gyp;
   }
@@ -191,7 +192,7 @@ void forward_image(const ImageGeom& g, const float* x, const float* weight, cons
   if (activation) {
     simd::with_activation(*activation, [&](auto kind) {
       for (int64_t o = 0; o < g.out_channels; ++o)
-        simd::activate_row<kind.value>(out + o * g.wide, y + o * g.columns, g.columns);
+        simd::activate_row<kind.value>(*activation, out + o * g.wide, y + o * g.columns, g.columns);
     });
   } else if (!g.exact()) {
     move_rows<false>(y, g.columns, out, g.wide, g.out_channels, g.columns);

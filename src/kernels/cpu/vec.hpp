@@ -1,6 +1,6 @@
 // Vectors of W floats as GCC vector extensions, and the pointwise math of the own kernels'
-// epilogues: exp, sigmoid and tanh in vectors, and activations and their backward over rows of
-// floats.
+// epilogues: exp, sigmoid and tanh in vectors, and activations (every strata::Activation) and
+// their backward over rows of floats.
 //
 // W is 8 (one AVX2 register) unless the file including this one is compiled with
 // STRATA_SIMD_WIDTH=16 (one AVX-512 register; CMakeLists.txt builds small_conv.cpp both ways and
@@ -120,35 +120,59 @@ inline Vec tanh(Vec x) {
   return a < 0.625f ? small : big;
 }
 
-template <Activation kKind>
-inline Vec activate(Vec x) {
-  if constexpr (kKind == Activation::Relu) return x < 0.0f ? 0.0f : x;  // relu(NaN) = NaN
-  if constexpr (kKind == Activation::Sigmoid) return sigmoid(x);
-  if constexpr (kKind == Activation::Tanh) return tanh(x);
-  if constexpr (kKind == Activation::Relu6) return x < 0.0f ? 0.0f : x > 6.0f ? 6.0f : x;  // NaN stays NaN
+// kKind(x) with a's parameters (a.kind == kKind).
+template <ActivationKind kKind>
+inline Vec activate(Vec x, const Activation& a) {
+  if constexpr (kKind == ActivationKind::Relu) return x < 0.0f ? 0.0f : x;  // relu(NaN) = NaN
+  if constexpr (kKind == ActivationKind::Sigmoid) return sigmoid(x);
+  if constexpr (kKind == ActivationKind::Tanh) return tanh(x);
+  if constexpr (kKind == ActivationKind::Relu6) return clamp(x, 0.0f, 6.0f);
+  if constexpr (kKind == ActivationKind::LeakyRelu) return x < 0.0f ? static_cast<float>(a.alpha) * x : x;
+  if constexpr (kKind == ActivationKind::HardSigmoid)
+    return clamp(static_cast<float>(a.alpha) * x + static_cast<float>(a.beta), 0.0f, 1.0f);
+  if constexpr (kKind == ActivationKind::HardSwish) return x * clamp(x + 3.0f, 0.0f, 6.0f) * (1.0f / 6.0f);
+  if constexpr (kKind == ActivationKind::Clamp)
+    return clamp(x, static_cast<float>(a.alpha), static_cast<float>(a.beta));
 }
 
-// gy f'(x) written with y = f(x): relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2, relu6 [0 < y < 6].
-template <Activation kKind>
-inline Vec activation_backward(Vec gy, Vec y) {
-  if constexpr (kKind == Activation::Relu) return y > 0.0f ? gy : 0.0f;
-  if constexpr (kKind == Activation::Sigmoid) return gy * (y * (1.0f - y));
-  if constexpr (kKind == Activation::Tanh) return gy * (1.0f - y * y);
-  if constexpr (kKind == Activation::Relu6) return y > 0.0f && y < 6.0f ? gy : 0.0f;
+// gy f'(v), v = y where a.derivative_from_y() (relu [y > 0], sigmoid y (1 - y), tanh 1 - y^2, relu6
+// [0 < y < 6], leaky_relu 1 or alpha, hardsigmoid alpha [0 < y < 1], clamp [lo < y < hi]), else x
+// (hardswish, leaky_relu of a negative slope): kernels/ref/activation.hpp's derivative.
+template <ActivationKind kKind>
+inline Vec activation_backward(Vec gy, Vec v, const Activation& a) {
+  if constexpr (kKind == ActivationKind::Relu) return v > 0.0f ? gy : 0.0f;
+  if constexpr (kKind == ActivationKind::Sigmoid) return gy * (v * (1.0f - v));
+  if constexpr (kKind == ActivationKind::Tanh) return gy * (1.0f - v * v);
+  if constexpr (kKind == ActivationKind::Relu6) return v > 0.0f && v < 6.0f ? gy : 0.0f;
+  if constexpr (kKind == ActivationKind::LeakyRelu) return v > 0.0f ? gy : static_cast<float>(a.alpha) * gy;
+  if constexpr (kKind == ActivationKind::HardSigmoid)
+    return v > 0.0f && v < 1.0f ? static_cast<float>(a.alpha) * gy : 0.0f;
+  if constexpr (kKind == ActivationKind::HardSwish)
+    return v < -3.0f ? 0.0f : v <= 3.0f ? gy * (v * (1.0f / 3.0f) + 0.5f) : gy;
+  if constexpr (kKind == ActivationKind::Clamp)
+    return v > static_cast<float>(a.alpha) && v < static_cast<float>(a.beta) ? gy : 0.0f;
 }
 
-// f(kind) with kind as a compile-time constant: f(std::integral_constant<Activation, kind>{}).
+// f(kind) with a's kind as a compile-time constant: f(std::integral_constant<ActivationKind, kind>{}).
 template <class F>
-inline void with_activation(Activation kind, F f) {
-  switch (kind) {
-    case Activation::Relu:
-      return f(std::integral_constant<Activation, Activation::Relu>{});
-    case Activation::Sigmoid:
-      return f(std::integral_constant<Activation, Activation::Sigmoid>{});
-    case Activation::Tanh:
-      return f(std::integral_constant<Activation, Activation::Tanh>{});
-    case Activation::Relu6:
-      return f(std::integral_constant<Activation, Activation::Relu6>{});
+inline void with_activation(const Activation& a, F f) {
+  switch (a.kind) {
+    case ActivationKind::Relu:
+      return f(std::integral_constant<ActivationKind, ActivationKind::Relu>{});
+    case ActivationKind::Sigmoid:
+      return f(std::integral_constant<ActivationKind, ActivationKind::Sigmoid>{});
+    case ActivationKind::Tanh:
+      return f(std::integral_constant<ActivationKind, ActivationKind::Tanh>{});
+    case ActivationKind::Relu6:
+      return f(std::integral_constant<ActivationKind, ActivationKind::Relu6>{});
+    case ActivationKind::LeakyRelu:
+      return f(std::integral_constant<ActivationKind, ActivationKind::LeakyRelu>{});
+    case ActivationKind::HardSigmoid:
+      return f(std::integral_constant<ActivationKind, ActivationKind::HardSigmoid>{});
+    case ActivationKind::HardSwish:
+      return f(std::integral_constant<ActivationKind, ActivationKind::HardSwish>{});
+    case ActivationKind::Clamp:
+      return f(std::integral_constant<ActivationKind, ActivationKind::Clamp>{});
   }
 }
 
@@ -169,19 +193,19 @@ inline void map_row(float* dst, int64_t n, F f, const Src*... src) {
 }
 
 // dst[0, n) = f(src[0, n)); dst may be src.
-template <Activation kKind>
-inline void activate_row(const float* src, float* dst, int64_t n) {
-  map_row(dst, n, [](Vec x) { return activate<kKind>(x); }, src);
+template <ActivationKind kKind>
+inline void activate_row(const Activation& a, const float* src, float* dst, int64_t n) {
+  map_row(dst, n, [&a](Vec x) { return activate<kKind>(x, a); }, src);
 }
 
-inline void activate_row(Activation kind, const float* src, float* dst, int64_t n) {
-  with_activation(kind, [&](auto k) { activate_row<k.value>(src, dst, n); });
+inline void activate_row(const Activation& a, const float* src, float* dst, int64_t n) {
+  with_activation(a, [&](auto k) { activate_row<k.value>(a, src, dst, n); });
 }
 
-// dst[0, n) = gy f'(y) over n floats; dst may be gy.
-template <Activation kKind>
-inline void activation_backward_row(const float* gy, const float* y, float* dst, int64_t n) {
-  map_row(dst, n, [](Vec g, Vec v) { return activation_backward<kKind>(g, v); }, gy, y);
+// dst[0, n) = gy f'(v) over n floats, v as activation_backward's; dst may be gy.
+template <ActivationKind kKind>
+inline void activation_backward_row(const Activation& a, const float* gy, const float* v, float* dst, int64_t n) {
+  map_row(dst, n, [&a](Vec g, Vec u) { return activation_backward<kKind>(g, u, a); }, gy, v);
 }
 
 }  // namespace STRATA_SIMD_NAMESPACE

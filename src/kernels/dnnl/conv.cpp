@@ -67,8 +67,8 @@ std::string key(const ConvGeom& g) {
   Key k;
   k.add(g.x_shape()).add(g.weight_shape());
   for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
-  const std::optional<Activation>& act = g.epilogue.activation;
-  k.add(g.groups).add(g.has_bias).add(g.epilogue.residual).add(act ? 1 + static_cast<int64_t>(*act) : 0);
+  k.add(g.groups).add(g.has_bias).add(g.epilogue.residual);
+  add_to_key(k, g.epilogue.activation);
   return k.add(static_cast<int64_t>(algorithm(g))).str();
 }
 

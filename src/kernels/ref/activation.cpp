@@ -6,11 +6,11 @@
 
 namespace strata {
 
-Tensor ref::activation_grad(Activation kind, const Tensor& gy, const Tensor& y) {
-  Tensor gx = empty(y.shape(), y.dtype(), y.device());
-  const Tensor gyc = gy.contiguous(), yc = y.contiguous();
-  visit_floating(y.dtype(), activation_name(kind), [&]<class T>() {
-    ref::activation_backward<T>(kind, y.numel(), gyc.data<T>(), yc.data<T>(), gx.mutable_data<T>());
+Tensor ref::activation_grad(Activation kind, const Tensor& gy, const Tensor& v) {
+  Tensor gx = empty(v.shape(), v.dtype(), v.device());
+  const Tensor gyc = gy.contiguous(), vc = v.contiguous();
+  visit_floating(v.dtype(), activation_name(kind), [&]<class T>() {
+    ref::activation_backward<T>(kind, v.numel(), gyc.data<T>(), vc.data<T>(), gx.mutable_data<T>());
   });
   return gx;
 }

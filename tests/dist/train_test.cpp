@@ -108,6 +108,7 @@ double largest_state_difference(const std::filesystem::path& a, const std::files
 // each rank's statistics differ by far more (over 1e-3).
 TEST(TrainDist, SyncBatchNormOnTwoRanksEqualsOneProcess) {
   STRATA_REQUIRE_MPI();
+  STRATA_SKIP_UNDER_SANITIZERS();  // the sanitizers see the same code in SyncBatchNorm's worker test
   TempDir dir;
   // 20 steps of the global batch 64, compiled; --sync-bn in one process is the plain batch norm.
   const CommandResult one = run_strata(lenet_bn_args(dir / "one", 64, 20 * 64, "--sync-bn"));

@@ -39,6 +39,7 @@ struct BenchArgs {
   int iters = 10;
   int warmup = 3;
   int threads = 0;
+  double bucket_mb = 25;  // DataParallel's gradient bytes per all-reduce, in MiB
   std::string backend;
   bool json = false, eager = false, profile = false, no_overlap = false;
 };
@@ -107,7 +108,11 @@ void run_bench(const BenchArgs& a) {
   dist::Communicator& comm = dist::world();
   STRATA_CHECK(train || comm.size() == 1, "bench --mode infer runs in one process; under mpirun, bench --mode train");
   std::unique_ptr<dist::DataParallel> dp;
-  if (comm.size() > 1) dp = std::make_unique<dist::DataParallel>(*model, comm, dist::DataParallelOptions{.overlap = !a.no_overlap});
+  if (comm.size() > 1)
+    dp = std::make_unique<dist::DataParallel>(
+        *model, comm,
+        dist::DataParallelOptions{.bucket_bytes = static_cast<std::size_t>(a.bucket_mb * (1 << 20)),
+                                  .overlap = !a.no_overlap});
 
   auto step = [&] {
     if (train) {
@@ -150,6 +155,7 @@ void run_bench(const BenchArgs& a) {
                                 {"ranks", comm.size()},
                                 {"comm_wait_ms", 1e3 * wait_seconds / a.iters},
                                 {"comm_wait_share", wait_seconds / step_seconds},
+                                {"buckets", dp ? dp->num_buckets() : 0},
                                 {"peak_rss_mb", peak_rss_mb()}}
                      .dump()
               << "\n";
@@ -192,6 +198,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--profile", args->profile, "Also print the time of each node of the compiled graph");
   cmd->add_flag("--no-overlap", args->no_overlap,
                 "Under mpirun: start the gradient all-reduces after backward instead of during it");
+  cmd->add_option("--bucket-mb", args->bucket_mb, "Under mpirun: MiB of gradients per all-reduce (default 25)")
+      ->check(CLI::Range(0.01, 4096.0));
   // Under mpirun or srun, one rank of a data-parallel job (job.hpp): rank 0 reports.
   cmd->callback(on_every_rank([args](bool) { run_bench(*args); }));
 }

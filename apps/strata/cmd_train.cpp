@@ -28,7 +28,7 @@ struct TrainArgs {
   int threads = 0, workers = 1;
   uint64_t seed = 0;
   bool nesterov = false, augment = false, normalize = false, no_shuffle = false, overwrite = false, json = false;
-  bool eager = false;
+  bool eager = false, sync_bn = false;
 };
 
 // Finite numbers > 0 (or >= 0); CLI11's own PositiveNumber message prints the whole double range.
@@ -123,6 +123,7 @@ train::TrainConfig new_run_config(const TrainArgs& a, const Options& o) {
   c.shuffle = !a.no_shuffle;
   c.threads = a.threads;
   c.eager = a.eager;
+  c.sync_bn = a.sync_bn;
   c.seed = a.seed;
   c.init = a.init;
   c.out_dir = a.out.empty() ? std::filesystem::path("runs") / c.model : std::filesystem::path(a.out);
@@ -142,8 +143,9 @@ void print_start(const train::Trainer& t) {
       static_cast<long long>(c.batch_size), train::optimizer_name(c.optimizer), c.lr, train::schedule_name(c.schedule),
       backend_name(cpu_backend()), c.eager ? "eager" : "compiled", c.threads);
   if (const dist::Communicator& comm = dist::world(); comm.size() > 1)
-    std::printf("data-parallel over %d ranks (%s): each takes its share of every batch of %lld\n", comm.size(),
-                comm.name().c_str(), static_cast<long long>(c.batch_size));
+    std::printf("data-parallel over %d ranks (%s): each takes its share of every batch of %lld%s\n", comm.size(),
+                comm.name().c_str(), static_cast<long long>(c.batch_size),
+                c.sync_bn ? ", batch norms synchronized over the ranks" : "");
   if (t.completed_epochs() > 0)
     std::printf("resuming after epoch %lld of %lld\n", static_cast<long long>(t.completed_epochs()),
                 static_cast<long long>(c.epochs));
@@ -281,6 +283,9 @@ void add_train_command(CLI::App& app) {
   auto* no_shuffle = cmd->add_flag("--no-shuffle", a->no_shuffle, "Keep the dataset order");
   auto* eager = cmd->add_flag("--eager", a->eager,
                               "Run the model as written, layer by layer, instead of compiled (traced, fused)");
+  auto* sync_bn = cmd->add_flag("--sync-bn", a->sync_bn,
+                                "Under mpirun: batch norms train with the statistics of the whole batch over the "
+                                "ranks, not each rank's shard");
   // Only what this build can run is offered.
   const bool cuda = backend_available(Backend::Cuda), dnnl = backend_available(Backend::Dnnl);
   cmd->add_option("--device", a->device, cuda ? "Device: cpu or cuda" : "Device: cpu (this build has no CUDA backend)")
@@ -293,7 +298,7 @@ void add_train_command(CLI::App& app) {
   for (CLI::Option* o : {dataset, channels, batch, lr,        optimizer,   momentum,   nesterov,  wd,        schedule,
                          warmup,  step,     gamma, resize,    augment,     padding,    normalize, smoothing, clip,
                          seed,    out,      init,  overwrite, limit_train, limit_test, val_split, no_shuffle, eager, num_classes,
-                         train_transforms, eval_transforms})
+                         train_transforms, eval_transforms, sync_bn})
     resume->excludes(o);
   const Options opts{epochs, batch, lr, resize, threads, workers, data};
 

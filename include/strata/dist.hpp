@@ -5,5 +5,6 @@
 
 #include "strata/dist/communicator.hpp"
 #include "strata/dist/data_parallel.hpp"
+#include "strata/dist/sync_batch_norm.hpp"
 
 #pragma GCC visibility pop

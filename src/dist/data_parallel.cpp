@@ -8,6 +8,7 @@
 
 #include "dist/state_broadcast.hpp"
 #include "strata/autograd.hpp"
+#include "strata/dist/sync_batch_norm.hpp"
 #include "strata/error.hpp"
 
 namespace strata::dist {
@@ -51,11 +52,34 @@ struct DataParallel::State {
   DataParallelOptions options;
   std::vector<Slot> slots;
   std::vector<Bucket> buckets;
+  // The synchronized batch norms' groups in the module (convert_sync_batch_norm), which weight
+  // their backward's sums by this rank's gradient weight.
+  std::vector<std::shared_ptr<SyncBatchNorm>> sync_groups;
   std::size_t next_launch = 0;  // buckets before it have their all-reduce started
   float weight = 1.0f;
   double wait_seconds = 0.0;  // of the last finish()
 
   State(nn::Module& m, Communicator& c, DataParallelOptions o) : module(m), comm(c), options(o) {}
+
+  void find_sync_groups() {
+    for (const auto& [name, m] : module.named_modules()) {
+      const auto* bn = dynamic_cast<const nn::BatchNormNd*>(m);
+      auto group = bn ? std::dynamic_pointer_cast<SyncBatchNorm>(bn->sync()) : nullptr;
+      if (!group || std::find(sync_groups.begin(), sync_groups.end(), group) != sync_groups.end()) continue;
+      STRATA_CHECK(&group->communicator() == &comm, "DataParallel: the batch norm '", name,
+                   "' is synchronized over another communicator than DataParallel's");
+      sync_groups.push_back(group);
+    }
+  }
+
+  void set_weight(double w) {
+    STRATA_CHECK(w > 0.0 || sync_groups.empty(),
+                 "DataParallel: gradient weight 0 (a rank without examples), but the model has synchronized batch "
+                 "norms, whose forward and backward every rank must run; give every rank at least one example of "
+                 "each batch");
+    weight = static_cast<float>(w);
+    for (const auto& group : sync_groups) group->set_gradient_weight(w);
+  }
 
   // Buckets of about options.bucket_bytes over the parameters in reverse registration order.
   void make_buckets() {
@@ -135,7 +159,8 @@ DataParallel::DataParallel(nn::Module& module, Communicator& comm, DataParallelO
     : s_(std::make_unique<State>(module, comm, options)) {
   State& s = *s_;
   STRATA_CHECK(options.bucket_bytes > 0, "DataParallel: bucket_bytes must be positive");
-  s.weight = 1.0f / static_cast<float>(comm.size());
+  s.find_sync_groups();
+  s.set_weight(1.0 / static_cast<double>(comm.size()));
   check_same_tensors(comm, "DataParallel", module.state_dict());
   for (const auto& [name, p] : module.named_parameters()) {
     if (!p.requires_grad()) continue;
@@ -167,7 +192,7 @@ void DataParallel::set_gradient_weight(double weight) {
   STRATA_CHECK(std::none_of(s_->slots.begin(), s_->slots.end(), [](const State::Slot& slot) { return slot.ready; }),
                "DataParallel: set_gradient_weight between a backward and finish_gradients(); set it before the "
                "backward");
-  s_->weight = static_cast<float>(weight);
+  s_->set_weight(weight);
 }
 
 double DataParallel::gradient_weight() const { return s_->weight; }

@@ -178,6 +178,10 @@ class Installed {
 
 bool tracing() { return current != nullptr; }
 
+void run_eagerly(const std::string& why) {
+  if (current != nullptr) current->mark_opaque(why);
+}
+
 OpTrace::OpTrace() : active_(current != nullptr) {
   if (!active_) return;
   recording_ = current->depth == 0;

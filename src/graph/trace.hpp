@@ -28,6 +28,12 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // Whether a trace is running on this thread.
 bool tracing();
 
+// Makes the innermost module call being traced run eagerly (one Call node), for a forward the
+// graph must not replay: one that calls collectives over the ranks of a job, which every run must
+// do for real, and tracing must not do (ranks trace at different times). `why` is the Call node's
+// note. Outside a trace, or outside a module call, nothing happens.
+void run_eagerly(const std::string& why);
+
 // The extent of one traceable op (put one at the top of the op's function).
 class OpTrace {
  public:

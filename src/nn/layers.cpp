@@ -199,6 +199,7 @@ Tensor BatchNormNd::forward(const Tensor& x) {
                  input_ndim_ == 4 ? "(N, C, H, W)" : "(N, C, D, H, W)", ", got ", x.shape());
   }
   if (is_training()) num_batches_tracked.add_(1.0);
+  if (is_training() && sync_) return sync_->forward(*this, x);
   return batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum_, eps_);
 }
 
@@ -206,6 +207,7 @@ std::string BatchNormNd::extra_repr() const {
   std::ostringstream s;
   s << num_features_ << ", eps=" << py_float(eps_) << ", momentum=" << py_float(momentum_)
     << ", affine=True, track_running_stats=True";
+  if (sync_) s << ", " << sync_->describe();
   return s.str();
 }
 

@@ -174,6 +174,7 @@ std::string config_to_json(const TrainConfig& c) {
       {"workers", c.workers},
       {"threads", c.threads},
       {"eager", c.eager},
+      {"sync_bn", c.sync_bn},
       // A string: JSON numbers above 2^53 lose digits in many readers.
       {"seed", std::to_string(c.seed)},
       {"init", c.init.string()},
@@ -269,6 +270,7 @@ TrainConfig config_from_json(std::string_view text) {
   r.get("workers", c.workers);
   r.get("threads", c.threads);
   r.get("eager", c.eager);
+  r.get("sync_bn", c.sync_bn);
   r.get("seed", seed);
   r.get("init", init);
   r.get("num_classes", c.num_classes);

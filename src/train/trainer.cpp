@@ -138,17 +138,28 @@ struct Trainer::State {
     else
       model = build ? build(options) : models::build(config.model, options);
     STRATA_CHECK(model, "Trainer: the model builder returned no model");
+    const bool sync_bn = config.sync_bn && comm->size() > 1;
+    if (sync_bn) {
+      STRATA_CHECK(config.batch_size >= comm->size(), "train: --sync-bn needs an example of every batch on every rank "
+                   "(synchronized batch norms are collectives), but a batch of ", config.batch_size, " leaves ",
+                   comm->size() - config.batch_size, " of the ", comm->size(), " ranks none; use --batch-size ",
+                   comm->size(), " or more");
+      dist::convert_sync_batch_norm(*model, *comm);
+    }
     if (!config.eager) model->hybridize();
 
     // A final batch that would give a rank a single example is dropped: batch normalization needs
-    // two (in one process: a final batch of one example).
+    // two (in one process: a final batch of one example). Synchronized over the ranks, it needs
+    // two in all and one on each rank (its collectives).
     const int64_t train_size = config.limit_train > 0 ? std::min(config.limit_train, train.size()) : train.size();
     const int64_t last_batch = train_size % config.batch_size;
+    const int64_t fewest_last_batch = std::max<int64_t>(2, (sync_bn ? 1 : 2) * comm->size());
     train_loader = std::make_unique<data::DataLoader>(
         data.train, data::DataLoaderOptions{.batch_size = config.batch_size,
                                             .shuffle = config.shuffle,
                                             .seed = config.seed,
-                                            .drop_last = train_size > 1 && last_batch > 0 && last_batch < 2 * comm->size(),
+                                            .drop_last =
+                                                train_size > 1 && last_batch > 0 && last_batch < fewest_last_batch,
                                             .limit = config.limit_train,
                                             .image_transforms = make_image_transforms(config, true),
                                             .transform = make_transform(config, true),

@@ -2,6 +2,8 @@
 // batches, resumes exactly, and fails fast and clearly.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "dist/dist_util.hpp"
 #include "strata/io.hpp"
 
@@ -75,6 +77,78 @@ TEST(TrainDist, ThreeRanksSplitUnevenBatchesExactly) {
   const CommandResult three = run_command(mpirun() + ranks_of_strata(3, lenet_args(dir / "three", 100, 850)));
   ASSERT_EQ(three.exit_code, 0) << three.output;
   expect_weights_close(dir / "three" / "model.safetensors", dir / "one" / "model.safetensors", 1e-5);
+}
+
+// lenet-bn on the first `train` Fashion-MNIST images: one epoch of the global batch `batch`, one
+// thread per process, `extra` options appended.
+std::string lenet_bn_args(const std::filesystem::path& out, int64_t batch, int64_t train, const std::string& extra) {
+  return "train lenet-bn " + kFashion + " --epochs 1 --batch-size " + std::to_string(batch) + " --limit-train " +
+         std::to_string(train) + " --limit-test 100 --threads 1 --out '" + out.string() + "' " + extra;
+}
+
+// The largest difference between the tensors of the weights files at a and b (weights and
+// running statistics), each relative to the larger of its largest value in b and 0.01. The floor
+// serves the biases just before a batch norm: their gradient is 0 in exact arithmetic, so their
+// values stay at rounding noise (about 1e-7) that no two runs share.
+double largest_state_difference(const std::filesystem::path& a, const std::filesystem::path& b) {
+  const io::TensorFile x = io::load_safetensors(a), y = io::load_safetensors(b);
+  EXPECT_EQ(x.tensors.size(), y.tensors.size());
+  double largest = 0;
+  for (const auto& [name, t] : x.tensors) {
+    if (t.dtype() != DType::F32) continue;  // num_batches_tracked: the same count of steps
+    const Tensor want = y.at(name);
+    largest = std::max(largest, max_abs(t - want) / std::max(max_abs(want), 0.01));
+  }
+  return largest;
+}
+
+// With --sync-bn a job trains as one process does. Not bit for bit: the job sums the statistics
+// in another order and in double, and over 20 steps the rounding grows to about 2e-5 relative,
+// as between one process's reference and oneDNN kernels (3e-5 on this run); without --sync-bn
+// each rank's statistics differ by far more (over 1e-3).
+TEST(TrainDist, SyncBatchNormOnTwoRanksEqualsOneProcess) {
+  STRATA_REQUIRE_MPI();
+  STRATA_SKIP_UNDER_SANITIZERS();  // the sanitizers see the same code in SyncBatchNorm's worker test
+  TempDir dir;
+  // 20 steps of the global batch 64, compiled; --sync-bn in one process is the plain batch norm.
+  const CommandResult one = run_strata(lenet_bn_args(dir / "one", 64, 20 * 64, "--sync-bn"));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const CommandResult job =
+      run_command(mpirun() + ranks_of_strata(2, lenet_bn_args(dir / "job", 64, 20 * 64, "--sync-bn")));
+  ASSERT_EQ(job.exit_code, 0) << job.output;
+  EXPECT_NE(job.output.find("batch norms synchronized over the ranks"), std::string::npos) << job.output;
+  EXPECT_NE(read_text(dir / "job" / "config.json").find("\"sync_bn\": true"), std::string::npos);
+  EXPECT_LT(largest_state_difference(dir / "job" / "model.safetensors", dir / "one" / "model.safetensors"), 1e-4);
+  const CommandResult shards =
+      run_command(mpirun() + ranks_of_strata(2, lenet_bn_args(dir / "shards", 64, 20 * 64, "")));
+  ASSERT_EQ(shards.exit_code, 0) << shards.output;
+  EXPECT_GT(largest_state_difference(dir / "shards" / "model.safetensors", dir / "one" / "model.safetensors"), 1e-3);
+}
+
+TEST(TrainDist, SyncBatchNormOnThreeRanksSplitsUnevenBatchesExactly) {
+  STRATA_REQUIRE_MPI();
+  STRATA_SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  // Batches of 100 over 3 ranks (34, 33, 33) and a last batch of 50 (17, 17, 16), eager.
+  const std::string options = "--sync-bn --eager";
+  const CommandResult one = run_strata(lenet_bn_args(dir / "one", 100, 850, options));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const CommandResult job = run_command(mpirun() + ranks_of_strata(3, lenet_bn_args(dir / "job", 100, 850, options)));
+  ASSERT_EQ(job.exit_code, 0) << job.output;
+  EXPECT_LT(largest_state_difference(dir / "job" / "model.safetensors", dir / "one" / "model.safetensors"), 1e-4);
+}
+
+TEST(TrainDist, SyncBatchNormRefusesABatchSmallerThanTheRanks) {
+  STRATA_REQUIRE_MPI();
+  STRATA_SKIP_UNDER_SANITIZERS();
+  TempDir dir;
+  const CommandResult r = run_command(mpirun(60) + ranks_of_strata(3, lenet_bn_args(dir / "run", 2, 64, "--sync-bn")));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
+  EXPECT_NE(r.output.find("--sync-bn needs an example of every batch on every rank (synchronized batch norms are "
+                          "collectives), but a batch of 2 leaves 1 of the 3 ranks none; use --batch-size 3 or more"),
+            std::string::npos)
+      << r.output;
 }
 
 TEST(TrainDist, ResumeEqualsAnUninterruptedRun) {

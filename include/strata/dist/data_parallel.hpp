@@ -61,7 +61,9 @@ class DataParallel {
   // 1 / size: the mean over equal shards, when each rank's loss is the mean over its shard).
   // With unequal shards, n_local / n_global (this rank's examples over the global batch's) makes
   // the result the gradient of the mean loss over the global batch, exactly the gradient one
-  // process computes on the whole batch. 0 for a rank with no examples (which runs no backward).
+  // process computes on the whole batch. 0 for a rank with no examples (which runs no backward),
+  // which a model with synchronized batch norms (convert_sync_batch_norm) refuses: every rank must
+  // run their collectives. Synchronized batch norms weight their backward by it too.
   void set_gradient_weight(double weight);
   double gradient_weight() const;
 

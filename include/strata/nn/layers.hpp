@@ -128,6 +128,20 @@ class AdaptiveAvgPool3d : public AdaptiveAvgPoolNd {
   explicit AdaptiveAvgPool3d(Dims output_size) : AdaptiveAvgPoolNd("AdaptiveAvgPool3d", 3, output_size) {}
 };
 
+class BatchNormNd;
+
+// Batch statistics that span more than this process's batch: in training, a batch norm with a
+// BatchNormSync normalises its input through it instead of by its own batch's statistics
+// (dist::SyncBatchNorm: over the batches of every rank of a data-parallel job).
+class BatchNormSync {
+ public:
+  virtual ~BatchNormSync() = default;
+  // The training-mode output of `layer` for its input x (the running statistics updated).
+  virtual Tensor forward(BatchNormNd& layer, const Tensor& x) = 0;
+  // For the layer's printout: "sync over 2 ranks".
+  virtual std::string describe() const = 0;
+};
+
 // Batch normalization; BatchNorm1d takes (N,C) or (N,C,L), 2d (N,C,H,W), 3d (N,C,D,H,W).
 // Parameters weight (C) = 1, bias (C) = 0; buffers running_mean (C) = 0, running_var (C) = 1,
 // num_batches_tracked (i64 scalar), as PyTorch.
@@ -140,12 +154,17 @@ class BatchNormNd : public Module {
   int64_t num_features() const { return num_features_; }
   double eps() const { return eps_; }
   double momentum() const { return momentum_; }
+  // Training with statistics over more than this process's batch (dist::convert_sync_batch_norm
+  // sets it; null, the default: this batch alone). Evaluation always uses the running statistics.
+  void set_sync(std::shared_ptr<BatchNormSync> sync) { sync_ = std::move(sync); }
+  const std::shared_ptr<BatchNormSync>& sync() const { return sync_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
   int input_ndim_;  // 0 for BatchNorm1d (accepts 2-D or 3-D)
   int64_t num_features_;
   double eps_, momentum_;
+  std::shared_ptr<BatchNormSync> sync_;
 };
 class BatchNorm1d : public BatchNormNd {
  public:

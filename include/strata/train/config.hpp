@@ -98,6 +98,10 @@ struct TrainConfig {
   // graph traced, batch norms folded for evaluation, epilogues fused). The same results up to
   // rounding; part of the config because rounding is part of an exact resume.
   bool eager = false;
+  // In a data-parallel job, batch norms train with the statistics of the whole global batch
+  // (dist::convert_sync_batch_norm) instead of each rank's shard: the job then computes what one
+  // process does. In one process it changes nothing.
+  bool sync_bn = false;
   uint64_t seed = 0;              // weights, data order, augmentation and dropout
   // Start from these weights (safetensors) instead of Xavier init; or from an ONNX model (.onnx):
   // its architecture and weights, fine-tuned (onnx::load; `model` then only names the run).

@@ -5,6 +5,9 @@
 //   data-parallel MODE     DataParallel's gradients equal one process's on the whole batch, over
 //                          uneven shards, an empty shard and small buckets; MODE eager|compiled
 //   buffers                after finish_gradients every rank holds rank 0's batch norm statistics
+//   sync-batch-norm MODE MODEL  with synchronized batch norms, gradients and running statistics
+//                          equal one process's on the whole batch, over uneven shards; MODE
+//                          eager|compiled, MODEL lenet-bn or resnet18 (on 28x28 images)
 //   model-mismatch         DataParallel refuses ranks with different models
 //   abort                  rank 1 aborts while rank 0 waits in a barrier
 #include <chrono>
@@ -123,6 +126,90 @@ void data_parallel(dist::Communicator& comm, bool compiled) {
   }
 }
 
+// The largest |value| of t.
+double largest_magnitude(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector<double>()) m = std::max(m, std::abs(v));
+  return m;
+}
+
+// The largest difference between a and b relative to b's largest magnitude.
+double relative_difference(const Tensor& a, const Tensor& b) {
+  const std::vector<double> got = a.to_vector<double>(), want = b.to_vector<double>();
+  double err = 0, scale = 1e-12;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    err = std::max(err, std::abs(got[i] - want[i]));
+    scale = std::max(scale, std::abs(want[i]));
+  }
+  return err / scale;
+}
+
+// `model_name` (lenet-bn: batch norms after convolutions and after linear layers; resnet18)
+// with synchronized batch norms: each rank's shard of a batch, its gradient weight n_r / B,
+// against one process on the whole batch with plain batch norms: the summed gradients and every
+// rank's running statistics.
+void sync_batch_norm(dist::Communicator& comm, bool compiled, const std::string& model_name) {
+  const int r = comm.rank(), n = comm.size();
+  manual_seed(100);
+  auto reference = models::build(model_name);
+  models::init_book(*reference);
+  manual_seed(100 + static_cast<uint64_t>(r));  // different weights on each rank until the broadcast
+  auto model = models::build(model_name);
+  models::init_book(*model);
+  if (compiled) {
+    model->hybridize();
+    reference->hybridize();
+  }
+  expect(dist::convert_sync_batch_norm(*model, comm) != nullptr, r, model_name + " has batch norms to convert");
+  dist::DataParallel dp(*model, comm);
+  // Batches of 10 (5+5 on 2 ranks, 4+3+3 on 3) and 7 (4+3, 3+2+2): every rank at least one example.
+  for (int64_t global : {10, 7, 10}) {
+    Generator gen(static_cast<uint64_t>(global) * 11);
+    const Tensor x = uniform({global, 1, 28, 28}, 0, 1, gen);
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < global; ++i) labels.push_back((i * 7) % 10);
+    const Tensor y = from_data(labels);
+    reference->zero_grad();
+    cross_entropy((*reference)(x), y).backward();
+    const int64_t part = global / n, extra = global % n;
+    const int64_t begin = r * part + std::min<int64_t>(r, extra), count = part + (r < extra ? 1 : 0);
+    model->zero_grad();
+    dp.set_gradient_weight(static_cast<double>(count) / static_cast<double>(global));
+    cross_entropy((*model)(x.slice(0, begin, begin + count).contiguous()), y.slice(0, begin, begin + count).contiguous())
+        .backward();
+    dp.finish_gradients();
+    nn::NamedTensors want = reference->named_parameters(), got = model->named_parameters();
+    // A bias just before a batch norm has the gradient 0 in exact arithmetic (the normalisation
+    // removes any shift): rounding noise in both runs, checked to be as small in the job.
+    double largest = 0;
+    for (const auto& [name, p] : want) largest = std::max(largest, largest_magnitude(p.grad()));
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      const double scale = largest_magnitude(want[k].second.grad());
+      const std::string what = "batch " + std::to_string(global) + ", gradient of " + got[k].first;
+      if (scale < 1e-5 * largest) {
+        const double noise = largest_magnitude(got[k].second.grad());
+        expect(noise < 1e-5 * largest, r, what + ": " + std::to_string(noise) + " where one process has about 0");
+        continue;
+      }
+      const double err = relative_difference(got[k].second.grad(), want[k].second.grad());
+      expect(err < 1e-5, r, what + ": relative error " + std::to_string(err));
+    }
+    const nn::NamedTensors want_buffers = reference->named_buffers(), got_buffers = model->named_buffers();
+    for (std::size_t k = 0; k < got_buffers.size(); ++k) {
+      if (got_buffers[k].second.dtype() != DType::F32) continue;  // num_batches_tracked
+      const double err = relative_difference(got_buffers[k].second, want_buffers[k].second);
+      expect(err < 1e-5, r, "batch " + std::to_string(global) + ", " + got_buffers[k].first + ": relative error " +
+                                std::to_string(err));
+    }
+    // The same step on both, so that the next batch starts from equal weights again.
+    NoGradGuard no_grad;
+    for (std::size_t k = 0; k < got.size(); ++k) {
+      got[k].second.add_(got[k].second.grad(), -0.1);
+      want[k].second.add_(want[k].second.grad(), -0.1);
+    }
+  }
+}
+
 // Each rank's forward on its own data moves its running statistics; finish_gradients() leaves
 // rank 0's everywhere.
 void buffers(dist::Communicator& comm) {
@@ -163,6 +250,8 @@ int main(int argc, char** argv) {
     progress(comm);
   } else if (what == "data-parallel" && argc > 2) {
     data_parallel(comm, std::strcmp(argv[2], "compiled") == 0);
+  } else if (what == "sync-batch-norm" && argc > 3) {
+    sync_batch_norm(comm, std::strcmp(argv[2], "compiled") == 0, argv[3]);
   } else if (what == "buffers") {
     buffers(comm);
   } else if (what == "model-mismatch") {
@@ -171,7 +260,9 @@ int main(int argc, char** argv) {
     if (comm.rank() == 1) comm.abort("the test asked rank 1 to fail", 3);
     comm.barrier();  // never completes: rank 1 ends the job
   } else {
-    std::printf("usage: dist_worker collectives|progress|data-parallel eager|compiled|buffers|model-mismatch|abort\n");
+    std::printf(
+        "usage: dist_worker collectives|progress|data-parallel eager|compiled|sync-batch-norm eager|compiled MODEL|"
+        "buffers|model-mismatch|abort\n");
     return 2;
   }
   if (failures == 0) std::printf("rank %d: ok\n", comm.rank());

@@ -132,9 +132,9 @@ TEST(SyncBatchNorm, DataParallelRefusesARankWithoutExamples) {
 }
 
 // Runs the worker's sync-batch-norm check on `ranks` ranks in `mode`; expects every rank to say ok.
-void expect_sync_worker_ok(int ranks, const std::string& mode) {
+void expect_sync_worker_ok(int ranks, const std::string& mode, const std::string& model = "lenet-bn") {
   const CommandResult r = run_command(mpirun() + "-np " + std::to_string(ranks) + " '" + STRATA_DIST_WORKER +
-                                     "' sync-batch-norm " + mode + " lenet-bn");
+                                     "' sync-batch-norm " + mode + " " + model);
   EXPECT_EQ(r.exit_code, 0) << r.output;
   for (int rank = 0; rank < ranks; ++rank)
     EXPECT_NE(r.output.find("rank " + std::to_string(rank) + ": ok"), std::string::npos) << r.output;
@@ -146,6 +146,12 @@ TEST(SyncBatchNorm, GradientsAndRunningStatisticsEqualOneProcessOnTwoAndThreeRan
   expect_sync_worker_ok(3, "eager");
   expect_sync_worker_ok(2, "compiled");
   expect_sync_worker_ok(3, "compiled");
+}
+
+TEST(SyncBatchNorm, ResNet18GradientsAndRunningStatisticsEqualOneProcessOnTwoAndThreeRanks) {
+  STRATA_REQUIRE_MPI();
+  expect_sync_worker_ok(2, "compiled", "resnet18");
+  expect_sync_worker_ok(3, "eager", "resnet18");
 }
 
 }  // namespace

@@ -168,7 +168,9 @@ void sync_batch_norm(dist::Communicator& comm, bool compiled, const std::string&
   // gradients two SGD steps later (two backends of one process differ as much).
   const bool resnet = model_name == "resnet18";
   const std::vector<int64_t> batches = resnet ? std::vector<int64_t>{10} : std::vector<int64_t>{10, 7, 10};
-  const double tolerance = resnet ? 1e-4 : 1e-5;
+  // lenet-bn's three steps round to under 1e-5 apart in Release and 1.3e-5 in the sanitizer build
+  // (at -O1); weighting the shards wrongly is off by 0.5.
+  const double tolerance = resnet ? 1e-4 : 5e-5;
   for (int64_t global : batches) {
     Generator gen(static_cast<uint64_t>(global) * 11);
     const Tensor x = uniform({global, 1, 28, 28}, 0, 1, gen);

@@ -18,6 +18,13 @@ namespace strata::test {
     if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun is not on PATH"; \
   } while (0)
 
+// Skips a test in the sanitizer build whose code other, shorter tests there already run (CI's time).
+#ifdef STRATA_SANITIZE
+#define STRATA_SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "runs in the normal build (CI time)"
+#else
+#define STRATA_SKIP_UNDER_SANITIZERS() static_cast<void>(0)
+#endif
+
 // The start of an mpirun command line: root allowed (CI runs as root), more ranks than cores,
 // no binding (tests run side by side), shared memory without the single-copy mechanism that
 // containers often forbid, and `timeout` so that a hung job fails the test instead of CTest's

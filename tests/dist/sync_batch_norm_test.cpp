@@ -150,6 +150,7 @@ TEST(SyncBatchNorm, GradientsAndRunningStatisticsEqualOneProcessOnTwoAndThreeRan
 
 TEST(SyncBatchNorm, ResNet18GradientsAndRunningStatisticsEqualOneProcessOnTwoAndThreeRanks) {
   STRATA_REQUIRE_MPI();
+  STRATA_SKIP_UNDER_SANITIZERS();  // a minute there; the same code as lenet-bn's test above
   expect_sync_worker_ok(2, "compiled", "resnet18");
   expect_sync_worker_ok(3, "eager", "resnet18");
 }

@@ -42,12 +42,8 @@ std::string lenet_args(const std::filesystem::path& out, int64_t batch, int64_t 
 }
 
 // Under the sanitizers only the first and the failing-rank jobs run: the others drive the same
-// code through more mpirun jobs of several training runs each (minutes under ASan, for CI's time).
-#ifdef STRATA_SANITIZE
-#define STRATA_SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "runs in the normal build (CI time)"
-#else
-#define STRATA_SKIP_UNDER_SANITIZERS() static_cast<void>(0)
-#endif
+// code through more mpirun jobs of several training runs each (minutes under ASan, for CI's time;
+// STRATA_SKIP_UNDER_SANITIZERS, dist_util.hpp).
 
 TEST(TrainDist, TwoRanksEqualOneProcessOnTheSameGlobalBatches) {
   STRATA_REQUIRE_MPI();

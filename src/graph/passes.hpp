@@ -15,8 +15,8 @@ struct OptimizeOptions {
   bool inference = false;
 };
 
-// Runs the passes below in order: remove_dropout, fold_batch_norm (inference), fuse_epilogues,
-// eliminate_dead_code.
+// Runs the passes below in order: remove_dropout, fold_batch_norm and fuse_hard_swish
+// (inference), fuse_epilogues, eliminate_dead_code.
 void optimize(Graph& graph, const OptimizeOptions& options);
 
 // Dropout in evaluation mode (or with p = 0) is the identity: its uses read its input instead.
@@ -27,6 +27,12 @@ int remove_dropout(Graph& graph);
 // runs once and again only when a parameter or statistic changes). The batch norm's epilogue
 // moves to the convolution.
 int fold_batch_norm(Graph& graph);
+
+// x * hardsigmoid(x) with PyTorch's hard-sigmoid (alpha 1/6, beta 1/2; how PyTorch's exporter
+// writes hard-swish below opset 14), where the hard-sigmoid has no other reader: one HardSwish
+// activation, which fuse_epilogues can then move into the convolution before it. Inference only:
+// at x = -3 and 3 the two pick different gradients (-0.5 and 0, 1.5 and 1).
+int fuse_hard_swish(Graph& graph);
 
 // Moves the op after a Conv, BatchNorm or Add into its epilogue when it is that value's only
 // reader: an Add of a same-shaped tensor (the residual; Conv and BatchNorm), then an Activation,

@@ -191,6 +191,52 @@ TEST(FuseEpilogues, LeavesSharedValuesAndBroadcastsAlone) {
   EXPECT_EQ(after.op_name(test::node_of(after, OpKind::Add)), "add+tanh");
 }
 
+// x * gate(x), as PyTorch's exporter writes hard-swish below opset 14 (gate = hardsigmoid).
+class Gated : public Module {
+ public:
+  explicit Gated(double alpha) : Module("Gated"), alpha_(alpha) {}
+  Tensor forward(const Tensor& x) override { return x * hardsigmoid(x, alpha_, 0.5); }
+
+ private:
+  double alpha_;
+};
+
+// x * gate + gate: the gate has another reader.
+class SharedGate : public Module {
+ public:
+  SharedGate() : Module("SharedGate") {}
+  Tensor forward(const Tensor& x) override {
+    const Tensor gate = hardsigmoid(x);
+    return x * gate + gate;
+  }
+};
+
+TEST(FuseHardSwish, MultiplyByItsHardSigmoidIsHardSwish) {
+  // PyTorch's gate after a convolution fuses; another slope stays two ops.
+  Sequential net{std::make_shared<Conv2d>(3, 8, 3, ConvOptions{.padding = 1}), std::make_shared<Gated>(1.0 / 6.0),
+                 std::make_shared<Conv2d>(8, 4, 1), std::make_shared<Gated>(0.2)};
+  net.eval();
+  const graph::Graph before = test::trace_of(net, {2, 3, 6, 5});
+  ASSERT_EQ(test::count_ops(before, OpKind::Binary), 2) << before.str();
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_EQ(graph::fuse_hard_swish(g), 1); }, {2, 3, 6, 5}, 1e-6,
+                  &after);
+  EXPECT_EQ(test::count_ops(after, OpKind::Binary), 1) << after.str();
+  EXPECT_EQ(test::count_ops(after, OpKind::Activation), 2) << after.str();  // hard-swish, the other gate
+  EXPECT_EQ(test::node_of(after, OpKind::Activation).get<graph::ActivationAttrs>().kind.kind,
+            ActivationKind::HardSwish);
+  // Then the whole inference pipeline: the hard-swish goes into the first convolution.
+  graph::Graph optimized = before;
+  graph::optimize(optimized, {.inference = true});
+  EXPECT_EQ(test::node_of(optimized, OpKind::Conv).epilogue.activation, Activation(Activation::HardSwish))
+      << optimized.str();
+
+  // A gate read elsewhere too stays.
+  SharedGate shared;
+  graph::Graph kept = test::trace_of(shared, {2, 3});
+  EXPECT_EQ(graph::fuse_hard_swish(kept), 0) << kept.str();
+}
+
 TEST(EliminateDeadCode, DropsUnreadPureNodesOnly) {
   struct Unused : Module {
     std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(3, 4));

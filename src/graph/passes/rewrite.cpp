@@ -43,7 +43,10 @@ void sort_nodes(Graph& graph) {
 
 void optimize(Graph& graph, const OptimizeOptions& options) {
   remove_dropout(graph);
-  if (options.inference) fold_batch_norm(graph);
+  if (options.inference) {
+    fold_batch_norm(graph);
+    fuse_hard_swish(graph);
+  }
   fuse_epilogues(graph);
   eliminate_dead_code(graph);
 }

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "relative_error.hpp"
 #include "strata/strata.hpp"
 
 using namespace strata;
@@ -133,17 +134,6 @@ double largest_magnitude(const Tensor& t) {
   return m;
 }
 
-// The largest difference between a and b relative to b's largest magnitude.
-double relative_difference(const Tensor& a, const Tensor& b) {
-  const std::vector<double> got = a.to_vector<double>(), want = b.to_vector<double>();
-  double err = 0, scale = 1e-12;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    err = std::max(err, std::abs(got[i] - want[i]));
-    scale = std::max(scale, std::abs(want[i]));
-  }
-  return err / scale;
-}
-
 // `model_name` (lenet-bn: batch norms after convolutions and after linear layers; resnet18)
 // with synchronized batch norms: each rank's shard of a batch, its gradient weight n_r / B,
 // against one process on the whole batch with plain batch norms: the summed gradients and every
@@ -199,13 +189,13 @@ void sync_batch_norm(dist::Communicator& comm, bool compiled, const std::string&
         expect(noise < 1e-5 * largest, r, what + ": " + std::to_string(noise) + " where one process has about 0");
         continue;
       }
-      const double err = relative_difference(got[k].second.grad(), want[k].second.grad());
+      const double err = bench::max_relative_error(got[k].second.grad(), want[k].second.grad());
       expect(err < tolerance, r, what + ": relative error " + std::to_string(err));
     }
     const nn::NamedTensors want_buffers = reference->named_buffers(), got_buffers = model->named_buffers();
     for (std::size_t k = 0; k < got_buffers.size(); ++k) {
       if (got_buffers[k].second.dtype() != DType::F32) continue;  // num_batches_tracked
-      const double err = relative_difference(got_buffers[k].second, want_buffers[k].second);
+      const double err = bench::max_relative_error(got_buffers[k].second, want_buffers[k].second);
       expect(err < tolerance, r, "batch " + std::to_string(global) + ", " + got_buffers[k].first + ": relative error " +
                                 std::to_string(err));
     }

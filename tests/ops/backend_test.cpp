@@ -117,6 +117,8 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
       {"pointwise_stride2", {1, 512, 6, 6}, {512, 512, 1, 1}, {.stride = 2}, true, false, true},
       {"five_by_five_64_positions", {4, 64, 4, 4}, {176, 64, 5, 5}, {.padding = 2}, true, false, false},
       {"odd_map_plain_input", {1, 240, 5, 3}, {128, 240, 3, 3}, {.padding = {0, 1}}, false, false, false},
+      // 49 rows in tiles of 13 + 12 + 12 + 12; 9 panels of 16 output channels: a thread's odd one.
+      {"seven_by_seven", {1, 256, 7, 7}, {144, 256, 3, 3}, {.padding = 1}, true, true, true},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.name);

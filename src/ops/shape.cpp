@@ -278,9 +278,15 @@ void copy_runs(const Tensor& dst, int64_t dst_stride, int64_t dst_at, const Tens
   const std::size_t bytes = dtype_size(src.dtype());
   const char* from = static_cast<const char*>(src.raw_data());
   char* to = static_cast<char*>(dst.mutable_raw_data());
-#pragma omp parallel for schedule(static) if (n * count > 65536)
+  // Each run in pieces of 16 KB or more, so that one image's runs (batch 1) use every thread.
+  const int64_t pieces = std::clamp<int64_t>(count * static_cast<int64_t>(bytes) / 16384, 1, 64);
+#pragma omp parallel for collapse(2) schedule(static) if (n * count > 65536)
   for (int64_t i = 0; i < n; ++i)
-    std::memcpy(to + (i * dst_stride + dst_at) * bytes, from + (i * src_stride + src_at) * bytes, count * bytes);
+    for (int64_t p = 0; p < pieces; ++p) {
+      const int64_t begin = count * p / pieces, end = count * (p + 1) / pieces;
+      std::memcpy(to + (i * dst_stride + dst_at + begin) * bytes, from + (i * src_stride + src_at + begin) * bytes,
+                  (end - begin) * bytes);
+    }
 }
 
 // Channels [start, start + size) of a Blocked16 tensor, start and size multiples of 16: Blocked16.

@@ -595,19 +595,25 @@ TEST(ActivationBackends, FusedAddAgrees) {
 // Concatenation along channels: of blocked tensors whose channels are multiples of 16 it stays
 // blocked (the gradient split back in blocks); of a mix or of other channel counts it is plain.
 TEST(CatBackends, BlockedChannelsStayBlockedAndAgree) {
-  for (int layouts = 0; layouts < 4; ++layouts)
-    for (const int64_t c : {16, 8}) {
-      SCOPED_TRACE(::testing::Message() << "layouts " << layouts << " channels " << c);
-      expect_backends_agree(
-          [&](const std::vector<Tensor>& in) {
-            const Tensor a = layouts & 1 && c == 16 ? to_layout(in[0], Layout::Blocked16) : in[0];
-            const Tensor b = layouts & 2 ? to_layout(in[1], Layout::Blocked16) : in[1];
-            const Tensor y = cat({a, b, in[2]}, 1);
-            EXPECT_EQ(y.layout() == Layout::Blocked16, c == 16 && (layouts & 1 || layouts & 2)) << "layout of the result";
-            return y * 1.0;
-          },
-          {rnd({2, c, 3, 5}, 1), rnd({2, 32, 3, 5}, 2), rnd({2, 16, 3, 5}, 3)});
-    }
+  // Small maps, and one image of large ones (each tensor's run copied in pieces by the threads).
+  for (const Shape& nhw : {Shape{2, 3, 5}, Shape{1, 40, 45}})
+    for (int layouts = 0; layouts < 4; ++layouts)
+      for (const int64_t c : {16, 8}) {
+        SCOPED_TRACE(::testing::Message() << "maps " << nhw << " layouts " << layouts << " channels " << c);
+        const auto shape = [&](int64_t channels) { return Shape{nhw[0], channels, nhw[1], nhw[2]}; };
+        expect_backends_agree(
+            [&](const std::vector<Tensor>& in) {
+              const Tensor a = layouts & 1 && c == 16 ? to_layout(in[0], Layout::Blocked16) : in[0];
+              const Tensor b = layouts & 2 ? to_layout(in[1], Layout::Blocked16) : in[1];
+              const Tensor y = cat({a, b, in[2]}, 1);
+              EXPECT_EQ(y.layout() == Layout::Blocked16, c == 16 && (layouts & 1 || layouts & 2))
+                  << "layout of the result";
+              // The blocked copy moves every value: equal to the concatenation of the plain inputs.
+              expect_close(y.contiguous(), cat({in[0].detach(), in[1].detach(), in[2].detach()}, 1), 0.0);
+              return y * 1.0;
+            },
+            {rnd(shape(c), 1), rnd(shape(32), 2), rnd(shape(16), 3)});
+      }
 }
 
 TEST(LinearBackends, Agree) {

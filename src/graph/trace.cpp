@@ -39,6 +39,7 @@ class Tracer {
   Graph graph;
   int depth = 0;  // ops entered and not left
   std::vector<Scope> scopes;
+  std::string label, label_type;  // NodeLabel's, while one lives
 
   Tracer(const NamedTensors& parameters, const NamedTensors& buffers) : ids_before_(Storage::ids_issued()) {
     for (const auto& [name, t] : parameters) add_state(ValueKind::Parameter, name, t);
@@ -81,7 +82,10 @@ class Tracer {
     Node n;
     n.op = op;
     n.attrs = std::move(attrs);
-    if (!scopes.empty()) {
+    if (!label.empty()) {
+      n.scope = label;
+      n.layer = label_type;
+    } else if (!scopes.empty()) {
       n.scope = scopes.back().path;
       n.layer = scopes.back().type;
     }
@@ -209,6 +213,18 @@ void OpTrace::record_in_place(OpKind op, Attrs attrs, const Tensor& target) {
   Node n = t.node_in_scope(op, std::move(attrs));
   n.inputs = {t.input_value(target)};
   t.graph.nodes.push_back(std::move(n));
+}
+
+NodeLabel::NodeLabel(std::string name, std::string type) : active_(current != nullptr) {
+  if (!active_) return;
+  current->label = std::move(name);
+  current->label_type = std::move(type);
+}
+
+NodeLabel::~NodeLabel() {
+  if (!active_) return;
+  current->label.clear();
+  current->label_type.clear();
 }
 
 ModuleScope::ModuleScope(std::string path, std::string type, std::function<Tensor(const Tensor&)> call,

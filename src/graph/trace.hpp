@@ -69,6 +69,20 @@ class ModuleScope {
   bool active_ = false, finished_ = false;
 };
 
+// Names the nodes recorded while it lives, in place of the module path (an imported model's
+// nodes take their ONNX names: `strata bench --profile` and `summary --graph` then tell them
+// apart). `type` is shown as the node's layer. No-op outside a trace.
+class NodeLabel {
+ public:
+  NodeLabel(std::string name, std::string type);
+  ~NodeLabel();
+  NodeLabel(const NodeLabel&) = delete;
+  NodeLabel& operator=(const NodeLabel&) = delete;
+
+ private:
+  bool active_ = false;
+};
+
 // Runs fn(input) and returns the graph of what it ran. `fn` is the root module's eager forward
 // (also the Call node of a root the trace cannot see into); `parameters` and `buffers` name the
 // module's state (state_dict keys), which the graph references. fn runs for real: its effects on

@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "graph/trace.hpp"
 #include "io/file.hpp"
 #include "onnx/onnx_model.hpp"
 #include "strata/error.hpp"
@@ -142,7 +143,12 @@ Tensor OnnxModel::forward(const Tensor& x) {
   std::map<std::string, RunValue> values = constants_;
   for (const auto& [name, t] : state_) values[name] = RunValue{t};
   values[input_] = RunValue{x};
-  for (const ImportedNode& node : nodes_) run_node(node, values, is_training(), opset_);
+  for (const ImportedNode& node : nodes_) {
+    // "/layer1/layer1.0/conv1/Conv" names its nodes "layer1/layer1.0/conv1/Conv" (layer "Conv").
+    const std::size_t start = node.name.find_first_not_of('/');
+    graph::NodeLabel label(start == std::string::npos ? "" : node.name.substr(start), node.op);
+    run_node(node, values, is_training(), opset_);
+  }
   const RunValue& y = values.at(output_);
   STRATA_CHECK(!y.is_ints, "onnx import: the model's output '", output_, "' is integers computed from shapes");
   return y.tensor;

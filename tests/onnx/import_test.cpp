@@ -55,6 +55,14 @@ TEST(Import, FilesPyTorchExportedGiveItsLogits) {
   // Weights, biases and batch-norm scales are parameters (trainable); running statistics are buffers.
   EXPECT_EQ(lenet.module->named_parameters().size(), 14u);
   EXPECT_EQ(lenet.module->named_buffers().size(), 4u);
+  // The graph's nodes are named after the file's nodes (for `strata bench --profile`): the
+  // convolution "/stem/stem.0/Conv" with its Clip fused, the grouped one, the classifier.
+  const onnx::Imported mixed = onnx::load(kFixtures + "mixed_opset13.onnx");
+  mixed.module->eval();
+  mixed.module->hybridize();
+  const std::string graph = mixed.module->compiled_graph({1, 1, 28, 28}).optimized;
+  for (const char* node : {"# stem/stem.0/Conv (Conv)", "# grouped/Conv (Conv)", "# fc/Gemm (Gemm)"})
+    EXPECT_NE(graph.find(node), std::string::npos) << node << " in\n" << graph;
 }
 
 // Pads of every mode (their amounts computed by PyTorch's chain of ConstantOfShape, Concat,

@@ -1,5 +1,6 @@
 #include "kernels/dnnl/context.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/tensor_impl.hpp"
@@ -85,10 +86,33 @@ void add_scratchpad(const memory::desc& desc, std::unordered_map<int, memory>& a
   args.emplace(DNNL_ARG_SCRATCHPAD, memory(desc, engine(), holder.mutable_raw_data()));
 }
 
+namespace {
+
+// `to` = `from`: a plain copy, threads sharing it, where the two have one layout (a residual
+// into a convolution's output before its sum post-op); else oneDNN's reorder. (oneDNN 2.6 copies
+// equal layouts with its generic element-wise reorder, which moved a 1x64x56x56 residual in
+// 0.078 ms at 2 threads.)
+void copy_memory(const memory& from, memory& to) {
+  if (from.get_desc() != to.get_desc()) {
+    dnnl::reorder(from, to).execute(stream(), const_cast<memory&>(from), to);
+    return;
+  }
+  const char* src = static_cast<const char*>(from.get_data_handle());
+  char* dst = static_cast<char*>(to.get_data_handle());
+  const int64_t bytes = static_cast<int64_t>(from.get_desc().get_size());
+  const int64_t pieces = std::clamp<int64_t>(bytes / 16384, 1, 64);
+#pragma omp parallel for schedule(static) if (pieces > 1)
+  for (int64_t p = 0; p < pieces; ++p) {
+    const int64_t begin = bytes * p / pieces, end = bytes * (p + 1) / pieces;
+    std::memcpy(dst + begin, src + begin, static_cast<std::size_t>(end - begin));
+  }
+}
+
+}  // namespace
+
 void Output::fill(const Tensor& t) {
   const Tensor dense = t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach();
-  dnnl::memory from = memory_of(dense);
-  dnnl::reorder(from, memory_).execute(stream(), from, memory_);
+  copy_memory(memory_of(dense), memory_);
 }
 
 Tensor Output::finish() {

@@ -1,19 +1,28 @@
 // Program: the node-by-node interpreter of an optimized graph.
 #include "graph/program.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <map>
+#include <mutex>
 #include <utility>
 
 #include "ops/epilogue.hpp"
 #include "strata/autograd.hpp"
+#include "strata/backend.hpp"
 #include "strata/storage.hpp"
 
 namespace strata::graph {
 namespace {
 
 bool profiling = false;
+std::mutex& profile_mutex() {
+  static std::mutex m;
+  return m;
+}
 // (op, scope) -> row; filled by the runs of every program while profiling.
 std::map<std::pair<std::string, std::string>, Program::ProfileRow>& profile_table() {
   static std::map<std::pair<std::string, std::string>, Program::ProfileRow> table;
@@ -45,6 +54,7 @@ std::vector<uint64_t> sources_of(const std::vector<Tensor>& in) {
 
 Program::Program(Graph graph) : graph_(std::move(graph)) {
   last_reader_.assign(graph_.values.size(), -1);
+  producer_ = graph_.producers();
   state_only_.assign(graph_.nodes.size(), false);
   cache_.resize(graph_.nodes.size());
   for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
@@ -66,12 +76,14 @@ Program::~Program() {
 Program::Program(Program&& other) noexcept
     : graph_(std::move(other.graph_)),
       last_reader_(std::move(other.last_reader_)),
+      producer_(std::move(other.producer_)),
       state_only_(std::move(other.state_only_)),
       cache_(std::move(other.cache_)),
       plan_(std::move(other.plan_)),
       arena_(std::exchange(other.arena_, nullptr)),
       record_next_run_(other.record_next_run_),
-      layouts_seen_(other.layouts_seen_) {}
+      layouts_seen_(other.layouts_seen_),
+      regions_(std::move(other.regions_)) {}
 
 namespace {
 
@@ -152,39 +164,94 @@ Tensor Program::run_nodes(const Tensor& input) {
   for (std::size_t v = 0; v < graph_.values.size(); ++v)
     if (is_leaf(graph_.values[v].kind)) slot[v] = graph_.values[v].tensor;
   slot[graph_.input] = input;
-  std::vector<Tensor> args;
+  const std::vector<BranchRegion>& regions = branch_regions();
+  auto region = regions.begin();
   for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
-    const Node& n = graph_.nodes[i];
-    args.clear();
-    for (ValueId v : n.inputs) args.push_back(v == kNoValue ? Tensor() : slot[v]);
-    std::vector<Tensor> out;
-    const auto start = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-    if (state_only_[i]) {
-      std::vector<uint64_t> sources = sources_of(args);
-      if (!cache_[i] || cache_[i]->sources != sources) cache_[i] = Cached{std::move(sources), run_node(i, args)};
-      out = cache_[i]->outputs;
-    } else {
-      out = run_node(i, args);
+    if (region != regions.end() && region->first == i) {
+      run_region(*region, slot);
+      i = region->join;
+      ++region;
     }
-    if (profiling) {
-      ProfileRow& row = profile_table()[{graph_.op_name(n), n.scope}];
-      row.op = graph_.op_name(n);
-      row.scope = n.scope;
-      row.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      ++row.runs;
-    }
-    for (std::size_t k = 0; k < n.outputs.size(); ++k) {
-      if (!layouts_seen_) graph_.values[n.outputs[k]].layout = out[k].layout();
-      slot[n.outputs[k]] = std::move(out[k]);
-    }
-    // What no later node reads goes now (the output stays).
-    for (ValueId v : n.inputs)
-      if (v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
-          graph_.values[v].kind == ValueKind::Computed)
-        slot[v] = Tensor();
+    run_step(i, slot, nullptr);
   }
   layouts_seen_ = true;
   return slot[graph_.output];
+}
+
+void Program::run_step(std::size_t i, std::vector<Tensor>& slot, const BranchRegion* region) {
+  const Node& n = graph_.nodes[i];
+  std::vector<Tensor> args;
+  for (ValueId v : n.inputs) args.push_back(v == kNoValue ? Tensor() : slot[v]);
+  std::vector<Tensor> out;
+  const auto start = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
+  if (state_only_[i]) {
+    std::vector<uint64_t> sources = sources_of(args);
+    if (!cache_[i] || cache_[i]->sources != sources) cache_[i] = Cached{std::move(sources), run_node(i, args)};
+    out = cache_[i]->outputs;
+  } else {
+    out = run_node(i, args);
+  }
+  if (profiling) {
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::lock_guard<std::mutex> lock(profile_mutex());
+    ProfileRow& row = profile_table()[{graph_.op_name(n), n.scope}];
+    row.op = graph_.op_name(n);
+    row.scope = n.scope;
+    row.seconds += seconds;
+    ++row.runs;
+  }
+  for (std::size_t k = 0; k < n.outputs.size(); ++k) {
+    if (!layouts_seen_) graph_.values[n.outputs[k]].layout = out[k].layout();
+    slot[n.outputs[k]] = std::move(out[k]);
+  }
+  // What no later node reads goes now (the output stays). Inside a region, a thread lets go of
+  // its own chain's values only: the region's input goes on the calling thread, after the join
+  // (an arena's buffers are freed on the thread that allocates from it).
+  for (ValueId v : n.inputs)
+    if (v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
+        graph_.values[v].kind == ValueKind::Computed &&
+        (region == nullptr || (producer_[v] >= static_cast<int>(region->first) && !state_only_[producer_[v]])))
+      slot[v] = Tensor();
+}
+
+const std::vector<BranchRegion>& Program::branch_regions() {
+  static const std::vector<BranchRegion> none;
+  // Inference only (a training step records the graph's autograd on this thread), and not from
+  // inside a parallel region already.
+  if (GradMode::is_enabled() || omp_in_parallel()) return none;
+  const int threads = omp_get_max_threads();
+  if (!regions_ || regions_->first != threads) regions_.emplace(threads, find_branch_regions(graph_, threads));
+  return regions_->second;
+}
+
+void Program::run_region(const BranchRegion& r, std::vector<Tensor>& slot) {
+  for (std::size_t i : r.state_nodes) run_step(i, slot, nullptr);
+  const int used = static_cast<int>(r.threads.size());
+  const bool caching = weight_caching_enabled();
+  std::vector<std::exception_ptr> errors(r.threads.size());
+#pragma omp parallel num_threads(used)
+  {
+    // Each thread as the caller: no gradients, the caller's weight caching; its kernels on one
+    // thread (nested regions are inactive). A thread the team lacks has its chains run by another.
+    NoGradGuard no_grad;
+    std::optional<NoWeightCachingGuard> no_caching;
+    if (!caching) no_caching.emplace();
+    for (int t = omp_get_thread_num(); t < used; t += omp_get_num_threads()) {
+      try {
+        for (std::size_t i : r.threads[static_cast<std::size_t>(t)]) run_step(i, slot, &r);
+      } catch (...) {
+        errors[static_cast<std::size_t>(t)] = std::current_exception();
+      }
+    }
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+  // The region's inputs whose last reader was inside it.
+  for (std::size_t i = r.first; i < r.join; ++i)
+    for (ValueId v : graph_.nodes[i].inputs)
+      if (v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
+          graph_.values[v].kind == ValueKind::Computed)
+        slot[v] = Tensor();
 }
 
 void Program::set_profiling(bool on) { profiling = on; }

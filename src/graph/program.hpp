@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "graph/branches.hpp"
 #include "graph/ir.hpp"
 #include "graph/memory_plan.hpp"
 
@@ -64,14 +66,24 @@ class Program {
 
   Graph graph_;
   std::vector<int> last_reader_;             // per value: the last node reading it (-1: none)
+  std::vector<int> producer_;                // per value: the node making it (-1: none)
   std::vector<bool> state_only_;             // per node: reads only parameters, buffers, constants
   std::vector<std::optional<Cached>> cache_;  // per node, for those that read only the state
   std::optional<MemoryPlan> plan_;
   ArenaAllocator* arena_ = nullptr;  // deletes itself once retired and empty
   bool record_next_run_ = false;
   bool layouts_seen_ = false;  // graph_'s values carry the layouts a run gave them
+  // The branch regions (graph/branches.hpp) for a number of threads, found on first use.
+  std::optional<std::pair<int, std::vector<BranchRegion>>> regions_;
 
   Tensor run_nodes(const Tensor& input);
+  // Runs node i: its inputs from `slot`, its outputs into it, then lets go of the values it read
+  // last. `region`: the branch region it runs in, on one of the region's threads, or null.
+  void run_step(std::size_t i, std::vector<Tensor>& slot, const BranchRegion* region);
+  // The regions this run uses: none in training (gradients on) or inside a parallel region.
+  const std::vector<BranchRegion>& branch_regions();
+  // The region's state-only nodes, then its chains on their threads.
+  void run_region(const BranchRegion& r, std::vector<Tensor>& slot);
   Tensor run_recorded(const Tensor& input);
   Tensor run_in_arena(const Tensor& input);
   void make_arena();

@@ -176,6 +176,41 @@ std::string Hardtanh::extra_repr() const {
   return s.str();
 }
 
+// ---- Padding ----
+
+PadNd::PadNd(const std::string& type, int nd, std::vector<int64_t> padding, PadMode mode, double value)
+    : Module(type), nd_(nd), padding_(std::move(padding)), mode_(mode), value_(value) {
+  STRATA_CHECK(static_cast<int>(padding_.size()) == 2 * nd, type, ": padding takes ", 2 * nd,
+               " amounts (before and after each of the last ", nd, " dimensions, the last first), got ",
+               padding_.size());
+}
+
+Tensor PadNd::forward(const Tensor& x) {
+  const int ndim = x.ndim();
+  const bool constant = mode_ == PadMode::Constant;
+  STRATA_CHECK(constant ? ndim >= nd_ : ndim == nd_ + 1 || ndim == nd_ + 2, type_name(), ": expected ",
+               constant ? "an input of at least " + std::to_string(nd_) + " dimensions"
+                        : "an input of " + std::to_string(nd_ + 1) + " or " + std::to_string(nd_ + 2) +
+                              " dimensions ((C, ...) or (N, C, ...))",
+               ", got shape ", x.shape());
+  // PyTorch's order (last dimension first, before and after) to pad()'s (all befores, all afters).
+  std::vector<int64_t> pads(2 * static_cast<std::size_t>(ndim), 0);
+  for (int i = 0; i < nd_; ++i) {
+    const int dim = ndim - 1 - i;
+    pads[dim] = padding_[2 * i];
+    pads[ndim + dim] = padding_[2 * i + 1];
+  }
+  return pad(x, pads, mode_, value_);
+}
+
+std::string PadNd::extra_repr() const {
+  std::string s = "(";
+  for (std::size_t i = 0; i < padding_.size(); ++i) s += (i ? ", " : "") + std::to_string(padding_[i]);
+  s += ")";
+  if (type_name().rfind("ConstantPad", 0) == 0) return "padding=" + s + ", value=" + py_float(value_);
+  return s;
+}
+
 // ---- Batch normalization ----
 
 BatchNormNd::BatchNormNd(const char* type, int input_ndim, int64_t num_features, double eps, double momentum)

@@ -280,6 +280,66 @@ class Flatten : public Module {
   int start_, end_;
 };
 
+// Padding of the last nd dimensions, as PyTorch's nn.ConstantPadNd, ZeroPad2d, ReflectionPadNd
+// and ReplicationPadNd (pad() with its mode): `padding` in PyTorch's order, the last dimension
+// first (left, right, then top, bottom, then front, back), or one amount for every side. Reflect
+// and replicate take inputs of nd + 1 or nd + 2 dimensions (without or with a batch dimension),
+// constant ones of nd or more. A negative amount crops.
+class PadNd : public Module {
+ public:
+  PadNd(const std::string& type, int nd, std::vector<int64_t> padding, PadMode mode, double value = 0.0);
+  Tensor forward(const Tensor& x) override;
+  std::string extra_repr() const override;
+
+ private:
+  int nd_;
+  std::vector<int64_t> padding_;
+  PadMode mode_;
+  double value_;
+};
+
+template <int Nd>
+class ConstantPad : public PadNd {
+ public:
+  ConstantPad(int64_t padding, double value) : ConstantPad(std::vector<int64_t>(2 * Nd, padding), value) {}
+  ConstantPad(std::vector<int64_t> padding, double value)
+      : PadNd("ConstantPad" + std::to_string(Nd) + "d", Nd, std::move(padding), PadMode::Constant, value) {}
+};
+using ConstantPad1d = ConstantPad<1>;
+using ConstantPad2d = ConstantPad<2>;
+using ConstantPad3d = ConstantPad<3>;
+
+class ZeroPad2d : public PadNd {
+ public:
+  explicit ZeroPad2d(int64_t padding) : ZeroPad2d(std::vector<int64_t>(4, padding)) {}
+  explicit ZeroPad2d(std::vector<int64_t> padding) : PadNd("ZeroPad2d", 2, std::move(padding), PadMode::Constant) {}
+};
+
+// The input mirrored about its edge element (1 2 3 padded by 2: 3 2 1 2 3 2 1); each amount
+// below the size of its dimension.
+template <int Nd>
+class ReflectionPad : public PadNd {
+ public:
+  explicit ReflectionPad(int64_t padding) : ReflectionPad(std::vector<int64_t>(2 * Nd, padding)) {}
+  explicit ReflectionPad(std::vector<int64_t> padding)
+      : PadNd("ReflectionPad" + std::to_string(Nd) + "d", Nd, std::move(padding), PadMode::Reflect) {}
+};
+using ReflectionPad1d = ReflectionPad<1>;
+using ReflectionPad2d = ReflectionPad<2>;
+using ReflectionPad3d = ReflectionPad<3>;
+
+// The edge element repeated (1 2 3 padded by 2: 1 1 1 2 3 3 3).
+template <int Nd>
+class ReplicationPad : public PadNd {
+ public:
+  explicit ReplicationPad(int64_t padding) : ReplicationPad(std::vector<int64_t>(2 * Nd, padding)) {}
+  explicit ReplicationPad(std::vector<int64_t> padding)
+      : PadNd("ReplicationPad" + std::to_string(Nd) + "d", Nd, std::move(padding), PadMode::Edge) {}
+};
+using ReplicationPad1d = ReplicationPad<1>;
+using ReplicationPad2d = ReplicationPad<2>;
+using ReplicationPad3d = ReplicationPad<3>;
+
 }  // namespace strata::nn
 
 #pragma GCC visibility pop

@@ -140,13 +140,15 @@ int64_t Module::num_parameters() const {
   return n;
 }
 
-void check_state_fits(const Module& module, const std::vector<std::pair<std::string, std::optional<Shape>>>& given) {
+NamedTensors check_state_fits(const Module& module,
+                              const std::vector<std::pair<std::string, std::optional<Shape>>>& given) {
   std::map<std::string, const std::optional<Shape>*> by_name;
   std::vector<std::string> duplicated, missing, unexpected, mismatched;
   for (const auto& [name, shape] : given)
     if (!by_name.emplace(name, &shape).second) duplicated.push_back(name);
   std::set<std::string> known;
-  for (const auto& [name, t] : module.state_dict()) {
+  NamedTensors state = module.state_dict();
+  for (const auto& [name, t] : state) {
     known.insert(name);
     auto it = by_name.find(name);
     if (it == by_name.end()) {
@@ -158,7 +160,7 @@ void check_state_fits(const Module& module, const std::vector<std::pair<std::str
   }
   for (const auto& [name, _] : given)
     if (!known.count(name)) unexpected.push_back(name);
-  if (duplicated.empty() && missing.empty() && unexpected.empty() && mismatched.empty()) return;
+  if (duplicated.empty() && missing.empty() && unexpected.empty() && mismatched.empty()) return state;
   std::ostringstream msg;
   msg << "load_state_dict: the weights do not fit this " << module.type_name() << ":";
   // The first few of each kind: a file of 10k foreign keys gives a message of a few lines.
@@ -183,9 +185,9 @@ void Module::load_state_dict(const NamedTensors& state) {
     shapes.emplace_back(name, t.defined() ? std::optional<Shape>(t.shape()) : std::nullopt);
     given.emplace(name, &t);
   }
-  check_state_fits(*this, shapes);
+  const NamedTensors mine = check_state_fits(*this, shapes);
   NoGradGuard no_grad;
-  for (const auto& [name, t] : state_dict()) {
+  for (const auto& [name, t] : mine) {
     Tensor dst = t;
     dst.copy_(*given.at(name));
   }

@@ -13,7 +13,8 @@ namespace strata::nn {
 
 // Throws one strata::Error listing every missing, unexpected, mis-shaped and duplicated key when
 // `given` (names with their shapes; nullopt for an undefined tensor) does not fit
-// module.state_dict() exactly.
-void check_state_fits(const Module& module, const std::vector<std::pair<std::string, std::optional<Shape>>>& given);
+// module.state_dict() exactly; returns that state_dict (the tensors to load into).
+NamedTensors check_state_fits(const Module& module,
+                              const std::vector<std::pair<std::string, std::optional<Shape>>>& given);
 
 }  // namespace strata::nn

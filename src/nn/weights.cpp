@@ -28,13 +28,14 @@ io::Metadata load_weights(Module& module, const std::filesystem::path& path) {
     shapes.emplace_back(header.entries[i].name, reads[i].shape);
     entry_of.emplace(header.entries[i].name, i);
   }
+  NamedTensors state;
   try {
-    check_state_fits(module, shapes);
+    state = check_state_fits(module, shapes);
   } catch (const Error& e) {
     fail("load_weights: '", path.string(), "': ", e.what());
   }
   NoGradGuard no_grad;
-  for (const auto& [name, t] : module.state_dict()) {
+  for (const auto& [name, t] : state) {
     const io::SafetensorsRead& read = reads[entry_of.at(name)];
     Tensor dst = t;
     if (read.stored == io::stored_type(dst.dtype()) && dst.is_contiguous())

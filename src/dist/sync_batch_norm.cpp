@@ -107,8 +107,8 @@ struct SyncBatchNormImpl {
         mean_gy_xhat[c] = global[C + c] * static_cast<double>(invstd[c]) / (w_r * st.count);
       }
       grad_x = empty(x.shape(), x.dtype());
-      ref::sync_batch_norm_backward_data(g, gy.data<T>(), x.data<T>(), weight.defined() ? weight.data<T>() : nullptr,
-                                         mean, invstd, mean_gy.data(), mean_gy_xhat.data(), grad_x.mutable_data<T>());
+      ref::batch_norm_backward_data(g, gy.data<T>(), x.data<T>(), weight.defined() ? weight.data<T>() : nullptr, mean,
+                                    invstd, mean_gy.data(), mean_gy_xhat.data(), grad_x.mutable_data<T>());
     }
     if (node.needs_input_grad(1)) {
       grad_w = empty({g.channels}, x.dtype());

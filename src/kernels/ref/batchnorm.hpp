@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/ref/activation.hpp"
 #include "ops/batchnorm.hpp"
@@ -82,6 +83,50 @@ void batch_norm_forward_inference(const BatchNormGeom& g, const T* x, const T* w
   batch_norm_normalize(g, x, mean, invstd, w, b, y);
 }
 
+// sum_gy[c] = sum gy,  sum_gy_xmu[c] = sum gy (x - mean[c])   (the sums the backward needs; the
+// synchronized batch norm all-reduces them over the ranks of a job).
+template <class T>
+void channel_grad_moments(const BatchNormGeom& g, const T* gy, const T* x, const T* mean, double* sum_gy,
+                          double* sum_gy_xmu) {
+#pragma omp parallel for schedule(static) if (g.batch * g.channels * g.spatial > 65536)
+  for (int64_t c = 0; c < g.channels; ++c) {
+    const double mu = mean[c];
+    double s1 = 0.0, s2 = 0.0;
+    for (int64_t n = 0; n < g.batch; ++n) {
+      const int64_t at = detail::bn_at(g, n, c, 0);
+      for (int64_t s = 0; s < g.spatial; ++s) {
+        s1 += gy[at + s];
+        s2 += static_cast<double>(gy[at + s]) * (static_cast<double>(x[at + s]) - mu);
+      }
+    }
+    sum_gy[c] = s1;
+    sum_gy_xmu[c] = s2;
+  }
+}
+
+// grad_x = w[c] invstd[c] (gy - mean_gy[c] - xhat mean_gy_xhat[c]),  xhat = (x - mean[c]) invstd[c],
+// with mean_gy and mean_gy_xhat the means of gy and gy xhat over the values the statistics came
+// from; both null (statistics that do not depend on x): grad_x = w[c] invstd[c] gy.
+template <class T>
+void batch_norm_backward_data(const BatchNormGeom& g, const T* gy, const T* x, const T* w, const T* mean,
+                              const T* invstd, const double* mean_gy, const double* mean_gy_xhat, T* gx) {
+#pragma omp parallel for collapse(2) schedule(static) if (g.batch * g.channels * g.spatial > 65536)
+  for (int64_t n = 0; n < g.batch; ++n)
+    for (int64_t c = 0; c < g.channels; ++c) {
+      const double mu = mean[c], istd = invstd[c], scale = (w ? static_cast<double>(w[c]) : 1.0) * istd;
+      const int64_t at = detail::bn_at(g, n, c, 0);
+      for (int64_t s = 0; s < g.spatial; ++s) {
+        const double dy = gy[at + s];
+        if (mean_gy == nullptr) {
+          gx[at + s] = static_cast<T>(scale * dy);
+          continue;
+        }
+        const double xhat = (static_cast<double>(x[at + s]) - mu) * istd;
+        gx[at + s] = static_cast<T>(scale * (dy - mean_gy[c] - xhat * mean_gy_xhat[c]));
+      }
+    }
+}
+
 // With xhat = (x - mean[c]) invstd[c] and sums over (n, s):
 //   grad_b[c] = sum gy,   grad_w[c] = sum gy xhat
 //   training:   grad_x = w[c] invstd[c] (gy - grad_b[c]/m - xhat grad_w[c]/m)   (mean and var depend on x)
@@ -89,27 +134,19 @@ void batch_norm_forward_inference(const BatchNormGeom& g, const T* x, const T* w
 template <class T>
 void batch_norm_backward(const BatchNormGeom& g, const T* gy, const T* x, const T* w, const T* mean, const T* invstd,
                          bool training, T* gx, T* gw, T* gb) {
+  const auto channels = static_cast<std::size_t>(g.channels);
   const double m = static_cast<double>(g.count());
-#pragma omp parallel for schedule(static) if (g.batch * g.channels * g.spatial > 65536)
-  for (int64_t c = 0; c < g.channels; ++c) {
-    const double mu = mean[c], istd = invstd[c];
-    double sum_gy = 0.0, sum_gy_xhat = 0.0;
-    for (int64_t n = 0; n < g.batch; ++n)
-      for (int64_t s = 0; s < g.spatial; ++s) {
-        const int64_t i = detail::bn_at(g, n, c, s);
-        sum_gy += gy[i];
-        sum_gy_xhat += gy[i] * (x[i] - mu) * istd;
-      }
-    gb[c] = static_cast<T>(sum_gy);
-    gw[c] = static_cast<T>(sum_gy_xhat);
-    const double scale = (w ? static_cast<double>(w[c]) : 1.0) * istd;
-    for (int64_t n = 0; n < g.batch; ++n)
-      for (int64_t s = 0; s < g.spatial; ++s) {
-        const int64_t i = detail::bn_at(g, n, c, s);
-        const double xhat = (x[i] - mu) * istd;
-        gx[i] = static_cast<T>(training ? scale * (gy[i] - sum_gy / m - xhat * sum_gy_xhat / m) : scale * gy[i]);
-      }
+  std::vector<double> sum_gy(channels), sum_gy_xhat(channels), mean_gy(channels), mean_gy_xhat(channels);
+  channel_grad_moments(g, gy, x, mean, sum_gy.data(), sum_gy_xhat.data());
+  for (std::size_t c = 0; c < channels; ++c) {
+    sum_gy_xhat[c] *= static_cast<double>(invstd[c]);
+    gb[c] = static_cast<T>(sum_gy[c]);
+    gw[c] = static_cast<T>(sum_gy_xhat[c]);
+    mean_gy[c] = sum_gy[c] / m;
+    mean_gy_xhat[c] = sum_gy_xhat[c] / m;
   }
+  batch_norm_backward_data(g, gy, x, w, mean, invstd, training ? mean_gy.data() : nullptr,
+                           training ? mean_gy_xhat.data() : nullptr, gx);
 }
 
 }  // namespace strata::ref

@@ -35,7 +35,7 @@ std::string compiled_graph(nn::Module& model, const Shape& input, const std::str
   char memory[160];
   std::snprintf(memory, sizeof memory, "\nmemory plan: one arena of %.2f MB for every buffer of a call (%.2f MB without reuse)",
                 static_cast<double>(g.arena_bytes) / (1 << 20), static_cast<double>(g.unplanned_bytes) / (1 << 20));
-  return g.optimized + memory;
+  return g.optimized + memory + (g.branch_regions.empty() ? "" : "\n" + g.branch_regions);
 }
 
 nlohmann::json shape_json(const Shape& s) { return std::vector<int64_t>(s.begin(), s.end()); }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 #include <optional>
+#include <sstream>
 
 namespace strata::graph {
 namespace {
@@ -155,6 +156,25 @@ std::vector<BranchRegion> find_branch_regions(const Graph& graph, int threads) {
     regions.push_back(std::move(*r));
   }
   return regions;
+}
+
+std::string describe_branch_regions(const Graph& graph, const std::vector<BranchRegion>& regions) {
+  if (regions.empty()) return "";
+  const auto name = [&](std::size_t i) {
+    const Node& n = graph.nodes[i];
+    return n.scope.empty() ? graph.op_name(n) : n.scope;
+  };
+  std::ostringstream s;
+  s << "side by side on " << regions.front().threads.size() << " threads: " << regions.size()
+    << (regions.size() == 1 ? " region" : " regions");
+  for (const BranchRegion& r : regions) {
+    s << "\n  " << name(r.join) << " (" << graph.op_name(graph.nodes[r.join]) << "):";
+    for (std::size_t t = 0; t < r.threads.size(); ++t) {
+      if (t > 0) s << " |";
+      for (std::size_t i : r.threads[t]) s << " " << name(i);
+    }
+  }
+  return s.str();
 }
 
 }  // namespace strata::graph

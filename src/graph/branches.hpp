@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "graph/ir.hpp"
@@ -43,5 +44,10 @@ inline constexpr double kMinBranchSpeedup = 1.35;
 // keep state (running statistics, dropout's generator, in-place updates, eager calls) are never
 // in one.
 std::vector<BranchRegion> find_branch_regions(const Graph& graph, int threads);
+
+// The regions as `strata summary --graph` prints them: per region its join, then each thread's
+// nodes by scope ("side by side on 2 threads: 9 regions\n  2.0 (cat): 2.0.p2_1 2.0.p2_2 |
+// 2.0.p1_1 ..."); empty when there are none.
+std::string describe_branch_regions(const Graph& graph, const std::vector<BranchRegion>& regions);
 
 }  // namespace strata::graph

@@ -1,5 +1,7 @@
 // Hybridized modules: a Module's call runs a compiled graph::Program, one per input shape and set
 // of modes, traced on first use (see Module::hybridize in strata/nn/module.hpp).
+#include <omp.h>
+
 #include <algorithm>
 #include <memory>
 #include <utility>
@@ -105,7 +107,11 @@ Module::CompiledGraph Module::compiled_graph(const Shape& input_shape) {
   STRATA_CHECK(hybrid_ != nullptr, type_name_, ": compiled_graph needs a hybridized module (call hybridize() first)");
   const Compiled& c = hybrid_->compiled(*this, input_shape, DType::F32);
   const graph::MemoryPlan* plan = c.program.memory_plan();
-  return {c.traced.str(), c.program.graph().str(), plan ? plan->arena_bytes : 0, plan ? plan->total_bytes : 0};
+  const std::vector<graph::BranchRegion> regions =
+      GradMode::is_enabled() ? std::vector<graph::BranchRegion>{}
+                             : graph::find_branch_regions(c.program.graph(), omp_get_max_threads());
+  return {c.traced.str(), c.program.graph().str(), plan ? plan->arena_bytes : 0, plan ? plan->total_bytes : 0,
+          graph::describe_branch_regions(c.program.graph(), regions)};
 }
 
 }  // namespace strata::nn

@@ -46,7 +46,11 @@ TEST(BranchRegions, InceptionBlocksAtBatchOne) {
       EXPECT_TRUE(p2 == 0 || p2 == 2) << "p2 split over threads";
     }
   }
+  // As `strata summary --graph` prints them: the 3x3 path alone on one thread.
+  const std::string text = graph::describe_branch_regions(g, regions);
+  EXPECT_EQ(text.rfind("side by side on 2 threads: 9 regions\n  2.0 (cat): 2.0.p2_1 2.0.p2_2 | 2.0.p1_1 ", 0), 0u) << text;
   EXPECT_TRUE(graph::find_branch_regions(g, 1).empty()) << "one thread: no regions";
+  EXPECT_EQ(graph::describe_branch_regions(g, {}), "");
   // At batch 64 each convolution has work for every thread: no regions.
   const graph::Graph big = inference_graph(*net, {64, 1, 96, 96});
   EXPECT_TRUE(graph::find_branch_regions(big, 2).empty());

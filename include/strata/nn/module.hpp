@@ -106,6 +106,9 @@ class Module {
     // every buffer a call allocates on the calling thread, and those buffers' sizes summed (the
     // arena without reuse). 0 in training.
     std::size_t arena_bytes = 0, unplanned_bytes = 0;
+    // Inference: the joins whose paths run side by side on this many threads, and each thread's
+    // nodes (docs/graph.md, branch regions); empty when none.
+    std::string branch_regions;
   };
   CompiledGraph compiled_graph(const Shape& input_shape);
 

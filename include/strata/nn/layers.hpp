@@ -315,27 +315,24 @@ class ZeroPad2d : public PadNd {
   explicit ZeroPad2d(std::vector<int64_t> padding) : PadNd("ZeroPad2d", 2, std::move(padding), PadMode::Constant) {}
 };
 
-// The input mirrored about its edge element (1 2 3 padded by 2: 3 2 1 2 3 2 1); each amount
-// below the size of its dimension.
-template <int Nd>
-class ReflectionPad : public PadNd {
+// Reflect: the input mirrored about its edge element (1 2 3 padded by 2: 3 2 1 2 3 2 1), each
+// amount below the size of its dimension. Edge (PyTorch's replication): the edge element repeated
+// (1 2 3 padded by 2: 1 1 1 2 3 3 3).
+template <int Nd, PadMode Mode>
+class CopyingPad : public PadNd {
  public:
-  explicit ReflectionPad(int64_t padding) : ReflectionPad(std::vector<int64_t>(2 * Nd, padding)) {}
-  explicit ReflectionPad(std::vector<int64_t> padding)
-      : PadNd("ReflectionPad" + std::to_string(Nd) + "d", Nd, std::move(padding), PadMode::Reflect) {}
+  explicit CopyingPad(int64_t padding) : CopyingPad(std::vector<int64_t>(2 * Nd, padding)) {}
+  explicit CopyingPad(std::vector<int64_t> padding)
+      : PadNd(std::string(Mode == PadMode::Reflect ? "ReflectionPad" : "ReplicationPad") + std::to_string(Nd) + "d",
+              Nd, std::move(padding), Mode) {}
 };
+template <int Nd>
+using ReflectionPad = CopyingPad<Nd, PadMode::Reflect>;
+template <int Nd>
+using ReplicationPad = CopyingPad<Nd, PadMode::Edge>;
 using ReflectionPad1d = ReflectionPad<1>;
 using ReflectionPad2d = ReflectionPad<2>;
 using ReflectionPad3d = ReflectionPad<3>;
-
-// The edge element repeated (1 2 3 padded by 2: 1 1 1 2 3 3 3).
-template <int Nd>
-class ReplicationPad : public PadNd {
- public:
-  explicit ReplicationPad(int64_t padding) : ReplicationPad(std::vector<int64_t>(2 * Nd, padding)) {}
-  explicit ReplicationPad(std::vector<int64_t> padding)
-      : PadNd("ReplicationPad" + std::to_string(Nd) + "d", Nd, std::move(padding), PadMode::Edge) {}
-};
 using ReplicationPad1d = ReplicationPad<1>;
 using ReplicationPad2d = ReplicationPad<2>;
 using ReplicationPad3d = ReplicationPad<3>;

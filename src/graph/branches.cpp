@@ -26,11 +26,7 @@ bool keeps_state(const Node& n) {
 
 class Finder {
  public:
-  explicit Finder(const Graph& g) : g_(g), producer_(g.producers()), readers_(g.values.size(), 0) {
-    for (const Node& n : g.nodes)
-      for (ValueId v : n.inputs)
-        if (v != kNoValue) ++readers_[v];
-    ++readers_[g.output];
+  explicit Finder(const Graph& g) : g_(g), producer_(g.producers()), readers_(g.use_counts()) {
     state_node_.assign(g.nodes.size(), false);
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
       bool state = !g.nodes[i].inputs.empty();
@@ -130,10 +126,8 @@ class Finder {
   // (a pooling's or activation's reads and writes, small against a convolution's products).
   int64_t node_cost(std::size_t i) const {
     const Node& n = g_.nodes[i];
-    const int64_t out = g_.values[n.output()].shape.numel();
-    if (n.op != OpKind::Conv && n.op != OpKind::Linear) return kNodeCostMacs + out;
-    const Shape& w = g_.values[n.inputs[1]].shape;  // conv (O, I/groups, k...), linear (O, I)
-    return kNodeCostMacs + out * (w.numel() / w[0]);
+    const int64_t macs = g_.multiply_accumulates(n);
+    return kNodeCostMacs + (macs > 0 ? macs : g_.values[n.output()].shape.numel());
   }
 
   const Graph& g_;

@@ -101,12 +101,14 @@ std::vector<int> Graph::producers() const {
 
 int64_t Graph::multiply_accumulates() const {
   int64_t macs = 0;
-  for (const Node& n : nodes) {
-    if (n.op != OpKind::Conv && n.op != OpKind::Linear) continue;
-    const Shape& w = values[n.inputs[1]].shape;  // conv (O, I/groups, k...), linear (O, I)
-    macs += values[n.output()].shape.numel() * (w.numel() / w[0]);
-  }
+  for (const Node& n : nodes) macs += multiply_accumulates(n);
   return macs;
+}
+
+int64_t Graph::multiply_accumulates(const Node& n) const {
+  if (n.op != OpKind::Conv && n.op != OpKind::Linear) return 0;
+  const Shape& w = values[n.inputs[1]].shape;  // conv (O, I/groups, k...), linear (O, I)
+  return values[n.output()].shape.numel() * (w.numel() / w[0]);
 }
 
 void Graph::compact() {

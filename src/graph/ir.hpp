@@ -197,6 +197,8 @@ struct Graph {
   // Multiply-accumulates of one run: each convolution's and linear layer's output elements times
   // the products summed into each.
   int64_t multiply_accumulates() const;
+  // The same for one node (0 for a node that is not a convolution or linear layer).
+  int64_t multiply_accumulates(const Node& node) const;
   // Drops the values no node, input or output refers to, renumbering the rest.
   void compact();
 };

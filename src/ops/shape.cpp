@@ -8,6 +8,7 @@
 
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
+#include "core/parallel_copy.hpp"
 #include "core/tensor_impl.hpp"
 #include "graph/trace.hpp"
 #include "ops/elementwise.hpp"
@@ -275,18 +276,9 @@ namespace {
 // tensors, whose (C/16, spatial, 16) blocks of one image are contiguous.
 void copy_runs(const Tensor& dst, int64_t dst_stride, int64_t dst_at, const Tensor& src, int64_t src_stride,
                int64_t src_at, int64_t n, int64_t count) {
-  const std::size_t bytes = dtype_size(src.dtype());
-  const char* from = static_cast<const char*>(src.raw_data());
-  char* to = static_cast<char*>(dst.mutable_raw_data());
-  // Each run in pieces of 16 KB or more, so that one image's runs (batch 1) use every thread.
-  const int64_t pieces = std::clamp<int64_t>(count * static_cast<int64_t>(bytes) / 16384, 1, 64);
-#pragma omp parallel for collapse(2) schedule(static) if (n * count > 65536)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t p = 0; p < pieces; ++p) {
-      const int64_t begin = count * p / pieces, end = count * (p + 1) / pieces;
-      std::memcpy(to + (i * dst_stride + dst_at + begin) * bytes, from + (i * src_stride + src_at + begin) * bytes,
-                  (end - begin) * bytes);
-    }
+  const auto bytes = static_cast<int64_t>(dtype_size(src.dtype()));
+  parallel_copy_runs(static_cast<char*>(dst.mutable_raw_data()) + dst_at * bytes, dst_stride * bytes,
+                     static_cast<const char*>(src.raw_data()) + src_at * bytes, src_stride * bytes, n, count * bytes);
 }
 
 // Channels [start, start + size) of a Blocked16 tensor, start and size multiples of 16: Blocked16.

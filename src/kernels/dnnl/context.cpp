@@ -1,8 +1,8 @@
 #include "kernels/dnnl/context.hpp"
 
-#include <algorithm>
 #include <cstring>
 
+#include "core/parallel_copy.hpp"
 #include "core/tensor_impl.hpp"
 
 namespace strata::dnnl_backend {
@@ -97,15 +97,9 @@ void copy_memory(const memory& from, memory& to) {
     dnnl::reorder(from, to).execute(stream(), const_cast<memory&>(from), to);
     return;
   }
-  const char* src = static_cast<const char*>(from.get_data_handle());
-  char* dst = static_cast<char*>(to.get_data_handle());
-  const int64_t bytes = static_cast<int64_t>(from.get_desc().get_size());
-  const int64_t pieces = std::clamp<int64_t>(bytes / 16384, 1, 64);
-#pragma omp parallel for schedule(static) if (pieces > 1)
-  for (int64_t p = 0; p < pieces; ++p) {
-    const int64_t begin = bytes * p / pieces, end = bytes * (p + 1) / pieces;
-    std::memcpy(dst + begin, src + begin, static_cast<std::size_t>(end - begin));
-  }
+  const auto bytes = static_cast<int64_t>(from.get_desc().get_size());
+  parallel_copy_runs(static_cast<char*>(to.get_data_handle()), bytes, static_cast<const char*>(from.get_data_handle()),
+                     bytes, 1, bytes);
 }
 
 }  // namespace

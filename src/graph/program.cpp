@@ -208,10 +208,14 @@ void Program::run_step(std::size_t i, std::vector<Tensor>& slot, const BranchReg
   // its own chain's values only: the region's input goes on the calling thread, after the join
   // (an arena's buffers are freed on the thread that allocates from it).
   for (ValueId v : n.inputs)
-    if (v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
-        graph_.values[v].kind == ValueKind::Computed &&
+    if (released_after(v, i) &&
         (region == nullptr || (producer_[v] >= static_cast<int>(region->first) && !state_only_[producer_[v]])))
       slot[v] = Tensor();
+}
+
+bool Program::released_after(ValueId v, std::size_t i) const {
+  return v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
+         graph_.values[v].kind == ValueKind::Computed;
 }
 
 const std::vector<BranchRegion>& Program::branch_regions() {
@@ -249,9 +253,7 @@ void Program::run_region(const BranchRegion& r, std::vector<Tensor>& slot) {
   // The region's inputs whose last reader was inside it.
   for (std::size_t i = r.first; i < r.join; ++i)
     for (ValueId v : graph_.nodes[i].inputs)
-      if (v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
-          graph_.values[v].kind == ValueKind::Computed)
-        slot[v] = Tensor();
+      if (released_after(v, i)) slot[v] = Tensor();
 }
 
 void Program::set_profiling(bool on) { profiling = on; }

@@ -80,6 +80,9 @@ class Program {
   // Runs node i: its inputs from `slot`, its outputs into it, then lets go of the values it read
   // last. `region`: the branch region it runs in, on one of the region's threads, or null.
   void run_step(std::size_t i, std::vector<Tensor>& slot, const BranchRegion* region);
+  // Whether value v (an input of node i) goes once node i has run: a computed value, not the
+  // output, that no later node reads.
+  bool released_after(ValueId v, std::size_t i) const;
   // The regions this run uses: none in training (gradients on) or inside a parallel region.
   const std::vector<BranchRegion>& branch_regions();
   // The region's state-only nodes, then its chains on their threads.

@@ -50,4 +50,12 @@ inline std::string ranks_of_strata(int ranks, const std::string& args) {
   return "-np " + std::to_string(ranks) + " '" + STRATA_CLI + "' " + args;
 }
 
+// A job that must fail: it ended with an error of its own (not mpirun()'s `timeout`, 124), and its
+// output says `message`.
+inline void expect_job_fails_saying(const CommandResult& r, const std::string& message) {
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
+  EXPECT_NE(r.output.find(message), std::string::npos) << r.output;
+}
+
 }  // namespace strata::test

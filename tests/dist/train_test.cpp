@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "dist/dist_util.hpp"
 #include "strata/io.hpp"
@@ -41,6 +42,17 @@ std::string lenet_args(const std::filesystem::path& out, int64_t batch, int64_t 
          std::to_string(train) + " --limit-test 500 --threads 1 --out '" + out.string() + "'";
 }
 
+// Trains with args_for(dir / "one") in one process, then with args_for(dir / job_dir) as a job of
+// `ranks` processes; both must succeed. `job` gets the job's result.
+void train_alone_and_as_job(const TempDir& dir, int ranks, const std::string& job_dir,
+                            const std::function<std::string(const std::filesystem::path&)>& args_for,
+                            CommandResult& job) {
+  const CommandResult one = run_strata(args_for(dir / "one"));
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  job = run_command(mpirun() + ranks_of_strata(ranks, args_for(dir / job_dir)));
+  ASSERT_EQ(job.exit_code, 0) << job.output;
+}
+
 // Under the sanitizers only the first and the failing-rank jobs run: the others drive the same
 // code through more mpirun jobs of several training runs each (minutes under ASan, for CI's time;
 // STRATA_SKIP_UNDER_SANITIZERS, dist_util.hpp).
@@ -49,10 +61,9 @@ TEST(TrainDist, TwoRanksEqualOneProcessOnTheSameGlobalBatches) {
   STRATA_REQUIRE_MPI();
   TempDir dir;
   // 20 steps of the global batch 256.
-  const CommandResult one = run_strata(lenet_args(dir / "one", 256, 20 * 256));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const CommandResult two = run_command(mpirun() + ranks_of_strata(2, lenet_args(dir / "two", 256, 20 * 256)));
-  ASSERT_EQ(two.exit_code, 0) << two.output;
+  CommandResult two;
+  ASSERT_NO_FATAL_FAILURE(train_alone_and_as_job(
+      dir, 2, "two", [](const std::filesystem::path& out) { return lenet_args(out, 256, 20 * 256); }, two));
   expect_weights_close(dir / "two" / "model.safetensors", dir / "one" / "model.safetensors", 1e-5);
   EXPECT_NEAR(last_test_acc(dir / "two"), last_test_acc(dir / "one"), 0.002);
   // Rank 0 alone reports (the epoch's line once; a slow run also prints progress lines, which
@@ -68,10 +79,9 @@ TEST(TrainDist, ThreeRanksSplitUnevenBatchesExactly) {
   STRATA_SKIP_UNDER_SANITIZERS();
   TempDir dir;
   // Batches of 100 over 3 ranks (34, 33, 33), and a last batch of 50 (17, 17, 16).
-  const CommandResult one = run_strata(lenet_args(dir / "one", 100, 850));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const CommandResult three = run_command(mpirun() + ranks_of_strata(3, lenet_args(dir / "three", 100, 850)));
-  ASSERT_EQ(three.exit_code, 0) << three.output;
+  CommandResult three;
+  ASSERT_NO_FATAL_FAILURE(train_alone_and_as_job(
+      dir, 3, "three", [](const std::filesystem::path& out) { return lenet_args(out, 100, 850); }, three));
   expect_weights_close(dir / "three" / "model.safetensors", dir / "one" / "model.safetensors", 1e-5);
 }
 
@@ -107,11 +117,10 @@ TEST(TrainDist, SyncBatchNormOnTwoRanksEqualsOneProcess) {
   STRATA_SKIP_UNDER_SANITIZERS();  // the sanitizers see the same code in SyncBatchNorm's worker test
   TempDir dir;
   // 20 steps of the global batch 64, compiled; --sync-bn in one process is the plain batch norm.
-  const CommandResult one = run_strata(lenet_bn_args(dir / "one", 64, 20 * 64, "--sync-bn"));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const CommandResult job =
-      run_command(mpirun() + ranks_of_strata(2, lenet_bn_args(dir / "job", 64, 20 * 64, "--sync-bn")));
-  ASSERT_EQ(job.exit_code, 0) << job.output;
+  CommandResult job;
+  ASSERT_NO_FATAL_FAILURE(train_alone_and_as_job(
+      dir, 2, "job", [](const std::filesystem::path& out) { return lenet_bn_args(out, 64, 20 * 64, "--sync-bn"); },
+      job));
   EXPECT_NE(job.output.find("batch norms synchronized over the ranks"), std::string::npos) << job.output;
   EXPECT_NE(read_text(dir / "job" / "config.json").find("\"sync_bn\": true"), std::string::npos);
   EXPECT_LT(largest_state_difference(dir / "job" / "model.safetensors", dir / "one" / "model.safetensors"), 1e-4);
@@ -126,11 +135,10 @@ TEST(TrainDist, SyncBatchNormOnThreeRanksSplitsUnevenBatchesExactly) {
   STRATA_SKIP_UNDER_SANITIZERS();
   TempDir dir;
   // Batches of 100 over 3 ranks (34, 33, 33) and a last batch of 50 (17, 17, 16), eager.
-  const std::string options = "--sync-bn --eager";
-  const CommandResult one = run_strata(lenet_bn_args(dir / "one", 100, 850, options));
-  ASSERT_EQ(one.exit_code, 0) << one.output;
-  const CommandResult job = run_command(mpirun() + ranks_of_strata(3, lenet_bn_args(dir / "job", 100, 850, options)));
-  ASSERT_EQ(job.exit_code, 0) << job.output;
+  CommandResult job;
+  ASSERT_NO_FATAL_FAILURE(train_alone_and_as_job(
+      dir, 3, "job", [](const std::filesystem::path& out) { return lenet_bn_args(out, 100, 850, "--sync-bn --eager"); },
+      job));
   EXPECT_LT(largest_state_difference(dir / "job" / "model.safetensors", dir / "one" / "model.safetensors"), 1e-4);
 }
 
@@ -139,12 +147,8 @@ TEST(TrainDist, SyncBatchNormRefusesABatchSmallerThanTheRanks) {
   STRATA_SKIP_UNDER_SANITIZERS();
   TempDir dir;
   const CommandResult r = run_command(mpirun(60) + ranks_of_strata(3, lenet_bn_args(dir / "run", 2, 64, "--sync-bn")));
-  EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
-  EXPECT_NE(r.output.find("--sync-bn needs an example of every batch on every rank (synchronized batch norms are "
-                          "collectives), but a batch of 2 leaves 1 of the 3 ranks none; use --batch-size 3 or more"),
-            std::string::npos)
-      << r.output;
+  expect_job_fails_saying(r, "--sync-bn needs an example of every batch on every rank (synchronized batch norms are "
+                             "collectives), but a batch of 2 leaves 1 of the 3 ranks none; use --batch-size 3 or more");
 }
 
 TEST(TrainDist, ResumeEqualsAnUninterruptedRun) {
@@ -175,9 +179,7 @@ TEST(TrainDist, ARankThatFailsEndsTheJobWithItsRankAndReason) {
   // Rank 1 is given a data directory that does not exist; rank 0 goes on until it waits for rank 1.
   const CommandResult r = run_command(mpirun(60) + ranks_of_strata(1, "train lenet " + kFashion + common) + " : " +
                                       ranks_of_strata(1, "train lenet --data '" + (dir / "missing").string() + "'" + common));
-  EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
-  EXPECT_NE(r.output.find("strata: error: rank 1 of 2: "), std::string::npos) << r.output;
+  expect_job_fails_saying(r, "strata: error: rank 1 of 2: ");
   EXPECT_NE(r.output.find((dir / "missing").string()), std::string::npos) << r.output;
 }
 
@@ -189,12 +191,8 @@ TEST(TrainDist, RanksWithDifferentOptionsAreRefusedNamingTheRankAndOption) {
                              (dir / "run").string() + "'";
   const CommandResult r =
       run_command(mpirun(60) + ranks_of_strata(1, common + " --lr 0.5") + " : " + ranks_of_strata(1, common + " --lr 0.25"));
-  EXPECT_NE(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.exit_code, 124) << "the job hung: " << r.output;
-  EXPECT_NE(r.output.find("the training configuration or data differs between the ranks: rank 1 differs from rank 0; on "
-                          "rank 1: lr is 0.25 on rank 1 but 0.5 on rank 0"),
-            std::string::npos)
-      << r.output;
+  expect_job_fails_saying(r, "the training configuration or data differs between the ranks: rank 1 differs from "
+                             "rank 0; on rank 1: lr is 0.25 on rank 1 but 0.5 on rank 0");
   EXPECT_FALSE(std::filesystem::exists(dir / "run" / "config.json"));
 
   // The same options on other data: a dataset of 100 training images on rank 1.
@@ -203,9 +201,7 @@ TEST(TrainDist, RanksWithDifferentOptionsAreRefusedNamingTheRankAndOption) {
   const CommandResult data =
       run_command(mpirun(60) + ranks_of_strata(1, "train lenet " + kFashion + options) + " : " +
                   ranks_of_strata(1, "train lenet --data '" + (dir / "tiny").string() + "'" + options));
-  EXPECT_NE(data.exit_code, 0) << data.output;
-  EXPECT_NE(data.output.find("on rank 1: train_examples is 100 on rank 1 but 256 on rank 0"), std::string::npos)
-      << data.output;
+  expect_job_fails_saying(data, "on rank 1: train_examples is 100 on rank 1 but 256 on rank 0");
 }
 
 TEST(TrainDist, ALastBatchThatWouldLeaveARankOneExampleIsDropped) {

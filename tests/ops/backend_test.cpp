@@ -14,6 +14,7 @@
 #include "ops/epilogue.hpp"
 #ifdef STRATA_WITH_DNNL
 #include "kernels/cpu/few_positions_conv.hpp"
+#include "kernels/dnnl/conv.hpp"
 #endif
 
 using namespace strata;
@@ -153,6 +154,56 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
   big.inference = small.inference = true;
   EXPECT_FALSE(cpu::few_positions_conv::suits(big));
   EXPECT_FALSE(cpu::few_positions_conv::suits(small));
+}
+
+// Inference below batch 4 on maps of 12x12 and more: oneDNN's Winograd kernel, asked for by name
+// (oneDNN's own choice would be direct), with each epilogue, against the reference; and not where
+// the direct kernel is the faster (6x6 maps, few channels) or a gradient is wanted.
+TEST(ConvBackends, SmallBatchWinogradInferenceAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    const char* name;
+    Shape x, w;
+    bool bias, residual;
+  } rows[] = {
+      {"googlenet_b2", {1, 64, 24, 24}, {192, 64, 3, 3}, true, false},
+      {"resnet_block", {1, 64, 24, 24}, {64, 64, 3, 3}, true, true},
+      {"two_images_odd_map", {2, 32, 13, 12}, {48, 32, 3, 3}, false, true},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.name);
+    ConvGeom g = ConvGeom::make("conv2d", 2, r.x, r.w, nullptr, {.padding = 1});
+    g.has_bias = r.bias;
+    g.inference = true;
+    EXPECT_NE(dnnl_backend::conv_forward_implementation(g).find("wino"), std::string::npos)
+        << dnnl_backend::conv_forward_implementation(g);
+    const Tensor x = to_layout(rnd(r.x, 1), Layout::Blocked16), w = rnd(r.w, 2);
+    const Tensor b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
+    const Tensor residual = r.residual ? rnd(g.y_shape(), 4) : Tensor();
+    std::vector<std::optional<Activation>> activations{std::nullopt};
+    activations.insert(activations.end(), std::begin(test::kActivations), std::end(test::kActivations));
+    for (const std::optional<Activation>& act : activations) {
+      SCOPED_TRACE(act ? activation_name(*act) : "no activation");
+      Epilogue e;
+      e.residual = residual;
+      e.activation = act;
+      Tensor y[2];
+      for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+        BackendGuard guard(backend);
+        NoGradGuard no_grad;
+        y[backend == Backend::Dnnl] = conv2d(x, w, b, {.padding = 1}, e).contiguous();
+      }
+      EXPECT_EQ(y[1].shape(), g.y_shape());
+      EXPECT_LT(relative_error(y[1], y[0]), 1e-4);  // Winograd's own rounding: about 1e-5
+    }
+  }
+  ConvGeom six = ConvGeom::make("conv2d", 2, {1, 256, 6, 6}, {256, 256, 3, 3}, nullptr, {.padding = 1});
+  ConvGeom few = ConvGeom::make("conv2d", 2, {1, 16, 24, 24}, {64, 16, 3, 3}, nullptr, {.padding = 1});
+  ConvGeom training = ConvGeom::make("conv2d", 2, {1, 64, 24, 24}, {64, 64, 3, 3}, nullptr, {.padding = 1});
+  six.inference = few.inference = true;
+  for (const ConvGeom& g : {six, few, training})
+    EXPECT_EQ(dnnl_backend::conv_forward_implementation(g).find("wino"), std::string::npos)
+        << g.x_shape() << " " << g.weight_shape() << ": " << dnnl_backend::conv_forward_implementation(g);
 }
 #endif
 

@@ -6,6 +6,8 @@
 // the activation as its eltwise post-op; a pooling is left to the pooling op. Few-channel 2-D
 // convolutions, which oneDNN would pad to 16-channel blocks, rank below Strata's own kernels
 // (kernels/cpu/small_conv.hpp), which take them first.
+#include "kernels/dnnl/conv.hpp"
+
 #include "core/dispatch.hpp"
 #include "kernels/dnnl/activation.hpp"
 #include "kernels/dnnl/context.hpp"
@@ -55,12 +57,19 @@ memory::desc any_weights_desc(const ConvGeom& g) {
 // Winograd wants its input in 16-channel blocks: a first layer of fewer input channels (VGG's
 // 1-channel 224x224 image) would be padded to 16 channels, 16x the bytes and the work, where the
 // direct kernel reads the plain image as it is.
+//
+// oneDNN's own choice takes Winograd at inference from batch 4 only. Below that Winograd
+// (F(4x4, 3x3): a quarter of the multiplies, in 6x6 tiles) still beats the direct kernel on
+// outputs of 12x12 positions and more with 32+ channels on both sides, so it is asked for by name
+// there (docs/BENCHMARKS.md has the measurements); on smaller maps the tiles are mostly padding.
 dnnl::algorithm algorithm(const ConvGeom& g) {
   const bool three_by_three = g.kernel[1] == 3 && g.kernel[2] == 3 && (g.nd == 2 || g.kernel[0] == 3);
   const bool eligible = three_by_three && g.groups == 1 && g.in_channels >= 16 &&
                         g.stride == Spatial{1, 1, 1} && g.dilation == Spatial{1, 1, 1};
-  return conv_algorithm() == ConvAlgorithm::Auto && eligible ? dnnl::algorithm::convolution_auto
-                                                             : dnnl::algorithm::convolution_direct;
+  if (conv_algorithm() != ConvAlgorithm::Auto || !eligible) return dnnl::algorithm::convolution_direct;
+  const bool small_batch_winograd = g.inference && g.nd == 2 && g.batch < 4 && g.out_spatial() >= 12 * 12 &&
+                                    g.in_channels >= 32 && g.out_channels >= 32;
+  return small_batch_winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_auto;
 }
 
 std::string key(const ConvGeom& g) {
@@ -69,7 +78,7 @@ std::string key(const ConvGeom& g) {
   for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
   k.add(g.groups).add(g.has_bias).add(g.epilogue.residual);
   add_to_key(k, g.epilogue.activation);
-  return k.add(static_cast<int64_t>(algorithm(g))).str();
+  return k.add(static_cast<int64_t>(algorithm(g))).add(g.inference).str();
 }
 
 // The epilogue as post-ops: sum (dst += the residual already in it), then the eltwise activation.
@@ -110,15 +119,23 @@ const ConvForwardPlan& forward_plan(const ConvGeom& g) {
     const ConvArgs a = conv_args(g);
     const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
     const memory::desc bias({g.out_channels}, memory::data_type::f32, tag::a);
-    auto desc = g.has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                             algorithm(g), src,
-                                                             any_weights_desc(g), bias, dst, a.strides, a.dilates,
-                                                             a.padding_l, a.padding_r)
-                           : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training,
-                                                             algorithm(g), src,
-                                                             any_weights_desc(g), dst, a.strides, a.dilates,
-                                                             a.padding_l, a.padding_r);
-    dnnl::convolution_forward::primitive_desc pd(desc, forward_attr(g), engine());
+    const dnnl::prop_kind prop = g.inference ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
+    auto make_pd = [&](dnnl::algorithm algo) {
+      auto desc = g.has_bias ? dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), bias, dst,
+                                                               a.strides, a.dilates, a.padding_l, a.padding_r)
+                             : dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), dst, a.strides,
+                                                               a.dilates, a.padding_l, a.padding_r);
+      return dnnl::convolution_forward::primitive_desc(desc, forward_attr(g), engine());
+    };
+    const dnnl::algorithm algo = algorithm(g);
+    dnnl::convolution_forward::primitive_desc pd;
+    try {
+      pd = make_pd(algo);
+    } catch (const dnnl::error&) {
+      // Winograd asked for by name, with a post-op its kernels lack: oneDNN's choice instead.
+      if (algo != dnnl::algorithm::convolution_winograd) throw;
+      pd = make_pd(dnnl::algorithm::convolution_auto);
+    }
     return ConvForwardPlan{pd,
                            dnnl::convolution_forward(pd),
                            pd.src_desc(),
@@ -264,4 +281,7 @@ const ConvKernels kDnnlConv{supports, forward, backward};
 STRATA_REGISTER_KERNELS(ConvKernels, Backend::Dnnl, kDnnlConv);
 
 }  // namespace
+
+std::string conv_forward_implementation(const ConvGeom& g) { return forward_plan(g).pd.impl_info_str(); }
+
 }  // namespace strata::dnnl_backend

@@ -78,7 +78,7 @@ std::string key(const ConvGeom& g) {
   for (int i = 0; i < 3; ++i) k.add(g.stride[i]).add(g.padding[i]).add(g.dilation[i]);
   k.add(g.groups).add(g.has_bias).add(g.epilogue.residual);
   add_to_key(k, g.epilogue.activation);
-  return k.add(static_cast<int64_t>(algorithm(g))).add(g.inference).str();
+  return k.add(static_cast<int64_t>(algorithm(g))).str();
 }
 
 // The epilogue as post-ops: sum (dst += the residual already in it), then the eltwise activation.
@@ -119,8 +119,12 @@ const ConvForwardPlan& forward_plan(const ConvGeom& g) {
     const ConvArgs a = conv_args(g);
     const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
     const memory::desc bias({g.out_channels}, memory::data_type::f32, tag::a);
-    const dnnl::prop_kind prop = g.inference ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
     auto make_pd = [&](dnnl::algorithm algo) {
+      // Winograd for inference transforms its weights once (into the weight cache) instead of on
+      // each call. Not for the direct kernels: for inference oneDNN would pick ones of another
+      // activation layout (channels last), with reorders on both sides.
+      const dnnl::prop_kind prop = algo == dnnl::algorithm::convolution_winograd ? dnnl::prop_kind::forward_inference
+                                                                                 : dnnl::prop_kind::forward_training;
       auto desc = g.has_bias ? dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), bias, dst,
                                                                a.strides, a.dilates, a.padding_l, a.padding_r)
                              : dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), dst, a.strides,

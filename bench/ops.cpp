@@ -110,9 +110,13 @@ CONV_CASES(Pass::Forward, fwd)
 CONV_CASES(Pass::BackwardData, bwd_data)
 CONV_CASES(Pass::BackwardWeight, bwd_weight)
 
-// ResNet-18 at 96x96, batch 1: the stages of few positions (6x6 and 3x3 maps), the forward of a
-// training step against inference's.
+// Batch 1, the forward of a training step (oneDNN's direct kernel) against inference's: ResNet-18
+// at 96x96's stages (24x24 and 12x12 maps: Winograd; 6x6 and 3x3: few positions) and VGG-11's
+// 256-channel 56x56 layer (Winograd).
 #define BATCH1_CASES(pass, name)                                                                   \
+  BENCHMARK_CAPTURE(conv, name##_b1_3x3_256x56, 1, 256, 256, 56, 3, 1, pass)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(conv, name##_b1_3x3_64x24, 1, 64, 64, 24, 3, 1, pass)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(conv, name##_b1_3x3_128x12, 1, 128, 128, 12, 3, 1, pass)->Unit(benchmark::kMillisecond); \
   BENCHMARK_CAPTURE(conv, name##_b1_3x3_256x6, 1, 256, 256, 6, 3, 1, pass)->Unit(benchmark::kMillisecond); \
   BENCHMARK_CAPTURE(conv, name##_b1_3x3_512x3, 1, 512, 512, 3, 3, 1, pass)->Unit(benchmark::kMillisecond); \
   BENCHMARK_CAPTURE(conv, name##_b1_3x3_s2_256to512x6, 1, 256, 512, 6, 3, 2, pass)->Unit(benchmark::kMillisecond);

@@ -44,6 +44,8 @@ inline dnnl::memory::desc desc_of(const Tensor& t) { return desc_of(t.shape(), t
 dnnl::memory memory_of(const Tensor& t);
 dnnl::memory memory_of(const dnnl::memory::desc& desc, const Tensor& t);
 
+// to = from in to's format, by a oneDNN reorder primitive made once per pair of formats.
+void reorder(const dnnl::memory& from, const dnnl::memory& to);
 // `from` as memory of `desc`: `from` itself when the descriptors are equal, else a reordered copy
 // whose buffer `holder` keeps alive.
 dnnl::memory reorder_to(const dnnl::memory::desc& desc, const dnnl::memory& from, Tensor& holder);
@@ -101,17 +103,18 @@ class Cache {
   std::unordered_map<std::string, std::unique_ptr<Value>> map_;
 };
 
-// Cache keys: every value appended with a separator ("2,64,24,24,b,"), built with += only.
+// Cache keys: every value's 8 bytes appended (a shape's dimensions after its rank), so two keys
+// are equal only when their values are; built once per call of a kernel.
 class Key {
  public:
+  Key() { text_.reserve(256); }
   Key& add(int64_t value) {
-    text_ += std::to_string(value);
-    text_ += ',';
+    text_.append(reinterpret_cast<const char*>(&value), sizeof value);
     return *this;
   }
   Key& add(const Shape& shape) {
+    add(shape.ndim());
     for (int64_t d : shape) add(d);
-    text_ += '|';
     return *this;
   }
   Key& add(Layout layout) { return add(static_cast<int64_t>(layout)); }

@@ -229,7 +229,7 @@ Tensor backward_weight(const ConvGeom& g, const Tensor& gy, const Tensor& x) {
     memory blocked(plan.pd.diff_weights_desc(), engine(), holders[3].mutable_raw_data());
     args.emplace(DNNL_ARG_DIFF_WEIGHTS, blocked);
     plan.prim.execute(stream(), args);
-    dnnl::reorder(blocked, user).execute(stream(), blocked, user);
+    reorder(blocked, user);
   }
   return gw;
 }

@@ -50,7 +50,7 @@ class WeightCache {
     // a pointer fetched later) bumps it past the noted one.
     slot->version = storage->version();
     memory from(user, engine(), const_cast<void*>(w.raw_data()));
-    dnnl::reorder(from, slot->reordered).execute(stream(), from, slot->reordered);
+    reorder(from, slot->reordered);
     holder = slot->copy;
     return slot->reordered;
   }

@@ -103,6 +103,32 @@ TEST_P(ConvBackends, FusedActivationsAgree) {
 }
 
 #ifdef STRATA_WITH_DNNL
+namespace {
+
+// An inference convolution (no gradient wanted) on oneDNN's backend with no activation and with
+// each one, plus `residual` when defined, against the reference (relative error below 1e-4).
+void expect_inference_conv_agrees(const Tensor& x, const Tensor& w, const Tensor& b, const ConvOptions& options,
+                                  const Tensor& residual, const Shape& y_shape) {
+  std::vector<std::optional<Activation>> activations{std::nullopt};
+  activations.insert(activations.end(), std::begin(test::kActivations), std::end(test::kActivations));
+  for (const std::optional<Activation>& act : activations) {
+    SCOPED_TRACE(act ? activation_name(*act) : "no activation");
+    Epilogue e;
+    e.residual = residual;
+    e.activation = act;
+    Tensor y[2];
+    for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+      BackendGuard guard(backend);
+      NoGradGuard no_grad;
+      y[backend == Backend::Dnnl] = conv2d(x, w, b, options, e).contiguous();
+    }
+    EXPECT_EQ(y[1].shape(), y_shape);
+    EXPECT_LT(relative_error(y[1], y[0]), 1e-4);
+  }
+}
+
+}  // namespace
+
 // Inference (no gradient wanted): convolutions of few output positions run on the streaming
 // kernel (kernels/cpu/few_positions_conv.hpp) with every epilogue it takes, against the reference.
 TEST(ConvBackends, FewPositionsInferenceAgrees) {
@@ -130,23 +156,7 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
     EXPECT_FALSE(cpu::few_positions_conv::suits(g)) << "training calls never do";
     const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
     const Tensor w = rnd(r.w, 2), b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
-    const Tensor residual = r.residual ? rnd(g.y_shape(), 4) : Tensor();
-    std::vector<std::optional<Activation>> activations{std::nullopt};
-    activations.insert(activations.end(), std::begin(test::kActivations), std::end(test::kActivations));
-    for (const std::optional<Activation>& act : activations) {
-      SCOPED_TRACE(act ? activation_name(*act) : "no activation");
-      Epilogue e;
-      e.residual = residual;
-      e.activation = act;
-      Tensor y[2];
-      for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
-        BackendGuard guard(backend);
-        NoGradGuard no_grad;
-        y[backend == Backend::Dnnl] = conv2d(x, w, b, r.options, e).contiguous();
-      }
-      EXPECT_EQ(y[1].shape(), g.y_shape());
-      EXPECT_LT(relative_error(y[1], y[0]), 1e-4);
-    }
+    expect_inference_conv_agrees(x, w, b, r.options, r.residual ? rnd(g.y_shape(), 4) : Tensor(), g.y_shape());
   }
   // Past 64 positions, below 1 MB of weights, and with a gradient wanted, oneDNN's kernels take it.
   ConvGeom big = ConvGeom::make("conv2d", 2, {1, 256, 9, 9}, {256, 256, 3, 3}, nullptr, {.padding = 1});
@@ -179,23 +189,8 @@ TEST(ConvBackends, SmallBatchWinogradInferenceAgrees) {
         << dnnl_backend::conv_forward_implementation(g);
     const Tensor x = to_layout(rnd(r.x, 1), Layout::Blocked16), w = rnd(r.w, 2);
     const Tensor b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
-    const Tensor residual = r.residual ? rnd(g.y_shape(), 4) : Tensor();
-    std::vector<std::optional<Activation>> activations{std::nullopt};
-    activations.insert(activations.end(), std::begin(test::kActivations), std::end(test::kActivations));
-    for (const std::optional<Activation>& act : activations) {
-      SCOPED_TRACE(act ? activation_name(*act) : "no activation");
-      Epilogue e;
-      e.residual = residual;
-      e.activation = act;
-      Tensor y[2];
-      for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
-        BackendGuard guard(backend);
-        NoGradGuard no_grad;
-        y[backend == Backend::Dnnl] = conv2d(x, w, b, {.padding = 1}, e).contiguous();
-      }
-      EXPECT_EQ(y[1].shape(), g.y_shape());
-      EXPECT_LT(relative_error(y[1], y[0]), 1e-4);  // Winograd's own rounding: about 1e-5
-    }
+    // Winograd's own rounding is about 1e-5 of the reference.
+    expect_inference_conv_agrees(x, w, b, {.padding = 1}, r.residual ? rnd(g.y_shape(), 4) : Tensor(), g.y_shape());
   }
   ConvGeom six = ConvGeom::make("conv2d", 2, {1, 256, 6, 6}, {256, 256, 3, 3}, nullptr, {.padding = 1});
   ConvGeom few = ConvGeom::make("conv2d", 2, {1, 16, 24, 24}, {64, 16, 3, 3}, nullptr, {.padding = 1});

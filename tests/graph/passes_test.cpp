@@ -262,6 +262,39 @@ TEST(EliminateDeadCode, DropsUnreadPureNodesOnly) {
                                                                              << evaluation.values[i].name;
 }
 
+TEST(GroupReaders, InceptionPathsReadTheBlockInputBackToBack) {
+  models::Inception block(16, 8, {8, 16}, {4, 8}, 8);
+  block.eval();
+  graph::Graph before = test::trace_of(block, {1, 16, 12, 12});
+  graph::fuse_epilogues(before);
+  // Traced path by path: the 3x3 of the second path runs before the third path's 1x1.
+  auto readers_of_input = [](const graph::Graph& g) {
+    std::vector<std::size_t> at;
+    for (std::size_t i = 0; i < g.nodes.size(); ++i)
+      if (std::find(g.nodes[i].inputs.begin(), g.nodes[i].inputs.end(), g.input) != g.nodes[i].inputs.end())
+        at.push_back(i);
+    return at;
+  };
+  ASSERT_EQ(readers_of_input(before).size(), 4u) << before.str();
+  ASSERT_NE(readers_of_input(before).back(), 3u) << before.str();
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_GT(graph::group_readers(g), 0); }, {1, 16, 12, 12}, 0,
+                  &after);
+  EXPECT_EQ(readers_of_input(after), (std::vector<std::size_t>{0, 1, 2, 3})) << after.str();
+  // Each path's own nodes keep their order after its first.
+  for (const char* path : {"p2", "p3", "p4"}) {
+    std::vector<std::string> scopes;
+    for (const graph::Node& n : after.nodes)
+      if (n.scope.find(path) != std::string::npos) scopes.push_back(n.scope);
+    EXPECT_TRUE(std::is_sorted(scopes.begin(), scopes.end())) << path << "\n" << after.str();
+  }
+
+  // A chain reads each value once: nothing moves.
+  Sequential net{std::make_shared<Linear>(3, 4), std::make_shared<ReLU>(), std::make_shared<Linear>(4, 2)};
+  graph::Graph chain = test::trace_of(net, {2, 3});
+  EXPECT_EQ(graph::group_readers(chain), 0);
+}
+
 TEST(SortNodes, KeepsTracedOrderWhereItRuns) {
   Sequential net{std::make_shared<Linear>(3, 4), std::make_shared<ReLU>(), std::make_shared<Linear>(4, 2)};
   graph::Graph g = test::trace_of(net, {2, 3});

@@ -49,6 +49,8 @@ void optimize(Graph& graph, const OptimizeOptions& options) {
   }
   fuse_epilogues(graph);
   eliminate_dead_code(graph);
+  // Inference only: in training the order of the readers is the order their gradients add up in.
+  if (options.inference) group_readers(graph);
 }
 
 }  // namespace strata::graph

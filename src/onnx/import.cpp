@@ -2,6 +2,8 @@
 // declared size is checked against the bytes that back it before anything is allocated, and
 // every name a node reads against what came before it, so a malformed file is one error naming
 // what is wrong.
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -243,10 +245,26 @@ void replace_classifier(const std::vector<ImportedNode>& nodes, std::vector<std:
 
 }  // namespace
 
-Imported from_bytes(const std::string& bytes, const std::string& where, const ImportOptions& options) {
+namespace {
+
+Imported from_model(const pb::ModelProto& model, const std::string& where, const ImportOptions& options);
+
+pb::ModelProto parse(const void* data, std::size_t size, const std::string& where) {
   pb::ModelProto model;
-  STRATA_CHECK(bytes.size() < (std::size_t{1} << 31) && model.ParseFromString(bytes), where,
+  STRATA_CHECK(size < (std::size_t{1} << 31) && model.ParseFromArray(data, static_cast<int>(size)), where,
                "not an ONNX model (the protobuf does not parse)");
+  return model;
+}
+
+}  // namespace
+
+Imported from_bytes(const std::string& bytes, const std::string& where, const ImportOptions& options) {
+  return from_model(parse(bytes.data(), bytes.size(), where), where, options);
+}
+
+namespace {
+
+Imported from_model(const pb::ModelProto& model, const std::string& where, const ImportOptions& options) {
   const int opset = default_opset(model);
   STRATA_CHECK(opset >= kMinImportOpset && opset <= kMaxImportOpset, where, "opset ", opset,
                " of the default domain is not supported; import reads opsets ", kMinImportOpset, " to ",
@@ -382,6 +400,34 @@ Imported from_bytes(const std::string& bytes, const std::string& where, const Im
   return out;
 }
 
+// The file's bytes in pages of their own: a heap buffer of the file's size, once freed, would
+// raise glibc's mmap threshold to that size (it follows the largest block freed), and the
+// compiled model's buffers below it would then come from the heap and stay resident (imported
+// GoogLeNet at batch 64: 17 MB more peak memory than the zoo model's).
+class FileBytes {
+ public:
+  explicit FileBytes(const io::InputFile& file) : size_(file.size()) {
+    if (size_ == 0) return;
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    STRATA_CHECK(p != MAP_FAILED, file.prefix(), "cannot map ", size_, " bytes of memory for the file");
+    data_ = static_cast<char*>(p);
+    file.read(0, data_, size_);
+  }
+  ~FileBytes() {
+    if (data_ != nullptr) ::munmap(data_, size_);
+  }
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  const char* data() const { return data_; }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::size_t size_;
+  char* data_ = nullptr;
+};
+
+}  // namespace
+
 Shape Imported::example_shape() const {
   Shape shape{1};
   for (std::size_t i = 1; i < input_dims.size(); ++i) {
@@ -396,9 +442,12 @@ Imported load(const std::filesystem::path& path, const ImportOptions& options) {
   const io::InputFile file(path, "onnx::load");
   STRATA_CHECK(file.size() < (uint64_t{1} << 31), file.prefix(), "is ", file.size(),
                " bytes; ONNX files with the tensors inside are under 2 GiB");
-  std::string bytes(file.size(), '\0');
-  file.read(0, bytes.data(), bytes.size());
-  return from_bytes(bytes, file.prefix(), options);
+  pb::ModelProto model;
+  {
+    const FileBytes bytes(file);
+    model = parse(bytes.data(), bytes.size(), file.prefix());
+  }
+  return from_model(model, file.prefix(), options);
 }
 
 }  // namespace strata::onnx

@@ -243,26 +243,12 @@ void replace_classifier(const std::vector<ImportedNode>& nodes, std::vector<std:
     *b = zeros({classes});
 }
 
-}  // namespace
-
-namespace {
-
-Imported from_model(const pb::ModelProto& model, const std::string& where, const ImportOptions& options);
-
 pb::ModelProto parse(const void* data, std::size_t size, const std::string& where) {
   pb::ModelProto model;
   STRATA_CHECK(size < (std::size_t{1} << 31) && model.ParseFromArray(data, static_cast<int>(size)), where,
                "not an ONNX model (the protobuf does not parse)");
   return model;
 }
-
-}  // namespace
-
-Imported from_bytes(const std::string& bytes, const std::string& where, const ImportOptions& options) {
-  return from_model(parse(bytes.data(), bytes.size(), where), where, options);
-}
-
-namespace {
 
 Imported from_model(const pb::ModelProto& model, const std::string& where, const ImportOptions& options) {
   const int opset = default_opset(model);
@@ -427,6 +413,10 @@ class FileBytes {
 };
 
 }  // namespace
+
+Imported from_bytes(const std::string& bytes, const std::string& where, const ImportOptions& options) {
+  return from_model(parse(bytes.data(), bytes.size(), where), where, options);
+}
 
 Shape Imported::example_shape() const {
   Shape shape{1};

@@ -1,5 +1,7 @@
 #include "core/layout.hpp"
 
+#include <utility>
+
 #include "core/dtype_dispatch.hpp"
 #include "core/tensor_impl.hpp"
 #include "strata/autograd.hpp"
@@ -32,7 +34,17 @@ bool blockable(const Shape& shape) {
   return (shape.ndim() == 4 || shape.ndim() == 5) && shape[1] > 0 && shape[1] % kChannelBlock == 0;
 }
 
+namespace {
+thread_local Tensor placed_output;
+}  // namespace
+
+PlacedOutput::PlacedOutput(Tensor view) : previous_(std::exchange(placed_output, std::move(view))) {}
+PlacedOutput::~PlacedOutput() { placed_output = std::move(previous_); }
+
 Tensor empty_in(const Shape& shape, DType dtype, Device device, Layout layout) {
+  if (layout == Layout::Blocked16 && placed_output.defined() && placed_output.shape() == shape &&
+      placed_output.dtype() == dtype && placed_output.device() == device)
+    return std::exchange(placed_output, Tensor());
   Tensor t = empty(shape, dtype, device);
   if (layout == Layout::Blocked16) {
     STRATA_CHECK(blockable(shape), "layout: shape ", shape, " cannot be stored blocked (needs 4 or 5 dims and "

@@ -10,7 +10,11 @@
 #include <mutex>
 #include <utility>
 
+#include "core/layout.hpp"
+#include "core/tensor_impl.hpp"
+#include "graph/trace.hpp"
 #include "ops/epilogue.hpp"
+#include "ops/shape.hpp"
 #include "strata/autograd.hpp"
 #include "strata/backend.hpp"
 #include "strata/storage.hpp"
@@ -67,7 +71,39 @@ Program::Program(Graph graph) : graph_(std::move(graph)) {
     }
     state_only_[i] = state;
   }
+  find_placements();
 }
+
+void Program::find_placements() {
+  placement_.assign(graph_.nodes.size(), {});
+  cat_in_place_.assign(graph_.nodes.size(), false);
+  const std::vector<int> readers = graph_.use_counts();
+  for (std::size_t j = 0; j < graph_.nodes.size(); ++j) {
+    const Node& cat = graph_.nodes[j];
+    if (cat.op != OpKind::Cat) continue;
+    const Value& out = graph_.values[cat.output()];
+    const int dim = cat.get<CatAttrs>().dim;
+    if (!blockable(out.shape) || out.shape[0] != 1 || (dim != 1 && dim != 1 - out.shape.ndim())) continue;
+    // Every part in whole 16-channel blocks (as a concatenation that stays blocked, ops/shape.cpp).
+    if (!std::all_of(cat.inputs.begin(), cat.inputs.end(), [&](ValueId v) { return blockable(graph_.values[v].shape); }))
+      continue;
+    const int64_t per_channel = out.shape.numel() / out.shape[1];
+    int64_t channel = 0;
+    for (ValueId v : cat.inputs) {
+      const Value& part = graph_.values[v];
+      const int p = producer_[v];
+      // Made by an op of the library (not a module run eagerly), read by the concatenation alone.
+      if (part.kind == ValueKind::Computed && p >= 0 && !state_only_[p] && graph_.nodes[p].op != OpKind::Call &&
+          graph_.nodes[p].outputs.size() == 1 && readers[v] == 1 && v != graph_.output) {
+        placement_[p] = {static_cast<int>(j), channel * per_channel};
+        cat_in_place_[j] = true;
+      }
+      channel += part.shape[1];
+    }
+  }
+}
+
+bool Program::placing() { return !GradMode::is_enabled() && !tracing(); }
 
 Program::~Program() {
   if (arena_ != nullptr) arena_->retire();
@@ -79,6 +115,9 @@ Program::Program(Program&& other) noexcept
       producer_(std::move(other.producer_)),
       state_only_(std::move(other.state_only_)),
       cache_(std::move(other.cache_)),
+      placement_(std::move(other.placement_)),
+      cat_in_place_(std::move(other.cat_in_place_)),
+      parts_copied_(other.parts_copied_.load()),
       plan_(std::move(other.plan_)),
       arena_(std::exchange(other.arena_, nullptr)),
       record_next_run_(other.record_next_run_),
@@ -160,6 +199,7 @@ Tensor Program::run_nodes(const Tensor& input) {
   STRATA_CHECK(input.defined() && input.shape() == in.shape && input.dtype() == in.dtype,
                "compiled model: traced for inputs of shape ", in.shape, " (", dtype_name(in.dtype), "), got ",
                input.defined() ? input.shape() : Shape{});
+  parts_copied_ = 0;
   std::vector<Tensor> slot(graph_.values.size());
   for (std::size_t v = 0; v < graph_.values.size(); ++v)
     if (is_leaf(graph_.values[v].kind)) slot[v] = graph_.values[v].tensor;
@@ -184,7 +224,23 @@ void Program::run_step(std::size_t i, std::vector<Tensor>& slot, const BranchReg
   for (ValueId v : n.inputs) args.push_back(v == kNoValue ? Tensor() : slot[v]);
   std::vector<Tensor> out;
   const auto start = profiling ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
-  if (state_only_[i]) {
+  // A concatenation's input goes into its part of the concatenation's buffer (made here, unless
+  // this node runs on a thread of a branch region: then run_region made it, if it is the join).
+  std::optional<PlacedOutput> placed;
+  if (placement_[i].cat >= 0 && placing()) {
+    const Node& cat = graph_.nodes[static_cast<std::size_t>(placement_[i].cat)];
+    Tensor& buffer = slot[cat.output()];
+    if (!buffer.defined() && region == nullptr) buffer = empty_cat_buffer(cat);
+    if (buffer.defined()) {
+      const Shape& shape = graph_.values[n.output()].shape;
+      placed.emplace(make_view(buffer, shape, contiguous_strides(shape), buffer.offset() + placement_[i].offset));
+    }
+  }
+  if (cat_in_place_[i] && slot[n.output()].defined() && placing()) {
+    int copied = 0;
+    out = {cat_into(slot[n.output()], args, &copied)};
+    parts_copied_ += copied;
+  } else if (state_only_[i]) {
     std::vector<uint64_t> sources = sources_of(args);
     if (!cache_[i] || cache_[i]->sources != sources) cache_[i] = Cached{std::move(sources), run_node(i, args)};
     out = cache_[i]->outputs;
@@ -213,6 +269,11 @@ void Program::run_step(std::size_t i, std::vector<Tensor>& slot, const BranchReg
       slot[v] = Tensor();
 }
 
+Tensor Program::empty_cat_buffer(const Node& cat) const {
+  const Value& out = graph_.values[cat.output()];
+  return empty_in(out.shape, out.dtype, Device::cpu(), Layout::Blocked16);
+}
+
 bool Program::released_after(ValueId v, std::size_t i) const {
   return v != kNoValue && last_reader_[v] == static_cast<int>(i) && v != graph_.output &&
          graph_.values[v].kind == ValueKind::Computed;
@@ -230,6 +291,9 @@ const std::vector<BranchRegion>& Program::branch_regions() {
 
 void Program::run_region(const BranchRegion& r, std::vector<Tensor>& slot) {
   for (std::size_t i : r.state_nodes) run_step(i, slot, nullptr);
+  // The join's buffer, if its inputs are placed in it, from the calling thread (the arena's).
+  const Node& join = graph_.nodes[r.join];
+  if (cat_in_place_[r.join] && placing() && !slot[join.output()].defined()) slot[join.output()] = empty_cat_buffer(join);
   const int used = static_cast<int>(r.threads.size());
   const bool caching = weight_caching_enabled();
   std::vector<std::exception_ptr> errors(r.threads.size());

@@ -6,6 +6,7 @@
 // is released after its last reader has run, so inference holds only what is still needed.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,11 @@ class Program {
   // where oneDNN keeps 16-channel blocks from layer to layer, Strided elsewhere).
   const Graph& graph() const { return graph_; }
 
+  // The inputs of concatenations written in place (inference of one image, 16-channel blocks) that
+  // the last run still copied, because their kernel did not write them where they go (0 when
+  // every producer did).
+  int concat_parts_copied() const { return parts_copied_; }
+
   // Profiling (strata bench --profile): while on, every run adds each node's time to a table
   // shared by all programs, keyed by the node's op and scope.
   static void set_profiling(bool on);
@@ -69,6 +75,17 @@ class Program {
   std::vector<int> producer_;                // per value: the node making it (-1: none)
   std::vector<bool> state_only_;             // per node: reads only parameters, buffers, constants
   std::vector<std::optional<Cached>> cache_;  // per node, for those that read only the state
+  // Concatenations written in place, in inference of one image: a concatenation's inputs, each
+  // read by it alone, are written by their producers straight into its buffer (16-channel blocks
+  // of one image follow each other in memory), and it copies nothing. Per node: the concatenation
+  // node its output is part of (-1: none) and the part's offset in elements.
+  struct Placement {
+    int cat = -1;
+    int64_t offset = 0;
+  };
+  std::vector<Placement> placement_;
+  std::vector<bool> cat_in_place_;  // per node: a concatenation with at least one placed input
+  std::atomic<int> parts_copied_ = 0;  // in the last run (from several threads in branch regions)
   std::optional<MemoryPlan> plan_;
   ArenaAllocator* arena_ = nullptr;  // deletes itself once retired and empty
   bool record_next_run_ = false;
@@ -80,6 +97,11 @@ class Program {
   // Runs node i: its inputs from `slot`, its outputs into it, then lets go of the values it read
   // last. `region`: the branch region it runs in, on one of the region's threads, or null.
   void run_step(std::size_t i, std::vector<Tensor>& slot, const BranchRegion* region);
+  void find_placements();
+  // A placed concatenation's buffer (dense, Blocked16).
+  Tensor empty_cat_buffer(const Node& cat) const;
+  // Whether this run places outputs: inference (no gradients), not inside a trace.
+  static bool placing();
   // Whether value v (an input of node i) goes once node i has run: a computed value, not the
   // output, that no later node reads.
   bool released_after(ValueId v, std::size_t i) const;

@@ -70,17 +70,23 @@ Tensor run_epilogue(const Epilogue& e, int nd, bool records_gradients,
   }
   Tensor out = fused(e);
   if (out.defined()) return out;
+  // In parts: the op's own result is the last part's; the ones before it are not placed
+  // (core/layout.hpp's PlacedOutput).
+  auto first_part = [&](const Epilogue& inner) {
+    PlacedOutput not_here{Tensor()};
+    return run_epilogue(inner, nd, records_gradients, fused);
+  };
   if (e.pool) {
     Epilogue inner = e;
     inner.pool.reset();
-    return pool_nd(nd, run_epilogue(inner, nd, records_gradients, fused), *e.pool);
+    return pool_nd(nd, first_part(inner), *e.pool);
   }
   if (e.residual.defined()) {
-    const Tensor y = run_epilogue({}, nd, records_gradients, fused);
+    const Tensor y = first_part({});
     return e.activation ? add_activation(y, e.residual, *e.activation) : y + e.residual;
   }
   STRATA_CHECK(e.activation, "internal error: no kernel takes an operation without an epilogue");
-  return activation(run_epilogue({}, nd, records_gradients, fused), *e.activation);
+  return activation(first_part({}), *e.activation);
 }
 
 Tensor add_activation(const Tensor& a, const Tensor& b, Activation kind) {

@@ -321,6 +321,28 @@ Tensor blocked_cat(const std::vector<Tensor>& tensors, const Shape& shape) {
 
 }  // namespace
 
+Tensor cat_into(const Tensor& out, const std::vector<Tensor>& parts, int* copied) {
+  const Shape& shape = out.shape();
+  STRATA_CHECK(out.layout() == Layout::Blocked16, "cat_into: the buffer must be Blocked16");
+  const int64_t per_channel = out.numel() / (shape[0] * shape[1]);
+  int64_t at = 0;
+  for (const Tensor& part : parts) {
+    STRATA_CHECK(blockable(part.shape()) && part.shape()[0] == shape[0] &&
+                     at / per_channel + part.shape()[1] <= shape[1],
+                 "cat_into: part of shape ", part.shape(), " does not fit a buffer of shape ", shape);
+    const int64_t count = part.shape()[1] * per_channel;
+    const bool in_place = shape[0] == 1 && part.layout() == Layout::Blocked16 &&
+                          part.storage() == out.storage() && part.offset() == out.offset() + at;
+    if (!in_place) {
+      copy_runs(out, shape[1] * per_channel, at, to_layout(part, Layout::Blocked16), count, 0, shape[0], count);
+      if (copied != nullptr) ++*copied;
+    }
+    at += count;
+  }
+  STRATA_CHECK(at == out.numel(), "cat_into: the parts fill ", at, " of the buffer's ", out.numel(), " elements");
+  return out;
+}
+
 Tensor cat(const std::vector<Tensor>& tensors, int dim) {
   graph::OpTrace trace;
   STRATA_CHECK(!tensors.empty(), "cat: expected at least one tensor");

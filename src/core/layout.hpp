@@ -7,6 +7,12 @@ namespace strata {
 
 inline constexpr int64_t kChannelBlock = 16;
 
+// Between plain (N, C, S) and blocked (N, ceil(C/16), S, 16) floats, S the product of the spatial
+// sizes; the blocked side's channels past C are zeros (oneDNN's nChw16c / nCdhw16c, padded). The
+// threads share the work.
+void plain_to_blocked(const float* plain, float* blocked, int64_t n, int64_t c, int64_t s);
+void blocked_to_plain(const float* blocked, float* plain, int64_t n, int64_t c, int64_t s);
+
 // Whether a tensor of `shape` can be stored Blocked16: 4-D or 5-D with C a positive multiple of 16.
 bool blockable(const Shape& shape);
 

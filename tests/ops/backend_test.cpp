@@ -201,6 +201,19 @@ TEST(ConvWinograd, SmallBatchInferenceAgrees) {
     EXPECT_EQ(dnnl_backend::conv_forward_implementation(g).find("wino"), std::string::npos)
         << g.x_shape() << " " << g.weight_shape() << ": " << dnnl_backend::conv_forward_implementation(g);
 }
+
+// MobileNetV2's 24-channel stage at inference: a projection to 24 channels (oneDNN pads them to
+// two 16-channel blocks; the result goes to a plain tensor) with a plain residual put into the
+// padded blocks first, and an expansion reading a plain 24-channel input, against the reference.
+TEST(ConvBackends, PaddedChannelBlocksAgree) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  for (int64_t n : {1, 2}) {
+    SCOPED_TRACE(n);
+    const Tensor wide = to_layout(rnd({n, 48, 9, 7}, 1), Layout::Blocked16), narrow = rnd({n, 24, 9, 7}, 2);
+    expect_inference_conv_agrees(wide, rnd({24, 48, 1, 1}, 3), rnd({24}, 4), {}, rnd({n, 24, 9, 7}, 5), {n, 24, 9, 7});
+    expect_inference_conv_agrees(narrow, rnd({48, 24, 1, 1}, 6), rnd({48}, 7), {}, Tensor(), {n, 48, 9, 7});
+  }
+}
 #endif
 
 // The few-channel kernels' one-pass backward when only some gradients are wanted (LeNet's first

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/layout.hpp"
 #include "core/parallel_copy.hpp"
 #include "core/tensor_impl.hpp"
 
@@ -50,10 +51,38 @@ memory memory_of(const Tensor& t) {
   return memory_of(desc_of(t), t);
 }
 
+namespace {
+
+// Whether `blocked` is `plain`'s dims in 16-channel blocks (nChw16c / nCdhw16c, the channels padded
+// to whole blocks), `plain` dense row-major f32 of 4 or 5 dims.
+bool plain_and_blocked(const memory::desc& plain, const memory::desc& blocked) {
+  using tag = memory::format_tag;
+  const memory::dims dims = plain.dims();
+  if (dims.size() != 4 && dims.size() != 5) return false;
+  const bool five = dims.size() == 5;
+  return plain == memory::desc(dims, memory::data_type::f32, five ? tag::abcde : tag::abcd) &&
+         blocked == memory::desc(dims, memory::data_type::f32, five ? tag::nCdhw16c : tag::nChw16c);
+}
+
+}  // namespace
+
 void reorder(const memory& from, const memory& to) {
+  // Between plain and blocked activations Strata's own loop (core/layout.hpp): oneDNN 2.6's
+  // reorder takes 0.05-0.09 ms for a 1x24x56x56 tensor whose channels it pads (MobileNetV2's).
+  const memory::desc from_desc = from.get_desc(), to_desc = to.get_desc();
+  const bool to_blocked = plain_and_blocked(from_desc, to_desc);
+  if (to_blocked || plain_and_blocked(to_desc, from_desc)) {
+    const memory::dims dims = from_desc.dims();
+    int64_t spatial = 1;
+    for (std::size_t i = 2; i < dims.size(); ++i) spatial *= dims[i];
+    const auto* src = static_cast<const float*>(from.get_data_handle());
+    auto* dst = static_cast<float*>(to.get_data_handle());
+    if (to_blocked) plain_to_blocked(src, dst, dims[0], dims[1], spatial);
+    else blocked_to_plain(src, dst, dims[0], dims[1], spatial);
+    return;
+  }
   // Keyed by both descriptors' bytes: oneDNN zero-fills a descriptor before writing its fields.
   static Cache<dnnl::reorder> cache;
-  const memory::desc from_desc = from.get_desc(), to_desc = to.get_desc();
   std::string key(reinterpret_cast<const char*>(&from_desc.data), sizeof from_desc.data);
   key.append(reinterpret_cast<const char*>(&to_desc.data), sizeof to_desc.data);
   const dnnl::reorder& primitive = cache.get(key, [&] { return dnnl::reorder(from, to); });

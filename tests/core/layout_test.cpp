@@ -1,0 +1,38 @@
+// Conversions between plain (N, C, S) and 16-channel blocks (N, ceil(C/16), S, 16), with the
+// channels past C zeros in the blocked side (core/layout.hpp): every element at its place, across
+// the conversion's 64-position tiles, and back.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "core/layout.hpp"
+
+namespace strata {
+namespace {
+
+TEST(LayoutConversion, PlainAndPaddedBlocksElementByElement) {
+  for (int64_t n : {1, 2})
+    for (int64_t c : {16, 24, 40})
+      for (int64_t s : {5, 64, 130}) {
+        SCOPED_TRACE(testing::Message() << n << "x" << c << "x" << s);
+        const int64_t blocks = (c + 15) / 16;
+        std::vector<float> plain(static_cast<std::size_t>(n * c * s)), back(plain.size(), -1.f);
+        for (std::size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<float>(i + 1);
+        std::vector<float> blocked(static_cast<std::size_t>(n * blocks * s * 16), -1.f);
+        plain_to_blocked(plain.data(), blocked.data(), n, c, s);
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t b = 0; b < blocks; ++b)
+            for (int64_t p = 0; p < s; ++p)
+              for (int64_t k = 0; k < 16; ++k) {
+                const int64_t channel = b * 16 + k;
+                const float want = channel < c ? plain[static_cast<std::size_t>((i * c + channel) * s + p)] : 0.f;
+                ASSERT_EQ(blocked[static_cast<std::size_t>(((i * blocks + b) * s + p) * 16 + k)], want)
+                    << "image " << i << " channel " << channel << " position " << p;
+              }
+        blocked_to_plain(blocked.data(), back.data(), n, c, s);
+        EXPECT_EQ(back, plain);
+      }
+}
+
+}  // namespace
+}  // namespace strata

@@ -100,9 +100,10 @@ Tensor pool(const char* op, int nd, PoolMode mode, const Tensor& x, const PoolOp
   PoolGeom g = PoolGeom::make(op, nd, mode, x.shape(), options);
   g.layout = x.layout();
   check_dtype(op, x);
+  const bool grad = autograd::needs_grad({x});
+  g.inference = !grad;
   const PoolKernels& k =
       select_kernels<PoolKernels>(op, x.device(), [&](const PoolKernels& t) { return t.supports(g, x.dtype()); });
-  const bool grad = autograd::needs_grad({x});
   PoolForward f = k.forward(g, x.detach(), grad && mode == PoolMode::Max);
   if (grad)
     autograd::record(op, f.y, {x}, [g, &k, workspace = f.workspace](const Tensor& gy, const autograd::Node&) {

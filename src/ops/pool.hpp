@@ -28,6 +28,7 @@ struct PoolGeom {
   bool ceil_mode = false;
   bool count_include_pad = true;  // PoolMode::Avg only
   Layout layout = Layout::Strided;  // the input's (some kernels take one layout only)
+  bool inference = false;  // no gradient wanted: no workspace, no backward (some kernels take only this)
 
   // Validates every argument (throws strata::Error naming op, argument and values) and computes
   // the output size per dimension as PyTorch's pooling_output_shape:

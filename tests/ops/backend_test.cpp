@@ -452,6 +452,37 @@ TEST(PoolBackends, BlockedWindowsOneDnnDeclinesAgree) {
       {ones({1, 16, 6, 6})});
 }
 
+// Inference max pooling that keeps the map's size (Inception's 3x3 path; kernels/cpu/same_max_pool)
+// on blocked input, equal to the reference to the bit, NaN included; with a gradient wanted the
+// training kernels (workspace, backward) still agree.
+TEST(PoolBackends, SameSizeMaxInferenceEqualsTheReference) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    Shape x;
+    int64_t k;
+  } cases[] = {{{2, 32, 6, 6}, 3}, {{1, 16, 1, 1}, 3}, {{1, 48, 7, 5}, 5}, {{3, 16, 2, 9}, 3}, {{1, 16, 5, 4}, 1}};
+  for (const auto& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.x << " k" << c.k);
+    Tensor x = rnd(c.x, 8);
+    x.mutable_data<float>()[5] = std::numeric_limits<float>::quiet_NaN();
+    const PoolOptions o{.kernel = c.k, .stride = 1, .padding = c.k / 2};
+    Tensor y[2];
+    for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+      BackendGuard guard(backend);
+      NoGradGuard no_grad;
+      y[backend == Backend::Dnnl] = to_layout(max_pool2d(to_layout(x, Layout::Blocked16), o), Layout::Strided);
+    }
+    ASSERT_EQ(y[1].shape(), c.x);
+    const std::vector<float> ref = y[0].to_vector<float>(), fast = y[1].to_vector<float>();
+    for (std::size_t i = 0; i < ref.size(); ++i)
+      ASSERT_TRUE(ref[i] == fast[i] || (std::isnan(ref[i]) && std::isnan(fast[i]))) << i << ": " << fast[i] << " vs " << ref[i];
+    EXPECT_TRUE(std::isnan(fast[5]));
+    x.mutable_data<float>()[5] = 0.f;
+    expect_backends_agree([&](const std::vector<Tensor>& in) { return max_pool2d(to_layout(in[0], Layout::Blocked16), o); },
+                          {x});
+  }
+}
+
 // Max pooling of a blocked input (what the models hand it; the table's inputs are plain), forward
 // and backward against the reference.
 TEST(PoolBackends, MaxOfBlockedInputAgrees) {

@@ -75,8 +75,14 @@ Tensor to_layout(const Tensor& t, Layout layout) {
   if (layout == Layout::Blocked16 && t.layout() == Layout::Blocked16) return t;
   STRATA_CHECK(t.device().is_cpu(), "layout: conversion of a ", t.device().str(), " tensor is not supported");
   Tensor out;
+  const bool one_position = t.ndim() >= 2 && t.numel() == t.shape()[0] * t.shape()[1];
   if (layout == Layout::Strided && t.layout() == Layout::Strided) {
     out = t.detach().clone();  // a strided view made dense
+  } else if (one_position && blockable(t.shape()) && (t.layout() == Layout::Blocked16 || t.is_contiguous())) {
+    // One position per channel (a global pooling's output): blocked (N, C/16, 1, 16) and plain
+    // (N, C, 1, 1) are the same memory, so the other layout is a view of it.
+    out = make_view(t.detach(), t.shape(), contiguous_strides(t.shape()), t.offset());
+    out.impl()->layout = layout;
   } else {
     const Tensor src = t.layout() == Layout::Strided ? t.detach().contiguous() : t.detach();
     out = empty_in(t.shape(), t.dtype(), t.device(), layout);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/layout.hpp"
+#include "strata/tensor.hpp"
 
 namespace strata {
 namespace {
@@ -32,6 +33,26 @@ TEST(LayoutConversion, PlainAndPaddedBlocksElementByElement) {
         blocked_to_plain(blocked.data(), back.data(), n, c, s);
         EXPECT_EQ(back, plain);
       }
+}
+
+// One position per channel (a global pooling's output): the blocked and plain layouts are the
+// same memory, so converting gives a view of it; with two positions it is a copy.
+TEST(LayoutConversion, OnePositionPerChannelIsAView) {
+  std::vector<float> values(64);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i);
+  const Tensor plain = from_data(values, {2, 32, 1, 1});
+  const Tensor blocked = to_layout(plain, Layout::Blocked16);
+  EXPECT_EQ(blocked.layout(), Layout::Blocked16);
+  EXPECT_EQ(blocked.storage(), plain.storage());
+  const Tensor back = to_layout(blocked, Layout::Strided);
+  EXPECT_EQ(back.layout(), Layout::Strided);
+  EXPECT_EQ(back.storage(), plain.storage());
+  EXPECT_EQ(back.to_vector<float>(), values);
+  const Tensor two = to_layout(from_data(values, {1, 32, 1, 2}), Layout::Blocked16);
+  std::vector<float> expected(64);
+  for (int64_t c = 0; c < 32; ++c)
+    for (int64_t p = 0; p < 2; ++p) expected[static_cast<std::size_t>(((c / 16) * 2 + p) * 16 + c % 16)] = values[static_cast<std::size_t>(c * 2 + p)];
+  EXPECT_EQ(std::vector<float>(two.data<float>(), two.data<float>() + 64), expected);
 }
 
 }  // namespace

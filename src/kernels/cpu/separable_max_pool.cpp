@@ -1,12 +1,14 @@
-// Max pooling that keeps the map's size (stride 1, an odd k x k window, padding k/2: Inception's
-// 3x3 path) of Blocked16 tensors at inference, registered for the fast CPU backend above oneDNN's
-// (PoolKernels, ops/pool.hpp). oneDNN 2.6's pooling took 3x onnxruntime's time for GoogLeNet's at
-// batch 64 (0.6 against 0.17-0.2 ms for 64x512x6x6).
+// Max pooling of Blocked16 tensors at inference that keeps the map's size (stride 1, an odd
+// window, padding half of it: Inception's 3x3 path), registered for the fast CPU backend above
+// oneDNN's (PoolKernels, ops/pool.hpp): oneDNN 2.6's pooling took 3x onnxruntime's time for
+// GoogLeNet's Inception pools at batch 64 (0.6 against 0.17-0.2 ms for 64x512x6x6). Stride-2
+// windows stay on oneDNN: this loop, split by output rows, was slower there (SqueezeNet's 0.078
+// against 0.094 ms for 128x55x55 -> 27x27 at batch 1).
 //
-// Layouts: x and y (N, C/16, H, W, 16), channels in blocks of 16 innermost. The window is
-// separable: per output row, each column's maximum over the rows of the window (clipped to the map,
-// as the padding is -infinity), then each output the maximum of those over its columns. A NaN wins
-// and stays, as in PyTorch.
+// Layouts: x (N, C/16, H, W, 16) and y (N, C/16, OH, OW, 16), channels in blocks of 16 innermost.
+// The window is separable: per output row, each input column's maximum over the window's rows
+// (PoolGeom::window, clipped to the map, as the padding is -infinity), then each output the maximum
+// of those over its window's columns. A NaN wins and stays, as in PyTorch.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -17,7 +19,7 @@
 #include "core/layout.hpp"
 #include "ops/pool.hpp"
 
-namespace strata::cpu::same_max_pool {
+namespace strata::cpu::separable_max_pool {
 namespace {
 
 constexpr int64_t B = kChannelBlock;
@@ -25,9 +27,8 @@ constexpr int64_t kMaxWidth = 256;  // the row of column maxima lives on the sta
 
 bool supports(const PoolGeom& g, DType dtype) {
   return dtype == DType::F32 && g.layout == Layout::Blocked16 && g.inference && g.mode == PoolMode::Max &&
-         g.nd == 2 && g.in[2] <= kMaxWidth && g.out[1] == g.in[1] && g.out[2] == g.in[2] &&
-         g.stride[1] == 1 && g.stride[2] == 1 && g.kernel[1] % 2 == 1 && g.kernel[2] % 2 == 1 &&
-         g.padding[1] == g.kernel[1] / 2 && g.padding[2] == g.kernel[2] / 2;
+         g.nd == 2 && g.in[2] <= kMaxWidth && g.stride[1] == 1 && g.stride[2] == 1 && g.out[1] == g.in[1] &&
+         g.out[2] == g.in[2];
 }
 
 // One 16-channel vector of maxima, as two AVX2 halves, with a mask of the lanes that saw a NaN.
@@ -56,24 +57,24 @@ PoolForward forward(const PoolGeom& g, const Tensor& x, bool keep_workspace) {
   PoolForward f{empty_in(g.y_shape(), DType::F32, Device::cpu(), Layout::Blocked16), {}};
   const float* in = xb.data<float>();
   float* out = f.y.mutable_data<float>();
-  const int64_t H = g.in[1], W = g.in[2], rh = g.padding[1], rw = g.padding[2];
-  const int64_t rows = g.batch * (g.channels / B) * H;  // (image, block, output row)
+  const int64_t H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t rows = g.batch * (g.channels / B) * OH;  // (image, block, output row)
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < rows; ++row) {
-    const int64_t oh = row % H;
-    const float* plane = in + (row - oh) * W * B;
-    const int64_t top = std::max<int64_t>(oh - rh, 0), bottom = std::min(oh + rh + 1, H);
+    const int64_t oh = row % OH;
+    const float* plane = in + (row / OH) * H * W * B;
+    const PoolWindow rows_of = g.window(1, oh);
     std::array<float, kMaxWidth * B> column;
     for (int64_t w = 0; w < W; ++w) {
-      Max16 m(plane + (top * W + w) * B);
-      for (int64_t h = top + 1; h < bottom; ++h) m.take(plane + (h * W + w) * B);
+      Max16 m(plane + (rows_of.begin * W + w) * B);
+      for (int64_t h = rows_of.begin + 1; h < rows_of.end; ++h) m.take(plane + (h * W + w) * B);
       m.store(column.data() + w * B);
     }
-    float* y = out + row * W * B;
-    for (int64_t ow = 0; ow < W; ++ow) {
-      const int64_t left = std::max<int64_t>(ow - rw, 0), right = std::min(ow + rw + 1, W);
-      Max16 m(column.data() + left * B);
-      for (int64_t w = left + 1; w < right; ++w) m.take(column.data() + w * B);
+    float* y = out + row * OW * B;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const PoolWindow columns_of = g.window(2, ow);
+      Max16 m(column.data() + columns_of.begin * B);
+      for (int64_t w = columns_of.begin + 1; w < columns_of.end; ++w) m.take(column.data() + w * B);
       m.store(y + ow * B);
     }
   }
@@ -85,8 +86,8 @@ Tensor backward(const PoolGeom& g, const Tensor&, const Tensor&) {
   fail(g.op, ": internal error: the inference max-pooling kernel has no backward");
 }
 
-const PoolKernels kSameMaxPool{supports, forward, backward};
-STRATA_REGISTER_RANKED_KERNELS(PoolKernels, Backend::Dnnl, 0, kSameMaxPool);
+const PoolKernels kSeparableMaxPool{supports, forward, backward};
+STRATA_REGISTER_RANKED_KERNELS(PoolKernels, Backend::Dnnl, 0, kSeparableMaxPool);
 
 }  // namespace
-}  // namespace strata::cpu::same_max_pool
+}  // namespace strata::cpu::separable_max_pool

@@ -307,16 +307,7 @@ bool cat_stays_blocked(const std::vector<Tensor>& tensors, int d) {
 }
 
 Tensor blocked_cat(const std::vector<Tensor>& tensors, const Shape& shape) {
-  Tensor out = empty_in(shape, tensors[0].dtype(), tensors[0].device(), Layout::Blocked16);
-  const int64_t per_channel = out.numel() / (shape[0] * shape[1]);
-  int64_t at = 0;
-  for (const Tensor& t : tensors) {
-    const Tensor part = to_layout(t.detach(), Layout::Blocked16);
-    const int64_t count = t.shape()[1] * per_channel;
-    copy_runs(out, shape[1] * per_channel, at, part, count, 0, shape[0], count);
-    at += count;
-  }
-  return out;
+  return cat_into(empty_in(shape, tensors[0].dtype(), tensors[0].device(), Layout::Blocked16), tensors);
 }
 
 }  // namespace
@@ -334,12 +325,14 @@ Tensor cat_into(const Tensor& out, const std::vector<Tensor>& parts, int* copied
     const bool in_place = shape[0] == 1 && part.layout() == Layout::Blocked16 &&
                           part.storage() == out.storage() && part.offset() == out.offset() + at;
     if (!in_place) {
-      copy_runs(out, shape[1] * per_channel, at, to_layout(part, Layout::Blocked16), count, 0, shape[0], count);
+      copy_runs(out, shape[1] * per_channel, at, to_layout(part.detach(), Layout::Blocked16), count, 0, shape[0],
+                count);
       if (copied != nullptr) ++*copied;
     }
     at += count;
   }
-  STRATA_CHECK(at == out.numel(), "cat_into: the parts fill ", at, " of the buffer's ", out.numel(), " elements");
+  STRATA_CHECK(at == shape[1] * per_channel, "cat_into: the parts fill ", at / per_channel, " of the buffer's ",
+               shape[1], " channels");
   return out;
 }
 

@@ -56,12 +56,10 @@ namespace {
 // Whether `blocked` is `plain`'s dims in 16-channel blocks (nChw16c / nCdhw16c, the channels padded
 // to whole blocks), `plain` dense row-major f32 of 4 or 5 dims.
 bool plain_and_blocked(const memory::desc& plain, const memory::desc& blocked) {
-  using tag = memory::format_tag;
   const memory::dims dims = plain.dims();
   if (dims.size() != 4 && dims.size() != 5) return false;
-  const bool five = dims.size() == 5;
-  return plain == memory::desc(dims, memory::data_type::f32, five ? tag::abcde : tag::abcd) &&
-         blocked == memory::desc(dims, memory::data_type::f32, five ? tag::nCdhw16c : tag::nChw16c);
+  const Shape shape{std::span<const int64_t>(dims.data(), dims.size())};
+  return plain == desc_of(shape, Layout::Strided) && blocked == desc_of(shape, Layout::Blocked16);
 }
 
 }  // namespace

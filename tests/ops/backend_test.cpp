@@ -14,6 +14,7 @@
 #include "ops/epilogue.hpp"
 #ifdef STRATA_WITH_DNNL
 #include "kernels/cpu/few_positions_conv.hpp"
+#include "kernels/cpu/winograd_5x5_conv.hpp"
 #include "kernels/dnnl/conv.hpp"
 #endif
 
@@ -164,6 +165,60 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
   big.inference = small.inference = true;
   EXPECT_FALSE(cpu::few_positions_conv::suits(big));
   EXPECT_FALSE(cpu::few_positions_conv::suits(small));
+}
+
+// Inference 5x5 convolutions of 64 channels and more on maps of 10x10 and more: the F(2x2, 5x5)
+// Winograd kernel (kernels/cpu/winograd_5x5_conv.hpp) with every epilogue it takes, against the
+// reference: panels of 32 output channels and a last one of 16 (80 channels), tiles cut at odd
+// edges, padding 0 to 2, plain and blocked inputs; then weights written between two calls.
+TEST(ConvBackends, Winograd5x5InferenceAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    const char* name;
+    Shape x, w;
+    ConvOptions options;
+    bool bias, residual, blocked_input;
+  } rows[] = {
+      {"nin_like_narrow_last_panel", {1, 64, 12, 12}, {80, 64, 5, 5}, {.padding = 2}, true, false, true},
+      {"two_images_odd_map", {2, 64, 11, 13}, {64, 64, 5, 5}, {.padding = 2}, false, true, false},
+      {"uneven_padding", {1, 96, 16, 15}, {96, 96, 5, 5}, {.padding = {1, 0}}, true, true, true},
+  };
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.name);
+    const ConvGeom g = ConvGeom::make("conv2d", 2, r.x, r.w, nullptr, r.options);
+    ConvGeom inference = g;
+    inference.inference = true;
+    EXPECT_TRUE(cpu::winograd_5x5_conv::suits(inference)) << "the case must reach the kernel";
+    EXPECT_FALSE(cpu::winograd_5x5_conv::suits(g)) << "training calls never do";
+    const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
+    // Weights scaled as He's initialisation scales them, so that tanh and clamp do not flatten
+    // outputs of 10-20 (Winograd's rounding is about 1e-5 of the largest pre-activation output).
+    const Tensor w = rnd(r.w, 2) * (1.0 / std::sqrt(static_cast<double>(r.w[1] * 25)));
+    const Tensor b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
+    expect_inference_conv_agrees(x, w, b, r.options, r.residual ? rnd(g.y_shape(), 4) : Tensor(), g.y_shape());
+  }
+  // The transformed weights are kept while the weights do not change: a write between two calls
+  // is seen by the second.
+  const Tensor x = to_layout(rnd({1, 64, 10, 10}, 5), Layout::Blocked16), w = rnd({64, 64, 5, 5}, 6);
+  Tensor y[2];
+  for (int call = 0; call < 2; ++call) {
+    NoGradGuard no_grad;
+    BackendGuard guard(Backend::Dnnl);
+    if (call == 1) w.mutable_data<float>()[0] += 1.f;
+    y[call] = conv2d(x, w, Tensor(), {.padding = 2}).contiguous();
+  }
+  expect_inference_conv_agrees(x, w, Tensor(), {.padding = 2}, Tensor(), {1, 64, 10, 10});
+  EXPECT_GT(relative_error(y[1], y[0]), 1e-3) << "the second call used the old weights";
+  // Few channels, a small map, stride 2, and a pooling epilogue go to oneDNN.
+  ConvGeom few = ConvGeom::make("conv2d", 2, {1, 32, 12, 12}, {128, 32, 5, 5}, nullptr, {.padding = 2});
+  ConvGeom small = ConvGeom::make("conv2d", 2, {4, 96, 8, 8}, {256, 96, 5, 5}, nullptr, {.padding = 2});
+  ConvGeom strided = ConvGeom::make("conv2d", 2, {1, 96, 26, 26}, {256, 96, 5, 5}, nullptr, {.stride = 2});
+  ConvGeom pooled = ConvGeom::make("conv2d", 2, {1, 96, 26, 26}, {256, 96, 5, 5}, nullptr, {.padding = 2});
+  pooled.epilogue.pool = PoolGeom{};
+  for (ConvGeom* g : {&few, &small, &strided, &pooled}) {
+    g->inference = true;
+    EXPECT_FALSE(cpu::winograd_5x5_conv::suits(*g)) << g->x_shape() << " " << g->weight_shape();
+  }
 }
 
 // Inference below batch 4 on maps of 12x12 and more: oneDNN's Winograd kernel, asked for by name

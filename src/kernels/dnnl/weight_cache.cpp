@@ -1,5 +1,6 @@
 #include "kernels/dnnl/weight_cache.hpp"
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -18,8 +19,13 @@ struct Entry {
   std::weak_ptr<Storage> storage;  // expired: the weights are gone, so is the entry
   uint64_t id, version = 0;
   int64_t offset;
+  // The copy's format: a oneDNN memory desc, or (transform != nullptr) a kernel's own
+  // transform with its size in floats.
   memory::desc desc;
-  Tensor copy;  // the reordered weights
+  const char* transform = nullptr;
+  int64_t floats = 0;
+  std::size_t bytes = 0;
+  Tensor copy;  // the reordered or transformed weights
   memory reordered;
 };
 
@@ -33,15 +39,12 @@ class WeightCache {
   memory get(const memory::desc& desc, const memory::desc& user, const Tensor& w, Tensor& holder) {
     const std::shared_ptr<Storage>& storage = w.storage();
     std::lock_guard<std::mutex> lock(mutex_);
-    Entry* slot = nullptr;
-    for (Entry& e : entries_) {
-      if (e.id == storage->id() && e.offset == w.offset() && e.desc == desc) {
-        slot = &e;
-        break;
-      }
-    }
+    Entry* slot = find(w, [&](const Entry& e) { return e.transform == nullptr && e.desc == desc; });
     if (slot == nullptr) {
-      slot = &add(desc, storage, w.offset());
+      slot = &add(storage, w.offset(), desc.get_size(), [&](Entry& e) {
+        e.desc = desc;
+        e.reordered = memory(desc, engine(), e.copy.mutable_raw_data());
+      });
     } else if (slot->version == storage->version()) {
       holder = slot->copy;
       return slot->reordered;
@@ -53,6 +56,27 @@ class WeightCache {
     reorder(from, slot->reordered);
     holder = slot->copy;
     return slot->reordered;
+  }
+
+  // As get, for a kernel's own transform `name` of `floats` floats, made by `fill`.
+  const float* get_transformed(const char* name, int64_t floats, const Tensor& w,
+                               const std::function<void(const float*, float*)>& fill, Tensor& holder) {
+    const std::shared_ptr<Storage>& storage = w.storage();
+    std::lock_guard<std::mutex> lock(mutex_);
+    Entry* slot = find(w, [&](const Entry& e) { return e.transform == name && e.floats == floats; });
+    if (slot == nullptr) {
+      slot = &add(storage, w.offset(), static_cast<std::size_t>(floats) * sizeof(float), [&](Entry& e) {
+        e.transform = name;
+        e.floats = floats;
+      });
+    } else if (slot->version == storage->version()) {
+      holder = slot->copy;
+      return slot->copy.data<float>();
+    }
+    slot->version = storage->version();  // noted before the read, as in get
+    fill(static_cast<const float*>(w.raw_data()), slot->copy.mutable_data<float>());
+    holder = slot->copy;
+    return slot->copy.data<float>();
   }
 
   // Drops the entries of `w`'s storage and of freed ones: training does not use them, and an
@@ -72,16 +96,26 @@ class WeightCache {
   void drop_locked(uint64_t id) {
     std::erase_if(entries_, [&](const Entry& e) {
       if (e.id != id && !e.storage.expired()) return false;
-      bytes_ -= e.desc.get_size();
+      bytes_ -= e.bytes;
       return true;
     });
   }
 
-  // A new entry for `storage` at `offset`, with its buffer, after dropping those of freed
-  // weights (or all, past capacity). Its version is filled in by the caller's reorder.
-  Entry& add(const memory::desc& desc, const std::shared_ptr<Storage>& storage, int64_t offset) {
+  // The entry of w's storage and offset whose format `matches`, or null.
+  template <class Matches>
+  Entry* find(const Tensor& w, Matches matches) {
+    for (Entry& e : entries_)
+      if (e.id == w.storage()->id() && e.offset == w.offset() && matches(e)) return &e;
+    return nullptr;
+  }
+
+  // A new entry for `storage` at `offset` with a buffer of `bytes`, its format set by `describe`,
+  // after dropping those of freed weights (or all, past capacity). Its version is filled in by
+  // the caller's reorder or transform.
+  template <class Describe>
+  Entry& add(const std::shared_ptr<Storage>& storage, int64_t offset, std::size_t bytes, Describe describe) {
     drop_locked(0);
-    if (bytes_ + desc.get_size() > kCapacityBytes) {
+    if (bytes_ + bytes > kCapacityBytes) {
       entries_.clear();
       bytes_ = 0;
     }
@@ -89,10 +123,10 @@ class WeightCache {
     e.storage = storage;
     e.id = storage->id();
     e.offset = offset;
-    e.desc = desc;
-    e.copy = empty_from(system_cpu_allocator(), {static_cast<int64_t>((desc.get_size() + 3) / 4)});
-    e.reordered = memory(desc, engine(), e.copy.mutable_raw_data());
-    bytes_ += desc.get_size();
+    e.bytes = bytes;
+    e.copy = empty_from(system_cpu_allocator(), {static_cast<int64_t>((bytes + 3) / 4)});
+    describe(e);
+    bytes_ += bytes;
     return e;
   }
 
@@ -115,6 +149,17 @@ memory cached_weights(const memory::desc& desc, const memory::desc& user, const 
   }
   if (desc == user) return memory_of(user, w);
   return cache().get(desc, user, w, holder);
+}
+
+const float* cached_transform(const char* name, int64_t floats, const Tensor& w,
+                              const std::function<void(const float*, float*)>& fill, Tensor& holder) {
+  if (GradMode::is_enabled() || !weight_caching_enabled()) {
+    cache().forget(w);
+    holder = empty_from(system_cpu_allocator(), {floats});
+    fill(static_cast<const float*>(w.raw_data()), holder.mutable_data<float>());
+    return holder.data<float>();
+  }
+  return cache().get_transformed(name, floats, w, fill, holder);
 }
 
 std::size_t weight_cache_bytes() { return cache().bytes(); }

@@ -11,6 +11,8 @@
 // (system_cpu_allocator, strata/storage.hpp).
 #pragma once
 
+#include <functional>
+
 #include "kernels/dnnl/context.hpp"
 
 namespace strata::dnnl_backend {
@@ -20,6 +22,12 @@ namespace strata::dnnl_backend {
 // was made; otherwise as reorder_to, with `holder` keeping a fresh copy alive.
 dnnl::memory cached_weights(const dnnl::memory::desc& desc, const dnnl::memory::desc& user, const Tensor& w,
                             Tensor& holder);
+
+// `w` (dense, float) transformed by a kernel's own `fill(w, out)` into `floats` floats, cached
+// like cached_weights under the transform's `name` (a string literal: compared by address). The
+// result stays valid while `holder` lives.
+const float* cached_transform(const char* name, int64_t floats, const Tensor& w,
+                              const std::function<void(const float*, float*)>& fill, Tensor& holder);
 
 // The bytes of the cached copies.
 std::size_t weight_cache_bytes();

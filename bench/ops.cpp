@@ -123,6 +123,15 @@ CONV_CASES(Pass::BackwardWeight, bwd_weight)
 BATCH1_CASES(Pass::Forward, fwd)
 BATCH1_CASES(Pass::Inference, infer)
 
+// NiN's and AlexNet's 5x5 layer (96 -> 256 channels at 26x26, padding 2), batch 1 and 64: the
+// forward of a training step (oneDNN's direct kernel) against inference's (Winograd F(2x2, 5x5),
+// kernels/cpu/winograd_5x5_conv.hpp).
+#define NIN_5X5_CASES(pass, name)                                                                  \
+  BENCHMARK_CAPTURE(conv, name##_b1_5x5_96to256x26, 1, 96, 256, 26, 5, 1, pass)->Unit(benchmark::kMillisecond); \
+  BENCHMARK_CAPTURE(conv, name##_b64_5x5_96to256x26, 64, 96, 256, 26, 5, 1, pass)->Unit(benchmark::kMillisecond);
+NIN_5X5_CASES(Pass::Forward, fwd)
+NIN_5X5_CASES(Pass::Inference, infer)
+
 // LeNet's two convolutions at batch 256 (5x5; 1->6 channels at 28x28 padded 2, 6->16 at 14x14).
 #define LENET_CASES(pass, name)                                                                                   \
   BENCHMARK_CAPTURE(conv_padded, name##_lenet_1to6x28, 256, 1, 6, 28, 5, 1, 2, pass)->Unit(benchmark::kMillisecond); \

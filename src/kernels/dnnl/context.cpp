@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/layout.hpp"
+#include "core/page_allocator.hpp"
 #include "core/parallel_copy.hpp"
 #include "core/tensor_impl.hpp"
 
@@ -80,11 +81,28 @@ void reorder(const memory& from, const memory& to) {
     return;
   }
   // Keyed by both descriptors' bytes: oneDNN zero-fills a descriptor before writing its fields.
-  static Cache<dnnl::reorder> cache;
+  // The scratchpad is the caller's (a Winograd weight reorder's is tens of MB): a cached primitive
+  // with a scratchpad of its own would hold it for the process's life.
+  struct Plan {
+    memory::desc scratchpad;
+    dnnl::reorder primitive;
+  };
+  static Cache<Plan> cache;
   std::string key(reinterpret_cast<const char*>(&from_desc.data), sizeof from_desc.data);
   key.append(reinterpret_cast<const char*>(&to_desc.data), sizeof to_desc.data);
-  const dnnl::reorder& primitive = cache.get(key, [&] { return dnnl::reorder(from, to); });
-  primitive.execute(stream(), const_cast<memory&>(from), const_cast<memory&>(to));
+  const Plan& plan = cache.get(key, [&] {
+    const dnnl::reorder::primitive_desc pd(engine(), from_desc, engine(), to_desc, user_scratchpad());
+    return Plan{pd.scratchpad_desc(), dnnl::reorder(pd)};
+  });
+  std::unordered_map<int, memory> args{{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  Tensor scratchpad;
+  if (plan.scratchpad.get_size() > 0) {
+    // Pages of its own (core/page_allocator.hpp): the reorders that want one are weight reorders,
+    // made once per weight.
+    scratchpad = empty_from(page_allocator(), {static_cast<int64_t>((plan.scratchpad.get_size() + 3) / 4)});
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.scratchpad, engine(), scratchpad.mutable_raw_data()));
+  }
+  plan.primitive.execute(stream(), args);
 }
 
 memory reorder_to(const memory::desc& desc, const memory& from, Tensor& holder) {

@@ -180,8 +180,8 @@ TEST(ConvBackends, Winograd5x5InferenceAgrees) {
     bool bias, residual, blocked_input;
   } rows[] = {
       {"nin_like_narrow_last_panel", {1, 64, 12, 12}, {80, 64, 5, 5}, {.padding = 2}, true, false, true},
-      {"two_images_odd_map", {2, 64, 11, 13}, {64, 64, 5, 5}, {.padding = 2}, false, true, false},
-      {"uneven_padding", {1, 96, 16, 15}, {96, 96, 5, 5}, {.padding = {1, 0}}, true, true, true},
+      {"two_images_odd_map", {2, 64, 10, 11}, {64, 64, 5, 5}, {.padding = 2}, false, true, false},
+      {"uneven_padding", {1, 64, 15, 14}, {64, 64, 5, 5}, {.padding = {1, 0}}, true, true, true},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.name);
@@ -201,13 +201,14 @@ TEST(ConvBackends, Winograd5x5InferenceAgrees) {
   // is seen by the second.
   const Tensor x = to_layout(rnd({1, 64, 10, 10}, 5), Layout::Blocked16), w = rnd({64, 64, 5, 5}, 6);
   Tensor y[2];
+  NoGradGuard no_grad;
   for (int call = 0; call < 2; ++call) {
-    NoGradGuard no_grad;
     BackendGuard guard(Backend::Dnnl);
     if (call == 1) w.mutable_data<float>()[0] += 1.f;
     y[call] = conv2d(x, w, Tensor(), {.padding = 2}).contiguous();
   }
-  expect_inference_conv_agrees(x, w, Tensor(), {.padding = 2}, Tensor(), {1, 64, 10, 10});
+  BackendGuard reference(Backend::Ref);
+  EXPECT_LT(relative_error(y[1], conv2d(x, w, Tensor(), {.padding = 2}).contiguous()), 1e-4);
   EXPECT_GT(relative_error(y[1], y[0]), 1e-3) << "the second call used the old weights";
   // Few channels, a small map, stride 2, and a pooling epilogue go to oneDNN.
   ConvGeom few = ConvGeom::make("conv2d", 2, {1, 32, 12, 12}, {128, 32, 5, 5}, nullptr, {.padding = 2});

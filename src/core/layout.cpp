@@ -1,5 +1,9 @@
 #include "core/layout.hpp"
 
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <utility>
 
@@ -11,12 +15,38 @@
 namespace strata {
 namespace {
 
+#ifdef __AVX2__
+// 8 rows of 8 floats (in + r in_stride) transposed into 8 rows of 8 (out + r out_stride).
+inline void transpose8x8(const float* in, int64_t in_stride, float* out, int64_t out_stride) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + i * in_stride);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);  // rows i, i+1 interleaved, elements 0 1 | 4 5
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // elements 2 3 | 6 7
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);  // 4 rows of element 0 | 4
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);  // 1 | 5
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);  // 2 | 6
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);  // 3 | 7
+  }
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+  }
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + i * out_stride, t[i]);
+}
+#endif
+
 // plain (N, C, S) <-> blocked (N, ceil(C/16), S, 16), S = product of the spatial sizes; the
 // blocked side's channels past C are zeros. In tiles of 64 positions: one tile of one block is
 // 4 KB of the blocked side, which stays in L1 while its 16 rows of the plain side stream through.
+// Floats move 8 channels x 8 positions at a time through a register transpose (whole cache-line
+// halves written instead of one float per line: 1x24x56x56 to blocks 44 -> 29 us from memory);
+// the rest (positions past the last 8, channel groups that C cuts, other dtypes) one by one.
 template <class T>
 void reorder(const T* src, T* dst, int64_t n, int64_t c, int64_t s, bool to_blocked) {
-  constexpr int64_t kTile = 64;
+  constexpr int64_t kTile = 64, kGroup = 8;
   const int64_t cb = (c + kChannelBlock - 1) / kChannelBlock, tiles = (s + kTile - 1) / kTile;
 #pragma omp parallel for collapse(3) schedule(static) if (n * cb * s * kChannelBlock > 65536)
   for (int64_t i = 0; i < n; ++i)
@@ -24,14 +54,35 @@ void reorder(const T* src, T* dst, int64_t n, int64_t c, int64_t s, bool to_bloc
       for (int64_t t = 0; t < tiles; ++t) {
         const int64_t p0 = t * kTile, p1 = std::min(s, p0 + kTile);
         const int64_t blocked_base = ((i * cb + b) * s + p0) * kChannelBlock;
-        for (int64_t k = 0; k < kChannelBlock; ++k) {
-          const int64_t channel = b * kChannelBlock + k, plain_base = (i * c + channel) * s;
-          if (to_blocked) {
-            T* out = dst + blocked_base + k;
-            for (int64_t p = p0; p < p1; ++p) out[(p - p0) * kChannelBlock] = channel < c ? src[plain_base + p] : T(0);
-          } else if (channel < c) {
-            const T* in = src + blocked_base + k;
-            for (int64_t p = p0; p < p1; ++p) dst[plain_base + p] = in[(p - p0) * kChannelBlock];
+        for (int64_t k0 = 0; k0 < kChannelBlock; k0 += kGroup) {
+          int64_t done = p0;  // positions of this group of channels already moved
+#ifdef __AVX2__
+          if constexpr (sizeof(T) == sizeof(float)) {
+            const int64_t first = b * kChannelBlock + k0;
+            if (first + kGroup <= c) {
+              const auto* in = reinterpret_cast<const float*>(src);
+              auto* out = reinterpret_cast<float*>(dst);
+              const int64_t plain_base = (i * c + first) * s;
+              for (; done + kGroup <= p1; done += kGroup) {
+                const int64_t blocked_at = blocked_base + (done - p0) * kChannelBlock + k0;
+                if (to_blocked) {
+                  transpose8x8(in + plain_base + done, s, out + blocked_at, kChannelBlock);
+                } else {
+                  transpose8x8(in + blocked_at, kChannelBlock, out + plain_base + done, s);
+                }
+              }
+            }
+          }
+#endif
+          for (int64_t k = k0; k < k0 + kGroup; ++k) {
+            const int64_t channel = b * kChannelBlock + k, plain_base = (i * c + channel) * s;
+            if (to_blocked) {
+              T* out = dst + blocked_base + k;
+              for (int64_t p = done; p < p1; ++p) out[(p - p0) * kChannelBlock] = channel < c ? src[plain_base + p] : T(0);
+            } else if (channel < c) {
+              const T* in = src + blocked_base + k;
+              for (int64_t p = done; p < p1; ++p) dst[plain_base + p] = in[(p - p0) * kChannelBlock];
+            }
           }
         }
       }

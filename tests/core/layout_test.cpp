@@ -13,8 +13,8 @@ namespace {
 
 TEST(LayoutConversion, PlainAndPaddedBlocksElementByElement) {
   for (int64_t n : {1, 2})
-    for (int64_t c : {16, 24, 40})
-      for (int64_t s : {5, 64, 130}) {
+    for (int64_t c : {3, 16, 20, 24, 40})  // 3 and 20: a group of 8 channels cut by C
+      for (int64_t s : {5, 64, 130}) {   // 5 and 130: positions past the last 8 of a tile
         SCOPED_TRACE(testing::Message() << n << "x" << c << "x" << s);
         const int64_t blocks = (c + 15) / 16;
         std::vector<float> plain(static_cast<std::size_t>(n * c * s)), back(plain.size(), -1.f);

@@ -7,6 +7,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <span>
 
 #include "common/test_util.hpp"
 #include "core/layout.hpp"
@@ -128,18 +129,41 @@ void expect_inference_conv_agrees(const Tensor& x, const Tensor& w, const Tensor
   }
 }
 
+// A call in the table of one of Strata's own inference convolutions.
+struct InferenceConvRow {
+  const char* name;
+  Shape x, w;
+  ConvOptions options;
+  bool bias, residual, blocked_input;
+};
+
+// Each row reaches the kernel that `suits` selects at inference and not with a gradient wanted,
+// and agrees with the reference with every epilogue. he_scaled: weights scaled as He's
+// initialisation scales them, so that tanh and clamp do not flatten outputs of 10-20 (for a
+// kernel whose rounding is relative to the largest pre-activation output, as Winograd's).
+void expect_kernel_rows_agree(std::span<const InferenceConvRow> rows, bool (*suits)(const ConvGeom&), bool he_scaled) {
+  for (const InferenceConvRow& r : rows) {
+    SCOPED_TRACE(r.name);
+    const ConvGeom g = ConvGeom::make("conv2d", 2, r.x, r.w, nullptr, r.options);
+    ConvGeom inference = g;
+    inference.inference = true;
+    EXPECT_TRUE(suits(inference)) << "the case must reach the kernel";
+    EXPECT_FALSE(suits(g)) << "training calls never do";
+    const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
+    const double fan_in = static_cast<double>(r.w.numel() / r.w[0]);
+    const Tensor w = he_scaled ? rnd(r.w, 2) * (1.0 / std::sqrt(fan_in)) : rnd(r.w, 2);
+    const Tensor b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
+    expect_inference_conv_agrees(x, w, b, r.options, r.residual ? rnd(g.y_shape(), 4) : Tensor(), g.y_shape());
+  }
+}
+
 }  // namespace
 
 // Inference (no gradient wanted): convolutions of few output positions run on the streaming
 // kernel (kernels/cpu/few_positions_conv.hpp) with every epilogue it takes, against the reference.
 TEST(ConvBackends, FewPositionsInferenceAgrees) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
-  const struct {
-    const char* name;
-    Shape x, w;
-    ConvOptions options;
-    bool bias, residual, blocked_input;
-  } rows[] = {
+  const InferenceConvRow rows[] = {
       {"resnet_last_stage", {1, 256, 3, 3}, {128, 256, 3, 3}, {.padding = 1}, true, true, true},
       {"stride2_two_images", {2, 128, 6, 6}, {256, 128, 3, 3}, {.stride = 2, .padding = 1}, false, true, true},
       {"pointwise_stride2", {1, 512, 6, 6}, {512, 512, 1, 1}, {.stride = 2}, true, false, true},
@@ -148,17 +172,7 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
       // 49 rows in tiles of 13 + 12 + 12 + 12; 9 panels of 16 output channels: a thread's odd one.
       {"seven_by_seven", {1, 256, 7, 7}, {144, 256, 3, 3}, {.padding = 1}, true, true, true},
   };
-  for (const auto& r : rows) {
-    SCOPED_TRACE(r.name);
-    const ConvGeom g = ConvGeom::make("conv2d", 2, r.x, r.w, nullptr, r.options);
-    ConvGeom inference = g;
-    inference.inference = true;
-    EXPECT_TRUE(cpu::few_positions_conv::suits(inference)) << "the case must reach the kernel";
-    EXPECT_FALSE(cpu::few_positions_conv::suits(g)) << "training calls never do";
-    const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
-    const Tensor w = rnd(r.w, 2), b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
-    expect_inference_conv_agrees(x, w, b, r.options, r.residual ? rnd(g.y_shape(), 4) : Tensor(), g.y_shape());
-  }
+  expect_kernel_rows_agree(rows, cpu::few_positions_conv::suits, false);
   // Past 64 positions, below 1 MB of weights, and with a gradient wanted, oneDNN's kernels take it.
   ConvGeom big = ConvGeom::make("conv2d", 2, {1, 256, 9, 9}, {256, 256, 3, 3}, nullptr, {.padding = 1});
   ConvGeom small = ConvGeom::make("conv2d", 2, {1, 480, 6, 6}, {64, 480, 1, 1}, nullptr, {});
@@ -173,30 +187,13 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
 // edges, padding 0 to 2, plain and blocked inputs; then weights written between two calls.
 TEST(ConvBackends, Winograd5x5InferenceAgrees) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
-  const struct {
-    const char* name;
-    Shape x, w;
-    ConvOptions options;
-    bool bias, residual, blocked_input;
-  } rows[] = {
+  const InferenceConvRow rows[] = {
       {"nin_like_narrow_last_panel", {1, 64, 12, 12}, {80, 64, 5, 5}, {.padding = 2}, true, false, true},
       {"two_images_odd_map", {2, 64, 10, 11}, {64, 64, 5, 5}, {.padding = 2}, false, true, false},
       {"uneven_padding", {1, 64, 15, 14}, {64, 64, 5, 5}, {.padding = {1, 0}}, true, true, true},
   };
-  for (const auto& r : rows) {
-    SCOPED_TRACE(r.name);
-    const ConvGeom g = ConvGeom::make("conv2d", 2, r.x, r.w, nullptr, r.options);
-    ConvGeom inference = g;
-    inference.inference = true;
-    EXPECT_TRUE(cpu::winograd_5x5_conv::suits(inference)) << "the case must reach the kernel";
-    EXPECT_FALSE(cpu::winograd_5x5_conv::suits(g)) << "training calls never do";
-    const Tensor x = r.blocked_input ? to_layout(rnd(r.x, 1), Layout::Blocked16) : rnd(r.x, 1);
-    // Weights scaled as He's initialisation scales them, so that tanh and clamp do not flatten
-    // outputs of 10-20 (Winograd's rounding is about 1e-5 of the largest pre-activation output).
-    const Tensor w = rnd(r.w, 2) * (1.0 / std::sqrt(static_cast<double>(r.w[1] * 25)));
-    const Tensor b = r.bias ? rnd({r.w[0]}, 3) : Tensor();
-    expect_inference_conv_agrees(x, w, b, r.options, r.residual ? rnd(g.y_shape(), 4) : Tensor(), g.y_shape());
-  }
+  // Winograd's rounding is about 1e-5 of the largest pre-activation output.
+  expect_kernel_rows_agree(rows, cpu::winograd_5x5_conv::suits, true);
   // The transformed weights are kept while the weights do not change: a write between two calls
   // is seen by the second.
   const Tensor x = to_layout(rnd({1, 64, 10, 10}, 5), Layout::Blocked16), w = rnd({64, 64, 5, 5}, 6);

@@ -12,9 +12,10 @@
 //   M[xi][t][o] = sum_c V[xi][t][c] U[xi][c][o]
 //   y[t][o]     = act(A^T M[.][t][o] A + b[o] + residual)    2x2 outputs; A^T is 2x6
 // with B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
-// 0 4 0 -5 0 1] (the same as F(4x4, 3x3)'s), A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1] and G below
-// (winograd_5x5_conv_dispatch.cpp). The transforms round differently from a direct sum: outputs
-// agree with the reference within about 1e-5 relative, as oneDNN's Winograd does for 3x3.
+// 0 4 0 -5 0 1] (the same as F(4x4, 3x3)'s), A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 1] and G in
+// transform_weights (winograd_5x5_conv.cpp). The transforms round differently from a direct sum:
+// outputs agree with the reference within about 1e-5 of the largest, as oneDNN's Winograd does
+// for 3x3.
 //
 // Layouts: x (N, C, H, W) in Blocked16 (converted when it comes otherwise); weights (O, C, 5, 5)
 // as PyTorch, transformed once while they do not change (oneDNN's weight cache) into U, for each

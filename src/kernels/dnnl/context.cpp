@@ -6,6 +6,7 @@
 #include "core/page_allocator.hpp"
 #include "core/parallel_copy.hpp"
 #include "core/tensor_impl.hpp"
+#include "strata/autograd.hpp"
 
 namespace strata::dnnl_backend {
 
@@ -97,9 +98,11 @@ void reorder(const memory& from, const memory& to) {
   std::unordered_map<int, memory> args{{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
   Tensor scratchpad;
   if (plan.scratchpad.get_size() > 0) {
-    // Pages of its own (core/page_allocator.hpp): the reorders that want one are weight reorders,
-    // made once per weight.
-    scratchpad = empty_from(page_allocator(), {static_cast<int64_t>((plan.scratchpad.get_size() + 3) / 4)});
+    // The reorders that want one are weight reorders (into Winograd's layout). In training they
+    // run every step, and the caching allocator serves them again each time; at inference they
+    // run once per weight (the weight cache), in pages of their own (core/page_allocator.hpp).
+    Allocator& allocator = GradMode::is_enabled() ? cpu_allocator() : page_allocator();
+    scratchpad = empty_from(allocator, {static_cast<int64_t>((plan.scratchpad.get_size() + 3) / 4)});
     args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.scratchpad, engine(), scratchpad.mutable_raw_data()));
   }
   plan.primitive.execute(stream(), args);

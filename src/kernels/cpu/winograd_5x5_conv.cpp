@@ -91,12 +91,14 @@ void transform_inputs(const ConvGeom& g, const Tiles& tiles, const float* x, int
 // m[i][.] = sum_k v[i][k] u[k][.] for kTileRows rows of v (stride ldv) and kUsed vectors of
 // output channels (u's rows are kUsed W wide; m's rows kPanelWidth).
 template <int kTileRows, int kUsed>
-void product_tile(int64_t K, const float* v, int64_t ldv, const float* u, float* m) {
+void product_tile(int64_t K, const float* v, int64_t ldv, const float* u, float* m, const float* next) {
   Vec acc[kTileRows][kUsed];
 #pragma GCC unroll 14
   for (int i = 0; i < kTileRows; ++i)
     for (int j = 0; j < kUsed; ++j) acc[i][j] = Vec{};
   for (int64_t k = 0; k < K; ++k) {
+    if (next != nullptr)
+      for (int j = 0; j < kUsed; ++j) __builtin_prefetch(next + k * kUsed * W + j * W);
     Vec w[kUsed];
     for (int j = 0; j < kUsed; ++j) w[j] = load(u + k * kUsed * W + j * W);
 #pragma GCC unroll 14
@@ -112,11 +114,12 @@ void product_tile(int64_t K, const float* v, int64_t ldv, const float* u, float*
 
 // The product for `rows` rows of v: tiles of kRows, then one of the rows left.
 template <int kUsed>
-void product(int64_t rows, int64_t K, const float* v, const float* u, float* m) {
+void product(int64_t rows, int64_t K, const float* v, const float* u, float* m, const float* next) {
   int64_t i = 0;
-  for (; i + kRows <= rows; i += kRows) product_tile<kRows, kUsed>(K, v + i * K, K, u, m + i * kPanelWidth);
+  for (; i + kRows <= rows; i += kRows)
+    product_tile<kRows, kUsed>(K, v + i * K, K, u, m + i * kPanelWidth, i == 0 ? next : nullptr);
   [&]<int... R>(std::integer_sequence<int, R...>) {
-    ((rows - i == R + 1 ? (product_tile<R + 1, kUsed>(K, v + i * K, K, u, m + i * kPanelWidth), 0) : 0), ...);
+    ((rows - i == R + 1 ? (product_tile<R + 1, kUsed>(K, v + i * K, K, u, m + i * kPanelWidth, i == 0 ? next : nullptr), 0) : 0), ...);
   }(std::make_integer_sequence<int, kRows - 1>{});
 }
 
@@ -228,11 +231,12 @@ void convolve(const ConvGeom& g, const float* x, const float* u, const float* bi
         const int used = static_cast<int>(std::min(kPanelWidth, O - o0) / W);
         for (int xi = 0; xi < kPoints; ++xi) {
           const float* panel = u + xi * C * O + o0 * C;
+          const float* next = xi + 1 < kPoints ? panel + C * O : nullptr;
           float* m = M + xi * chunk * kPanelWidth;
           if (used == kPanelVecs) {
-            product<kPanelVecs>(count, C, V + xi * chunk * C, panel, m);
+            product<kPanelVecs>(count, C, V + xi * chunk * C, panel, m, next);
           } else {
-            product<1>(count, C, V + xi * chunk * C, panel, m);
+            product<1>(count, C, V + xi * chunk * C, panel, m, next);
           }
         }
         transform_outputs(g, tiles, t0, count, chunk, o0, used, M, bias, residual, y);

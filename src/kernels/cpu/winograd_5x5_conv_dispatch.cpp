@@ -11,9 +11,23 @@ namespace {
 
 constexpr int kH = 1, kW = 2;  // ConvGeom's spatial axes (0 is the unused depth of 2-D)
 
-// The transform's name in the weight cache, per width (its panels are that width's vectors).
-constexpr const char* kTransformW8 = "winograd_5x5_conv/w8";
-constexpr const char* kTransformW16 = "winograd_5x5_conv/w16";
+// The build of the transforms and products for this CPU's vector width, with the name of its
+// transformed weights in the weight cache (their panels are that width's vectors).
+struct Build {
+  const char* transform_name;
+  void (*transform_weights)(const ConvGeom& g, const float* w, float* u);
+  void (*convolve)(const ConvGeom& g, const float* x, const float* u, const float* bias, const float* residual,
+                   float* y);
+};
+
+const Build& build() {
+#ifdef STRATA_HAVE_SIMD_W16
+  static const Build kW16{"winograd_5x5_conv/w16", w16::transform_weights, w16::convolve};
+  if (vector_width() == 16) return kW16;
+#endif
+  static const Build kW8{"winograd_5x5_conv/w8", w8::transform_weights, w8::convolve};
+  return kW8;
+}
 
 bool supports(const ConvGeom& g, DType dtype) { return dtype == DType::F32 && suits(g); }
 
@@ -22,24 +36,14 @@ ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, co
   const Tensor xb = to_layout(x.detach(), Layout::Blocked16);
   const Tensor rb = residual.defined() ? to_layout(residual.detach(), Layout::Blocked16) : Tensor();
   const Tensor bc = bias.defined() ? bias.detach().contiguous() : Tensor();
-  const Tensor w = weight.detach().contiguous();
-  const float* b = bc.defined() ? bc.data<float>() : nullptr;
-  const float* r = rb.defined() ? rb.data<float>() : nullptr;
+  const Build& b = build();
   Tensor holder;
-  Tensor y = empty_in(g.y_shape(), DType::F32, Device::cpu(), Layout::Blocked16);
-#ifdef STRATA_HAVE_SIMD_W16
-  if (vector_width() == 16) {
-    const float* u = dnnl_backend::cached_transform(
-        kTransformW16, transformed_weights(g), w, [&](const float* in, float* out) { w16::transform_weights(g, in, out); },
-        holder);
-    w16::convolve(g, xb.data<float>(), u, b, r, y.mutable_data<float>());
-    return {y, {}};
-  }
-#endif
   const float* u = dnnl_backend::cached_transform(
-      kTransformW8, transformed_weights(g), w, [&](const float* in, float* out) { w8::transform_weights(g, in, out); },
-      holder);
-  w8::convolve(g, xb.data<float>(), u, b, r, y.mutable_data<float>());
+      b.transform_name, transformed_weights(g), weight.detach().contiguous(),
+      [&](const float* in, float* out) { b.transform_weights(g, in, out); }, holder);
+  Tensor y = empty_in(g.y_shape(), DType::F32, Device::cpu(), Layout::Blocked16);
+  b.convolve(g, xb.data<float>(), u, bc.defined() ? bc.data<float>() : nullptr,
+             rb.defined() ? rb.data<float>() : nullptr, y.mutable_data<float>());
   return {y, {}};
 }
 

@@ -96,15 +96,11 @@ void reorder(const memory& from, const memory& to) {
     return Plan{pd.scratchpad_desc(), dnnl::reorder(pd)};
   });
   std::unordered_map<int, memory> args{{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  // The reorders that want a scratchpad are weight reorders (into Winograd's layout). In training
+  // they run every step, and the caching allocator serves them again each time; at inference they
+  // run once per weight (the weight cache), in pages of their own (core/page_allocator.hpp).
   Tensor scratchpad;
-  if (plan.scratchpad.get_size() > 0) {
-    // The reorders that want one are weight reorders (into Winograd's layout). In training they
-    // run every step, and the caching allocator serves them again each time; at inference they
-    // run once per weight (the weight cache), in pages of their own (core/page_allocator.hpp).
-    Allocator& allocator = GradMode::is_enabled() ? cpu_allocator() : page_allocator();
-    scratchpad = empty_from(allocator, {static_cast<int64_t>((plan.scratchpad.get_size() + 3) / 4)});
-    args.emplace(DNNL_ARG_SCRATCHPAD, memory(plan.scratchpad, engine(), scratchpad.mutable_raw_data()));
-  }
+  add_scratchpad(plan.scratchpad, args, scratchpad, GradMode::is_enabled() ? cpu_allocator() : page_allocator());
   plan.primitive.execute(stream(), args);
 }
 
@@ -138,9 +134,10 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
-void add_scratchpad(const memory::desc& desc, std::unordered_map<int, memory>& args, Tensor& holder) {
+void add_scratchpad(const memory::desc& desc, std::unordered_map<int, memory>& args, Tensor& holder,
+                    Allocator& allocator) {
   if (desc.get_size() == 0) return;
-  holder = empty({static_cast<int64_t>((desc.get_size() + 3) / 4)});
+  holder = empty_from(allocator, {static_cast<int64_t>((desc.get_size() + 3) / 4)});
   args.emplace(DNNL_ARG_SCRATCHPAD, memory(desc, engine(), holder.mutable_raw_data()));
 }
 

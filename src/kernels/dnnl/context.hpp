@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "core/layout.hpp"
+#include "strata/storage.hpp"
 #include "strata/tensor.hpp"
 
 namespace strata::dnnl_backend {
@@ -76,8 +77,9 @@ class Output {
 // holds it.
 dnnl::primitive_attr user_scratchpad();
 // Adds the scratchpad a primitive made with user_scratchpad() wants to `args`, kept alive by
-// `holder` through the primitive's execution.
-void add_scratchpad(const dnnl::memory::desc& desc, std::unordered_map<int, dnnl::memory>& args, Tensor& holder);
+// `holder` through the primitive's execution; from `allocator` (the CPU allocator by default).
+void add_scratchpad(const dnnl::memory::desc& desc, std::unordered_map<int, dnnl::memory>& args, Tensor& holder,
+                    Allocator& allocator = cpu_allocator());
 
 // Whether the oneDNN path handles tensors of this dtype (f32 only).
 inline bool supported_dtype(DType dtype) { return dtype == DType::F32; }

@@ -19,11 +19,9 @@ struct Entry {
   std::weak_ptr<Storage> storage;  // expired: the weights are gone, so is the entry
   uint64_t id, version = 0;
   int64_t offset;
-  // The copy's format: a oneDNN memory desc, or (transform != nullptr) a kernel's own
-  // transform with its size in floats.
+  // The copy's format: a oneDNN memory desc, or (transform != nullptr) a kernel's own transform.
   memory::desc desc;
   const char* transform = nullptr;
-  int64_t floats = 0;
   std::size_t bytes = 0;
   Tensor copy;  // the reordered or transformed weights
   memory reordered;
@@ -37,46 +35,29 @@ class WeightCache {
  public:
   // The entry's copy also goes to `holder`, which keeps it alive through the caller's primitive.
   memory get(const memory::desc& desc, const memory::desc& user, const Tensor& w, Tensor& holder) {
-    const std::shared_ptr<Storage>& storage = w.storage();
     std::lock_guard<std::mutex> lock(mutex_);
-    Entry* slot = find(w, [&](const Entry& e) { return e.transform == nullptr && e.desc == desc; });
-    if (slot == nullptr) {
-      slot = &add(storage, w.offset(), desc.get_size(), [&](Entry& e) {
-        e.desc = desc;
-        e.reordered = memory(desc, engine(), e.copy.mutable_raw_data());
-      });
-    } else if (slot->version == storage->version()) {
-      holder = slot->copy;
-      return slot->reordered;
-    }
-    // Note the version first, then read without bumping it: a write after this reorder (through
-    // a pointer fetched later) bumps it past the noted one.
-    slot->version = storage->version();
-    memory from(user, engine(), const_cast<void*>(w.raw_data()));
-    reorder(from, slot->reordered);
-    holder = slot->copy;
-    return slot->reordered;
+    Entry& entry = current(
+        w, desc.get_size(), [&](const Entry& e) { return e.transform == nullptr && e.desc == desc; },
+        [&](Entry& e) {
+          e.desc = desc;
+          e.reordered = memory(desc, engine(), e.copy.mutable_raw_data());
+        },
+        [&](Entry& e) { reorder(memory(user, engine(), const_cast<void*>(w.raw_data())), e.reordered); });
+    holder = entry.copy;
+    return entry.reordered;
   }
 
   // As get, for a kernel's own transform `name` of `floats` floats, made by `fill`.
   const float* get_transformed(const char* name, int64_t floats, const Tensor& w,
                                const std::function<void(const float*, float*)>& fill, Tensor& holder) {
-    const std::shared_ptr<Storage>& storage = w.storage();
+    const std::size_t bytes = static_cast<std::size_t>(floats) * sizeof(float);
     std::lock_guard<std::mutex> lock(mutex_);
-    Entry* slot = find(w, [&](const Entry& e) { return e.transform == name && e.floats == floats; });
-    if (slot == nullptr) {
-      slot = &add(storage, w.offset(), static_cast<std::size_t>(floats) * sizeof(float), [&](Entry& e) {
-        e.transform = name;
-        e.floats = floats;
-      });
-    } else if (slot->version == storage->version()) {
-      holder = slot->copy;
-      return slot->copy.data<float>();
-    }
-    slot->version = storage->version();  // noted before the read, as in get
-    fill(static_cast<const float*>(w.raw_data()), slot->copy.mutable_data<float>());
-    holder = slot->copy;
-    return slot->copy.data<float>();
+    Entry& entry = current(
+        w, bytes, [&](const Entry& e) { return e.transform == name && e.bytes == bytes; },
+        [&](Entry& e) { e.transform = name; },
+        [&](Entry& e) { fill(static_cast<const float*>(w.raw_data()), e.copy.mutable_data<float>()); });
+    holder = entry.copy;
+    return entry.copy.data<float>();
   }
 
   // Drops the entries of `w`'s storage and of freed ones: training does not use them, and an
@@ -101,17 +82,33 @@ class WeightCache {
     });
   }
 
-  // The entry of w's storage and offset whose format `matches`, or null.
-  template <class Matches>
-  Entry* find(const Tensor& w, Matches matches) {
-    for (Entry& e : entries_)
-      if (e.id == w.storage()->id() && e.offset == w.offset() && matches(e)) return &e;
-    return nullptr;
+  // The entry of w's storage and offset whose format `matches` (a new one of `bytes`, its format
+  // set by `describe`, when there is none), its copy made again by `make` unless w is unchanged
+  // since it was made. The version is noted first, then w is read without bumping it: a write
+  // after this (through a pointer fetched later) bumps it past the noted one.
+  template <class Matches, class Describe, class Make>
+  Entry& current(const Tensor& w, std::size_t bytes, Matches matches, Describe describe, Make make) {
+    const std::shared_ptr<Storage>& storage = w.storage();
+    Entry* slot = nullptr;
+    for (Entry& e : entries_) {
+      if (e.id == storage->id() && e.offset == w.offset() && matches(e)) {
+        slot = &e;
+        break;
+      }
+    }
+    if (slot == nullptr) {
+      slot = &add(storage, w.offset(), bytes, describe);
+    } else if (slot->version == storage->version()) {
+      return *slot;
+    }
+    slot->version = storage->version();
+    make(*slot);
+    return *slot;
   }
 
   // A new entry for `storage` at `offset` with a buffer of `bytes`, its format set by `describe`,
-  // after dropping those of freed weights (or all, past capacity). Its version is filled in by
-  // the caller's reorder or transform.
+  // after dropping those of freed weights (or all, past capacity). Its version and copy are
+  // filled in by current.
   template <class Describe>
   Entry& add(const std::shared_ptr<Storage>& storage, int64_t offset, std::size_t bytes, Describe describe) {
     drop_locked(0);
@@ -140,21 +137,25 @@ WeightCache& cache() {
   return *c;
 }
 
+// Whether w's derived copies are cached now (inference, caching on); when not, w's entries are
+// dropped.
+bool caching(const Tensor& w) {
+  if (!GradMode::is_enabled() && weight_caching_enabled()) return true;
+  cache().forget(w);
+  return false;
+}
+
 }  // namespace
 
 memory cached_weights(const memory::desc& desc, const memory::desc& user, const Tensor& w, Tensor& holder) {
-  if (GradMode::is_enabled() || !weight_caching_enabled()) {
-    cache().forget(w);
-    return reorder_to(desc, memory_of(user, w), holder);
-  }
+  if (!caching(w)) return reorder_to(desc, memory_of(user, w), holder);
   if (desc == user) return memory_of(user, w);
   return cache().get(desc, user, w, holder);
 }
 
 const float* cached_transform(const char* name, int64_t floats, const Tensor& w,
                               const std::function<void(const float*, float*)>& fill, Tensor& holder) {
-  if (GradMode::is_enabled() || !weight_caching_enabled()) {
-    cache().forget(w);
+  if (!caching(w)) {
     holder = empty_from(system_cpu_allocator(), {floats});
     fill(static_cast<const float*>(w.raw_data()), holder.mutable_data<float>());
     return holder.data<float>();

@@ -121,8 +121,18 @@ struct Pooling {
 };
 
 // ---- Epilogues ----
+// A depthwise 3x3 convolution (groups = channels, padding 1, stride 1 or 2) and its activation:
+// MobileNet's expansion is a 1x1 convolution followed by one.
+struct DepthwiseConv {
+  Tensor weight;  // (C, 1, 3, 3), C the channels of what it convolves
+  Tensor bias;    // (C), or undefined
+  int64_t stride = 1;
+  std::optional<Activation> activation;
+};
+
 // What a convolution or batch norm does with its result in the same op:
 //   out = pool(activation(op(x) + residual))
+//   out = depthwise.activation(depthwise_conv(activation(op(x) + residual)))   (2-D, no pool)
 // each step only when given. The result equals the separate ops in values and gradients up to
 // rounding (the separate ops are the specification); where a kernel takes the step into its own
 // pass, a tensor and a memory pass fewer each way, and where none does, the op runs the step as
@@ -131,11 +141,12 @@ struct Epilogue {
   Tensor residual;                       // of the op's output shape; ResNet's shortcut
   std::optional<Activation> activation;  // any Activation
   std::optional<Pooling> pool;           // then a pooling, of the op's dimensionality
+  std::optional<DepthwiseConv> depthwise;  // or then a depthwise convolution (not with a pooling)
 
   Epilogue() = default;
   Epilogue(Activation a) : activation(a) {}  // NOLINT: implicit, so conv2d(x, w, b, o, Activation::Relu)
   Epilogue(ActivationKind a) : activation(a) {}  // NOLINT: as above
-  bool empty() const { return !residual.defined() && !activation && !pool; }
+  bool empty() const { return !residual.defined() && !activation && !pool && !depthwise; }
 };
 
 // ---- Convolution (cross-correlation, as in the book and PyTorch) ----

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "ops/activation.hpp"
+#include "ops/conv.hpp"
 #include "ops/pad.hpp"
 
 namespace strata::graph {
@@ -108,7 +109,12 @@ int64_t Graph::multiply_accumulates() const {
 int64_t Graph::multiply_accumulates(const Node& n) const {
   if (n.op != OpKind::Conv && n.op != OpKind::Linear) return 0;
   const Shape& w = values[n.inputs[1]].shape;  // conv (O, I/groups, k...), linear (O, I)
-  return values[n.output()].shape.numel() * (w.numel() / w[0]);
+  if (!n.epilogue.depthwise) return values[n.output()].shape.numel() * (w.numel() / w[0]);
+  // The convolution's own output is the depthwise convolution's input: 9 products per output.
+  const ConvAttrs& a = n.get<ConvAttrs>();
+  const Shape& x = values[n.inputs[0]].shape;
+  const ConvGeom g = ConvGeom::make("conv2d", a.nd, x, w, nullptr, a.options);
+  return g.y_shape().numel() * (w.numel() / w[0]) + values[n.output()].shape.numel() * 9;
 }
 
 void Graph::compact() {
@@ -147,6 +153,10 @@ std::string Graph::op_name(const Node& n) const {
   if (n.epilogue.pool) {
     const int nd = n.op == OpKind::Conv ? n.get<ConvAttrs>().nd : values[n.inputs[0]].shape.ndim() - 2;
     name = name + "+" + pool_name(nd, n.epilogue.pool->mode);
+  }
+  if (n.epilogue.depthwise) {
+    name += n.epilogue.depthwise->stride == 1 ? "+dwconv3x3" : "+dwconv3x3s2";
+    if (n.epilogue.depthwise->activation) name = name + "+" + activation_name(*n.epilogue.depthwise->activation);
   }
   return name;
 }

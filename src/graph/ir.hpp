@@ -152,13 +152,25 @@ using Attrs = std::variant<std::monostate, ConvAttrs, BatchNormAttrs, Activation
                            PoolAttrs, AdaptivePoolAttrs, CatAttrs, ReshapeAttrs, PermuteAttrs, SliceAttrs, PadAttrs, MeanAttrs,
                            DropoutAttrs, SoftmaxAttrs, FoldAttrs, AddInPlaceAttrs, CallAttrs>;
 
+// An epilogue's depthwise 3x3 convolution (strata::DepthwiseConv); its weight and bias are node
+// inputs.
+struct DepthwiseAttrs {
+  int64_t stride = 1;
+  std::optional<Activation> activation;
+  bool operator==(const DepthwiseAttrs&) const = default;
+};
+
 // What follows a node's op in the same call (strata::Epilogue): a Conv's, BatchNorm's or Add's
-// result + residual (the node's last input), then an activation, then a pooling.
+// result + residual (the node's last input), then an activation, then a pooling or a depthwise
+// convolution (whose weight and bias are the two inputs before the residual, or the last two).
 struct EpilogueAttrs {
   bool residual = false;
   std::optional<Activation> activation;
   std::optional<Pooling> pool;
-  bool empty() const { return !residual && !activation && !pool; }
+  std::optional<DepthwiseAttrs> depthwise;
+  bool empty() const { return !residual && !activation && !pool && !depthwise; }
+  // How many of the node's inputs are the epilogue's (after the op's own).
+  std::size_t input_count() const { return (residual ? 1 : 0) + (depthwise ? 2 : 0); }
   bool operator==(const EpilogueAttrs&) const = default;
 };
 

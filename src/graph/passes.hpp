@@ -16,7 +16,8 @@ struct OptimizeOptions {
 };
 
 // Runs the passes below in order: remove_dropout, fold_batch_norm and fuse_hard_swish
-// (inference), fuse_epilogues, eliminate_dead_code, group_readers (inference).
+// (inference), fuse_epilogues, fuse_depthwise (inference), eliminate_dead_code, group_readers
+// (inference).
 void optimize(Graph& graph, const OptimizeOptions& options);
 
 // Dropout in evaluation mode (or with p = 0) is the identity: its uses read its input instead.
@@ -39,6 +40,14 @@ int fuse_hard_swish(Graph& graph);
 // then a Pool (Conv and BatchNorm). Reorders nodes where a residual is computed after the node
 // that now reads it.
 int fuse_epilogues(Graph& graph);
+
+// A 2-D ungrouped 1x1 convolution (stride 1, no padding, at most an activation after it) whose
+// output only a depthwise 3x3 convolution reads (groups = channels, padding 1, stride 1 or 2, at
+// most an activation after it): one convolution with the depthwise one in its epilogue
+// (strata::DepthwiseConv; MobileNet's expansion and depthwise convolution). It runs where the
+// depthwise convolution ran. Inference only: only inference kernels take the pair (oneDNN's
+// depthwise post-op); elsewhere the op runs the two convolutions. Returns how many pairs fused.
+int fuse_depthwise(Graph& graph);
 
 // A value read by several nodes (an Inception block's input, read by its four paths): its readers
 // that need nothing else not yet run move up to run right after the node making it, in their

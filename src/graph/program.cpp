@@ -38,6 +38,10 @@ Epilogue epilogue_of(const Node& n, const std::vector<Tensor>& in) {
   if (n.epilogue.residual) e.residual = in.back();
   e.activation = n.epilogue.activation;
   e.pool = n.epilogue.pool;
+  if (n.epilogue.depthwise) {
+    const std::size_t at = in.size() - n.epilogue.input_count();  // its weight, then its bias
+    e.depthwise = DepthwiseConv{in[at], in[at + 1], n.epilogue.depthwise->stride, n.epilogue.depthwise->activation};
+  }
   return e;
 }
 

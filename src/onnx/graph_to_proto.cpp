@@ -220,6 +220,7 @@ class Writer {
   pb::NodeProto& emit_with_epilogue(const Node& n, const char* op_type, const std::vector<std::string>& inputs) {
     const graph::EpilogueAttrs& e = n.epilogue;
     const char* last = e.pool         ? (e.pool->mode == PoolMode::Max ? "MaxPool" : "AveragePool")
+                       : e.depthwise  ? (e.depthwise->activation ? activation_op(*e.depthwise->activation, names_.opset) : "Conv")
                        : e.activation ? activation_op(*e.activation, names_.opset)
                        : e.residual   ? "Add"
                                       : op_type;
@@ -231,12 +232,26 @@ class Writer {
       const bool final_step = !e.activation && !e.pool;
       x = emit_for(n, "Add", {x, name(n.inputs.back())}, final_step ? result : "").output(0);
     }
-    if (e.activation) x = emit_activation(n, *e.activation, x, e.pool ? "" : result);
+    if (e.activation) x = emit_activation(n, *e.activation, x, e.pool || e.depthwise ? "" : result);
     if (e.pool) {
       const Shape& s = g_.values[n.output()].shape;
       emit_pool(n, *e.pool, s.ndim() - 2, x, result);
     }
+    if (e.depthwise) emit_depthwise(n, *e.depthwise, x, result);
     return main;
+  }
+
+  // An epilogue's depthwise convolution of x: a grouped Conv, then its activation.
+  void emit_depthwise(const Node& n, const graph::DepthwiseAttrs& d, const std::string& x, const std::string& output) {
+    const std::size_t at = n.inputs.size() - n.epilogue.input_count();
+    std::vector<std::string> inputs{x, name(n.inputs[at])};
+    if (n.inputs[at + 1] != graph::kNoValue) inputs.push_back(name(n.inputs[at + 1]));
+    pb::NodeProto& conv = emit_for(n, "Conv", inputs, d.activation ? "" : output);
+    set_ints(conv, "kernel_shape", {3, 3});
+    set_ints(conv, "strides", {d.stride, d.stride});
+    set_ints(conv, "pads", {1, 1, 1, 1});
+    set_int(conv, "group", g_.values[n.inputs[at]].shape[0]);
+    if (d.activation) emit_activation(n, *d.activation, conv.output(0), output);
   }
 
   // The activation `kind` of x as an ONNX node of n (relu6 and clamp as Clip between Constant
@@ -282,7 +297,7 @@ class Writer {
   // Inputs of n from first to last (an optional input that is absent: ""), the residual excluded.
   std::vector<std::string> main_inputs(const Node& n) {
     std::vector<std::string> in;
-    const std::size_t count = n.inputs.size() - (n.epilogue.residual ? 1 : 0);
+    const std::size_t count = n.inputs.size() - n.epilogue.input_count();
     for (std::size_t i = 0; i < count; ++i) in.push_back(n.inputs[i] == graph::kNoValue ? "" : name(n.inputs[i]));
     return in;
   }

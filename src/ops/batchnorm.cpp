@@ -105,6 +105,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
   const Tensor y = run_epilogue(epilogue, nd, records_gradients, [&](const Epilogue& part) {
     BatchNormGeom g = plain;
     g.epilogue = EpilogueGeom::make("batch_norm", nd, x.shape(), x, part);
+    if (g.epilogue.depthwise) return Tensor();  // run as its own op (ops/epilogue.hpp)
     const BatchNormKernels* k = find_kernels<BatchNormKernels>(
         x.device(), [&](const BatchNormKernels& t) { return t.supports(g, x.dtype()); });
     return k != nullptr ? run(g, *k, x, weight, bias, running_mean, running_var, part.residual) : Tensor();

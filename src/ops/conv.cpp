@@ -121,11 +121,19 @@ Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias
   graph::OpTrace trace;
   const char* op = nd == 2 ? "conv2d" : "conv3d";
   const ConvGeom plain = checked_geom(op, nd, x, weight, bias, options);
-  const bool inference = !autograd::needs_grad({x, weight, bias, epilogue.residual});
+  const bool inference = !autograd::needs_grad({x, weight, bias, epilogue.residual}) &&
+                         (!epilogue.depthwise || !autograd::needs_grad({epilogue.depthwise->weight, epilogue.depthwise->bias}));
   const Tensor y = run_epilogue(epilogue, nd, !inference, [&](const Epilogue& part) {
     ConvGeom g = plain;
     g.inference = inference;
     g.epilogue = EpilogueGeom::make(op, nd, g.y_shape(), x, part);
+    if (part.depthwise) {
+      const ConvDepthwiseKernels* d = find_kernels<ConvDepthwiseKernels>(
+          x.device(), [&](const ConvDepthwiseKernels& t) { return t.supports(g, x.dtype()); });
+      return d != nullptr ? d->forward(g, x.detach(), weight.detach(), detached(bias), detached(part.residual),
+                                       part.depthwise->weight.detach(), detached(part.depthwise->bias))
+                          : Tensor();
+    }
     const ConvKernels* k =
         find_kernels<ConvKernels>(x.device(), [&](const ConvKernels& t) { return t.supports(g, x.dtype()); });
     return k != nullptr ? run(g, *k, x, weight, bias, part.residual) : Tensor();

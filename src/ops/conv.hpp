@@ -64,6 +64,16 @@ struct ConvGrads {
 // takes a call only when supports() accepts its whole geometry, epilogue included: its forward
 // does every epilogue step, and its backward turns the gradient of the op's output into every
 // wanted gradient, the epilogue's backward included.
+// A call whose epilogue has a depthwise convolution goes to these tables instead (inference only):
+// forward returns the epilogue's output (shape g.epilogue.depthwise->y). Where none takes the call,
+// the op runs the depthwise convolution as its own op.
+struct ConvDepthwiseKernels {
+  bool (*supports)(const ConvGeom& g, DType dtype);
+  // residual: undefined unless g.epilogue.residual; depthwise_bias: undefined without one.
+  Tensor (*forward)(const ConvGeom& g, const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Tensor& residual, const Tensor& depthwise_weight, const Tensor& depthwise_bias);
+};
+
 struct ConvKernels {
   bool (*supports)(const ConvGeom& g, DType dtype);
   // residual: undefined unless g.epilogue.residual.

@@ -36,6 +36,25 @@ EpilogueGeom EpilogueGeom::make(const char* op, int nd, const Shape& y, const Te
                  y);
     g.pool = PoolGeom::make(pool_name(nd, e.pool->mode), nd, e.pool->mode, y, e.pool->options);
   }
+  if (e.depthwise) {
+    const DepthwiseConv& d = *e.depthwise;
+    STRATA_CHECK(!e.pool, op, ": an epilogue has a pooling or a depthwise convolution, not both");
+    STRATA_CHECK(nd == 2 && y.ndim() == 4, op, ": an epilogue's depthwise convolution follows 2-D ops only, with (N, C, H, W) output; got ", y);
+    const int64_t c = y[1];
+    STRATA_CHECK(d.weight.defined() && d.weight.shape() == Shape({c, 1, 3, 3}), op,
+                 ": the epilogue's depthwise convolution needs a weight of shape [", c, ",1,3,3] (one 3x3 filter per channel of the output ", y, "), got ",
+                 d.weight.defined() ? d.weight.shape() : Shape{});
+    STRATA_CHECK(!d.bias.defined() || d.bias.shape() == Shape({c}), op, ": the epilogue's depthwise convolution needs a bias of shape [", c, "], got ",
+                 d.bias.defined() ? d.bias.shape() : Shape{});
+    STRATA_CHECK(d.stride == 1 || d.stride == 2, op, ": the epilogue's depthwise convolution has stride 1 or 2, got ", d.stride);
+    for (const Tensor& t : {d.weight, d.bias})
+      STRATA_CHECK(!t.defined() || (t.dtype() == like.dtype() && t.device() == like.device()), op,
+                   ": the epilogue's depthwise convolution is ", dtype_name(t.dtype()), " on ", t.device().str(),
+                   " but the input is ", dtype_name(like.dtype()), " on ", like.device().str());
+    const auto out = [&](int64_t n) { return (n + 2 - 3) / d.stride + 1; };
+    STRATA_CHECK(y[2] >= 1 && y[3] >= 1, op, ": the epilogue's depthwise convolution needs a nonempty map, got ", y);
+    g.depthwise = DepthwiseGeom{d.stride, d.activation, d.bias.defined(), Shape{y[0], c, out(y[2]), out(y[3])}};
+  }
   return g;
 }
 
@@ -44,15 +63,35 @@ std::string EpilogueGeom::suffix() const {
   if (residual) s += "_add";
   if (activation) s = s + "_" + activation_name(*activation);
   if (pool) s = s + "_" + pool->op;
+  if (depthwise) {
+    s += "_dw3x3";
+    if (depthwise->activation) s = s + "_" + activation_name(*depthwise->activation);
+  }
   return s;
 }
 
 std::vector<Tensor> traced_inputs(std::vector<Tensor> op_inputs, const Epilogue& e) {
+  if (e.depthwise) {
+    op_inputs.push_back(e.depthwise->weight);
+    op_inputs.push_back(e.depthwise->bias);
+  }
   if (e.residual.defined()) op_inputs.push_back(e.residual);
   return op_inputs;
 }
 
-graph::EpilogueAttrs traced_epilogue(const Epilogue& e) { return {e.residual.defined(), e.activation, e.pool}; }
+graph::EpilogueAttrs traced_epilogue(const Epilogue& e) {
+  graph::EpilogueAttrs a{e.residual.defined(), e.activation, e.pool, {}};
+  if (e.depthwise) a.depthwise = graph::DepthwiseAttrs{e.depthwise->stride, e.depthwise->activation};
+  return a;
+}
+
+Tensor depthwise_conv(const Tensor& x, const DepthwiseConv& d) {
+  ConvOptions o;
+  o.stride = d.stride;
+  o.padding = 1;
+  o.groups = d.weight.shape()[0];
+  return d.activation ? conv2d(x, d.weight, d.bias, o, *d.activation) : conv2d(x, d.weight, d.bias, o);
+}
 
 Tensor pool_nd(int nd, const Tensor& x, const Pooling& p) {
   if (p.mode == PoolMode::Max) return nd == 2 ? max_pool2d(x, p.options) : max_pool3d(x, p.options);
@@ -61,6 +100,12 @@ Tensor pool_nd(int nd, const Tensor& x, const Pooling& p) {
 
 Tensor run_epilogue(const Epilogue& e, int nd, bool records_gradients,
                     const std::function<Tensor(const Epilogue&)>& fused) {
+  // Only inference kernels take a depthwise convolution.
+  if (records_gradients && e.depthwise) {
+    Epilogue inner = e;
+    inner.depthwise.reset();
+    return depthwise_conv(run_epilogue(inner, nd, records_gradients, fused), *e.depthwise);
+  }
   if (records_gradients && e.activation && !e.activation->derivative_from_y()) {
     Epilogue inner = e;
     inner.activation.reset();
@@ -80,6 +125,11 @@ Tensor run_epilogue(const Epilogue& e, int nd, bool records_gradients,
     Epilogue inner = e;
     inner.pool.reset();
     return pool_nd(nd, first_part(inner), *e.pool);
+  }
+  if (e.depthwise) {
+    Epilogue inner = e;
+    inner.depthwise.reset();
+    return depthwise_conv(first_part(inner), *e.depthwise);
   }
   if (e.residual.defined()) {
     const Tensor y = first_part({});
@@ -108,7 +158,7 @@ Tensor add_activation(const Tensor& a, const Tensor& b, Activation kind) {
       const Tensor g = k.backward(kind, gy, y);
       return std::vector<Tensor>{g, g};
     });
-  if (trace.recording()) trace.record(graph::OpKind::Add, {}, {a, b}, y, {false, kind, std::nullopt});
+  if (trace.recording()) trace.record(graph::OpKind::Add, {}, {a, b}, y, {false, kind, std::nullopt, std::nullopt});
   return y;
 }
 

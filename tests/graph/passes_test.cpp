@@ -237,6 +237,46 @@ TEST(FuseHardSwish, MultiplyByItsHardSigmoidIsHardSwish) {
   EXPECT_EQ(graph::fuse_hard_swish(kept), 0) << kept.str();
 }
 
+// MobileNetV2's inverted residual: an expansion (1x1, ReLU6), a depthwise 3x3 of stride 2
+// (ReLU6) reading only it, a projection; the first two become one convolution whose epilogue has
+// the depthwise one. In training, or where the expansion's output has a second reader, nothing fuses.
+TEST(FuseDepthwise, ExpansionAndDepthwiseConvolution) {
+  Sequential net{std::make_shared<Conv2d>(16, 96, 1), std::make_shared<ReLU6>(),
+                 std::make_shared<Conv2d>(96, 96, 3, ConvOptions{.stride = 2, .padding = 1, .groups = 96}),
+                 std::make_shared<ReLU6>(), std::make_shared<Conv2d>(96, 24, 1)};
+  randomize_statistics(net);
+  net.eval();
+  graph::Graph before = test::trace_of(net, {1, 16, 10, 10});
+  graph::fuse_epilogues(before);
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_EQ(graph::fuse_depthwise(g), 1); }, {1, 16, 10, 10}, 1e-5, &after);
+  ASSERT_EQ(after.nodes.size(), 2u) << after.str();
+  const graph::Node& fused = after.nodes[0];
+  ASSERT_TRUE(fused.epilogue.depthwise);
+  EXPECT_EQ(fused.epilogue.depthwise->stride, 2);
+  EXPECT_EQ(fused.epilogue.depthwise->activation, Activation::Relu6);
+  EXPECT_EQ(after.op_name(fused), "conv2d+relu6+dwconv3x3s2+relu6");
+  EXPECT_EQ(after.values[fused.output()].shape, (Shape{1, 96, 5, 5}));
+  EXPECT_EQ(after.multiply_accumulates(), before.multiply_accumulates());
+
+  graph::Graph training = before;
+  graph::optimize(training, {.inference = false});
+  EXPECT_EQ(test::count_ops(training, OpKind::Conv), 3) << training.str();
+
+  // The expansion's output read twice: nothing fuses.
+  struct Shared : Module {
+    std::shared_ptr<Conv2d> expand = register_module("expand", std::make_shared<Conv2d>(16, 32, 1));
+    std::shared_ptr<Conv2d> dw = register_module("dw", std::make_shared<Conv2d>(32, 32, 3, ConvOptions{.padding = 1, .groups = 32}));
+    Shared() : Module("Shared") {}
+    Tensor forward(const Tensor& x) override {
+      const Tensor e = (*expand)(x);
+      return (*dw)(e) + e;
+    }
+  } shared;
+  graph::Graph g = test::trace_of(shared, {1, 16, 6, 6});
+  EXPECT_EQ(graph::fuse_depthwise(g), 0) << g.str();
+}
+
 TEST(EliminateDeadCode, DropsUnreadPureNodesOnly) {
   struct Unused : Module {
     std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(3, 4));

@@ -184,6 +184,43 @@ TEST(Export, AUserBlockExportsInEvaluationModeAndKeepsItsModes) {
   EXPECT_LT(test::relative_error(opencv_logits(bytes, x), test::eval_logits(block, x)), 1e-4);
 }
 
+// A block that asks for the depthwise convolution in the expansion's epilogue itself.
+class ExpandDepthwise : public nn::Module {
+ public:
+  std::shared_ptr<nn::Conv2d> expand = register_module("expand", std::make_shared<nn::Conv2d>(1, 16, 1));
+  std::shared_ptr<nn::Conv2d> dw =
+      register_module("dw", std::make_shared<nn::Conv2d>(16, 16, 3, ConvOptions{.stride = 2, .padding = 1, .groups = 16}));
+  ExpandDepthwise() : nn::Module("ExpandDepthwise") {}
+  Tensor forward(const Tensor& x) override {
+    Epilogue e(Activation::Relu6);
+    e.depthwise = DepthwiseConv{dw->weight, dw->bias, 2, Activation::Relu};
+    return conv2d(x, expand->weight, expand->bias, {}, e).reshape({x.shape()[0], -1});
+  }
+};
+
+// The depthwise convolution of an epilogue is written as a grouped Conv with its activation, and
+// reads back to the same logits.
+TEST(Export, DepthwiseEpilogueIsAGroupedConv) {
+  ExpandDepthwise block;
+  const Tensor x = fashion_images(2, 12);
+  const Tensor expected = test::eval_logits(block, x);
+  const std::string bytes = onnx::to_bytes(block, x.shape());
+  std::multiset<std::string> ops;
+  int64_t groups = 0;
+  const ::onnx::ModelProto model = parse(bytes);
+  for (const auto& node : model.graph().node()) {
+    ops.insert(node.op_type());
+    for (const auto& attr : node.attribute())
+      if (node.op_type() == "Conv" && attr.name() == "group") groups = std::max<int64_t>(groups, attr.i());
+  }
+  EXPECT_EQ(ops.count("Conv"), 2u);
+  EXPECT_EQ(ops.count("Clip"), 1u);
+  EXPECT_EQ(ops.count("Relu"), 1u);
+  EXPECT_EQ(groups, 16);
+  onnx::Imported imported = onnx::from_bytes(bytes);
+  EXPECT_LT(test::relative_error(test::eval_logits(*imported.module, x), expected), 1e-6);
+}
+
 // Reflection padding and a one-sided clamp, as a block of the user's own.
 class PadThenClampBelow : public nn::Module {
  public:

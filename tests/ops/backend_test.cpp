@@ -267,6 +267,79 @@ TEST(ConvBackends, PaddedChannelBlocksAgree) {
     expect_inference_conv_agrees(narrow, rnd({48, 24, 1, 1}, 6), rnd({48}, 7), {}, Tensor(), {n, 48, 9, 7});
   }
 }
+
+// A 1x1 convolution with a depthwise 3x3 convolution in its epilogue (MobileNetV2's expansion):
+// on oneDNN one fused kernel where it takes the pair (batch 1 at 112x112 with stride 2, batch 8
+// with stride 1), the two convolutions elsewhere; equal to the reference's two ops at inference,
+// and with gradients (the two ops, recorded) in values and gradients.
+TEST(ConvBackends, DepthwiseEpilogueAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    const char* name;
+    Shape x;
+    int64_t channels, stride;
+    bool dw_bias, fuses;
+    std::optional<Activation> activation, dw_activation;
+  } rows[] = {{"mobilenet_features2", {1, 16, 112, 112}, 96, 2, true, true, Activation::Relu6, Activation::Relu6},
+              {"batch8_stride1", {8, 32, 28, 28}, 144, 1, false, true, Activation::Relu, std::nullopt},
+              {"odd_map_stride2", {2, 16, 13, 11}, 48, 2, true, false, std::nullopt, Activation::Relu6},
+              {"batch1_stride1", {1, 32, 14, 14}, 64, 1, true, false, Activation::Relu6, Activation::Relu6}};
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.name);
+    const Tensor x = to_layout(rnd(r.x, 1), Layout::Blocked16), w = rnd({r.channels, r.x[1], 1, 1}, 2),
+                 b = rnd({r.channels}, 3), dw = rnd({r.channels, 1, 3, 3}, 4), dw_b = r.dw_bias ? rnd({r.channels}, 5) : Tensor();
+    Epilogue e;
+    e.activation = r.activation;
+    e.depthwise = DepthwiseConv{dw, dw_b, r.stride, r.dw_activation};
+    ConvGeom g = ConvGeom::make("conv2d", 2, r.x, w.shape(), &b.shape(), {});
+    g.inference = true;
+    g.epilogue = EpilogueGeom::make("conv2d", 2, g.y_shape(), x, e);
+    EXPECT_EQ(dnnl_backend::conv_depthwise_fuses(g), r.fuses);
+    Epilogue first;
+    first.activation = r.activation;
+    Tensor y[2];
+    for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+      BackendGuard guard(backend);
+      NoGradGuard no_grad;
+      y[backend == Backend::Dnnl] =
+          to_layout(backend == Backend::Dnnl ? conv2d(x, w, b, {}, e) : depthwise_conv(conv2d(x, w, b, {}, first), *e.depthwise),
+                    Layout::Strided);
+    }
+    EXPECT_EQ(y[1].shape(), g.epilogue.depthwise->y);
+    EXPECT_LT(relative_error(y[1], y[0]), 1e-5);
+  }
+  // With gradients: the two ops, whose gradients reach the depthwise weights too.
+  const Tensor x = rnd({2, 16, 9, 9}, 6), w = rnd({32, 16, 1, 1}, 7), dw = rnd({32, 1, 3, 3}, 8);
+  const std::vector<Tensor> inputs{x, w, dw};
+  const Fn fused = [](const std::vector<Tensor>& in) {
+    Epilogue e(Activation::Relu6);
+    e.depthwise = DepthwiseConv{in[2], Tensor(), 2, Activation::Relu6};
+    return conv2d(in[0], in[1], {}, {}, e);
+  };
+  const Fn two_ops = [](const std::vector<Tensor>& in) {
+    return depthwise_conv(conv2d(in[0], in[1], {}, {}, Activation::Relu6), DepthwiseConv{in[2], Tensor(), 2, Activation::Relu6});
+  };
+  const ::Run a = run(Backend::Dnnl, fused, inputs), c = run(Backend::Dnnl, two_ops, inputs);
+  EXPECT_LT(relative_error(a.y, c.y), 1e-6);
+  for (int i = 0; i < 3; ++i) EXPECT_LT(relative_error(a.grads[i], c.grads[i]), 1e-6) << "input " << i;
+  expect_backends_agree(fused, inputs);
+}
+
+TEST(ConvBackends, DepthwiseEpilogueNamesBadArguments) {
+  const Tensor x = rnd({1, 16, 6, 6}, 1), w = rnd({32, 16, 1, 1}, 2);
+  Epilogue e;
+  e.depthwise = DepthwiseConv{rnd({16, 1, 3, 3}, 3), Tensor(), 1, std::nullopt};
+  test::expect_error([&] { conv2d(x, w, {}, {}, e); },
+                     "conv2d: the epilogue's depthwise convolution needs a weight of shape [32,1,3,3] (one 3x3 filter per "
+                     "channel of the output [1,32,6,6]), got [16,1,3,3]");
+  e.depthwise = DepthwiseConv{rnd({32, 1, 3, 3}, 3), rnd({16}, 4), 1, std::nullopt};
+  test::expect_error([&] { conv2d(x, w, {}, {}, e); }, "needs a bias of shape [32], got [16]");
+  e.depthwise = DepthwiseConv{rnd({32, 1, 3, 3}, 3), Tensor(), 3, std::nullopt};
+  test::expect_error([&] { conv2d(x, w, {}, {}, e); }, "has stride 1 or 2, got 3");
+  e.depthwise->stride = 1;
+  e.pool = Pooling{PoolMode::Max, {.kernel = 2}};
+  test::expect_error([&] { conv2d(x, w, {}, {}, e); }, "a pooling or a depthwise convolution, not both");
+}
 #endif
 
 // The few-channel kernels' one-pass backward when only some gradients are wanted (LeNet's first

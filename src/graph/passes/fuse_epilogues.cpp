@@ -27,13 +27,13 @@ bool fuse_reader(Graph& graph, std::size_t at, std::size_t reader) {
     absorb(graph, at, reader);
     return true;
   }
-  if (r.op == OpKind::Activation && (conv_or_bn || n.op == OpKind::Add) && !e.activation && !e.pool) {
+  if (r.op == OpKind::Activation && (conv_or_bn || n.op == OpKind::Add) && !e.activation && !e.pool && !e.depthwise) {
     if (n.op == OpKind::Add && graph.values[n.inputs[0]].shape != graph.values[n.inputs[1]].shape) return false;
     e.activation = r.get<ActivationAttrs>().kind;
     absorb(graph, at, reader);
     return true;
   }
-  if (r.op == OpKind::Pool && conv_or_bn && !e.pool) {
+  if (r.op == OpKind::Pool && conv_or_bn && !e.pool && !e.depthwise) {
     const int nd = r.get<PoolAttrs>().nd;
     if (graph.values[out].shape.ndim() != nd + 2) return false;
     e.pool = r.get<PoolAttrs>().pooling;

@@ -285,8 +285,107 @@ ConvGrads backward(const ConvGeom& g, const ConvBackwardArgs& a) {
 const ConvKernels kDnnlConv{supports, forward, backward};
 STRATA_REGISTER_KERNELS(ConvKernels, Backend::Dnnl, kDnnlConv);
 
+// ---- A 1x1 convolution with a depthwise convolution in its epilogue (ConvDepthwiseKernels) ----
+// oneDNN's depthwise post-op: the rows of the 1x1 convolution's output (MobileNetV2's expansion,
+// six times its input's channels) go through the activation and the depthwise 3x3 convolution
+// while they are in cache, and the expanded tensor is never written whole. Where oneDNN's 1x1
+// kernel cannot hand its rows over (most batch-1 maps), it would run the two convolutions one
+// after the other ("ref_fused_convolution"); those calls are declined and the op runs the
+// depthwise convolution as its own.
+
+struct ConvDepthwisePlan {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  memory::desc src, weights, user_weights, dw_weights, dw_user_weights, dst, scratchpad;
+  bool fused = false;  // one kernel does both convolutions
+};
+
+const ConvDepthwisePlan& depthwise_plan(const ConvGeom& g) {
+  static Cache<ConvDepthwisePlan> cache;
+  const DepthwiseGeom& d = *g.epilogue.depthwise;
+  Key k;
+  k.add(g.x_shape()).add(g.weight_shape()).add(g.has_bias).add(d.stride).add(d.has_bias);
+  add_to_key(add_to_key(k, g.epilogue.activation), d.activation);
+  return cache.get(k.str(), [&g, &d] {
+    const ConvArgs a = conv_args(g);
+    dnnl::post_ops ops;
+    if (g.epilogue.activation) append_activation(ops, *g.epilogue.activation);
+    ops.append_dw(memory::data_type::f32, memory::data_type::f32, memory::data_type::f32, 3, d.stride, 1, 0, {1.f});
+    if (d.activation) append_activation(ops, *d.activation);
+    dnnl::primitive_attr attr = user_scratchpad();
+    attr.set_post_ops(ops);
+    const memory::desc bias({g.out_channels}, memory::data_type::f32, tag::a);
+    // The descriptor names the 1x1 convolution's own output; the primitive writes the depthwise one's.
+    const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
+    auto desc = g.has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                             dnnl::algorithm::convolution_direct, src,
+                                                             any_weights_desc(g), bias, dst, a.strides, a.dilates,
+                                                             a.padding_l, a.padding_r)
+                           : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                             dnnl::algorithm::convolution_direct, src,
+                                                             any_weights_desc(g), dst, a.strides, a.dilates,
+                                                             a.padding_l, a.padding_r);
+    dnnl::convolution_forward::primitive_desc pd;
+    try {
+      pd = dnnl::convolution_forward::primitive_desc(desc, attr, engine());
+    } catch (const dnnl::error&) {
+      return ConvDepthwisePlan{};  // no implementation takes the post-op here
+    }
+    const memory::desc dw_user({g.out_channels, 1, 1, 3, 3}, memory::data_type::f32, tag::goihw);
+    return ConvDepthwisePlan{pd,
+                             dnnl::convolution_forward(pd),
+                             pd.src_desc(),
+                             pd.weights_desc(),
+                             user_weights_desc(g),
+                             pd.query_md(dnnl::query::exec_arg_md, DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS),
+                             dw_user,
+                             pd.dst_desc(),
+                             pd.scratchpad_desc(),
+                             std::string(pd.impl_info_str()).rfind("ref", 0) != 0};
+  });
+}
+
+// An inference 1x1 stride-1 ungrouped 2-D convolution, its epilogue an activation or none, then
+// the depthwise convolution, where oneDNN fuses the two.
+bool supports_depthwise(const ConvGeom& g, DType dtype) {
+  if (!supported_dtype(dtype) || !g.inference || !g.epilogue.depthwise || g.epilogue.residual || g.nd != 2 ||
+      g.groups != 1)
+    return false;
+  for (int i = 1; i < 3; ++i)
+    if (g.kernel[i] != 1 || g.stride[i] != 1 || g.padding[i] != 0 || g.dilation[i] != 1) return false;
+  return depthwise_plan(g).fused;
+}
+
+Tensor forward_depthwise(const ConvGeom& g, const Tensor& x, const Tensor& w, const Tensor& b, const Tensor&,
+                         const Tensor& dw_w, const Tensor& dw_b) {
+  const ConvDepthwisePlan& plan = depthwise_plan(g);
+  Tensor holders[6];
+  memory wm = cached_weights(plan.weights, plan.user_weights, w.contiguous(), holders[0]);
+  memory dwm = cached_weights(plan.dw_weights, plan.dw_user_weights, dw_w.contiguous(), holders[1]);
+  holders[2] = dw_b.defined() ? dw_b.contiguous() : zeros({g.out_channels});
+  memory src = as_input(plan.src, x, holders[3]);
+  Output y(plan.dst, g.epilogue.depthwise->y);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
+                                       {DNNL_ARG_WEIGHTS, wm},
+                                       {DNNL_ARG_DST, y.memory()},
+                                       {DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, dwm},
+                                       {DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, memory_of(holders[2])}};
+  if (g.has_bias) {
+    holders[4] = b.contiguous();
+    args.emplace(DNNL_ARG_BIAS, memory_of(holders[4]));
+  }
+  add_scratchpad(plan.scratchpad, args, holders[5]);
+  plan.prim.execute(stream(), args);
+  return y.finish();
+}
+
+const ConvDepthwiseKernels kDnnlConvDepthwise{supports_depthwise, forward_depthwise};
+STRATA_REGISTER_KERNELS(ConvDepthwiseKernels, Backend::Dnnl, kDnnlConvDepthwise);
+
 }  // namespace
 
 std::string conv_forward_implementation(const ConvGeom& g) { return forward_plan(g).pd.impl_info_str(); }
+
+bool conv_depthwise_fuses(const ConvGeom& g) { return supports_depthwise(g, DType::F32); }
 
 }  // namespace strata::dnnl_backend

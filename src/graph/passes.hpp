@@ -16,8 +16,8 @@ struct OptimizeOptions {
 };
 
 // Runs the passes below in order: remove_dropout, fold_batch_norm and fuse_hard_swish
-// (inference), fuse_epilogues, fuse_depthwise (inference), eliminate_dead_code, group_readers
-// (inference).
+// (inference), fuse_epilogues, fuse_depthwise and pad_channels (inference), eliminate_dead_code,
+// group_readers (inference).
 void optimize(Graph& graph, const OptimizeOptions& options);
 
 // Dropout in evaluation mode (or with p = 0) is the identity: its uses read its input instead.
@@ -34,6 +34,17 @@ int fold_batch_norm(Graph& graph);
 // activation, which fuse_epilogues can then move into the convolution before it. Inference only:
 // at x = -3 and 3 the two pick different gradients (-0.5 and 0, 1.5 and 1).
 int fuse_hard_swish(Graph& graph);
+
+// A convolution's output of C channels, C not a multiple of 16 and padding adding at most half
+// (MobileNetV2's 24, not 10), computed with zero channels up to the next multiple of 16, where
+// every reader is an ungrouped convolution reading it as its input or its residual (whose output
+// is then padded too): the producers' weights and biases get zero filters, the readers' weights
+// zero input channels (Pad nodes on the state, which the program runs once). The values then stay
+// in the blocked layout of 16-channel blocks, instead of being converted to and from plain NCHW
+// around each of those convolutions. The padded channels hold the activation of 0 (finite), which
+// the readers' zero weights ignore; the graph's output is never padded. Inference only. Returns
+// how many values it padded.
+int pad_channels(Graph& graph);
 
 // Moves the op after a Conv, BatchNorm or Add into its epilogue when it is that value's only
 // reader: an Add of a same-shaped tensor (the residual; Conv and BatchNorm), then an Activation,

@@ -67,11 +67,15 @@ Program::Program(Graph graph) : graph_(std::move(graph)) {
   cache_.resize(graph_.nodes.size());
   for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
     const Node& n = graph_.nodes[i];
-    bool state = n.op == OpKind::FoldBatchNorm;
+    // Folds and pads of the state alone (pad_channels' weights), or of what such nodes made.
+    bool state = n.op == OpKind::FoldBatchNorm || n.op == OpKind::Pad;
     for (ValueId v : n.inputs) {
       if (v == kNoValue) continue;
       last_reader_[v] = static_cast<int>(i);
-      state = state && is_leaf(graph_.values[v].kind) && graph_.values[v].kind != ValueKind::Input;
+      const ValueKind kind = graph_.values[v].kind;
+      const bool from_state = is_leaf(kind) ? kind != ValueKind::Input
+                                            : producer_[v] >= 0 && state_only_[static_cast<std::size_t>(producer_[v])];
+      state = state && from_state;
     }
     state_only_[i] = state;
   }
@@ -244,9 +248,13 @@ void Program::run_step(std::size_t i, std::vector<Tensor>& slot, const BranchReg
     int copied = 0;
     out = {cat_into(slot[n.output()], args, &copied)};
     parts_copied_ += copied;
-  } else if (state_only_[i]) {
+  } else if (state_only_[i] && !GradMode::is_enabled()) {
     std::vector<uint64_t> sources = sources_of(args);
-    if (!cache_[i] || cache_[i]->sources != sources) cache_[i] = Cached{std::move(sources), run_node(i, args)};
+    if (!cache_[i] || cache_[i]->sources != sources) {
+      // Kept across runs: outside the arena and the caching allocator's working set.
+      ThreadAllocator system(&system_cpu_allocator());
+      cache_[i] = Cached{std::move(sources), run_node(i, args)};
+    }
     out = cache_[i]->outputs;
   } else {
     out = run_node(i, args);
@@ -410,9 +418,7 @@ std::vector<Tensor> Program::run_node(std::size_t index, const std::vector<Tenso
       return {a.log ? log_softmax(in[0], a.dim) : softmax(in[0], a.dim)};
     }
     case OpKind::FoldBatchNorm: {
-      // Kept across runs: outside the caching allocator's working set (strata/storage.hpp).
-      const FoldedConv f = fold_batch_norm(in[0], in[1], in[2], in[3], in[4], in[5], n.get<FoldAttrs>().eps,
-                                           &system_cpu_allocator());
+      const FoldedConv f = fold_batch_norm(in[0], in[1], in[2], in[3], in[4], in[5], n.get<FoldAttrs>().eps);
       return {f.weight, f.bias};
     }
     case OpKind::AddInPlace: {

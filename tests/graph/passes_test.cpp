@@ -277,6 +277,76 @@ TEST(FuseDepthwise, ExpansionAndDepthwiseConvolution) {
   EXPECT_EQ(graph::fuse_depthwise(g), 0) << g.str();
 }
 
+// MobileNetV2's 24-channel values: a projection, a block adding it back, the next expansion.
+struct TwentyFourChannels : Module {
+  std::shared_ptr<Conv2d> project = register_module("project", std::make_shared<Conv2d>(16, 24, 1));
+  std::shared_ptr<Conv2d> block = register_module("block", std::make_shared<Conv2d>(24, 24, 3, ConvOptions{.padding = 1}));
+  std::shared_ptr<Conv2d> expand = register_module("expand", std::make_shared<Conv2d>(24, 48, 1, ConvOptions{}, false));
+  TwentyFourChannels() : Module("TwentyFourChannels") {}
+  Tensor forward(const Tensor& x) override {
+    const Tensor a = (*project)(x);
+    return (*expand)(relu((*block)(a) + a));
+  }
+};
+
+TEST(PadChannels, ConvolutionsBetweenConvolutionsComputeWholeBlocks) {
+  TwentyFourChannels net;
+  randomize_statistics(net);
+  net.eval();
+  graph::Graph before = test::trace_of(net, {2, 16, 7, 7});
+  graph::fuse_epilogues(before);
+  graph::Graph after;
+  expect_same_run(before, [](graph::Graph& g) { EXPECT_EQ(graph::pad_channels(g), 2); }, {2, 16, 7, 7}, 1e-5, &after);
+  // Weights and biases of project and block, weight of expand.
+  EXPECT_EQ(test::count_ops(after, OpKind::Pad), 5) << after.str();
+  for (const graph::Node& n : after.nodes) {
+    if (n.op != OpKind::Conv) continue;
+    const Shape& w = after.values[n.inputs[1]].shape;
+    EXPECT_EQ(w[0] % 16, 0) << after.str();
+    EXPECT_TRUE(w[1] == 16 || w[1] == 32) << after.str();
+    if (n.output() != after.output) {
+      EXPECT_EQ(after.values[n.output()].shape[1], 32) << after.str();
+    }
+  }
+  EXPECT_EQ(after.values[after.output].shape, (Shape{2, 48, 7, 7}));
+
+  // The padded weights are computed once, and again after a write to the weights they come from.
+  graph::Program program(after);
+  const Tensor x = test::random({2, 16, 7, 7}, 3, DType::F32);
+  NoGradGuard no_grad;
+  test::expect_close(to_layout(program.run(x).detach(), Layout::Strided).contiguous(), net.forward(x), 1e-5);
+  Tensor w = net.project->weight;
+  w.mul_(0.5);
+  test::expect_close(to_layout(program.run(x).detach(), Layout::Strided).contiguous(), net.forward(x), 1e-5);
+
+  // Training graphs are not padded.
+  graph::Graph training = test::trace_of(net, {2, 16, 7, 7});
+  graph::optimize(training, {.inference = false});
+  EXPECT_EQ(test::count_ops(training, OpKind::Pad), 0) << training.str();
+}
+
+TEST(PadChannels, LeavesValuesOtherOpsRead) {
+  // Read by a product (and the graph's output): nothing padded.
+  struct Product : TwentyFourChannels {
+    Tensor forward(const Tensor& x) override {
+      const Tensor a = (*project)(x);
+      return (*block)(a) * a;
+    }
+  } product;
+  graph::Graph g = test::trace_of(product, {1, 16, 5, 5});
+  EXPECT_EQ(graph::pad_channels(g), 0) << g.str();
+  EXPECT_EQ(test::count_ops(g, OpKind::Pad), 0);
+
+  // Read by a depthwise convolution, and 10 channels (16 would be 60% more): nothing padded.
+  Sequential depthwise{std::make_shared<Conv2d>(16, 24, 1), std::make_shared<Conv2d>(24, 24, 3, ConvOptions{.groups = 24}),
+                       std::make_shared<Conv2d>(24, 16, 1)};
+  Sequential ten{std::make_shared<Conv2d>(16, 10, 1), std::make_shared<Conv2d>(10, 16, 1)};
+  for (Sequential* net : {&depthwise, &ten}) {
+    graph::Graph h = test::trace_of(*net, {1, 16, 5, 5});
+    EXPECT_EQ(graph::pad_channels(h), 0) << h.str();
+  }
+}
+
 TEST(EliminateDeadCode, DropsUnreadPureNodesOnly) {
   struct Unused : Module {
     std::shared_ptr<Linear> fc = register_module("fc", std::make_shared<Linear>(3, 4));

@@ -49,6 +49,7 @@ void optimize(Graph& graph, const OptimizeOptions& options) {
   }
   fuse_epilogues(graph);
   if (options.inference) fuse_depthwise(graph);
+  if (options.inference) pad_channels(graph);
   eliminate_dead_code(graph);
   // Inference only: in training the order of the readers is the order their gradients add up in.
   if (options.inference) group_readers(graph);

@@ -578,31 +578,37 @@ TEST(PoolBackends, BlockedWindowsOneDnnDeclinesAgree) {
       {ones({1, 16, 6, 6})});
 }
 
-// Inference max pooling of blocked input: windows that keep the map's size (Inception's, on
-// kernels/cpu/separable_max_pool), and on oneDNN stride 2 with and without padding, ceil mode, a
-// floor-mode window that leaves the last column unread; equal to the reference to the bit, with a
-// NaN on the separable kernel. With a gradient wanted the training kernels (workspace, backward)
-// still agree.
+// Inference max pooling of blocked input: on kernels/cpu/separable_max_pool windows that keep the
+// map's size (Inception's), overlapping stride-2 windows over 4 MiB or more (SqueezeNet's, with
+// and without padding, ceil mode) and floor-mode windows that leave the last row or column unread
+// (AlexNet's); on oneDNN small stride-2 maps and 2x2 windows. Equal to the reference to the bit,
+// with a NaN on the separable kernel. With a gradient wanted the training kernels (workspace,
+// backward) still agree.
 TEST(PoolBackends, MaxInferenceEqualsTheReference) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
   const struct {
     Shape x;
     PoolOptions o;
-  } cases[] = {{{2, 32, 6, 6}, {.kernel = 3, .stride = 1, .padding = 1}},
-               {{1, 16, 1, 1}, {.kernel = 3, .stride = 1, .padding = 1}},
-               {{1, 48, 7, 5}, {.kernel = 5, .stride = 1, .padding = 2}},
-               {{3, 16, 2, 9}, {.kernel = 3, .stride = 1, .padding = 1}},
-               {{1, 16, 5, 4}, {.kernel = 1, .stride = 1}},
-               {{1, 16, 11, 11}, {.kernel = 3, .stride = 2}},
-               {{2, 32, 8, 8}, {.kernel = 3, .stride = 2, .padding = 1}},
-               {{1, 16, 10, 7}, {.kernel = 3, .stride = 2, .ceil_mode = true}},
-               {{1, 16, 6, 6}, {.kernel = 3, .stride = 2}},
-               {{1, 32, 8, 6}, {.kernel = 2}}};
+    bool separable;
+  } cases[] = {{{2, 32, 6, 6}, {.kernel = 3, .stride = 1, .padding = 1}, true},
+               {{1, 16, 1, 1}, {.kernel = 3, .stride = 1, .padding = 1}, true},
+               {{1, 48, 7, 5}, {.kernel = 5, .stride = 1, .padding = 2}, true},
+               {{3, 16, 2, 9}, {.kernel = 3, .stride = 1, .padding = 1}, true},
+               {{1, 16, 5, 4}, {.kernel = 1, .stride = 1}, true},
+               {{1, 16, 11, 11}, {.kernel = 3, .stride = 2}, false},
+               {{2, 32, 8, 8}, {.kernel = 3, .stride = 2, .padding = 1}, false},
+               {{1, 16, 10, 7}, {.kernel = 3, .stride = 2, .ceil_mode = true}, false},
+               {{1, 16, 6, 6}, {.kernel = 3, .stride = 2}, true},
+               {{1, 16, 9, 8}, {.kernel = 3, .stride = 2}, true},
+               {{6, 16, 111, 111}, {.kernel = 3, .stride = 2, .ceil_mode = true}, true},
+               {{2, 16, 128, 256}, {.kernel = 3, .stride = 2, .padding = 1}, true},
+               {{2, 16, 128, 31}, {.kernel = 3, .stride = 2, .padding = 1}, false},
+               {{1, 32, 8, 6}, {.kernel = 2}, false}};
   for (const auto& c : cases) {
     SCOPED_TRACE(testing::Message() << c.x << " k" << c.o.kernel[0] << " s" << c.o.stride[0]);
     // A NaN only where the separable kernel runs: oneDNN's pooling does not carry one (the
     // reference does, as PyTorch).
-    const bool same_size = c.o.stride[0] == 1;
+    const bool same_size = c.separable;
     Tensor x = rnd(c.x, 8);
     if (same_size) x.mutable_data<float>()[1] = std::numeric_limits<float>::quiet_NaN();
     Tensor y[2];

@@ -113,7 +113,9 @@ Tensor backward(const PoolGeom& g, const Tensor& grad_y, const Tensor& workspace
 }
 
 const PoolKernels kBlockedPool{supports, forward, backward};
-STRATA_REGISTER_RANKED_KERNELS(PoolKernels, Backend::Dnnl, 0, kBlockedPool);
+// Rank 1, beside oneDNN's (which declines what this takes), below kernels/cpu/separable_max_pool,
+// which takes the inference max pooling of such windows.
+STRATA_REGISTER_RANKED_KERNELS(PoolKernels, Backend::Dnnl, 1, kBlockedPool);
 
 }  // namespace
 }  // namespace strata::cpu::blocked_pool

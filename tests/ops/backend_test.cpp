@@ -233,6 +233,7 @@ TEST(ConvWinograd, SmallBatchInferenceAgrees) {
       {"twelve_by_twelve", {1, 32, 12, 12}, {48, 32, 3, 3}, true, false},
       {"residual_block", {1, 32, 16, 16}, {32, 32, 3, 3}, true, true},
       {"two_images_odd_map", {2, 32, 13, 12}, {48, 32, 3, 3}, false, true},
+      {"sixteen_in", {1, 16, 24, 24}, {64, 16, 3, 3}, true, false},
   };
   for (const auto& r : rows) {
     SCOPED_TRACE(r.name);
@@ -247,7 +248,7 @@ TEST(ConvWinograd, SmallBatchInferenceAgrees) {
     expect_inference_conv_agrees(x, w, b, {.padding = 1}, r.residual ? rnd(g.y_shape(), 4) : Tensor(), g.y_shape());
   }
   ConvGeom six = ConvGeom::make("conv2d", 2, {1, 256, 6, 6}, {256, 256, 3, 3}, nullptr, {.padding = 1});
-  ConvGeom few = ConvGeom::make("conv2d", 2, {1, 16, 24, 24}, {64, 16, 3, 3}, nullptr, {.padding = 1});
+  ConvGeom few = ConvGeom::make("conv2d", 2, {1, 32, 24, 24}, {16, 32, 3, 3}, nullptr, {.padding = 1});
   ConvGeom training = ConvGeom::make("conv2d", 2, {1, 64, 24, 24}, {64, 64, 3, 3}, nullptr, {.padding = 1});
   six.inference = few.inference = true;
   for (const ConvGeom& g : {six, few, training})

@@ -3,11 +3,13 @@
 // - windows that keep the map's size (stride 1, an odd window, padding half of it: Inception's
 //   3x3 path), where oneDNN took 3x onnxruntime's time (0.6 against 0.17-0.2 ms for GoogLeNet's
 //   64x512x6x6 at batch 64);
-// - overlapping strided windows (3x3 stride 2) over inputs beyond the caches (kStreamedFrom bytes,
-//   rows of kStreamedWidth columns or more), which oneDNN reads from memory at 20-30 GB/s and this
-//   loop, prefetching, at 45-60 GB/s; and the floor-mode windows that leave the last row or column
-//   unread (AlexNet's 54x54 and 26x26), which oneDNN declines. In the caches oneDNN's loop is
-//   faster, and on windows that do not overlap (VGG's 2x2) it reads memory as fast as this loop.
+// - overlapping strided windows (3x3 stride 2) over inputs of kStreamedFrom bytes or more with
+//   rows of kStreamedWidth columns or more, which oneDNN reads from memory at 20-30 GB/s and this
+//   loop, prefetching, at 45-60 GB/s (in a model, where the convolution before has just written
+//   the input, SqueezeNet's 1.5 and 3.2 MB poolings at batch 1 too; GoogLeNet's 0.4-0.6 MB ones
+//   stay faster on oneDNN); and the floor-mode windows that leave the last row or column unread
+//   (AlexNet's 54x54 and 26x26), which oneDNN declines. On windows that do not overlap (VGG's
+//   2x2) oneDNN reads memory as fast as this loop.
 //
 // Layouts: x (N, C/16, H, W, 16) and y (N, C/16, OH, OW, 16), channels in blocks of 16 innermost.
 // The window is separable: per output row, each input column's maximum over the window's rows
@@ -29,7 +31,7 @@ namespace {
 
 constexpr int64_t B = kChannelBlock;
 constexpr int64_t kMaxWidth = 256;  // the row of column maxima lives on the stack
-constexpr int64_t kStreamedFrom = int64_t{4} << 20;  // input bytes
+constexpr int64_t kStreamedFrom = int64_t{1} << 20;  // input bytes
 constexpr int64_t kStreamedWidth = 32;
 
 // Windows that keep the map's size.

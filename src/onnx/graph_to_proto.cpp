@@ -219,8 +219,10 @@ class Writer {
   // activation, the pooling, each an ONNX node of its own. Returns the main op's node.
   pb::NodeProto& emit_with_epilogue(const Node& n, const char* op_type, const std::vector<std::string>& inputs) {
     const graph::EpilogueAttrs& e = n.epilogue;
+    const std::optional<Activation> dw_activation = e.depthwise ? e.depthwise->activation : std::nullopt;
     const char* last = e.pool         ? (e.pool->mode == PoolMode::Max ? "MaxPool" : "AveragePool")
-                       : e.depthwise  ? (e.depthwise->activation ? activation_op(*e.depthwise->activation, names_.opset) : "Conv")
+                       : dw_activation ? activation_op(*dw_activation, names_.opset)
+                       : e.depthwise  ? "Conv"
                        : e.activation ? activation_op(*e.activation, names_.opset)
                        : e.residual   ? "Add"
                                       : op_type;

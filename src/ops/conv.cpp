@@ -121,8 +121,9 @@ Tensor conv_nd(int nd, const Tensor& x, const Tensor& weight, const Tensor& bias
   graph::OpTrace trace;
   const char* op = nd == 2 ? "conv2d" : "conv3d";
   const ConvGeom plain = checked_geom(op, nd, x, weight, bias, options);
-  const bool inference = !autograd::needs_grad({x, weight, bias, epilogue.residual}) &&
-                         (!epilogue.depthwise || !autograd::needs_grad({epilogue.depthwise->weight, epilogue.depthwise->bias}));
+  const bool inference =
+      !autograd::needs_grad({x, weight, bias, epilogue.residual}) &&
+      (!epilogue.depthwise || !autograd::needs_grad({epilogue.depthwise->weight, epilogue.depthwise->bias}));
   const Tensor y = run_epilogue(epilogue, nd, !inference, [&](const Epilogue& part) {
     ConvGeom g = plain;
     g.inference = inference;

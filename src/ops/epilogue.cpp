@@ -39,20 +39,23 @@ EpilogueGeom EpilogueGeom::make(const char* op, int nd, const Shape& y, const Te
   if (e.depthwise) {
     const DepthwiseConv& d = *e.depthwise;
     STRATA_CHECK(!e.pool, op, ": an epilogue has a pooling or a depthwise convolution, not both");
-    STRATA_CHECK(nd == 2 && y.ndim() == 4, op, ": an epilogue's depthwise convolution follows 2-D ops only, with (N, C, H, W) output; got ", y);
+    STRATA_CHECK(nd == 2 && y.ndim() == 4, op,
+                 ": an epilogue's depthwise convolution follows 2-D ops only, with (N, C, H, W) output; got ", y);
     const int64_t c = y[1];
     STRATA_CHECK(d.weight.defined() && d.weight.shape() == Shape({c, 1, 3, 3}), op,
-                 ": the epilogue's depthwise convolution needs a weight of shape [", c, ",1,3,3] (one 3x3 filter per channel of the output ", y, "), got ",
+                 ": the epilogue's depthwise convolution needs a weight of shape [", c,
+                 ",1,3,3] (one 3x3 filter per channel of the output ", y, "), got ",
                  d.weight.defined() ? d.weight.shape() : Shape{});
-    STRATA_CHECK(!d.bias.defined() || d.bias.shape() == Shape({c}), op, ": the epilogue's depthwise convolution needs a bias of shape [", c, "], got ",
+    STRATA_CHECK(!d.bias.defined() || d.bias.shape() == Shape({c}), op,
+                 ": the epilogue's depthwise convolution needs a bias of shape [", c, "], got ",
                  d.bias.defined() ? d.bias.shape() : Shape{});
-    STRATA_CHECK(d.stride == 1 || d.stride == 2, op, ": the epilogue's depthwise convolution has stride 1 or 2, got ", d.stride);
+    STRATA_CHECK(d.stride == 1 || d.stride == 2, op,
+                 ": the epilogue's depthwise convolution has stride 1 or 2, got ", d.stride);
     for (const Tensor& t : {d.weight, d.bias})
       STRATA_CHECK(!t.defined() || (t.dtype() == like.dtype() && t.device() == like.device()), op,
                    ": the epilogue's depthwise convolution is ", dtype_name(t.dtype()), " on ", t.device().str(),
                    " but the input is ", dtype_name(like.dtype()), " on ", like.device().str());
-    const auto out = [&](int64_t n) { return (n + 2 - 3) / d.stride + 1; };
-    STRATA_CHECK(y[2] >= 1 && y[3] >= 1, op, ": the epilogue's depthwise convolution needs a nonempty map, got ", y);
+    const auto out = [&](int64_t n) { return (n + 2 - 3) / d.stride + 1; };  // 3x3, padding 1
     g.depthwise = DepthwiseGeom{d.stride, d.activation, d.bias.defined(), Shape{y[0], c, out(y[2]), out(y[3])}};
   }
   return g;

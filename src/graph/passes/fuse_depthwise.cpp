@@ -19,8 +19,8 @@ bool expansion(const Graph& g, const Node& n) {
   const ConvAttrs& a = n.get<ConvAttrs>();
   const Shape& w = g.values[n.inputs[1]].shape;
   return a.nd == 2 && a.options.groups == 1 && w[2] == 1 && w[3] == 1 && all_are(a.options.stride, 1, 1) &&
-         all_are(a.options.padding, 0, 0) && all_are(a.options.dilation, 1, 1) && !n.epilogue.residual && !n.epilogue.pool &&
-         !n.epilogue.depthwise;
+         all_are(a.options.padding, 0, 0) && all_are(a.options.dilation, 1, 1) && !n.epilogue.residual &&
+         !n.epilogue.pool && !n.epilogue.depthwise;
 }
 
 // A depthwise 3x3 convolution of `channels` channels, padding 1, stride 1 or 2 (both dims), with at

@@ -10,7 +10,8 @@ int64_t rounded_up(int64_t channels) { return (channels + kChannelBlock - 1) / k
 
 class ChannelPadder {
  public:
-  explicit ChannelPadder(Graph& g) : g_(g), producer_(g.producers()), pad_out_(g.nodes.size(), 0), pad_in_(g.nodes.size(), 0) {
+  explicit ChannelPadder(Graph& g)
+      : g_(g), producer_(g.producers()), pad_out_(g.nodes.size(), 0), pad_in_(g.nodes.size(), 0) {
     readers_.resize(g.values.size());
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
       for (std::size_t k = 0; k < g.nodes[i].inputs.size(); ++k)
@@ -116,7 +117,8 @@ class ChannelPadder {
       Node& conv = g_.nodes[i];
       if (pad_out_[i] > 0 || pad_in_[i] > 0) {
         conv.inputs[1] = pad(conv, conv.inputs[1], {pad_out_[i], pad_in_[i]}, nodes);
-        if (conv.inputs[2] != kNoValue && pad_out_[i] > 0) conv.inputs[2] = pad(conv, conv.inputs[2], {pad_out_[i]}, nodes);
+        if (conv.inputs[2] != kNoValue && pad_out_[i] > 0)
+          conv.inputs[2] = pad(conv, conv.inputs[2], {pad_out_[i]}, nodes);
       }
       nodes.push_back(std::move(conv));
     }

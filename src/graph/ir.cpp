@@ -117,6 +117,23 @@ int64_t Graph::multiply_accumulates(const Node& n) const {
   return g.y_shape().numel() * (w.numel() / w[0]) + values[n.output()].shape.numel() * 9;
 }
 
+std::vector<bool> Graph::state_derived() const {
+  const std::vector<int> producer = producers();
+  std::vector<bool> derived(nodes.size(), false);
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const Node& n = nodes[i];
+    bool state = n.op == OpKind::FoldBatchNorm || n.op == OpKind::Pad;
+    for (ValueId v : n.inputs) {
+      if (v == kNoValue) continue;
+      const ValueKind kind = values[v].kind;
+      state = state && (is_leaf(kind) ? kind != ValueKind::Input
+                                      : producer[v] >= 0 && derived[static_cast<std::size_t>(producer[v])]);
+    }
+    derived[i] = state;
+  }
+  return derived;
+}
+
 void Graph::compact() {
   std::vector<bool> used(values.size(), false);
   for (const Node& n : nodes) {

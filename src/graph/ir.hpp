@@ -213,6 +213,10 @@ struct Graph {
   int64_t multiply_accumulates(const Node& node) const;
   // Drops the values no node, input or output refers to, renumbering the rest.
   void compact();
+  // For each node, whether it is a fold or pad (FoldBatchNorm, Pad) of the model's state alone,
+  // or of what such nodes made: what a program computes once, and again when the state changes
+  // (the batch-norm folds, pad_channels' weights).
+  std::vector<bool> state_derived() const;
 };
 
 // Whether a value's tensor comes from outside the graph (it is not computed by a node).

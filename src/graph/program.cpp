@@ -63,22 +63,11 @@ std::vector<uint64_t> sources_of(const std::vector<Tensor>& in) {
 Program::Program(Graph graph) : graph_(std::move(graph)) {
   last_reader_.assign(graph_.values.size(), -1);
   producer_ = graph_.producers();
-  state_only_.assign(graph_.nodes.size(), false);
+  state_only_ = graph_.state_derived();
   cache_.resize(graph_.nodes.size());
-  for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
-    const Node& n = graph_.nodes[i];
-    // Folds and pads of the state alone (pad_channels' weights), or of what such nodes made.
-    bool state = n.op == OpKind::FoldBatchNorm || n.op == OpKind::Pad;
-    for (ValueId v : n.inputs) {
-      if (v == kNoValue) continue;
-      last_reader_[v] = static_cast<int>(i);
-      const ValueKind kind = graph_.values[v].kind;
-      const bool from_state = is_leaf(kind) ? kind != ValueKind::Input
-                                            : producer_[v] >= 0 && state_only_[static_cast<std::size_t>(producer_[v])];
-      state = state && from_state;
-    }
-    state_only_[i] = state;
-  }
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i)
+    for (ValueId v : graph_.nodes[i].inputs)
+      if (v != kNoValue) last_reader_[v] = static_cast<int>(i);
   find_placements();
 }
 

@@ -73,7 +73,7 @@ class Program {
   Graph graph_;
   std::vector<int> last_reader_;             // per value: the last node reading it (-1: none)
   std::vector<int> producer_;                // per value: the node making it (-1: none)
-  std::vector<bool> state_only_;             // per node: reads only parameters, buffers, constants
+  std::vector<bool> state_only_;             // per node: Graph::state_derived
   std::vector<std::optional<Cached>> cache_;  // per node, for those that read only the state
   // Concatenations written in place, in inference of one image: a concatenation's inputs, each
   // read by it alone, are written by their producers straight into its buffer (16-channel blocks

@@ -93,7 +93,9 @@ Tensor depthwise_conv(const Tensor& x, const DepthwiseConv& d) {
   o.stride = d.stride;
   o.padding = 1;
   o.groups = d.weight.shape()[0];
-  return d.activation ? conv2d(x, d.weight, d.bias, o, *d.activation) : conv2d(x, d.weight, d.bias, o);
+  Epilogue e;
+  e.activation = d.activation;
+  return conv2d(x, d.weight, d.bias, o, e);
 }
 
 Tensor pool_nd(int nd, const Tensor& x, const Pooling& p) {

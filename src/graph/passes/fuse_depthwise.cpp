@@ -1,38 +1,35 @@
 // fuse_depthwise: a 1x1 convolution and the depthwise 3x3 convolution reading its output, as one
 // convolution with the depthwise one in its epilogue (see graph/passes.hpp).
 #include "graph/passes.hpp"
+#include "ops/conv.hpp"
 
 namespace strata::graph {
 namespace {
 
-// Whether every spatial dimension of d is `value` (an empty d is `unset` in each).
-bool all_are(const Dims& d, int64_t value, int64_t unset) {
-  if (d.empty()) return value == unset;
-  for (int i = 0; i < d.size(); ++i)
-    if (d[i] != value) return false;
-  return true;
+// A 2-D convolution node's geometry (strides, paddings and dilations spelled out per dimension).
+ConvGeom geometry_of(const Graph& g, const Node& n) {
+  const ConvAttrs& a = n.get<ConvAttrs>();
+  return ConvGeom::make("conv2d", 2, g.values[n.inputs[0]].shape, g.values[n.inputs[1]].shape, nullptr, a.options);
 }
+
+// Whether both spatial dimensions of s are `value`.
+bool both(const Spatial& s, int64_t value) { return s[1] == value && s[2] == value; }
 
 // A 2-D ungrouped 1x1 convolution, stride 1, no padding, with at most an activation after it.
 bool expansion(const Graph& g, const Node& n) {
-  if (n.op != OpKind::Conv || n.outputs.size() != 1) return false;
-  const ConvAttrs& a = n.get<ConvAttrs>();
-  const Shape& w = g.values[n.inputs[1]].shape;
-  return a.nd == 2 && a.options.groups == 1 && w[2] == 1 && w[3] == 1 && all_are(a.options.stride, 1, 1) &&
-         all_are(a.options.padding, 0, 0) && all_are(a.options.dilation, 1, 1) && !n.epilogue.residual &&
-         !n.epilogue.pool && !n.epilogue.depthwise;
+  if (n.op != OpKind::Conv || n.outputs.size() != 1 || n.get<ConvAttrs>().nd != 2) return false;
+  const ConvGeom c = geometry_of(g, n);
+  return c.groups == 1 && both(c.kernel, 1) && both(c.stride, 1) && both(c.padding, 0) && both(c.dilation, 1) &&
+         !n.epilogue.residual && !n.epilogue.pool && !n.epilogue.depthwise;
 }
 
 // A depthwise 3x3 convolution of `channels` channels, padding 1, stride 1 or 2 (both dims), with at
 // most an activation after it.
 bool depthwise(const Graph& g, const Node& n, int64_t channels) {
-  if (n.op != OpKind::Conv) return false;
-  const ConvAttrs& a = n.get<ConvAttrs>();
-  const Shape& w = g.values[n.inputs[1]].shape;
-  const Dims& s = a.options.stride;
-  const int64_t stride = s.empty() ? 1 : s[0];
-  return a.nd == 2 && a.options.groups == channels && w == Shape({channels, 1, 3, 3}) && (stride == 1 || stride == 2) &&
-         all_are(s, stride, 1) && all_are(a.options.padding, 1, 0) && all_are(a.options.dilation, 1, 1) &&
+  if (n.op != OpKind::Conv || n.get<ConvAttrs>().nd != 2) return false;
+  const ConvGeom c = geometry_of(g, n);
+  return c.groups == channels && c.out_channels == channels && both(c.kernel, 3) &&
+         (both(c.stride, 1) || both(c.stride, 2)) && both(c.padding, 1) && both(c.dilation, 1) &&
          !n.epilogue.residual && !n.epilogue.pool && !n.epilogue.depthwise;
 }
 
@@ -49,9 +46,8 @@ int fuse_depthwise(Graph& graph) {
     if (a < 0 || uses[between] != 1 || !expansion(graph, graph.nodes[a]) ||
         !depthwise(graph, dw, graph.values[between].shape[1]))
       continue;
-    const Dims& s = dw.get<ConvAttrs>().options.stride;
     Node conv = graph.nodes[a];
-    conv.epilogue.depthwise = DepthwiseAttrs{s.empty() ? 1 : s[0], dw.epilogue.activation};
+    conv.epilogue.depthwise = DepthwiseAttrs{geometry_of(graph, dw).stride[1], dw.epilogue.activation};
     conv.inputs.push_back(dw.inputs[1]);
     conv.inputs.push_back(dw.inputs.size() > 2 ? dw.inputs[2] : kNoValue);
     conv.outputs = dw.outputs;

@@ -11,7 +11,11 @@ int64_t rounded_up(int64_t channels) { return (channels + kChannelBlock - 1) / k
 class ChannelPadder {
  public:
   explicit ChannelPadder(Graph& g)
-      : g_(g), producer_(g.producers()), pad_out_(g.nodes.size(), 0), pad_in_(g.nodes.size(), 0) {
+      : g_(g),
+        producer_(g.producers()),
+        state_derived_(g.state_derived()),
+        pad_out_(g.nodes.size(), 0),
+        pad_in_(g.nodes.size(), 0) {
     readers_.resize(g.values.size());
     for (std::size_t i = 0; i < g.nodes.size(); ++i)
       for (std::size_t k = 0; k < g.nodes[i].inputs.size(); ++k)
@@ -45,17 +49,13 @@ class ChannelPadder {
     std::size_t node, slot;
   };
 
-  // The model's state, or what folds and pads of the state alone made (the program computes those
-  // once, graph/program.hpp).
+  // The model's state, or what folds and pads of the state alone made (Graph::state_derived: the
+  // program computes those once).
   bool from_state(ValueId v) const {
     if (v == kNoValue) return true;
-    const Value& value = g_.values[v];
-    if (is_leaf(value.kind)) return value.kind != ValueKind::Input;
-    const Node& n = g_.nodes[static_cast<std::size_t>(producer_[v])];
-    if (n.op != OpKind::FoldBatchNorm && n.op != OpKind::Pad) return false;
-    for (ValueId in : n.inputs)
-      if (!from_state(in)) return false;
-    return true;
+    const ValueKind kind = g_.values[v].kind;
+    if (is_leaf(kind)) return kind != ValueKind::Input;
+    return state_derived_[static_cast<std::size_t>(producer_[v])];
   }
 
   // An ungrouped convolution over the state reading or writing values that may be padded.
@@ -152,6 +152,7 @@ class ChannelPadder {
 
   Graph& g_;
   std::vector<int> producer_;
+  std::vector<bool> state_derived_;
   std::vector<std::vector<Use>> readers_;
   std::vector<int64_t> pad_out_, pad_in_;  // per node: zero channels its weight gets
 };

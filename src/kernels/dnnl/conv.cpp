@@ -83,6 +83,19 @@ std::string key(const ConvGeom& g) {
   return k.add(static_cast<int64_t>(algorithm(g))).str();
 }
 
+// The forward descriptor of g's convolution (with g's bias when it has one), input and output in
+// the layouts oneDNN picks.
+dnnl::convolution_forward::desc forward_desc(const ConvGeom& g, dnnl::prop_kind prop, dnnl::algorithm algo) {
+  const ConvArgs a = conv_args(g);
+  const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
+  if (!g.has_bias)
+    return dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), dst, a.strides, a.dilates,
+                                           a.padding_l, a.padding_r);
+  const memory::desc bias({g.out_channels}, memory::data_type::f32, tag::a);
+  return dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), bias, dst, a.strides, a.dilates,
+                                         a.padding_l, a.padding_r);
+}
+
 // The epilogue as post-ops: sum (dst += the residual already in it), then the eltwise activation.
 dnnl::primitive_attr forward_attr(const ConvGeom& g) {
   dnnl::post_ops ops;
@@ -118,20 +131,13 @@ struct ConvBackwardWeightsPlan {
 const ConvForwardPlan& forward_plan(const ConvGeom& g) {
   static Cache<ConvForwardPlan> cache;
   return cache.get(key(g), [&g] {
-    const ConvArgs a = conv_args(g);
-    const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
-    const memory::desc bias({g.out_channels}, memory::data_type::f32, tag::a);
     auto make_pd = [&](dnnl::algorithm algo) {
       // Winograd for inference transforms its weights once (into the weight cache) instead of on
       // each call. Not for the direct kernels: for inference oneDNN would pick ones of another
       // activation layout (channels last), with reorders on both sides.
       const dnnl::prop_kind prop = algo == dnnl::algorithm::convolution_winograd ? dnnl::prop_kind::forward_inference
                                                                                  : dnnl::prop_kind::forward_training;
-      auto desc = g.has_bias ? dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), bias, dst,
-                                                               a.strides, a.dilates, a.padding_l, a.padding_r)
-                             : dnnl::convolution_forward::desc(prop, algo, src, any_weights_desc(g), dst, a.strides,
-                                                               a.dilates, a.padding_l, a.padding_r);
-      return dnnl::convolution_forward::primitive_desc(desc, forward_attr(g), engine());
+      return dnnl::convolution_forward::primitive_desc(forward_desc(g, prop, algo), forward_attr(g), engine());
     };
     const dnnl::algorithm algo = algorithm(g);
     dnnl::convolution_forward::primitive_desc pd;
@@ -308,24 +314,15 @@ const ConvDepthwisePlan& depthwise_plan(const ConvGeom& g) {
   k.add(g.x_shape()).add(g.weight_shape()).add(g.has_bias).add(d.stride).add(d.has_bias);
   add_to_key(add_to_key(k, g.epilogue.activation), d.activation);
   return cache.get(k.str(), [&g, &d] {
-    const ConvArgs a = conv_args(g);
     dnnl::post_ops ops;
     if (g.epilogue.activation) append_activation(ops, *g.epilogue.activation);
-    ops.append_dw(memory::data_type::f32, memory::data_type::f32, memory::data_type::f32, 3, d.stride, 1, 0, {1.f});
+    const memory::data_type dw_bias = d.has_bias ? memory::data_type::f32 : memory::data_type::undef;
+    ops.append_dw(memory::data_type::f32, dw_bias, memory::data_type::f32, 3, d.stride, 1, 0, {1.f});
     if (d.activation) append_activation(ops, *d.activation);
     dnnl::primitive_attr attr = user_scratchpad();
     attr.set_post_ops(ops);
-    const memory::desc bias({g.out_channels}, memory::data_type::f32, tag::a);
     // The descriptor names the 1x1 convolution's own output; the primitive writes the depthwise one's.
-    const memory::desc src = any_desc(g.x_shape()), dst = any_desc(g.y_shape());
-    auto desc = g.has_bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                             dnnl::algorithm::convolution_direct, src,
-                                                             any_weights_desc(g), bias, dst, a.strides, a.dilates,
-                                                             a.padding_l, a.padding_r)
-                           : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                             dnnl::algorithm::convolution_direct, src,
-                                                             any_weights_desc(g), dst, a.strides, a.dilates,
-                                                             a.padding_l, a.padding_r);
+    const auto desc = forward_desc(g, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct);
     dnnl::convolution_forward::primitive_desc pd;
     try {
       pd = dnnl::convolution_forward::primitive_desc(desc, attr, engine());
@@ -363,14 +360,16 @@ Tensor forward_depthwise(const ConvGeom& g, const Tensor& x, const Tensor& w, co
   Tensor holders[6];
   memory wm = cached_weights(plan.weights, plan.user_weights, w.contiguous(), holders[0]);
   memory dwm = cached_weights(plan.dw_weights, plan.dw_user_weights, dw_w.contiguous(), holders[1]);
-  holders[2] = dw_b.defined() ? dw_b.contiguous() : zeros({g.out_channels});
   memory src = as_input(plan.src, x, holders[3]);
   Output y(plan.dst, g.epilogue.depthwise->y);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
                                        {DNNL_ARG_WEIGHTS, wm},
                                        {DNNL_ARG_DST, y.memory()},
-                                       {DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, dwm},
-                                       {DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, memory_of(holders[2])}};
+                                       {DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS, dwm}};
+  if (dw_b.defined()) {
+    holders[2] = dw_b.contiguous();
+    args.emplace(DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS, memory_of(holders[2]));
+  }
   if (g.has_bias) {
     holders[4] = b.contiguous();
     args.emplace(DNNL_ARG_BIAS, memory_of(holders[4]));

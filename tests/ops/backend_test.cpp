@@ -15,6 +15,7 @@
 #include "ops/epilogue.hpp"
 #ifdef STRATA_WITH_DNNL
 #include "kernels/cpu/few_positions_conv.hpp"
+#include "kernels/cpu/stem_conv.hpp"
 #include "kernels/cpu/winograd_5x5_conv.hpp"
 #include "kernels/dnnl/conv.hpp"
 #endif
@@ -254,6 +255,110 @@ TEST(ConvWinograd, SmallBatchInferenceAgrees) {
   for (const ConvGeom& g : {six, few, training})
     EXPECT_EQ(dnnl_backend::conv_forward_implementation(g).find("wino"), std::string::npos)
         << g.x_shape() << " " << g.weight_shape() << ": " << dnnl_backend::conv_forward_implementation(g);
+}
+
+// A network's first convolution (1-3 channels) with the max pooling after it, at inference: the
+// stem kernel (kernels/cpu/stem_conv.hpp) with no activation and each one, against the reference's
+// separate convolution, activation and pooling. The rows cover tiles of 4, 3, 2 and 1 blocks, one
+// image in two bands of pooled rows and three images in six, padding, strides 1 to 4, ceil and
+// floor windows (a last row and column no window reads), and windows of stride 1 (three pooled
+// rows open at once). Then: a NaN wins its windows, a weight write between two calls is seen, and
+// what the kernel leaves to oneDNN.
+TEST(ConvBackends, StemConvolutionWithMaxPoolingAgrees) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  const struct {
+    const char* name;
+    Shape x, w;
+    ConvOptions conv;
+    PoolOptions pool;
+  } rows[] = {
+      {"squeezenet_ceil", {1, 3, 31, 29}, {64, 3, 3, 3}, {.stride = 2}, {.kernel = 3, .stride = 2, .ceil_mode = true}},
+      {"googlenet_padded", {3, 1, 26, 24}, {64, 1, 7, 7}, {.stride = 2, .padding = 3}, {.kernel = 3, .stride = 2, .padding = 1}},
+      {"alexnet_unread_row", {1, 1, 47, 45}, {48, 1, 11, 11}, {.stride = 4, .padding = 1}, {.kernel = 3, .stride = 2}},
+      {"vgg_unread_column", {2, 1, 14, 21}, {32, 1, 3, 3}, {.padding = 1}, {.kernel = 2, .stride = 2}},
+      {"stride1_windows", {1, 3, 12, 13}, {16, 3, 5, 5}, {.padding = 2}, {.kernel = 3, .stride = 1, .padding = 1}},
+  };
+  std::vector<std::optional<Activation>> activations{std::nullopt};
+  activations.insert(activations.end(), std::begin(test::kActivations), std::end(test::kActivations));
+  for (const auto& r : rows) {
+    SCOPED_TRACE(r.name);
+    const Tensor x = rnd(r.x, 1), w = rnd(r.w, 2), b = rnd({r.w[0]}, 3);
+    for (const std::optional<Activation>& act : activations) {
+      SCOPED_TRACE(act ? activation_name(*act) : "no activation");
+      Epilogue e;
+      e.activation = act;
+      e.pool = Pooling{PoolMode::Max, r.pool};
+      ConvGeom g = ConvGeom::make("conv2d", 2, r.x, r.w, &b.shape(), r.conv);
+      g.epilogue = EpilogueGeom::make("conv2d", 2, g.y_shape(), x, e);
+      EXPECT_FALSE(cpu::stem_conv::suits(g)) << "training calls never reach it";
+      g.inference = true;
+      ASSERT_TRUE(cpu::stem_conv::suits(g)) << "the case must reach the kernel";
+      Tensor y[2];
+      for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+        BackendGuard guard(backend);
+        NoGradGuard no_grad;
+        y[backend == Backend::Dnnl] = conv2d(x, w, b, r.conv, e).contiguous();
+      }
+      ASSERT_EQ(y[1].shape(), y[0].shape());
+      EXPECT_LT(relative_error(y[1], y[0]), 1e-5);
+    }
+  }
+  // A NaN input: every pooled output whose window reads a convolution output it reaches is NaN
+  // (the reference's pooling keeps NaN, as PyTorch's), the others equal.
+  Tensor x = rnd({1, 3, 31, 29}, 4);
+  x.mutable_data<float>()[(1 * 31 + 12) * 29 + 9] = std::numeric_limits<float>::quiet_NaN();
+  const Tensor w = rnd({64, 3, 3, 3}, 5), b = rnd({64}, 6);
+  Epilogue e(Activation::Relu);
+  e.pool = Pooling{PoolMode::Max, rows[0].pool};
+  Tensor y[2];
+  for (Backend backend : {Backend::Ref, Backend::Dnnl}) {
+    BackendGuard guard(backend);
+    NoGradGuard no_grad;
+    y[backend == Backend::Dnnl] = conv2d(x, w, b, {.stride = 2}, e).contiguous();
+  }
+  int64_t nans = 0;
+  for (int64_t i = 0; i < y[0].numel(); ++i) {
+    const float ref = y[0].data<float>()[i], fast = y[1].data<float>()[i];
+    ASSERT_EQ(std::isnan(fast), std::isnan(ref)) << "output " << i;
+    nans += std::isnan(ref);
+    if (!std::isnan(ref)) {
+      EXPECT_NEAR(fast, ref, 1e-5 * (1 + std::fabs(ref))) << "output " << i;
+    }
+  }
+  EXPECT_EQ(nans, 64 * 4) << "a NaN at (12, 9) reaches convolution outputs (5..6, 4) and four pooled outputs per channel";
+  // The packed weights are kept while the weights do not change: a write between calls is seen.
+  const Tensor clean = rnd({1, 3, 31, 29}, 7);
+  Tensor before, after;
+  {
+    NoGradGuard no_grad;
+    BackendGuard fast(Backend::Dnnl);
+    before = conv2d(clean, w, b, {.stride = 2}, e).contiguous();
+    w.mutable_data<float>()[0] += 1.f;
+    after = conv2d(clean, w, b, {.stride = 2}, e).contiguous();
+  }
+  {
+    NoGradGuard no_grad;
+    BackendGuard reference(Backend::Ref);
+    EXPECT_LT(relative_error(after, conv2d(clean, w, b, {.stride = 2}, e).contiguous()), 1e-5);
+  }
+  EXPECT_GT(relative_error(after, before), 1e-3) << "the second call used the old weights";
+  // Four input channels, channels out not in whole blocks, average pooling, a residual, and
+  // windows five strides high go to oneDNN.
+  auto geom = [](const Shape& xs, const Shape& ws, const Epilogue& ep, const ConvOptions& o) {
+    ConvGeom g = ConvGeom::make("conv2d", 2, xs, ws, nullptr, o);
+    g.inference = true;
+    g.epilogue = EpilogueGeom::make("conv2d", 2, g.y_shape(), rnd(xs, 8), ep);
+    return g;
+  };
+  Epilogue avg, residual = e, tall;
+  avg.pool = Pooling{PoolMode::Avg, {.kernel = 2}};
+  residual.residual = rnd({1, 16, 16, 16}, 9);
+  tall.pool = Pooling{PoolMode::Max, {.kernel = 5, .stride = 1, .padding = 2}};
+  EXPECT_FALSE(cpu::stem_conv::suits(geom({1, 4, 33, 33}, {16, 4, 3, 3}, e, {.stride = 2})));
+  EXPECT_FALSE(cpu::stem_conv::suits(geom({1, 3, 33, 33}, {24, 3, 3, 3}, e, {.stride = 2})));
+  EXPECT_FALSE(cpu::stem_conv::suits(geom({1, 3, 32, 32}, {16, 3, 3, 3}, avg, {.padding = 1})));
+  EXPECT_FALSE(cpu::stem_conv::suits(geom({1, 3, 16, 16}, {16, 3, 3, 3}, residual, {.padding = 1})));
+  EXPECT_FALSE(cpu::stem_conv::suits(geom({1, 3, 16, 16}, {16, 3, 3, 3}, tall, {.padding = 1})));
 }
 
 // MobileNetV2's 24-channel stage at inference: a projection to 24 channels (oneDNN pads them to

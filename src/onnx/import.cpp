@@ -123,7 +123,17 @@ OnnxModel::OnnxModel(std::string name, int opset, std::string input, std::string
       input_(std::move(input)),
       output_(std::move(output)),
       nodes_(std::move(nodes)),
-      constants_(std::move(constants)) {}
+      constants_(std::move(constants)) {
+  // Each value goes after the last node that reads or writes it (the output stays).
+  std::map<std::string, std::size_t> last;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    for (const std::string& v : nodes_[i].inputs) last[v] = i;
+    for (const std::string& v : nodes_[i].outputs) last[v] = i;
+  }
+  released_after_.resize(nodes_.size());
+  for (const auto& [v, i] : last)
+    if (!v.empty() && v != output_) released_after_[i].push_back(v);
+}
 
 void OnnxModel::add_state(const std::string& file_name, const std::string& name, const Tensor& tensor, bool parameter) {
   // "a.b.c": tensor "c" of child "b" of child "a", creating the children on the way.
@@ -145,11 +155,13 @@ Tensor OnnxModel::forward(const Tensor& x) {
   std::map<std::string, RunValue> values = constants_;
   for (const auto& [name, t] : state_) values[name] = RunValue{t};
   values[input_] = RunValue{x};
-  for (const ImportedNode& node : nodes_) {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const ImportedNode& node = nodes_[i];
     // "/layer1/layer1.0/conv1/Conv" names its nodes "layer1/layer1.0/conv1/Conv" (layer "Conv").
     const std::size_t start = node.name.find_first_not_of('/');
     graph::NodeLabel label(start == std::string::npos ? "" : node.name.substr(start), node.op);
     run_node(node, values, is_training(), opset_);
+    for (const std::string& v : released_after_[i]) values.erase(v);
   }
   const RunValue& y = values.at(output_);
   STRATA_CHECK(!y.is_ints, "onnx import: the model's output '", output_, "' is integers computed from shapes");

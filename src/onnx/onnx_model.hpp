@@ -75,6 +75,9 @@ class OnnxModel : public nn::Module {
   std::vector<ImportedNode> nodes_;
   std::map<std::string, RunValue> constants_;  // integer initializers and Constant-free literals
   std::map<std::string, Tensor> state_;        // every float initializer by its file name
+  // Per node, the values no later node reads (the forward lets go of them there, so that an eager
+  // run or a trace holds what a model written in C++ would, not every activation at once).
+  std::vector<std::vector<std::string>> released_after_;
 };
 
 }  // namespace strata::onnx

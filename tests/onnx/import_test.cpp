@@ -4,8 +4,10 @@
 // compiled; a malformed or unsupported file is one clear error.
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <string>
 
 #include "common/test_util.hpp"
 #include "common/zoo_cases.hpp"
@@ -14,6 +16,7 @@
 #include "strata/models.hpp"
 #include "strata/nn.hpp"
 #include "strata/onnx.hpp"
+#include "strata/storage.hpp"
 
 namespace strata {
 namespace {
@@ -291,6 +294,58 @@ std::string bytes_of(const ::onnx::ModelProto& m) {
   std::string out;
   m.SerializeToString(&out);
   return out;
+}
+
+// Bytes allocated and not yet freed through it, and the most at any time.
+class CountingAllocator : public Allocator {
+ public:
+  void* allocate(std::size_t nbytes) override {
+    live_ += nbytes;
+    peak_ = std::max(peak_, live_);
+    return system_cpu_allocator().allocate(nbytes);
+  }
+  void deallocate(void* ptr, std::size_t nbytes) override {
+    live_ -= nbytes;
+    system_cpu_allocator().deallocate(ptr, nbytes);
+  }
+  std::size_t peak() const { return peak_; }
+
+ private:
+  std::size_t live_ = 0, peak_ = 0;
+};
+
+// An imported model's eager forward lets go of each value after the last node that reads it: a
+// chain of ten activations of 1 MB holds two or three at a time (the input, the value being read
+// and the one being written), not ten, as a model written in C++ would.
+TEST(Import, EagerForwardHoldsOnlyTheLiveValues) {
+  ::onnx::ModelProto m = tiny_model();
+  ::onnx::GraphProto* g = m.mutable_graph();
+  g->clear_node();
+  auto value = [](int i) {  // node i's output: v0 ... v8, then y; x before the first
+    return i < 0 ? std::string("x") : i == 9 ? std::string("y") : std::string("v").append(std::to_string(i));
+  };
+  for (int i = 0; i < 10; ++i) {
+    ::onnx::NodeProto* n = g->add_node();
+    n->set_name(value(i));
+    n->set_op_type("Sigmoid");
+    n->add_input(value(i - 1));
+    n->add_output(value(i));
+  }
+  const onnx::Imported imported = onnx::from_bytes(bytes_of(m));
+  const Tensor x = test::random({1, 1 << 18}, 1, DType::F32);  // 1 MB
+  CountingAllocator counting;
+  Tensor y;
+  {
+    NoGradGuard no_grad;
+    set_thread_cpu_allocator(&counting);
+    y = (*imported.module)(x);
+    set_thread_cpu_allocator(nullptr);
+  }
+  EXPECT_LE(counting.peak(), std::size_t{3} << 20) << "values nothing reads any more were kept";
+  EXPECT_GE(counting.peak(), std::size_t{1} << 20);
+  Tensor expected = x;
+  for (int i = 0; i < 10; ++i) expected = sigmoid(expected);
+  test::expect_close(y, expected, 1e-6);
 }
 
 TEST(Import, MalformedOrUnsupportedFilesAreClearErrors) {

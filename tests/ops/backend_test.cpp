@@ -273,7 +273,8 @@ TEST(ConvBackends, StemConvolutionWithMaxPoolingAgrees) {
     PoolOptions pool;
   } rows[] = {
       {"squeezenet_ceil", {1, 3, 31, 29}, {64, 3, 3, 3}, {.stride = 2}, {.kernel = 3, .stride = 2, .ceil_mode = true}},
-      {"googlenet_padded", {3, 1, 26, 24}, {64, 1, 7, 7}, {.stride = 2, .padding = 3}, {.kernel = 3, .stride = 2, .padding = 1}},
+      {"googlenet_padded", {3, 1, 26, 24}, {64, 1, 7, 7}, {.stride = 2, .padding = 3},
+       {.kernel = 3, .stride = 2, .padding = 1}},
       {"alexnet_unread_row", {1, 1, 47, 45}, {48, 1, 11, 11}, {.stride = 4, .padding = 1}, {.kernel = 3, .stride = 2}},
       {"vgg_unread_column", {2, 1, 14, 21}, {32, 1, 3, 3}, {.padding = 1}, {.kernel = 2, .stride = 2}},
       {"stride1_windows", {1, 3, 12, 13}, {16, 3, 5, 5}, {.padding = 2}, {.kernel = 3, .stride = 1, .padding = 1}},
@@ -325,7 +326,8 @@ TEST(ConvBackends, StemConvolutionWithMaxPoolingAgrees) {
       EXPECT_NEAR(fast, ref, 1e-5 * (1 + std::fabs(ref))) << "output " << i;
     }
   }
-  EXPECT_EQ(nans, 64 * 4) << "a NaN at (12, 9) reaches convolution outputs (5..6, 4) and four pooled outputs per channel";
+  // The NaN at (12, 9) reaches convolution outputs (5..6, 4), which four pooled outputs read.
+  EXPECT_EQ(nans, 64 * 4);
   // The packed weights are kept while the weights do not change: a write between calls is seen.
   const Tensor clean = rnd({1, 3, 31, 29}, 7);
   Tensor before, after;

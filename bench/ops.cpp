@@ -111,8 +111,8 @@ CONV_CASES(Pass::BackwardData, bwd_data)
 CONV_CASES(Pass::BackwardWeight, bwd_weight)
 
 // Batch 1, the forward of a training step (oneDNN's direct kernel) against inference's: ResNet-18
-// at 96x96's stages (24x24 and 12x12 maps: Winograd; 6x6 and 3x3: few positions) and VGG-11's
-// 256-channel 56x56 layer (Winograd).
+// at 96x96's stages (24x24 and 12x12 maps: Winograd F(4x4, 3x3), kernels/cpu/winograd_conv.hpp;
+// 6x6 and 3x3: few positions) and VGG-11's 256-channel 56x56 layer (Winograd).
 #define BATCH1_CASES(pass, name)                                                                   \
   BENCHMARK_CAPTURE(conv, name##_b1_3x3_256x56, 1, 256, 256, 56, 3, 1, pass)->Unit(benchmark::kMillisecond); \
   BENCHMARK_CAPTURE(conv, name##_b1_3x3_64x24, 1, 64, 64, 24, 3, 1, pass)->Unit(benchmark::kMillisecond); \
@@ -125,12 +125,20 @@ BATCH1_CASES(Pass::Inference, infer)
 
 // NiN's and AlexNet's 5x5 layer (96 -> 256 channels at 26x26, padding 2), batch 1 and 64: the
 // forward of a training step (oneDNN's direct kernel) against inference's (Winograd F(2x2, 5x5),
-// kernels/cpu/winograd_5x5_conv.hpp).
+// kernels/cpu/winograd_conv.hpp).
 #define NIN_5X5_CASES(pass, name)                                                                  \
   BENCHMARK_CAPTURE(conv, name##_b1_5x5_96to256x26, 1, 96, 256, 26, 5, 1, pass)->Unit(benchmark::kMillisecond); \
   BENCHMARK_CAPTURE(conv, name##_b64_5x5_96to256x26, 64, 96, 256, 26, 5, 1, pass)->Unit(benchmark::kMillisecond);
 NIN_5X5_CASES(Pass::Forward, fwd)
 NIN_5X5_CASES(Pass::Inference, infer)
+
+// GoogLeNet's largest 3x3 layer (64 -> 192 channels at 24x24), batch 64: the forward of a training
+// step (oneDNN's direct kernel) against inference's (Winograd F(4x4, 3x3),
+// kernels/cpu/winograd_conv.hpp).
+#define GOOGLENET_3X3_CASES(pass, name) \
+  BENCHMARK_CAPTURE(conv, name##_b64_3x3_64to192x24, 64, 64, 192, 24, 3, 1, pass)->Unit(benchmark::kMillisecond);
+GOOGLENET_3X3_CASES(Pass::Forward, fwd)
+GOOGLENET_3X3_CASES(Pass::Inference, infer)
 
 // LeNet's two convolutions at batch 256 (5x5; 1->6 channels at 28x28 padded 2, 6->16 at 14x14).
 #define LENET_CASES(pass, name)                                                                                   \

@@ -16,7 +16,7 @@
 #ifdef STRATA_WITH_DNNL
 #include "kernels/cpu/few_positions_conv.hpp"
 #include "kernels/cpu/stem_conv.hpp"
-#include "kernels/cpu/winograd_5x5_conv.hpp"
+#include "kernels/cpu/winograd_conv.hpp"
 #include "kernels/dnnl/conv.hpp"
 #endif
 
@@ -182,42 +182,58 @@ TEST(ConvBackends, FewPositionsInferenceAgrees) {
   EXPECT_FALSE(cpu::few_positions_conv::suits(small));
 }
 
-// Inference 5x5 convolutions of 64 channels and more on maps of 10x10 and more: the F(2x2, 5x5)
-// Winograd kernel (kernels/cpu/winograd_5x5_conv.hpp) with every epilogue it takes, against the
-// reference: panels of 32 output channels and a last one of 16 (80 channels), tiles cut at odd
-// edges, padding 0 to 2, plain and blocked inputs; then weights written between two calls.
-TEST(ConvBackends, Winograd5x5InferenceAgrees) {
+// Inference 3x3 and 5x5 convolutions of 64 channels and more (5x5 on maps of 10x10 and more): the
+// F(4x4, 3x3) and F(2x2, 5x5) Winograd kernel (kernels/cpu/winograd_conv.hpp) with every epilogue
+// it takes, against the reference: panels of 32 output channels and a last one of 16 (80
+// channels), tiles cut at odd edges (4x4 tiles on 6-15 maps), padding 0 to 2, plain and blocked
+// inputs; then weights written between two calls, and what it leaves to oneDNN.
+TEST(ConvBackends, WinogradInferenceAgrees) {
   if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
   const InferenceConvRow rows[] = {
       {"nin_like_narrow_last_panel", {1, 64, 12, 12}, {80, 64, 5, 5}, {.padding = 2}, true, false, true},
       {"two_images_odd_map", {2, 64, 10, 11}, {64, 64, 5, 5}, {.padding = 2}, false, true, false},
       {"uneven_padding", {1, 64, 15, 14}, {64, 64, 5, 5}, {.padding = {1, 0}}, true, true, true},
+      {"three_googlenet_like", {2, 64, 12, 12}, {80, 64, 3, 3}, {.padding = 1}, true, false, true},
+      {"three_odd_map_unpadded", {1, 64, 15, 13}, {64, 64, 3, 3}, {}, false, true, false},
+      {"three_uneven_padding", {3, 64, 12, 10}, {64, 64, 3, 3}, {.padding = {0, 1}}, true, true, true},
+      {"three_six_by_six", {4, 64, 6, 6}, {64, 64, 3, 3}, {.padding = 1}, true, true, true},
   };
   // Winograd's rounding is about 1e-5 of the largest pre-activation output.
-  expect_kernel_rows_agree(rows, cpu::winograd_5x5_conv::suits, true);
+  expect_kernel_rows_agree(rows, cpu::winograd_conv::suits, true);
   // The transformed weights are kept while the weights do not change: a write between two calls
   // is seen by the second.
-  const Tensor x = to_layout(rnd({1, 64, 10, 10}, 5), Layout::Blocked16), w = rnd({64, 64, 5, 5}, 6);
-  Tensor y[2];
-  NoGradGuard no_grad;
-  for (int call = 0; call < 2; ++call) {
-    BackendGuard guard(Backend::Dnnl);
-    if (call == 1) w.mutable_data<float>()[0] += 1.f;
-    y[call] = conv2d(x, w, Tensor(), {.padding = 2}).contiguous();
+  for (int64_t r : {3, 5}) {
+    SCOPED_TRACE(r);
+    const Tensor x = to_layout(rnd({1, 64, 10, 10}, 5), Layout::Blocked16), w = rnd({64, 64, r, r}, 6);
+    const ConvOptions same{.padding = r / 2};
+    Tensor y[2];
+    NoGradGuard no_grad;
+    for (int call = 0; call < 2; ++call) {
+      BackendGuard guard(Backend::Dnnl);
+      if (call == 1) w.mutable_data<float>()[0] += 1.f;
+      y[call] = conv2d(x, w, Tensor(), same).contiguous();
+    }
+    BackendGuard reference(Backend::Ref);
+    EXPECT_LT(relative_error(y[1], conv2d(x, w, Tensor(), same).contiguous()), 1e-4);
+    EXPECT_GT(relative_error(y[1], y[0]), 1e-3) << "the second call used the old weights";
   }
-  BackendGuard reference(Backend::Ref);
-  EXPECT_LT(relative_error(y[1], conv2d(x, w, Tensor(), {.padding = 2}).contiguous()), 1e-4);
-  EXPECT_GT(relative_error(y[1], y[0]), 1e-3) << "the second call used the old weights";
-  // Few channels, a small map, stride 2, and a pooling epilogue go to oneDNN.
+  // Few channels, a small map (5x5), stride 2, a pooling epilogue, other kernel sizes, and a 3x3
+  // layer whose transformed weights would stream from memory for its few tiles go to oneDNN.
   ConvGeom few = ConvGeom::make("conv2d", 2, {1, 32, 12, 12}, {128, 32, 5, 5}, nullptr, {.padding = 2});
   ConvGeom small = ConvGeom::make("conv2d", 2, {4, 96, 8, 8}, {256, 96, 5, 5}, nullptr, {.padding = 2});
   ConvGeom strided = ConvGeom::make("conv2d", 2, {1, 96, 26, 26}, {256, 96, 5, 5}, nullptr, {.stride = 2});
-  ConvGeom pooled = ConvGeom::make("conv2d", 2, {1, 96, 26, 26}, {256, 96, 5, 5}, nullptr, {.padding = 2});
+  ConvGeom pooled = ConvGeom::make("conv2d", 2, {1, 96, 26, 26}, {256, 96, 3, 3}, nullptr, {.padding = 1});
+  ConvGeom seven = ConvGeom::make("conv2d", 2, {1, 64, 24, 24}, {64, 64, 7, 7}, nullptr, {.padding = 3});
+  ConvGeom heavy = ConvGeom::make("conv2d", 2, {1, 256, 14, 14}, {256, 256, 3, 3}, nullptr, {.padding = 1});
   pooled.epilogue.pool = PoolGeom{};
-  for (ConvGeom* g : {&few, &small, &strided, &pooled}) {
+  for (ConvGeom* g : {&few, &small, &strided, &pooled, &seven, &heavy}) {
     g->inference = true;
-    EXPECT_FALSE(cpu::winograd_5x5_conv::suits(*g)) << g->x_shape() << " " << g->weight_shape();
+    EXPECT_FALSE(cpu::winograd_conv::suits(*g)) << g->x_shape() << " " << g->weight_shape();
   }
+  // The same 3x3 layer with four images has the tiles to pay for its weights.
+  heavy = ConvGeom::make("conv2d", 2, {4, 256, 14, 14}, {256, 256, 3, 3}, nullptr, {.padding = 1});
+  heavy.inference = true;
+  EXPECT_TRUE(cpu::winograd_conv::suits(heavy));
 }
 
 // Inference below batch 4 on maps of 12x12 and more: oneDNN's Winograd kernel, asked for by name

@@ -1,12 +1,12 @@
-// The Winograd 5x5 convolutions' kernel table (see winograd_5x5_conv.hpp): the calls it takes,
+// The Winograd convolutions' kernel table (see winograd_conv.hpp): the calls it takes,
 // the transformed weights it keeps, and which build of the transforms and products runs.
 #include "core/dispatch.hpp"
 #include "core/layout.hpp"
 #include "kernels/cpu/vector_width.hpp"
-#include "kernels/cpu/winograd_5x5_conv.hpp"
+#include "kernels/cpu/winograd_conv.hpp"
 #include "kernels/dnnl/weight_cache.hpp"
 
-namespace strata::cpu::winograd_5x5_conv {
+namespace strata::cpu::winograd_conv {
 namespace {
 
 constexpr int kH = 1, kW = 2;  // ConvGeom's spatial axes (0 is the unused depth of 2-D)
@@ -22,10 +22,10 @@ struct Build {
 
 const Build& build() {
 #ifdef STRATA_HAVE_SIMD_W16
-  static const Build kW16{"winograd_5x5_conv/w16", w16::transform_weights, w16::convolve};
+  static const Build kW16{"winograd_conv/w16", w16::transform_weights, w16::convolve};
   if (vector_width() == 16) return kW16;
 #endif
-  static const Build kW8{"winograd_5x5_conv/w8", w8::transform_weights, w8::convolve};
+  static const Build kW8{"winograd_conv/w8", w8::transform_weights, w8::convolve};
   return kW8;
 }
 
@@ -48,21 +48,27 @@ ConvForward forward(const ConvGeom& g, const Tensor& x, const Tensor& weight, co
 }
 
 ConvGrads backward(const ConvGeom&, const ConvBackwardArgs&) {
-  fail("conv2d: internal error: the Winograd 5x5 convolution is an inference kernel and has no backward");
+  fail("conv2d: internal error: the Winograd convolution is an inference kernel and has no backward");
 }
 
 }  // namespace
 
 bool suits(const ConvGeom& g) {
-  return g.inference && g.nd == 2 && g.groups == 1 && g.kernel[kH] == 5 && g.kernel[kW] == 5 && g.stride[kH] == 1 &&
-         g.stride[kW] == 1 && g.dilation[kH] == 1 && g.dilation[kW] == 1 && g.in_channels % kChannelBlock == 0 &&
-         g.out_channels % kChannelBlock == 0 && g.in_channels >= kMinChannels && g.out_channels >= kMinChannels &&
-         g.out[kH] >= kMinMap && g.out[kW] >= kMinMap && !g.epilogue.pool;
+  const int64_t r = g.kernel[kH];
+  if (!g.inference || g.nd != 2 || g.groups != 1 || (r != 3 && r != 5) || g.kernel[kW] != r) return false;
+  if (g.stride[kH] != 1 || g.stride[kW] != 1 || g.dilation[kH] != 1 || g.dilation[kW] != 1 || g.epilogue.pool)
+    return false;
+  if (g.in_channels % kChannelBlock != 0 || g.out_channels % kChannelBlock != 0) return false;
+  if (g.in_channels < kMinChannels || g.out_channels < kMinChannels) return false;
+  if (r == 5) return g.out[kH] >= kMinMap && g.out[kW] >= kMinMap;
+  const int64_t m = kInTile - r + 1;  // outputs per tile side
+  const int64_t tiles = g.batch * ((g.out[kH] + m - 1) / m) * ((g.out[kW] + m - 1) / m);
+  return transformed_weights(g) * static_cast<int64_t>(sizeof(float)) <= kMaxWeightBytesPerTile * tiles;
 }
 
 namespace {
-const ConvKernels kWinograd5x5Conv{supports, forward, backward};
-STRATA_REGISTER_RANKED_KERNELS(ConvKernels, Backend::Dnnl, 0, kWinograd5x5Conv);
+const ConvKernels kWinogradConv{supports, forward, backward};
+STRATA_REGISTER_RANKED_KERNELS(ConvKernels, Backend::Dnnl, 0, kWinogradConv);
 }  // namespace
 
-}  // namespace strata::cpu::winograd_5x5_conv
+}  // namespace strata::cpu::winograd_conv

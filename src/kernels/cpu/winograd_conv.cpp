@@ -1,8 +1,9 @@
-// The F(2x2, 5x5) Winograd convolution's transforms and products (see winograd_5x5_conv.hpp),
-// built once per vector width W. Each thread takes chunks of tiles: it transforms the chunk's
-// inputs into V (36 x tiles x C, in L2), then for each panel of output channels multiplies V by
-// the 36 U panels into M (36 x tiles x panel) and transforms M into the chunk's outputs.
-#include "kernels/cpu/winograd_5x5_conv.hpp"
+// The F(4x4, 3x3) and F(2x2, 5x5) Winograd convolutions' transforms and products (see
+// winograd_conv.hpp), built once per vector width W. Each thread takes chunks of tiles: it
+// transforms the chunk's inputs into V (36 x tiles x C, in L2), then for each panel of output
+// channels multiplies V by the 36 U panels into M (36 x tiles x panel) and transforms M into the
+// chunk's outputs.
+#include "kernels/cpu/winograd_conv.hpp"
 
 #include <omp.h>
 
@@ -12,7 +13,7 @@
 #include "kernels/cpu/vec.hpp"
 #include "strata/tensor.hpp"
 
-namespace strata::cpu::winograd_5x5_conv {
+namespace strata::cpu::winograd_conv {
 namespace STRATA_SIMD_NAMESPACE {  // w8 or w16 (vec.hpp)
 namespace {
 
@@ -33,10 +34,11 @@ constexpr int64_t kChunkFloats = int64_t{1} << 17;
 
 // The tiles of g and where they are.
 struct Tiles {
-  int64_t rows, cols, per_image, count;
+  int64_t out, rows, cols, per_image, count;  // out: outputs per tile side (2 for 5x5, 4 for 3x3)
   explicit Tiles(const ConvGeom& g)
-      : rows((g.out[kH] + kOutTile - 1) / kOutTile),
-        cols((g.out[kW] + kOutTile - 1) / kOutTile),
+      : out(kInTile - g.kernel[kH] + 1),
+        rows((g.out[kH] + out - 1) / out),
+        cols((g.out[kW] + out - 1) / out),
         per_image(rows * cols),
         count(g.batch * per_image) {}
 };
@@ -52,11 +54,20 @@ inline void input_transform(const Vec* d, int64_t s, Vec* o, int64_t os) {
   o[5 * os] = 4 * d1 - 5 * d3 + d5;
 }
 
-// A^T m for 6 vectors m[0], m[s], ..., m[5 s]: two outputs.
-inline void output_transform(const Vec* m, int64_t s, Vec* o0, Vec* o1) {
+// A^T m for 6 vectors m[0], m[s], ..., m[5 s]: kOut outputs o[0], o[os], ... (2 for F(2x2, 5x5),
+// 4 for F(4x4, 3x3)).
+template <int kOut>
+inline void output_transform(const Vec* m, int64_t s, Vec* o, int64_t os) {
   const Vec a = m[s] + m[2 * s], b = m[3 * s] + m[4 * s];
-  *o0 = m[0] + a + b;
-  *o1 = m[s] - m[2 * s] + 2 * (m[3 * s] - m[4 * s]) + m[5 * s];
+  const Vec c = m[s] - m[2 * s], d = m[3 * s] - m[4 * s];
+  o[0] = m[0] + a + b;
+  if constexpr (kOut == 2) {
+    o[os] = c + 2 * d + m[5 * s];
+  } else {
+    o[os] = c + 2 * d;
+    o[2 * os] = a + 4 * b;
+    o[3 * os] = c + 8 * d + m[5 * s];
+  }
 }
 
 // V[xi][t - t0][c] for the chunk's tiles [t0, t0 + count): the 6x6 patch of each tile (0 in the
@@ -66,7 +77,7 @@ void transform_inputs(const ConvGeom& g, const Tiles& tiles, const float* x, int
   const int64_t C = g.in_channels, cb = C / kBlock, ih = g.in[kH], iw = g.in[kW];
   for (int64_t i = 0; i < count; ++i) {
     const int64_t t = t0 + i, n = t / tiles.per_image, ty = t / tiles.cols % tiles.rows, tx = t % tiles.cols;
-    const int64_t iy0 = ty * kOutTile - g.padding[kH], ix0 = tx * kOutTile - g.padding[kW];
+    const int64_t iy0 = ty * tiles.out - g.padding[kH], ix0 = tx * tiles.out - g.padding[kW];
     for (int64_t c = 0; c < cb; ++c) {
       const float* plane = x + (n * cb + c) * ih * iw * kBlock;
       for (int v = 0; v < kVecs; ++v) {
@@ -125,27 +136,27 @@ void product(int64_t rows, int64_t K, const float* v, const float* u, float* m, 
 
 // The chunk's outputs of panel p (`used` vectors of channels from o0) from M: A^T . A of each
 // tile's 36 products, plus bias and residual, through `activate`, cut at the map's edge.
-template <class Activate>
+template <int kOut, class Activate>
 void transform_outputs(const ConvGeom& g, const Tiles& tiles, int64_t t0, int64_t count, int64_t chunk, int64_t o0,
                        int used, const float* M, const float* bias, const float* residual, float* y,
                        Activate activate) {
   const int64_t oh = g.out[kH], ow = g.out[kW], blocks = g.out_channels / kBlock;
   for (int64_t i = 0; i < count; ++i) {
     const int64_t t = t0 + i, n = t / tiles.per_image, ty = t / tiles.cols % tiles.rows, tx = t % tiles.cols;
-    const int64_t rows = std::min<int64_t>(kOutTile, oh - ty * kOutTile);
-    const int64_t cols = std::min<int64_t>(kOutTile, ow - tx * kOutTile);
+    const int64_t rows = std::min<int64_t>(kOut, oh - ty * kOut);
+    const int64_t cols = std::min<int64_t>(kOut, ow - tx * kOut);
     for (int j = 0; j < used; ++j) {
       const int64_t o = o0 + j * W, ob = o / kBlock;
-      Vec m[kInTile][kInTile], s[kOutTile][kInTile];
+      Vec m[kInTile][kInTile], s[kOut][kInTile];
       for (int xi = 0; xi < kPoints; ++xi) m[xi / kInTile][xi % kInTile] = load(M + (xi * chunk + i) * kPanelWidth + j * W);
-      for (int b = 0; b < kInTile; ++b) output_transform(&m[0][b], kInTile, &s[0][b], &s[1][b]);
+      for (int b = 0; b < kInTile; ++b) output_transform<kOut>(&m[0][b], kInTile, &s[0][b], kInTile);
       const Vec b = bias != nullptr ? load(bias + o) : Vec{};
       for (int64_t r = 0; r < rows; ++r) {
-        Vec out[kOutTile];
-        output_transform(s[r], 1, &out[0], &out[1]);
+        Vec out[kOut];
+        output_transform<kOut>(s[r], 1, out, 1);
         // Position (oy, ox)'s W channels from o in y (N, O/16, OH, OW, 16).
-        const int64_t oy = ty * kOutTile + r;
-        const int64_t at = (((n * blocks + ob) * oh + oy) * ow + tx * kOutTile) * kBlock + o % kBlock;
+        const int64_t oy = ty * kOut + r;
+        const int64_t at = (((n * blocks + ob) * oh + oy) * ow + tx * kOut) * kBlock + o % kBlock;
         for (int64_t c = 0; c < cols; ++c) {
           Vec v = out[c] + b;
           if (residual != nullptr) v += load(residual + at + c * kBlock);
@@ -156,48 +167,64 @@ void transform_outputs(const ConvGeom& g, const Tiles& tiles, int64_t t0, int64_
   }
 }
 
-// transform_outputs with g's activation (or none) compiled in.
+// transform_outputs with the tile's size and g's activation (or none) compiled in.
+template <int kOut>
 void transform_outputs(const ConvGeom& g, const Tiles& tiles, int64_t t0, int64_t count, int64_t chunk, int64_t o0,
                        int used, const float* M, const float* bias, const float* residual, float* y) {
   const std::optional<Activation>& act = g.epilogue.activation;
   if (!act) {
-    transform_outputs(g, tiles, t0, count, chunk, o0, used, M, bias, residual, y, [](Vec v) { return v; });
+    transform_outputs<kOut>(g, tiles, t0, count, chunk, o0, used, M, bias, residual, y, [](Vec v) { return v; });
     return;
   }
   simd::with_activation(*act, [&](auto kind) {
     constexpr ActivationKind kKind = decltype(kind)::value;
-    transform_outputs(g, tiles, t0, count, chunk, o0, used, M, bias, residual, y,
-                      [&a = *act](Vec v) { return simd::activate<kKind>(v, a); });
+    transform_outputs<kOut>(g, tiles, t0, count, chunk, o0, used, M, bias, residual, y,
+                            [&a = *act](Vec v) { return simd::activate<kKind>(v, a); });
   });
+}
+
+void transform_outputs(const ConvGeom& g, const Tiles& tiles, int64_t t0, int64_t count, int64_t chunk, int64_t o0,
+                       int used, const float* M, const float* bias, const float* residual, float* y) {
+  if (tiles.out == 4) return transform_outputs<4>(g, tiles, t0, count, chunk, o0, used, M, bias, residual, y);
+  transform_outputs<2>(g, tiles, t0, count, chunk, o0, used, M, bias, residual, y);
 }
 
 }  // namespace
 
 void transform_weights(const ConvGeom& g, const float* w, float* u) {
-  // G (6x5) for the points 0, 1, -1, 2, -2 and infinity; applied in double, rounded once.
-  static constexpr double G[kInTile][5] = {{1. / 4, 0, 0, 0, 0},
-                                           {-1. / 6, -1. / 6, -1. / 6, -1. / 6, -1. / 6},
-                                           {-1. / 6, 1. / 6, -1. / 6, 1. / 6, -1. / 6},
-                                           {1. / 24, 1. / 12, 1. / 6, 1. / 3, 2. / 3},
-                                           {1. / 24, -1. / 12, 1. / 6, -1. / 3, 2. / 3},
-                                           {0, 0, 0, 0, 1}};
+  // G (6 x r) for the points 0, 1, -1, 2, -2 and infinity (r = 5, or the first 3 columns of G3
+  // for r = 3); applied in double, rounded once.
+  static constexpr double G5[kInTile][5] = {{1. / 4, 0, 0, 0, 0},
+                                            {-1. / 6, -1. / 6, -1. / 6, -1. / 6, -1. / 6},
+                                            {-1. / 6, 1. / 6, -1. / 6, 1. / 6, -1. / 6},
+                                            {1. / 24, 1. / 12, 1. / 6, 1. / 3, 2. / 3},
+                                            {1. / 24, -1. / 12, 1. / 6, -1. / 3, 2. / 3},
+                                            {0, 0, 0, 0, 1}};
+  static constexpr double G3[kInTile][5] = {{1. / 4, 0, 0},
+                                            {-1. / 6, -1. / 6, -1. / 6},
+                                            {-1. / 6, 1. / 6, -1. / 6},
+                                            {1. / 24, 1. / 12, 1. / 6},
+                                            {1. / 24, -1. / 12, 1. / 6},
+                                            {0, 0, 1}};
+  const int K = static_cast<int>(g.kernel[kH]);  // r
+  const auto& G = K == 3 ? G3 : G5;
   const int64_t C = g.in_channels, O = g.out_channels;
 #pragma omp parallel for schedule(static)
   for (int64_t o = 0; o < O; ++o) {
     const int64_t p = o / kPanelWidth, width = std::min(kPanelWidth, O - p * kPanelWidth);
     for (int64_t c = 0; c < C; ++c) {
-      const float* k = w + (o * C + c) * 25;
+      const float* k = w + (o * C + c) * K * K;
       double gk[kInTile][5];  // G k
       for (int a = 0; a < kInTile; ++a)
-        for (int j = 0; j < 5; ++j) {
+        for (int j = 0; j < K; ++j) {
           double s = 0;
-          for (int l = 0; l < 5; ++l) s += G[a][l] * k[l * 5 + j];
+          for (int l = 0; l < K; ++l) s += G[a][l] * k[l * K + j];
           gk[a][j] = s;
         }
       for (int a = 0; a < kInTile; ++a)
         for (int b = 0; b < kInTile; ++b) {
           double s = 0;
-          for (int j = 0; j < 5; ++j) s += gk[a][j] * G[b][j];
+          for (int j = 0; j < K; ++j) s += gk[a][j] * G[b][j];
           const int64_t xi = a * kInTile + b;
           u[xi * C * O + p * kPanelWidth * C + c * width + o % kPanelWidth] = static_cast<float>(s);
         }
@@ -246,4 +273,4 @@ void convolve(const ConvGeom& g, const float* x, const float* u, const float* bi
 }
 
 }  // namespace STRATA_SIMD_NAMESPACE
-}  // namespace strata::cpu::winograd_5x5_conv
+}  // namespace strata::cpu::winograd_conv

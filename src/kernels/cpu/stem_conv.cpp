@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 #include "core/layout.hpp"
@@ -84,6 +85,27 @@ void copy_rows(const Stem& s, const float* image, int64_t first, int64_t count, 
 // The larger of m and a, where a NaN in either wins.
 inline Vec max_or_nan(Vec m, Vec a) { return (a > m) | (a != a) ? a : m; }
 
+// The activations a tile's outputs go through: none and ReLU (every stem in the zoo and in
+// torchvision's models that this kernel takes) compiled into the tiles; the others chosen per
+// vector at run time, which keeps the kernel's builds few.
+struct NoActivation {
+  Vec operator()(Vec v) const { return v; }
+};
+struct ReluActivation {
+  Vec operator()(Vec v) const { return simd::activate<ActivationKind::Relu>(v, Activation::Relu); }
+};
+struct AnyActivation {
+  Activation activation;
+  Vec operator()(Vec v) const {
+    Vec out = v;
+    simd::with_activation(activation, [&](auto kind) {
+      constexpr ActivationKind kKind = decltype(kind)::value;
+      out = simd::activate<kKind>(v, activation);
+    });
+    return out;
+  }
+};
+
 // Where a convolution row's values go: the column maxima (kTB, OW, 16) of each pooled row whose
 // window holds it (at most the window's height over its stride), each either started by this row
 // or already holding the maxima of the rows above it.
@@ -99,7 +121,7 @@ struct Targets {
 // null); act(v) is the activation.
 template <int kTB, class Act>
 void conv_row(const Stem& s, const float* in, const std::vector<int64_t>& taps, const float* w, const float* bias,
-              Act act, const Targets& targets) {
+              const Act& act, const Targets& targets) {
   constexpr int kP = positions(kTB);
   const int64_t wblock = s.weight_block();
   for (int64_t ow0 = 0; ow0 < s.OW; ow0 += kP) {
@@ -184,7 +206,7 @@ struct Scratch {
 // made in order; each goes into the column maxima of the pooled rows whose windows hold it (slot
 // ph % open_rows), and a pooled row is finished once its window's last row is in.
 template <int kTB, class Act>
-void run_job(const Stem& s, const float* x, const float* packed, const float* bias, Act act, int64_t n,
+void run_job(const Stem& s, const float* x, const float* packed, const float* bias, const Act& act, int64_t n,
              int64_t group, int64_t p0, int64_t p1, Scratch& scratch, float* pooled) {
   const int64_t first = s.pool.window(kH, p0).begin, last = s.pool.window(kH, p1 - 1).end;
   const int64_t in_count = (last - 1 - first) * s.SH + s.KH;  // copied input rows
@@ -216,7 +238,7 @@ void run_job(const Stem& s, const float* x, const float* packed, const float* bi
 }
 
 template <int kTB, class Act>
-void run(const Stem& s, const float* x, const float* packed, const float* bias, Act act, int64_t batch,
+void run(const Stem& s, const float* x, const float* packed, const float* bias, const Act& act, int64_t batch,
          float* pooled) {
   // Jobs: (image, group, band); bands split an image's pooled rows so that the jobs divide evenly
   // among the threads when there are few images (a band's first convolution rows are made again
@@ -240,8 +262,8 @@ void run(const Stem& s, const float* x, const float* packed, const float* bias, 
 }
 
 template <class Act>
-void run_tiles(const Stem& s, const float* x, const float* packed, const float* bias, Act act, int64_t batch,
-               float* pooled) {
+void run_tiles(const Stem& s, const float* x, const float* packed, const float* bias, const Act& act,
+               int64_t batch, float* pooled) {
   switch (s.tile_blocks) {
     case 4:
       if constexpr (positions(4) >= 3) return run<4>(s, x, packed, bias, act, batch, pooled);
@@ -268,12 +290,10 @@ void pack_weights(const ConvGeom& g, const float* w, float* packed) {
 
 void convolve_and_pool(const ConvGeom& g, const float* x, const float* packed, const float* bias, float* pooled) {
   const Stem s(g);
-  if (!g.epilogue.activation) return run_tiles(s, x, packed, bias, [](Vec v) { return v; }, g.batch, pooled);
-  const Activation a = *g.epilogue.activation;
-  simd::with_activation(a, [&](auto kind) {
-    constexpr ActivationKind kKind = decltype(kind)::value;
-    run_tiles(s, x, packed, bias, [&a](Vec v) { return simd::activate<kKind>(v, a); }, g.batch, pooled);
-  });
+  const std::optional<Activation>& a = g.epilogue.activation;
+  if (!a) return run_tiles(s, x, packed, bias, NoActivation{}, g.batch, pooled);
+  if (a->kind == ActivationKind::Relu) return run_tiles(s, x, packed, bias, ReluActivation{}, g.batch, pooled);
+  run_tiles(s, x, packed, bias, AnyActivation{*a}, g.batch, pooled);
 }
 
 }  // namespace STRATA_SIMD_NAMESPACE

@@ -35,10 +35,12 @@ constexpr int kAccumulators = W == 16 ? 24 : 12;
 
 // Positions per tile for tiles of `blocks` output blocks.
 constexpr int positions(int blocks) { return kAccumulators / (blocks * kVecs); }
+static_assert(positions(1) <= kMostTilePositions, "stem_conv_dispatch.cpp bounds the scratch by the widest tile");
 
 // Output blocks per tile: the most (of 4) that divide the output's blocks and leave 3 or more
 // positions per tile.
 int choose_tile_blocks(int64_t blocks) {
+  static_assert(kMostTileBlocks == 4, "the tiles of 4, 3, 2 and 1 blocks below");
   for (int b : {4, 3, 2})
     if (blocks % b == 0 && positions(b) >= 3) return b;
   return 1;
@@ -58,7 +60,7 @@ struct Stem {
         blocks(g.out_channels / kBlock), tile_blocks(choose_tile_blocks(blocks)),
         groups(blocks / tile_blocks), tile_positions(positions(static_cast<int>(tile_blocks))),
         padded_width(0), pool(*g.epilogue.pool),
-        open_rows((pool.kernel[kH] + pool.stride[kH] - 1) / pool.stride[kH]) {
+        open_rows(stem_conv::open_rows(pool)) {
     const int64_t tiled = (OW + tile_positions - 1) / tile_positions * tile_positions;
     padded_width = std::max(Wd + 2 * pad_w, (tiled - 1) * SW + KW);
   }

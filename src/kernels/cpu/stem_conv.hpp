@@ -31,9 +31,14 @@ inline constexpr int64_t kMaxInChannels = 3;
 // Floats of scratch per thread at most (the padded input rows and the column maxima of the pooled
 // rows open at once; SqueezeNet's stem needs 0.2 M): larger images stay on oneDNN.
 inline constexpr int64_t kMaxScratchFloats = int64_t{1} << 22;
-// Pooled rows that one convolution row feeds, at most (the pooling window's height over its
-// stride, rounded up: 2 for 3x3 stride 2).
+// Pooled rows that one convolution row feeds, at most (open_rows: 2 for 3x3 stride 2).
 inline constexpr int64_t kMostOpenRows = 4;
+// A register tile's output blocks and positions, at most (stem_conv.cpp picks them per width).
+inline constexpr int kMostTileBlocks = 4, kMostTilePositions = 24;
+
+// The pooled rows whose windows hold one convolution row, at most: the pooling window's height
+// over its stride, rounded up.
+inline int64_t open_rows(const PoolGeom& pool) { return (pool.kernel[1] + pool.stride[1] - 1) / pool.stride[1]; }
 
 // An inference call (ConvGeom::inference), 2-D, ungrouped, undilated, at most kMaxInChannels input
 // channels, output channels a multiple of 16, a max pooling in the epilogue with windows at most

@@ -11,7 +11,6 @@ namespace strata::cpu::stem_conv {
 namespace {
 
 constexpr int kH = 1, kW = 2;  // ConvGeom's spatial axes (0 is the unused depth of 2-D)
-constexpr int64_t kMostTilePositions = 24, kMostTileBlocks = 4;  // stem_conv.cpp's tiles, at most
 
 // The build for this CPU's vector width, with the name of its packed weights in the weight cache.
 struct Build {
@@ -57,12 +56,12 @@ bool suits(const ConvGeom& g) {
   if (g.in_channels > kMaxInChannels || g.out_channels % kChannelBlock != 0) return false;
   const EpilogueGeom& e = g.epilogue;
   if (!e.pool || e.pool->mode != PoolMode::Max || e.residual || e.depthwise) return false;
-  const int64_t open_rows = (e.pool->kernel[kH] + e.pool->stride[kH] - 1) / e.pool->stride[kH];
-  if (open_rows > kMostOpenRows) return false;
+  const int64_t open = open_rows(*e.pool);
+  if (open > kMostOpenRows) return false;
   // A whole image's padded rows (an upper bound of a band's) and the open rows' column maxima.
   const int64_t width = g.in[kW] + 2 * g.padding[kW] + (g.out[kW] + kMostTilePositions) * g.stride[kW] + g.kernel[kW];
   const int64_t rows = g.in[kH] + 2 * g.padding[kH];
-  const int64_t maxima = open_rows * kMostTileBlocks * g.out[kW] * kChannelBlock;
+  const int64_t maxima = open * kMostTileBlocks * g.out[kW] * kChannelBlock;
   return g.in_channels * rows * width + maxima <= kMaxScratchFloats;
 }
 

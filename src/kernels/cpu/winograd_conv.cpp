@@ -36,7 +36,7 @@ constexpr int64_t kChunkFloats = int64_t{1} << 17;
 struct Tiles {
   int64_t out, rows, cols, per_image, count;  // out: outputs per tile side (2 for 5x5, 4 for 3x3)
   explicit Tiles(const ConvGeom& g)
-      : out(kInTile - g.kernel[kH] + 1),
+      : out(outputs_per_tile(g)),
         rows((g.out[kH] + out - 1) / out),
         cols((g.out[kW] + out - 1) / out),
         per_image(rows * cols),

@@ -56,6 +56,9 @@ inline constexpr int64_t kMaxWeightBytesPerTile = int64_t{512} << 10;
 // tile.
 bool suits(const ConvGeom& g);
 
+// Outputs per tile side for g's kernel: m = 6 - r + 1 (4 for 3x3, 2 for 5x5).
+inline int64_t outputs_per_tile(const ConvGeom& g) { return kInTile - g.kernel[1] + 1; }
+
 // Floats of U for g: 36 C O.
 inline int64_t transformed_weights(const ConvGeom& g) { return kPoints * g.in_channels * g.out_channels; }
 

@@ -61,7 +61,7 @@ bool suits(const ConvGeom& g) {
   if (g.in_channels % kChannelBlock != 0 || g.out_channels % kChannelBlock != 0) return false;
   if (g.in_channels < kMinChannels || g.out_channels < kMinChannels) return false;
   if (r == 5) return g.out[kH] >= kMinMap && g.out[kW] >= kMinMap;
-  const int64_t m = kInTile - r + 1;  // outputs per tile side
+  const int64_t m = outputs_per_tile(g);
   const int64_t tiles = g.batch * ((g.out[kH] + m - 1) / m) * ((g.out[kW] + m - 1) / m);
   return transformed_weights(g) * static_cast<int64_t>(sizeof(float)) <= kMaxWeightBytesPerTile * tiles;
 }

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "strata/autograd.hpp"
+#include "strata/backend.hpp"
 #include "strata/nn/layers.hpp"
 
 namespace strata::nn {
@@ -41,6 +42,7 @@ ModelSummary summarize(Module& model, const Shape& input) {
   Tensor y;
   try {
     NoGradGuard no_grad;
+    NoWeightCachingGuard no_caching;  // one eager pass: no weight copies left held for it
     ForwardObserver observer(
         [&](const Module& m, const Tensor&, const Tensor& out) { calls[&m] = {out.shape(), returned++}; });
     y = model(zeros(input));

@@ -8,6 +8,7 @@
 
 #include "io/json.hpp"
 #include "strata/autograd.hpp"
+#include "strata/backend.hpp"
 #include "strata/data/image_transforms.hpp"
 #include "strata/error.hpp"
 #include "strata/models.hpp"
@@ -143,8 +144,9 @@ LoadedModel load_onnx_model(const std::filesystem::path& path, const std::string
   }
   if (!m.contains("strata.classes")) {
     int64_t classes = imported.output_dims.size() == 2 ? imported.output_dims[1] : -1;
-    if (classes <= 0) {  // not declared: one forward on zeros tells
+    if (classes <= 0) {  // not declared: one forward on zeros tells (leaving no weight copies held)
       NoGradGuard no_grad;
+      NoWeightCachingGuard no_caching;
       const Tensor y = (*imported.module)(zeros(imported.example_shape()));
       STRATA_CHECK(y.ndim() == 2, where, "the output has shape ", y.shape(),
                    "; Strata's classifiers output (batch, classes)");
@@ -168,7 +170,10 @@ Shape output_shape_for(nn::Module& model, const Shape& input, const std::string&
   for (int64_t d : input) example.push_back(d);
   const bool training = model.is_training();
   try {
+    // A probe: the weight cache keeps no copies of the weights for it (a compiled model runs
+    // folded ones, and their copies are made on its first call).
     NoGradGuard no_grad;
+    NoWeightCachingGuard no_caching;
     model.eval();
     const Shape out = model(zeros(example)).shape();
     model.train(training);

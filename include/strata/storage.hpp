@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 #include "strata/dtype.hpp"
 
@@ -47,8 +49,22 @@ class Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
-  void* data() const { return data_; }
+  // The bytes (made again first if release_contents gave them back).
+  void* data() const {
+    void* d = data_.load(std::memory_order_acquire);
+    return d != nullptr || remake_ == nullptr ? d : remade();
+  }
   std::size_t nbytes() const { return nbytes_; }
+
+  // Contents that can be computed again from elsewhere (a batch norm folded into a convolution's
+  // weights, which the convolution's kernel keeps in a layout of its own): after set_remake,
+  // release_contents() gives the bytes back to the allocator and the next data() allocates them
+  // again and fills them with `remake` (under a lock; id and version stay). Only for storages read
+  // by one caller at a time: a pointer from data() is invalid once the contents are released.
+  // release_contents() does nothing to a storage without `remake`.
+  void set_remake(std::function<void(void*)> remake);
+  void release_contents();
+  bool contents_released() const { return data_.load(std::memory_order_acquire) == nullptr; }
   Device device() const { return device_; }
 
   // Identity and write count, for caches of values derived from the contents (a convolution's
@@ -62,9 +78,13 @@ class Storage {
   void bump_version() { version_.fetch_add(1, std::memory_order_acq_rel); }
 
  private:
+  struct Remake;
+  void* remade() const;
+
   uint64_t id_;
   std::atomic<uint64_t> version_{0};
-  void* data_ = nullptr;
+  mutable std::atomic<void*> data_ = nullptr;
+  std::unique_ptr<Remake> remake_;
   std::size_t nbytes_ = 0;
   Device device_;
   Allocator* allocator_ = nullptr;

@@ -4,6 +4,7 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
+#include <mutex>
 #include <new>
 
 #include <unistd.h>
@@ -79,6 +80,17 @@ void set_cpu_allocator(Allocator* allocator) { installed_cpu_allocator = allocat
 
 namespace {
 std::atomic<uint64_t> next_storage_id{1};
+
+void* allocate(Allocator& allocator, std::size_t nbytes, Device device) {
+  void* data = nullptr;
+  try {
+    data = allocator.allocate(nbytes);
+  } catch (const std::bad_alloc&) {  // an installed allocator that reports failure the standard way
+    fail("out of memory: could not allocate ", nbytes, " bytes on ", device.str());
+  }
+  STRATA_CHECK(data != nullptr, "storage: the cpu allocator returned null for ", nbytes, " bytes");
+  return data;
+}
 }  // namespace
 
 uint64_t Storage::ids_issued() { return next_storage_id.load(std::memory_order_relaxed) - 1; }
@@ -87,14 +99,42 @@ Storage::Storage(std::size_t nbytes, Device device, Allocator* allocator) : nbyt
   id_ = next_storage_id.fetch_add(1, std::memory_order_relaxed);
   STRATA_CHECK(device.is_cpu(), "storage: device ", device.str(), " is not available in this build");
   allocator_ = allocator != nullptr ? allocator : &cpu_allocator();
-  try {
-    data_ = allocator_->allocate(nbytes);
-  } catch (const std::bad_alloc&) {  // an installed allocator that reports failure the standard way
-    fail("out of memory: could not allocate ", nbytes, " bytes on ", device.str());
-  }
-  STRATA_CHECK(data_ != nullptr, "storage: the cpu allocator returned null for ", nbytes, " bytes");
+  data_ = allocate(*allocator_, nbytes, device);
 }
 
-Storage::~Storage() { allocator_->deallocate(data_, nbytes_); }
+Storage::~Storage() {
+  if (void* d = data_.load(std::memory_order_acquire)) allocator_->deallocate(d, nbytes_);
+}
+
+struct Storage::Remake {
+  std::mutex mutex;
+  std::function<void(void*)> fill;
+};
+
+void Storage::set_remake(std::function<void(void*)> remake) {
+  remake_ = std::make_unique<Remake>();
+  remake_->fill = std::move(remake);
+}
+
+void Storage::release_contents() {
+  if (remake_ == nullptr || data_.load(std::memory_order_acquire) == nullptr) return;
+  std::lock_guard<std::mutex> lock(remake_->mutex);
+  if (void* d = data_.exchange(nullptr, std::memory_order_acq_rel)) allocator_->deallocate(d, nbytes_);
+}
+
+void* Storage::remade() const {
+  std::lock_guard<std::mutex> lock(remake_->mutex);
+  void* d = data_.load(std::memory_order_acquire);
+  if (d != nullptr) return d;
+  d = allocate(*allocator_, nbytes_, device_);
+  try {
+    remake_->fill(d);
+  } catch (...) {
+    allocator_->deallocate(d, nbytes_);
+    throw;
+  }
+  data_.store(d, std::memory_order_release);
+  return d;
+}
 
 }  // namespace strata

@@ -5,12 +5,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <mutex>
 #include <utility>
 
 #include "core/layout.hpp"
+#include "core/page_allocator.hpp"
 #include "core/tensor_impl.hpp"
 #include "graph/trace.hpp"
 #include "ops/epilogue.hpp"
@@ -58,6 +60,21 @@ std::vector<uint64_t> sources_of(const std::vector<Tensor>& in) {
   return s;
 }
 
+// Lets a folded weight's storage give its bytes back (the weight cache does, once the convolution's
+// kernel holds its own copy) and fold them again from `state` (the fold node's inputs, unchanged
+// since: `sources`) if read after that.
+void make_refoldable(const Tensor& weight, const std::vector<Tensor>& state, double eps,
+                     std::vector<uint64_t> sources) {
+  const std::size_t bytes = weight.storage()->nbytes();
+  weight.storage()->set_remake([state, eps, bytes, sources = std::move(sources)](void* out) {
+    STRATA_CHECK(sources_of(state) == sources,
+                 "compiled model: internal error: a folded weight was read after the state it was folded from changed");
+    const FoldedConv f = fold_batch_norm(state[0], state[1], state[2], state[3], state[4], state[5], eps,
+                                         &system_cpu_allocator());
+    std::memcpy(out, f.weight.raw_data(), bytes);
+  });
+}
+
 }  // namespace
 
 Program::Program(Graph graph) : graph_(std::move(graph)) {
@@ -65,9 +82,20 @@ Program::Program(Graph graph) : graph_(std::move(graph)) {
   producer_ = graph_.producers();
   state_only_ = graph_.state_derived();
   cache_.resize(graph_.nodes.size());
+  std::vector<int> conv_readers(graph_.values.size(), 0);
   for (std::size_t i = 0; i < graph_.nodes.size(); ++i)
     for (ValueId v : graph_.nodes[i].inputs)
-      if (v != kNoValue) last_reader_[v] = static_cast<int>(i);
+      if (v != kNoValue) {
+        last_reader_[v] = static_cast<int>(i);
+        if (graph_.nodes[i].op == OpKind::Conv) ++conv_readers[v];
+      }
+  const std::vector<int> readers = graph_.use_counts();
+  refoldable_.assign(graph_.nodes.size(), false);
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i) {
+    const Node& n = graph_.nodes[i];
+    refoldable_[i] = n.op == OpKind::FoldBatchNorm && readers[n.outputs[0]] == 1 && conv_readers[n.outputs[0]] == 1 &&
+                     n.outputs[0] != graph_.output;
+  }
   find_placements();
 }
 
@@ -111,6 +139,7 @@ Program::Program(Program&& other) noexcept
       last_reader_(std::move(other.last_reader_)),
       producer_(std::move(other.producer_)),
       state_only_(std::move(other.state_only_)),
+      refoldable_(std::move(other.refoldable_)),
       cache_(std::move(other.cache_)),
       placement_(std::move(other.placement_)),
       cat_in_place_(std::move(other.cat_in_place_)),
@@ -240,9 +269,11 @@ void Program::run_step(std::size_t i, std::vector<Tensor>& slot, const BranchReg
   } else if (state_only_[i] && !GradMode::is_enabled()) {
     std::vector<uint64_t> sources = sources_of(args);
     if (!cache_[i] || cache_[i]->sources != sources) {
-      // Kept across runs: outside the arena and the caching allocator's working set.
-      ThreadAllocator system(&system_cpu_allocator());
-      cache_[i] = Cached{std::move(sources), run_node(i, args)};
+      // Kept across runs: outside the arena and the caching allocator's working set, in pages of
+      // their own (which a folded weight gives back once its convolution's kernel keeps a copy).
+      ThreadAllocator pages(&page_allocator());
+      cache_[i] = Cached{sources, run_node(i, args)};
+      if (refoldable_[i]) make_refoldable(cache_[i]->outputs[0], args, n.get<FoldAttrs>().eps, std::move(sources));
     }
     out = cache_[i]->outputs;
   } else {
@@ -319,6 +350,14 @@ void Program::run_region(const BranchRegion& r, std::vector<Tensor>& slot) {
   for (std::size_t i = r.first; i < r.join; ++i)
     for (ValueId v : graph_.nodes[i].inputs)
       if (released_after(v, i)) slot[v] = Tensor();
+}
+
+std::size_t Program::folded_weight_bytes_held() const {
+  std::size_t bytes = 0;
+  for (std::size_t i = 0; i < graph_.nodes.size(); ++i)
+    if (refoldable_[i] && cache_[i] && !cache_[i]->outputs[0].storage()->contents_released())
+      bytes += cache_[i]->outputs[0].storage()->nbytes();
+  return bytes;
 }
 
 void Program::set_profiling(bool on) { profiling = on; }

@@ -2,7 +2,8 @@
 // code calls, so values, autograd and kernels are those of eager mode, with the graph's fusions.
 //
 // Nodes whose inputs are all parameters, buffers or constants (FoldBatchNorm) run once and again
-// only when one of those tensors changes (a write bumps its storage's version). A value's tensor
+// only when one of those tensors changes (a write bumps its storage's version); a folded weight
+// is held once, by its convolution's kernel (refoldable_ below). A value's tensor
 // is released after its last reader has run, so inference holds only what is still needed.
 #pragma once
 
@@ -50,6 +51,10 @@ class Program {
   // every producer did).
   int concat_parts_copied() const { return parts_copied_; }
 
+  // The bytes of folded weights (refoldable_ below) in memory now: 0 once each convolution's
+  // kernel keeps its own copy of its weights.
+  std::size_t folded_weight_bytes_held() const;
+
   // Profiling (strata bench --profile): while on, every run adds each node's time to a table
   // shared by all programs, keyed by the node's op and scope.
   static void set_profiling(bool on);
@@ -74,6 +79,11 @@ class Program {
   std::vector<int> last_reader_;             // per value: the last node reading it (-1: none)
   std::vector<int> producer_;                // per value: the node making it (-1: none)
   std::vector<bool> state_only_;             // per node: Graph::state_derived
+  // Per node: a batch norm folded into the weights of the one convolution that reads them, at
+  // inference. The folded weights give their bytes back once the convolution's kernel holds its
+  // own copy of them (kernels/dnnl/weight_cache.hpp), and are folded again if read after that:
+  // inference keeps two copies of those weights (the parameters and the kernel's), not three.
+  std::vector<bool> refoldable_;
   std::vector<std::optional<Cached>> cache_;  // per node, for those that read only the state
   // Concatenations written in place, in inference of one image: a concatenation's inputs, each
   // read by it alone, are written by their producers straight into its buffer (16-channel blocks

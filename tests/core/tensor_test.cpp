@@ -1,5 +1,6 @@
 // Tensor creation, metadata, element access, dtype conversion, allocation and edge cases
 // (0-d, zero-size, undefined, huge shapes).
+#include <algorithm>
 #include <cmath>
 #include <new>
 #include <type_traits>
@@ -357,6 +358,34 @@ TEST(Tensor, InstalledAllocatorIsUsedAndItsFailuresBecomeErrors) {
   EXPECT_EQ(limited.live, 0);
   set_cpu_allocator(nullptr);
   EXPECT_EQ(ones({1000}).numel(), 1000);
+}
+
+// Contents that can be computed again (a compiled model's folded weights) give their bytes back
+// and are made again on the next read, under the same id and version.
+TEST(Storage, ReleasedContentsAreMadeAgainOnRead) {
+  Tensor t = zeros({1000});
+  Storage& s = *t.storage();
+  s.release_contents();
+  EXPECT_FALSE(s.contents_released()) << "nothing to make them again with: kept";
+  int fills = 0;
+  s.set_remake([&fills](void* out) {
+    ++fills;
+    std::fill_n(static_cast<float*>(out), 1000, 7.0f);
+  });
+  const uint64_t id = s.id(), version = s.version();
+  s.release_contents();
+  EXPECT_TRUE(s.contents_released());
+  EXPECT_EQ(t.data<float>()[999], 7.0f);
+  EXPECT_EQ(t.data<float>()[0], 7.0f);
+  EXPECT_EQ(fills, 1) << "made once, then read";
+  EXPECT_FALSE(s.contents_released());
+  EXPECT_EQ(s.id(), id);
+  EXPECT_EQ(s.version(), version);
+  // A remake that fails leaves the contents released, and the next read tries again.
+  s.set_remake([](void*) { fail("cannot"); });
+  s.release_contents();
+  expect_error([&] { t.data<float>(); }, "cannot");
+  EXPECT_TRUE(s.contents_released());
 }
 
 // Storage versions: what caches of derived values (inference's reordered weights) rely on.

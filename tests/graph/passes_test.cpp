@@ -1,6 +1,7 @@
 // Each graph pass on small models: the graph it makes (which nodes go, which fuse, in what order)
 // and that running it gives what running the graph before the pass gives.
 #include "graph/graph_util.hpp"
+#include "strata/backend.hpp"
 
 namespace strata {
 namespace {
@@ -79,6 +80,47 @@ TEST(FoldBatchNorm, FoldsEvaluationBatchNormsAfterConvolutions) {
   conv->weight.mul_(0.5);
   test::expect_close(to_layout(program.run(x), Layout::Strided), test::run_graph(before, x), 1e-5);
   EXPECT_GT(test::relative_error(to_layout(program.run(x), Layout::Strided), to_layout(first, Layout::Strided)), 1e-3);
+}
+
+// Inference holds a folded weight once: its convolution's kernel keeps it in its own layout
+// (kernels/dnnl/weight_cache.hpp), and the fold's output gives its bytes back, to be folded again
+// if anything reads it after that.
+TEST(FoldBatchNorm, FoldedWeightsAreHeldOnceByTheirKernel) {
+  if (!backend_available(Backend::Dnnl)) GTEST_SKIP() << "built without oneDNN";
+  BackendGuard dnnl(Backend::Dnnl);
+  auto bn = std::make_shared<BatchNorm2d>(32);
+  Sequential net{std::make_shared<Conv2d>(16, 32, 3, ConvOptions{.padding = 1}), bn, std::make_shared<ReLU>()};
+  randomize_statistics(net);
+  net.eval();
+  const graph::Graph before = test::trace_of(net, {2, 16, 7, 6});
+  graph::Graph after = before;
+  ASSERT_EQ(graph::fold_batch_norm(after), 1);
+  const std::size_t weight_bytes = 32 * 16 * 3 * 3 * sizeof(float);
+  graph::Program program(after);
+  const Tensor x = test::random({2, 16, 7, 6}, 6, DType::F32);
+  NoGradGuard no_grad;
+  auto expect_equal_to_unfolded = [&](const char* what) {
+    SCOPED_TRACE(what);
+    test::expect_close(to_layout(program.run(x), Layout::Strided), test::run_graph(before, x), 1e-5);
+  };
+  expect_equal_to_unfolded("first run");
+  EXPECT_EQ(program.folded_weight_bytes_held(), 0u) << "the kernel's copy is all it keeps";
+  expect_equal_to_unfolded("from the kernel's copy");
+  {
+    // Without the kernel's cache the convolution reads the folded weights: folded again.
+    NoWeightCachingGuard no_caching;
+    expect_equal_to_unfolded("without weight caching");
+    EXPECT_EQ(program.folded_weight_bytes_held(), weight_bytes);
+  }
+  expect_equal_to_unfolded("cached again");
+  EXPECT_EQ(program.folded_weight_bytes_held(), 0u);
+  {
+    BackendGuard ref(Backend::Ref);
+    expect_equal_to_unfolded("on the reference kernels");
+  }
+  bn->running_var.mul_(3.0);
+  expect_equal_to_unfolded("after a change of the statistics");
+  EXPECT_EQ(program.folded_weight_bytes_held(), 0u);
 }
 
 TEST(FoldBatchNorm, LeavesWhatCannotFold) {

@@ -85,7 +85,8 @@ class WeightCache {
   // The entry of w's storage and offset whose format `matches` (a new one of `bytes`, its format
   // set by `describe`, when there is none), its copy made again by `make` unless w is unchanged
   // since it was made. The version is noted first, then w is read without bumping it: a write
-  // after this (through a pointer fetched later) bumps it past the noted one.
+  // after this (through a pointer fetched later) bumps it past the noted one. Weights that can be
+  // made again (Storage::set_remake: folded ones) give their bytes back once the copy is current.
   template <class Matches, class Describe, class Make>
   Entry& current(const Tensor& w, std::size_t bytes, Matches matches, Describe describe, Make make) {
     const std::shared_ptr<Storage>& storage = w.storage();
@@ -99,10 +100,12 @@ class WeightCache {
     if (slot == nullptr) {
       slot = &add(storage, w.offset(), bytes, describe);
     } else if (slot->version == storage->version()) {
+      storage->release_contents();
       return *slot;
     }
     slot->version = storage->version();
     make(*slot);
+    storage->release_contents();
     return *slot;
   }
 

@@ -7,7 +7,9 @@
 // version, so the next lookup reorders again. Training does not use the cache: weights change
 // every step, and the copies would add a weight-sized buffer per layer to the peak memory; a
 // training call drops its weight's entry (and those of freed weights), so that an evaluation
-// between epochs leaves nothing held. The copies' memory is outside the caching allocator
+// between epochs leaves nothing held. Weights whose storage can compute its contents again
+// (Storage::set_remake: a batch norm folded into a convolution's weights by a compiled model) give
+// their bytes back once their copy is made: the copy is all a cached call reads. The copies' memory is outside the caching allocator
 // (system_cpu_allocator, strata/storage.hpp).
 #pragma once
 

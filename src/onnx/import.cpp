@@ -368,12 +368,27 @@ Imported from_model(const pb::ModelProto& model, const std::string& where, const
   for (const ImportedNode& n : nodes)
     for (const std::string& in : n.inputs) made_attributes.erase(in);  // still read as a tensor
 
+  // PyTorch's exporter keeps one initializer of tensors with equal contents and writes the others
+  // as Identity nodes of it (a fresh batch norm's weight and running variance are both ones, its
+  // bias and running mean both zeros): each becomes a tensor of its own again, under its own
+  // name, so that a statistic is not the parameter it once equalled.
+  std::vector<std::pair<std::string, std::string>> copies;  // (name, initializer copied)
+  std::set<std::string> copyable = initializer_names;
+  std::erase_if(nodes, [&](const ImportedNode& n) {
+    if (n.op != "Identity" || n.inputs.size() != 1 || n.outputs.size() != 1 || !copyable.contains(n.inputs[0]) ||
+        n.outputs[0] == out.output_name)
+      return false;
+    copies.emplace_back(n.outputs[0], n.inputs[0]);
+    copyable.insert(n.outputs[0]);
+    return true;
+  });
+
   std::set<std::string> weights;
   for (const ImportedNode& n : nodes)
     for (std::size_t i = 0; i < n.inputs.size(); ++i)
       if (reads_weight(n, i)) weights.insert(n.inputs[i]);
   std::set<std::string> scopes;
-  for (const std::string& name : initializer_names)
+  for (const std::string& name : copyable)
     for (std::size_t dot = name.find('.'); dot != std::string::npos; dot = name.find('.', dot + 1))
       scopes.insert(name.substr(0, dot));
 
@@ -385,6 +400,16 @@ Imported from_model(const pb::ModelProto& model, const std::string& where, const
       constants[t.name()] = std::move(v);
     else
       state.emplace_back(t.name(), std::move(v));
+  }
+  for (const auto& [name, source] : copies) {
+    if (constants.contains(source)) {
+      constants[name] = constants.at(source);
+      continue;
+    }
+    const auto it = std::find_if(state.begin(), state.end(), [&](const auto& entry) { return entry.first == source; });
+    STRATA_CHECK(it != state.end(), where, "'", detail::printable(name), "' is an Identity of '",
+                 detail::printable(source), "', which is read only as a constant number; import needs it as a tensor");
+    state.emplace_back(name, RunValue{it->second.tensor.clone()});
   }
   if (options.num_classes > 0) {
     replace_classifier(nodes, state, options.num_classes, where);

@@ -129,6 +129,55 @@ TEST(Import, ScalarInitializersAsClipBoundsAndPadConstant) {
   test::expect_near(test::eval_logits(*imported.module, x), {1, 7}, {7, -1.5, 2, -1, 4, 7, 7});
 }
 
+// PyTorch's exporter writes tensors of equal contents once, the others as Identity nodes of it (a
+// fresh batch norm's weight and running variance are both ones): each is a tensor of its own
+// again, the statistics buffers and the weights parameters, under their own names.
+TEST(Import, IdentitiesOfInitializersAreTensorsOfTheirOwn) {
+  ::onnx::ModelProto m = tiny_model();
+  ::onnx::GraphProto* g = m.mutable_graph();
+  g->clear_node();
+  auto vector = [&](const char* name, std::vector<float> values) {
+    ::onnx::TensorProto* t = g->add_initializer();
+    t->set_name(name);
+    t->set_data_type(::onnx::TensorProto::FLOAT);
+    t->add_dims(static_cast<int64_t>(values.size()));
+    t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+  };
+  vector("bn.weight", {2.0f, 0.5f, 1.0f, 4.0f});
+  vector("bn.bias", {0.1f, -0.2f, 0.3f, 0.0f});
+  auto identity = [&](const char* from, const char* to) {
+    ::onnx::NodeProto* n = g->add_node();
+    n->set_op_type("Identity");
+    n->add_input(from);
+    n->add_output(to);
+  };
+  identity("bn.weight", "bn.running_var");
+  identity("bn.bias", "bn.running_mean");
+  ::onnx::NodeProto* bn = g->add_node();
+  bn->set_name("bn");
+  bn->set_op_type("BatchNormalization");
+  for (const char* in : {"x", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"}) bn->add_input(in);
+  bn->add_output("y");
+  const onnx::Imported imported = onnx::from_bytes(bytes_of(m));
+  nn::Module& module = *imported.module;
+  std::vector<std::string> parameters, buffers;
+  for (const auto& [name, _] : module.named_parameters()) parameters.push_back(name);
+  for (const auto& [name, _] : module.named_buffers()) buffers.push_back(name);
+  EXPECT_EQ(parameters, (std::vector<std::string>{"bn.weight", "bn.bias"}));
+  EXPECT_EQ(buffers, (std::vector<std::string>{"bn.running_var", "bn.running_mean"}));
+  // (x - mean) / sqrt(var + eps) * weight + bias, with mean = bias and var = weight.
+  const std::vector<double> x = {1, 2, 3, 4}, w = {2, 0.5, 1, 4}, b = {0.1, -0.2, 0.3, 0};
+  std::vector<double> expected;
+  for (int c = 0; c < 4; ++c) expected.push_back((x[c] - b[c]) / std::sqrt(w[c] + 1e-5) * w[c] + b[c]);
+  const Tensor input = from_data(std::vector<float>{1, 2, 3, 4}, {1, 4});
+  test::expect_near(test::eval_logits(module, input), {1, 4}, expected, 1e-5);
+  // A training-mode forward moves the statistics, not the parameters they were equal to.
+  module.train();
+  module(from_data(std::vector<float>{1, 2, 3, 4, 3, 0, 1, 2}, {2, 4}));
+  EXPECT_EQ(module.named_parameters().at(0).second.to_vector<float>(), (std::vector<float>{2.0f, 0.5f, 1.0f, 4.0f}));
+  EXPECT_NE(module.named_buffers().at(0).second.to_vector<float>(), (std::vector<float>{2.0f, 0.5f, 1.0f, 4.0f}));
+}
+
 class ImportZoo : public ::testing::TestWithParam<ZooCase> {};
 
 // Strata -> ONNX -> Strata: the same logits and names; in training mode the same gradients and

@@ -2,7 +2,7 @@
 // declared size is checked against the bytes that back it before anything is allocated, and
 // every name a node reads against what came before it, so a malformed file is one error naming
 // what is wrong.
-#include <sys/mman.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include <algorithm>
 #include <cstring>
@@ -50,9 +50,9 @@ RunValue constant_value(const pb::TensorProto& t, const std::string& where) {
         check_size(raw.size() / sizeof(float));
         STRATA_CHECK(raw.size() % sizeof(float) == 0, "onnx import: tensor '", detail::printable(t.name()), "' has ", raw.size(),
                      " bytes, not a whole number of floats");
-        std::vector<float> values(n);
-        std::memcpy(values.data(), raw.data(), raw.size());
-        return RunValue{from_data(std::span<const float>(values), shape)};
+        Tensor values = empty(shape);
+        std::memcpy(values.mutable_raw_data(), raw.data(), raw.size());
+        return RunValue{values};
       }
       check_size(static_cast<std::size_t>(t.float_data_size()));
       return RunValue{from_data(std::span<const float>(t.float_data().data(), n), shape)};
@@ -262,7 +262,15 @@ pb::ModelProto parse(const void* data, std::size_t size, const std::string& wher
   return model;
 }
 
-Imported from_model(const pb::ModelProto& model, const std::string& where, const ImportOptions& options) {
+// The message's contents given back to the allocator (its name kept): an initializer once the
+// model holds it as a tensor, so that loading holds each tensor's bytes once, not twice.
+void free_contents(pb::TensorProto& t) {
+  pb::TensorProto emptied;
+  emptied.set_name(t.name());
+  emptied.Swap(&t);
+}
+
+Imported from_model(pb::ModelProto&& model, const std::string& where, const ImportOptions& options) {
   const int opset = default_opset(model);
   STRATA_CHECK(opset >= kMinImportOpset && opset <= kMaxImportOpset, where, "opset ", opset,
                " of the default domain is not supported; import reads opsets ", kMinImportOpset, " to ",
@@ -393,9 +401,10 @@ Imported from_model(const pb::ModelProto& model, const std::string& where, const
       scopes.insert(name.substr(0, dot));
 
   std::vector<std::pair<std::string, RunValue>> state;
-  for (const pb::TensorProto& t : g.initializer()) {
+  for (pb::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
     if (made_attributes.contains(t.name())) continue;
     RunValue v = constant_value(t, "the model");
+    free_contents(t);
     if (v.is_ints)
       constants[t.name()] = std::move(v);
     else
@@ -423,30 +432,32 @@ Imported from_model(const pb::ModelProto& model, const std::string& where, const
   return out;
 }
 
-// The file's bytes in pages of their own: a heap buffer of the file's size, once freed, would
-// raise glibc's mmap threshold to that size (it follows the largest block freed), and the
-// compiled model's buffers below it would then come from the heap and stay resident (imported
-// GoogLeNet at batch 64: 17 MB more peak memory than the zoo model's).
-class FileBytes {
+// The file's bytes for protobuf's parser, read in chunks as it parses: the parsed model is then the
+// only copy of the file's tensors in memory (a buffer of the whole file beside it would double the
+// peak of a load: VGG-11's 515 MB of weights). The first error reading the file is kept for the
+// message; protobuf sees the end of the stream.
+class FileStream final : public google::protobuf::io::CopyingInputStream {
  public:
-  explicit FileBytes(const io::InputFile& file) : size_(file.size()) {
-    if (size_ == 0) return;
-    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    STRATA_CHECK(p != MAP_FAILED, file.prefix(), "cannot map ", size_, " bytes of memory for the file");
-    data_ = static_cast<char*>(p);
-    file.read(0, data_, size_);
+  explicit FileStream(const io::InputFile& file) : file_(file) {}
+  int Read(void* buffer, int size) override {
+    const uint64_t left = file_.size() - offset_;
+    const int n = static_cast<int>(std::min<uint64_t>(left, static_cast<uint64_t>(std::max(size, 0))));
+    if (n == 0) return 0;
+    try {
+      file_.read(offset_, buffer, static_cast<std::size_t>(n));
+    } catch (const Error& e) {
+      error_ = e.what();
+      return -1;
+    }
+    offset_ += static_cast<uint64_t>(n);
+    return n;
   }
-  ~FileBytes() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-  }
-  FileBytes(const FileBytes&) = delete;
-  FileBytes& operator=(const FileBytes&) = delete;
-  const char* data() const { return data_; }
-  std::size_t size() const { return size_; }
+  const std::string& error() const { return error_; }
 
  private:
-  std::size_t size_;
-  char* data_ = nullptr;
+  const io::InputFile& file_;
+  uint64_t offset_ = 0;
+  std::string error_;
 };
 
 }  // namespace
@@ -471,10 +482,15 @@ Imported load(const std::filesystem::path& path, const ImportOptions& options) {
                " bytes; ONNX files with the tensors inside are under 2 GiB");
   pb::ModelProto model;
   {
-    const FileBytes bytes(file);
-    model = parse(bytes.data(), bytes.size(), file.prefix());
+    // Bounded by the file's size: a declared length past the file's end fails the parse rather
+    // than reserving that many bytes.
+    FileStream stream(file);
+    google::protobuf::io::CopyingInputStreamAdaptor adaptor(&stream, 1 << 20);
+    const bool parsed = model.ParseFromBoundedZeroCopyStream(&adaptor, static_cast<int>(file.size()));
+    STRATA_CHECK(stream.error().empty(), stream.error());
+    STRATA_CHECK(parsed, file.prefix(), "not an ONNX model (the protobuf does not parse)");
   }
-  return from_model(model, file.prefix(), options);
+  return from_model(std::move(model), file.prefix(), options);
 }
 
 }  // namespace strata::onnx

@@ -278,7 +278,7 @@ struct Plan {
     p.out_image = p.out_channels * p.columns;
     // Multiply-adds per image: Kc OH OW against O Kc Q / W. On a tie (LeNet-BN's conv2: 16 channels,
     // 8x8 outputs) gemm_nv still wins: one load per multiply-add and no partial sums to add per tile
-    // (conv2's weight gradient 0.53 -> 0.41 ms per batch of 256, docs/BENCHMARKS.md, 2026-12-02 16:19).
+    // (measured on conv2's weight gradient; see git log -S weights_in_lanes).
     p.weights_in_lanes = p.out_channels <= simd::W && p.columns * simd::W <= p.out_channels * p.wide;
 #if STRATA_SIMD_WIDTH == 16
     for (int64_t j0 = 0; j0 < p.width; j0 += simd::W) {

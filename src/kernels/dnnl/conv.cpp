@@ -61,9 +61,8 @@ memory::desc any_weights_desc(const ConvGeom& g) {
 // oneDNN's own choice takes Winograd at inference from batch 4 only. Below that Winograd
 // (F(4x4, 3x3): a quarter of the multiplies, in 6x6 tiles) still beats the direct kernel on
 // outputs of 12x12 positions and more with 16+ channels in and 32+ out, so it is asked for by name
-// there (docs/BENCHMARKS.md has the measurements; SqueezeNet's 16 -> 64 expansions at 55x55, 0.19
-// against 0.16 ms in the model). On smaller maps its transformed weights (4x the 3x3 ones, read
-// from memory at batch 1) cost more than the multiplies it saves.
+// there (commits 17d1735 and f3affe8 have the measurements). On smaller maps its transformed
+// weights (4x the 3x3 ones, read from memory at batch 1) cost more than the multiplies it saves.
 dnnl::algorithm algorithm(const ConvGeom& g) {
   const bool three_by_three = g.kernel[1] == 3 && g.kernel[2] == 3 && (g.nd == 2 || g.kernel[0] == 3);
   const bool eligible = three_by_three && g.groups == 1 && g.in_channels >= 16 &&

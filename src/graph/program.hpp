@@ -3,8 +3,8 @@
 //
 // Nodes whose inputs are all parameters, buffers or constants (FoldBatchNorm) run once and again
 // only when one of those tensors changes (a write bumps its storage's version); a folded weight
-// is held once, by its convolution's kernel (refoldable_ below). A value's tensor
-// is released after its last reader has run, so inference holds only what is still needed.
+// is held once, by its convolution's kernel (refoldable_ below). A value's tensor is released
+// after its last reader has run, so inference holds only what is still needed.
 #pragma once
 
 #include <atomic>

@@ -39,6 +39,15 @@ std::set<std::string> state_names(const nn::Module& m) {
 ::onnx::ModelProto tiny_model();
 std::string bytes_of(const ::onnx::ModelProto& m);
 
+// A float initializer `name` of shape `dims` (none: a scalar) holding `values`, added to g.
+void add_floats(::onnx::GraphProto* g, const char* name, std::vector<int64_t> dims, const std::vector<float>& values) {
+  ::onnx::TensorProto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(::onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t->add_dims(d);
+  t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
+}
+
 TEST(Import, FilesPyTorchExportedGiveItsLogits) {
   for (const char* name : {"lenet_bn_opset13", "mixed_opset11", "mixed_opset13"}) {
     SCOPED_TRACE(name);
@@ -102,12 +111,6 @@ TEST(Import, PadsAndParametrisedActivationsGivePyTorchsLogits) {
 TEST(Import, ScalarInitializersAsClipBoundsAndPadConstant) {
   ::onnx::ModelProto m = tiny_model();
   ::onnx::GraphProto* g = m.mutable_graph();
-  auto scalar = [&](const char* name, float value) {
-    ::onnx::TensorProto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(::onnx::TensorProto::FLOAT);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(&value), sizeof value));
-  };
   auto ints = [&](const char* name, std::vector<int64_t> values) {
     ::onnx::TensorProto* t = g->add_initializer();
     t->set_name(name);
@@ -115,8 +118,8 @@ TEST(Import, ScalarInitializersAsClipBoundsAndPadConstant) {
     t->add_dims(static_cast<int64_t>(values.size()));
     t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(int64_t)));
   };
-  scalar("lo", -1.5f);
-  scalar("fill", 7.0f);
+  add_floats(g, "lo", {}, {-1.5f});
+  add_floats(g, "fill", {}, {7.0f});
   ints("pads", {0, 1, 0, 2});
   ::onnx::NodeProto* clip = g->mutable_node(0);
   clip->set_op_type("Clip");
@@ -140,15 +143,8 @@ TEST(Import, IdentitiesOfInitializersAreTensorsOfTheirOwn) {
   ::onnx::ModelProto m = tiny_model();
   ::onnx::GraphProto* g = m.mutable_graph();
   g->clear_node();
-  auto vector = [&](const char* name, std::vector<float> values) {
-    ::onnx::TensorProto* t = g->add_initializer();
-    t->set_name(name);
-    t->set_data_type(::onnx::TensorProto::FLOAT);
-    t->add_dims(static_cast<int64_t>(values.size()));
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(float)));
-  };
-  vector("bn.weight", {2.0f, 0.5f, 1.0f, 4.0f});
-  vector("bn.bias", {0.1f, -0.2f, 0.3f, 0.0f});
+  add_floats(g, "bn.weight", {4}, {2.0f, 0.5f, 1.0f, 4.0f});
+  add_floats(g, "bn.bias", {4}, {0.1f, -0.2f, 0.3f, 0.0f});
   auto identity = [&](const char* from, const char* to) {
     ::onnx::NodeProto* n = g->add_node();
     n->set_op_type("Identity");
@@ -349,12 +345,7 @@ TEST(Import, LoadHoldsTheWeightsAtMostTwiceAtOnce) {
     ::onnx::ModelProto m = tiny_model();
     ::onnx::GraphProto* g = m.mutable_graph();
     g->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(features);
-    ::onnx::TensorProto* w = g->add_initializer();
-    w->set_name("w");
-    w->set_data_type(::onnx::TensorProto::FLOAT);
-    w->add_dims(features);
-    w->add_dims(features);
-    w->mutable_raw_data()->assign(static_cast<std::size_t>(features * features) * sizeof(float), '\0');
+    add_floats(g, "w", {features, features}, std::vector<float>(static_cast<std::size_t>(features * features)));
     ::onnx::NodeProto* n = g->mutable_node(0);
     n->set_op_type("MatMul");
     n->add_input("w");

@@ -9,8 +9,8 @@
 // training call drops its weight's entry (and those of freed weights), so that an evaluation
 // between epochs leaves nothing held. Weights whose storage can compute its contents again
 // (Storage::set_remake: a batch norm folded into a convolution's weights by a compiled model) give
-// their bytes back once their copy is made: the copy is all a cached call reads. The copies' memory is outside the caching allocator
-// (system_cpu_allocator, strata/storage.hpp).
+// their bytes back once their copy is made: the copy is all a cached call reads. The copies'
+// memory is outside the caching allocator (system_cpu_allocator, strata/storage.hpp).
 #pragma once
 
 #include <functional>
